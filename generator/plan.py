@@ -1,0 +1,567 @@
+"""The upgrade plan: what `init` decided, stored in the GitOps repo at `.istio-canary/plan.yaml`.
+
+The plan is the contract between the generator (which writes it and applies its stages) and the
+verifier (which reads it to know what to expect of the cluster after each stage). It is plain data:
+frozen dataclasses, parsed once at the edge by :func:`Plan.from_dict` (which reports every problem
+together) and serialised by :meth:`Plan.to_dict`. Queries that both sides need (which revision a
+namespace should be on after stage N) live here so they are answered one way only.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import yaml
+
+from generator.errors import PlanError
+
+__all__ = [
+    "API_VERSION",
+    "PLAN_PATH",
+    "STAGE_KINDS",
+    "ConnectivityCheck",
+    "ControlPlane",
+    "GatewayRef",
+    "GitOpsObject",
+    "MeshNamespace",
+    "OperatorRelease",
+    "Plan",
+    "ServiceRef",
+    "Stage",
+    "WorkloadRef",
+    "dump_plan",
+    "load_plan",
+    "revision_of",
+]
+
+API_VERSION = "istio-canary.io/v1alpha1"
+PLAN_KIND = "UpgradePlan"
+PLAN_PATH = ".istio-canary/plan.yaml"
+STAGE_KINDS = ("control-plane", "gateways", "namespaces", "cleanup")
+StageKind = Literal["control-plane", "gateways", "namespaces", "cleanup"]
+OperatorForm = Literal["argocd-application", "helmrelease", "plain"]
+GitOpsEngine = Literal["argocd", "flux", "none"]
+
+
+def revision_of(cr_name: str, cr_namespace: str) -> str:
+    """The `istio.io/rev` value of an `Istio` CR: its name with dots dashed, then its namespace."""
+    return f"{cr_name.replace('.', '-')}.{cr_namespace}"
+
+
+@dataclass(frozen=True)
+class OperatorRelease:
+    """An istio-operator release: Helm release name, namespace, image tag, and how the repo holds it."""
+
+    name: str
+    namespace: str
+    version: str
+    form: OperatorForm
+    file: str = ""
+
+    @property
+    def minor(self) -> str:
+        """Istio minor this operator reconciles: 0.6.x -> 1.6, 0.7.x -> 1.7."""
+        parts = self.version.lstrip("v").split(".")
+        return f"1.{parts[1]}" if len(parts) >= 2 else ""
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """An `Istio` CR (istio.banzaicloud.io/v1beta1) and the operator release that reconciles it."""
+
+    name: str
+    namespace: str
+    version: str
+    operator: OperatorRelease
+    file: str = ""
+    global_: bool = True
+
+    @property
+    def revision(self) -> str:
+        """The `istio.io/rev` label value that selects this control plane."""
+        return revision_of(self.name, self.namespace)
+
+    @property
+    def minor(self) -> str:
+        """`1.7` for `1.7.7`."""
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def istiod(self) -> str:
+        """Name of the istiod Deployment: plain for a global CP, suffixed for a revisioned one."""
+        return "istiod" if self.global_ else f"istiod-{self.name.replace('.', '-')}"
+
+
+@dataclass(frozen=True)
+class WorkloadRef:
+    """A Deployment, StatefulSet or DaemonSet found in the repo."""
+
+    kind: str
+    name: str
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """A Service found in the repo, with the first port connectivity checks should call."""
+
+    name: str
+    port: int
+
+
+@dataclass(frozen=True)
+class MeshNamespace:
+    """A namespace the old control plane injects, with what the repo runs there."""
+
+    name: str
+    workloads: tuple[WorkloadRef, ...] = ()
+    services: tuple[ServiceRef, ...] = ()
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayRef:
+    """A MeshGateway bound to the old control plane; `in_repo` is false for operator-made ones."""
+
+    name: str
+    namespace: str
+    in_repo: bool
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class GitOpsObject:
+    """An Argo CD Application or Flux Kustomization/HelmRelease that applies part of the repo."""
+
+    kind: str
+    name: str
+    namespace: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectivityCheck:
+    """One probe: exec `curl` in a pod of `source` and expect 200 (with mTLS evidence) from `url`."""
+
+    source_namespace: str
+    source_selector: str
+    source_container: str
+    target_namespace: str
+    target_service: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """The fully qualified Service URL the probe calls."""
+        return (
+            f"http://{self.target_service}.{self.target_namespace}.svc.cluster.local:{self.port}/"
+        )
+
+    @property
+    def label(self) -> str:
+        """A short human name: `demo-a -> app-b.demo-b`."""
+        return f"{self.source_namespace} -> {self.target_service}.{self.target_namespace}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One commit of the upgrade; `index` counts from 1 in plan order (0 is the starting state)."""
+
+    index: int
+    name: str
+    kind: StageKind
+    namespaces: tuple[str, ...] = ()
+    gateways: tuple[str, ...] = ()
+    checks: tuple[ConnectivityCheck, ...] = ()
+    applied: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The whole upgrade: from/to control planes, what is meshed, the stages and their state."""
+
+    source: ControlPlane
+    target: ControlPlane
+    stages: tuple[Stage, ...]
+    namespaces: tuple[MeshNamespace, ...] = ()
+    gateways: tuple[GatewayRef, ...] = ()
+    gitops_engine: GitOpsEngine = "none"
+    gitops_objects: tuple[GitOpsObject, ...] = ()
+    rolled_back: tuple[str, ...] = ()
+    baseline_checks: tuple[ConnectivityCheck, ...] = ()
+    generator_version: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    # ----- queries shared by generator and verifier -------------------------------------------
+
+    @property
+    def total(self) -> int:
+        """Number of stages (the `n` of the `i/n` trailer)."""
+        return len(self.stages)
+
+    @property
+    def applied_index(self) -> int:
+        """Index of the newest applied stage, 0 when none is."""
+        return max((s.index for s in self.stages if s.applied), default=0)
+
+    @property
+    def next_stage(self) -> Stage | None:
+        """The first stage not yet applied, or None when the upgrade is complete."""
+        return next((s for s in self.stages if not s.applied), None)
+
+    @property
+    def complete(self) -> bool:
+        """True when every stage, cleanup included, is applied."""
+        return all(s.applied for s in self.stages)
+
+    def stage(self, index: int) -> Stage:
+        """Stage by its 1-based index."""
+        for s in self.stages:
+            if s.index == index:
+                return s
+        raise PlanError(f"plan has no stage {index} (stages are 1..{self.total})")
+
+    def migrated_namespaces(self, upto: int | None = None) -> tuple[str, ...]:
+        """Namespaces moved to the new revision by stages 1..upto (default: the applied ones)."""
+        limit = self.applied_index if upto is None else upto
+        moved: list[str] = []
+        for s in self.stages:
+            if s.kind == "namespaces" and s.index <= limit:
+                moved.extend(s.namespaces)
+        if upto is None:
+            moved = [ns for ns in moved if ns not in self.rolled_back]
+        return tuple(moved)
+
+    def expected_revision(self, namespace: str, upto: int | None = None) -> str:
+        """Revision every meshed pod of `namespace` should be on after stage `upto`."""
+        if namespace in self.migrated_namespaces(upto):
+            return self.target.revision
+        return self.source.revision
+
+    def gateways_moved(self, upto: int | None = None) -> bool:
+        """Whether the gateways stage is at or before `upto` (default: applied)."""
+        limit = self.applied_index if upto is None else upto
+        return any(s.kind == "gateways" and s.index <= limit for s in self.stages)
+
+    def mark_applied(self, index: int) -> Plan:
+        """A copy with stage `index` marked applied (stages apply strictly in order)."""
+        stages = tuple(replace(s, applied=s.applied or s.index == index) for s in self.stages)
+        return replace(self, stages=stages)
+
+    def with_rolled_back(self, namespaces: Iterable[str]) -> Plan:
+        """A copy recording that `namespaces` were moved back to the old control plane."""
+        merged = tuple(sorted(set(self.rolled_back) | set(namespaces)))
+        return replace(self, rolled_back=merged)
+
+    def namespace(self, name: str) -> MeshNamespace:
+        """The meshed namespace record for `name`."""
+        for ns in self.namespaces:
+            if ns.name == name:
+                return ns
+        raise PlanError(f"namespace {name!r} is not part of the plan")
+
+    # ----- (de)serialisation --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the plan file, keys in a stable, readable order."""
+        return {
+            "apiVersion": API_VERSION,
+            "kind": PLAN_KIND,
+            "generator": self.generator_version,
+            "from": _cp_to_dict(self.source),
+            "to": _cp_to_dict(self.target),
+            "gitops": {
+                "engine": self.gitops_engine,
+                "objects": [
+                    _drop_empty(
+                        {"kind": o.kind, "name": o.name, "namespace": o.namespace, "path": o.path}
+                    )
+                    for o in self.gitops_objects
+                ],
+            },
+            "gateways": [
+                _drop_empty(
+                    {"name": g.name, "namespace": g.namespace, "inRepo": g.in_repo, "file": g.file}
+                )
+                for g in self.gateways
+            ],
+            "namespaces": [
+                _drop_empty(
+                    {
+                        "name": n.name,
+                        "file": n.file,
+                        "workloads": [
+                            _drop_empty({"kind": w.kind, "name": w.name, "file": w.file})
+                            for w in n.workloads
+                        ],
+                        "services": [{"name": s.name, "port": s.port} for s in n.services],
+                    }
+                )
+                for n in self.namespaces
+            ],
+            "baselineChecks": [_check_to_dict(c) for c in self.baseline_checks],
+            "stages": [
+                _drop_empty(
+                    {
+                        "index": s.index,
+                        "name": s.name,
+                        "kind": s.kind,
+                        "namespaces": list(s.namespaces),
+                        "gateways": list(s.gateways),
+                        "checks": [_check_to_dict(c) for c in s.checks],
+                    }
+                )
+                | {"applied": s.applied}
+                for s in self.stages
+            ],
+            "rolledBack": list(self.rolled_back),
+            **dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = PLAN_PATH) -> Plan:
+        """Parse plan-file data, collecting every problem into one PlanError."""
+        problems: list[str] = []
+        r = _Reader(problems)
+        if not isinstance(raw, Mapping):
+            raise PlanError(f"{where}: not a mapping")
+        if raw.get("apiVersion") != API_VERSION or raw.get("kind") != PLAN_KIND:
+            problems.append(f"expected apiVersion {API_VERSION} kind {PLAN_KIND}")
+        source = r.control_plane(raw.get("from"), "from")
+        target = r.control_plane(raw.get("to"), "to")
+        gitops = raw.get("gitops") or {}
+        objects = tuple(
+            GitOpsObject(
+                r.s(o, "kind", "gitops.objects"),
+                r.s(o, "name", "gitops.objects"),
+                r.s(o, "namespace", "gitops.objects", ""),
+                r.s(o, "path", "gitops.objects", ""),
+            )
+            for o in r.seq(gitops, "objects", "gitops")
+        )
+        gateways = tuple(
+            GatewayRef(
+                r.s(g, "name", "gateways"),
+                r.s(g, "namespace", "gateways"),
+                bool(g.get("inRepo", False)) if isinstance(g, Mapping) else False,
+                r.s(g, "file", "gateways", ""),
+            )
+            for g in r.seq(raw, "gateways", "")
+        )
+        namespaces = tuple(
+            MeshNamespace(
+                r.s(n, "name", "namespaces"),
+                tuple(
+                    WorkloadRef(
+                        r.s(w, "kind", "workloads"),
+                        r.s(w, "name", "workloads"),
+                        r.s(w, "file", "workloads", ""),
+                    )
+                    for w in r.seq(n, "workloads", "namespaces")
+                ),
+                tuple(
+                    ServiceRef(r.s(s, "name", "services"), r.i(s, "port", "services"))
+                    for s in r.seq(n, "services", "namespaces")
+                ),
+                r.s(n, "file", "namespaces", ""),
+            )
+            for n in r.seq(raw, "namespaces", "")
+        )
+        stages: list[Stage] = []
+        for pos, st in enumerate(r.seq(raw, "stages", ""), start=1):
+            kind = r.s(st, "kind", f"stages[{pos}]")
+            if kind not in STAGE_KINDS:
+                problems.append(
+                    f"stages[{pos}].kind {kind!r} is not one of {', '.join(STAGE_KINDS)}"
+                )
+            index = r.i(st, "index", f"stages[{pos}]")
+            if index != pos:
+                problems.append(f"stages[{pos}].index is {index}, expected {pos}")
+            stages.append(
+                Stage(
+                    index=index,
+                    name=r.s(st, "name", f"stages[{pos}]"),
+                    kind=kind,  # type: ignore[arg-type]
+                    namespaces=tuple(str(x) for x in r.seq(st, "namespaces", "", required=False)),
+                    gateways=tuple(str(x) for x in r.seq(st, "gateways", "", required=False)),
+                    checks=tuple(r.check(c) for c in r.seq(st, "checks", "", required=False)),
+                    applied=bool(st.get("applied", False)) if isinstance(st, Mapping) else False,
+                )
+            )
+        if not stages:
+            problems.append("plan has no stages")
+        applied = [s.applied for s in stages]
+        if any(later and not earlier for earlier, later in itertools.pairwise(applied)):
+            problems.append("stages are marked applied out of order")
+        known = {
+            "apiVersion",
+            "kind",
+            "generator",
+            "from",
+            "to",
+            "gitops",
+            "gateways",
+            "namespaces",
+            "baselineChecks",
+            "stages",
+            "rolledBack",
+        }
+        engine = gitops.get("engine", "none") if isinstance(gitops, Mapping) else "none"
+        if engine not in ("argocd", "flux", "none"):
+            problems.append(f"gitops.engine {engine!r} is not argocd, flux or none")
+        if problems:
+            raise PlanError(f"{where}: " + "; ".join(problems))
+        assert source is not None and target is not None
+        return cls(
+            source=source,
+            target=target,
+            stages=tuple(stages),
+            namespaces=namespaces,
+            gateways=gateways,
+            gitops_engine=engine,  # type: ignore[arg-type]
+            gitops_objects=objects,
+            rolled_back=tuple(str(x) for x in raw.get("rolledBack") or ()),
+            baseline_checks=tuple(
+                r.check(c) for c in r.seq(raw, "baselineChecks", "", required=False)
+            ),
+            generator_version=str(raw.get("generator", "")),
+            extra={k: v for k, v in raw.items() if k not in known},
+        )
+
+
+# ----- helpers -------------------------------------------------------------------------------
+
+
+def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v not in ("", [], None)}
+
+
+def _cp_to_dict(cp: ControlPlane) -> dict[str, Any]:
+    op = cp.operator
+    return _drop_empty(
+        {
+            "controlPlane": _drop_empty(
+                {
+                    "name": cp.name,
+                    "namespace": cp.namespace,
+                    "version": cp.version,
+                    "revision": cp.revision,
+                    "global": cp.global_,
+                    "file": cp.file,
+                }
+            ),
+            "operator": _drop_empty(
+                {
+                    "name": op.name,
+                    "namespace": op.namespace,
+                    "version": op.version,
+                    "form": op.form,
+                    "file": op.file,
+                }
+            ),
+        }
+    )
+
+
+def _check_to_dict(c: ConnectivityCheck) -> dict[str, Any]:
+    return {
+        "from": {
+            "namespace": c.source_namespace,
+            "selector": c.source_selector,
+            "container": c.source_container,
+        },
+        "to": {"namespace": c.target_namespace, "service": c.target_service, "port": c.port},
+    }
+
+
+class _Reader:
+    """Typed field access that records problems instead of raising on the first one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+    def s(self, m: Any, key: str, where: str, default: str | None = None) -> str:
+        value = m.get(key) if isinstance(m, Mapping) else None
+        if value is None:
+            if default is None:
+                self.problems.append(f"{where}.{key} is missing".lstrip("."))
+                return ""
+            return default
+        return str(value)
+
+    def i(self, m: Any, key: str, where: str) -> int:
+        value = m.get(key) if isinstance(m, Mapping) else None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problems.append(f"{where}.{key} must be an integer".lstrip("."))
+            return 0
+        return value
+
+    def seq(self, m: Any, key: str, where: str, required: bool = False) -> list[Any]:
+        value = m.get(key) if isinstance(m, Mapping) else None
+        if value is None:
+            if required:
+                self.problems.append(f"{where}.{key} is missing".lstrip("."))
+            return []
+        if not isinstance(value, list):
+            self.problems.append(f"{where}.{key} must be a list".lstrip("."))
+            return []
+        return value
+
+    def control_plane(self, m: Any, where: str) -> ControlPlane | None:
+        if not isinstance(m, Mapping):
+            self.problems.append(f"{where} is missing")
+            return None
+        cp = m.get("controlPlane")
+        op = m.get("operator")
+        w = f"{where}.controlPlane"
+        operator = OperatorRelease(
+            name=self.s(op, "name", f"{where}.operator"),
+            namespace=self.s(op, "namespace", f"{where}.operator"),
+            version=self.s(op, "version", f"{where}.operator"),
+            form=self.s(op, "form", f"{where}.operator", "plain"),  # type: ignore[arg-type]
+            file=self.s(op, "file", f"{where}.operator", ""),
+        )
+        return ControlPlane(
+            name=self.s(cp, "name", w),
+            namespace=self.s(cp, "namespace", w),
+            version=self.s(cp, "version", w),
+            operator=operator,
+            file=self.s(cp, "file", w, ""),
+            global_=bool(cp.get("global", True)) if isinstance(cp, Mapping) else True,
+        )
+
+    def check(self, m: Any) -> ConnectivityCheck:
+        src = m.get("from") if isinstance(m, Mapping) else None
+        dst = m.get("to") if isinstance(m, Mapping) else None
+        return ConnectivityCheck(
+            source_namespace=self.s(src, "namespace", "checks.from"),
+            source_selector=self.s(src, "selector", "checks.from"),
+            source_container=self.s(src, "container", "checks.from", ""),
+            target_namespace=self.s(dst, "namespace", "checks.to"),
+            target_service=self.s(dst, "service", "checks.to"),
+            port=self.i(dst, "port", "checks.to"),
+        )
+
+
+def load_plan(text: str, where: str = PLAN_PATH) -> Plan:
+    """Parse the plan file's text; any YAML or schema problem is a PlanError naming `where`."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise PlanError(f"{where}{line}: invalid YAML ({getattr(e, 'problem', e)})") from e
+    return Plan.from_dict(raw, where)
+
+
+def dump_plan(plan: Plan) -> str:
+    """The plan file's text: block style, keys in model order, a header saying what it is."""
+    header = (
+        "# istio-canary upgrade plan: written by `istio-canary init`, updated by each stage.\n"
+        "# The repo is the only state; edit with care (the generator checks it against the repo).\n"
+    )
+    body = yaml.safe_dump(plan.to_dict(), sort_keys=False, default_flow_style=False, width=1000)
+    return header + body

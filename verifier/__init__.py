@@ -1,0 +1,1 @@
+"""istio-canary verifier: the fail-closed merge gate that checks each stage on the live cluster."""
