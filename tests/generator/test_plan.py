@@ -81,5 +81,5 @@ def test_invalid_plan_reports_every_problem_at_once() -> None:
 
 
 def test_broken_yaml_names_the_line() -> None:
-    with pytest.raises(PlanError, match=r"plan.yaml:3: invalid YAML"):
-        load_plan("apiVersion: x\nkind: y\nstages: [\n")
+    with pytest.raises(PlanError, match=r"plan.yaml:4: invalid YAML"):
+        load_plan("apiVersion: x\nkind: y\nstages: [\n  - {index: 1\n")
