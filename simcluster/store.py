@@ -145,6 +145,32 @@ class StoreError(Exception):
         return cls(410, "Expired", message)
 
 
+class AccessRules:
+    """Which requests RBAC denies: everything is allowed until a test denies (verb, resource).
+
+    ``resource`` is the plural, optionally with a subresource (``pods/exec``); ``namespace`` None
+    denies in every namespace. The API answers denied requests 403 and SelfSubjectAccessReviews
+    with ``allowed: false``.
+    """
+
+    user = "system:anonymous"
+
+    def __init__(self) -> None:
+        self._denied: set[tuple[str, str, str | None]] = set()
+
+    def deny(self, verb: str, resource: str, namespace: str | None = None) -> None:
+        self._denied.add((verb, resource, namespace))
+
+    def allow_all(self) -> None:
+        self._denied.clear()
+
+    def allowed(self, verb: str, resource: str, namespace: str | None = None) -> bool:
+        for v, r, ns in self._denied:
+            if v in (verb, "*") and r in (resource, "*") and (ns is None or ns == namespace):
+                return False
+        return True
+
+
 @dataclass(frozen=True)
 class WatchEvent:
     """One change: ``obj`` is the stored object after it (for DELETED: its last state)."""
@@ -188,6 +214,8 @@ class Store:
         self._mutators: list[Mutator] = []
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}
         self._uids: set[str] = set()
+        self._listeners: builtins.list[Callable[[WatchEvent], None]] = []
+        self.rbac = AccessRules()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -304,6 +332,7 @@ class Store:
         """Store a new object; returns a copy as stored. AlreadyExists 409, NotFound namespace."""
         kind = self._kind_of(obj)
         obj = deep_copy(obj)
+        obj["apiVersion"] = kind.api_version
         meta = _meta(obj)
         if not meta.get("name") and meta.get("generateName"):
             suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
@@ -353,6 +382,7 @@ class Store:
                 new.pop("status", None)
         else:
             new = deep_copy(obj)
+            new["apiVersion"] = kind.api_version
             new_meta = _meta(new)
             for key in (
                 "uid",
@@ -469,6 +499,19 @@ class Store:
 
         return unsubscribe
 
+    def add_listener(self, fn: Callable[[WatchEvent], None]) -> Callable[[], None]:
+        """Call ``fn(event)`` with the raw event (stored objects, no copy) after every change.
+
+        For the API's watches, which only serialise; returns a remover.
+        """
+        self._listeners.append(fn)
+
+        def remove() -> None:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
+        return remove
+
     def events_since(self, rv: int) -> builtins.list[WatchEvent]:
         """Events newer than ``rv`` (oldest first); 410 Expired when the window lost some."""
         if rv < self._compacted_rv:
@@ -495,6 +538,10 @@ class Store:
             raise StoreError.bad_request(str(err.args[0])) from None
         if not kind.persisted:
             raise StoreError.bad_request(f"{kind.kind} objects are not stored")
+        if obj.get("apiVersion") not in (None, "", kind.api_version):
+            raise StoreError.bad_request(
+                f"simcluster serves {kind.kind} as {kind.api_version}, not {obj.get('apiVersion')}"
+            )
         return kind
 
     def _check_namespace(self, kind: Kind, meta: Obj, name: str) -> str:
@@ -692,6 +739,8 @@ class Store:
             dropped = len(self._events) - self._window
             self._compacted_rv = self._events[dropped - 1].rv
             del self._events[:dropped]
+        for listener in list(self._listeners):
+            listener(event)
         if self._subscribers:
             obj = deep_copy(event.obj)
             for fn in list(self._subscribers):
