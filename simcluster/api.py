@@ -1099,6 +1099,7 @@ def make_app(state: ApiState) -> web.Application:
     api = Api(state)
     r = app.router
     r.add_get("/version", api.version)
+    r.add_get("/version/", api.version)
     r.add_get("/healthz", api.health)
     r.add_get("/livez", api.health)
     r.add_get("/readyz", api.health)

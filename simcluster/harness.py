@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from simcluster import kubeconfig
+from simcluster.api import ExecHandler
 from simcluster.faults import Faults
 from simcluster.server import SimServer
 from simcluster.store import Store
@@ -48,7 +49,11 @@ class SimCluster:
         port: int = 0,
         bookmark_interval: float = 1.0,
         start_timeout: float = 30.0,
+        controllers: bool = True,
+        exec_handler: ExecHandler | None = None,
     ) -> None:
+        """``controllers=False`` serves the bare API (no pods from Deployments, no operator);
+        ``exec_handler`` replaces the mesh as the answer to exec'd commands."""
         self.faults = Faults(faults)
         self._server = SimServer(
             repo=Path(repo) if repo is not None else None,
@@ -57,6 +62,8 @@ class SimCluster:
             faults=self.faults,
             port=port,
             bookmark_interval=bookmark_interval,
+            controllers=controllers,
+            exec_handler=exec_handler,
         )
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:

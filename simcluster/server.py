@@ -70,6 +70,8 @@ class SimServer:
         port: int = 0,
         bookmark_interval: float = 1.0,
         quiet_period: float = 0.1,
+        controllers: bool = True,
+        exec_handler: ExecHandler | None = None,
     ) -> None:
         self.repo = repo
         self.branch = branch
@@ -78,6 +80,8 @@ class SimServer:
         self.host = host
         self.port = port
         self.quiet_period = quiet_period
+        self.with_controllers = controllers
+        self.exec_override = exec_handler
         self.store = Store()
         self.state = ApiState(self.store, self.faults, bookmark_interval=bookmark_interval)
         self.url = ""
@@ -97,12 +101,12 @@ class SimServer:
         self.store.add_listener(self._touch)
         self.state.exec_handler = self._exec_handler()
         self.state.sync = self.sync_now
-        controllers = _optional("simcluster.controllers")
+        controllers = _optional("simcluster.controllers") if self.with_controllers else None
         if controllers is not None:
             self.controllers = controllers.start(self.store, self.faults)
         self._runner = web.AppRunner(make_app(self.state), shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
@@ -128,6 +132,8 @@ class SimServer:
             await self._runner.cleanup()
 
     def _exec_handler(self) -> ExecHandler:
+        if self.exec_override is not None:
+            return self.exec_override
         mesh = _optional("simcluster.mesh")
         if mesh is None or not hasattr(mesh, "Mesh"):
             return missing_binary

@@ -512,6 +512,11 @@ class Store:
 
         return remove
 
+    @property
+    def listener_count(self) -> int:
+        """How many raw listeners (open watches plus the server's own) are registered."""
+        return len(self._listeners)
+
     def events_since(self, rv: int) -> builtins.list[WatchEvent]:
         """Events newer than ``rv`` (oldest first); 410 Expired when the window lost some."""
         if rv < self._compacted_rv:
