@@ -275,16 +275,20 @@ def _webhook_denied(hook: str, service: str, namespace: str) -> StoreError:
     )
 
 
-def _ready(store: Objects, namespace: str, service: str) -> bool:
+def webhook_ready(store: Objects, namespace: str, service: str) -> bool:
+    """Does the webhook's Service have a ready endpoint (else failurePolicy Fail denies)?"""
     endpoints = store.get("Endpoints", namespace, service)
     return any((s.get("addresses") or []) for s in (endpoints or {}).get("subsets") or [])
 
 
-def select_webhook(store: Objects, pod: Obj) -> tuple[str, Obj, Obj] | None:
+def select_webhook(
+    store: Objects, pod: Obj, *, ns_labels: dict[str, str] | None = None
+) -> tuple[str, Obj, Obj] | None:
     """The first injector webhook (name order, as the API server runs them) matching the pod."""
     meta = pod.get("metadata") or {}
-    ns = store.get("Namespace", None, str(meta.get("namespace", "default")))
-    ns_labels = ((ns or {}).get("metadata") or {}).get("labels") or {}
+    if ns_labels is None:
+        ns = store.get("Namespace", None, str(meta.get("namespace", "default")))
+        ns_labels = ((ns or {}).get("metadata") or {}).get("labels") or {}
     pod_labels = meta.get("labels") or {}
     configs, _ = store.list("MutatingWebhookConfiguration")
     for config in configs:
@@ -321,7 +325,7 @@ def mutator(store: Objects) -> Callable[[str, Obj, Obj | None], None]:
         for ref in config["metadata"].get("ownerReferences") or []:
             if ref.get("kind") == "Istio":
                 cr = store.get("Istio", svc_ns, str(ref.get("name")))
-        if cr is None or not _ready(store, svc_ns, service):
+        if cr is None or not webhook_ready(store, svc_ns, service):
             raise _webhook_denied(name, service, svc_ns)
         inject(obj, InjectionConfig.from_cr(cr))
 
