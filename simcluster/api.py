@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 
-from simcluster import tables
+from simcluster import protobuf, tables
 from simcluster.faults import Faults
 from simcluster.kinds import KINDS, Kind, kind_by_plural
 from simcluster.patch import APPLY_PATCH, apply_patch
@@ -382,6 +382,11 @@ def _forbidden(user: str, verb: str, target: Target) -> StoreError:
 
 
 def _read_body(raw: bytes, content_type: str) -> Obj:
+    if "protobuf" in content_type:
+        try:
+            return protobuf.decode(raw)
+        except (protobuf.ProtobufError, UnicodeDecodeError) as err:
+            raise StoreError(415, "UnsupportedMediaType", f"{err}") from None
     if not raw.strip():
         raise StoreError.bad_request("the body of the request was empty")
     try:

@@ -7,7 +7,6 @@ custom resources use their CRD's printer columns (``Kind.printer_columns``) or N
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -540,15 +539,27 @@ def jsonpath_values(obj: Any, path: str) -> list[Any]:
     return values
 
 
+def go_format(value: Any) -> str:
+    """How the apiserver's JSONPath printer renders a value (Go's fmt): ``map[k:v]``, ``[a b]``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_format(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_format(v) for v in value) + "]"
+    if value is None:
+        return "<nil>"
+    return str(value)
+
+
 def _cell(values: list[Any], kind: str) -> Any:
     if not values:
         return None
     if kind == "date":
         return age(str(values[0]))
-    if len(values) == 1:
-        v = values[0]
-        return v if isinstance(v, str | int | float | bool) else json.dumps(v)
-    return ",".join(str(v) if not isinstance(v, dict | list) else json.dumps(v) for v in values)
+    if kind in ("integer", "number") and isinstance(values[0], int | float):
+        return values[0]
+    return " ".join(go_format(v) for v in values)
 
 
 def columns_and_printer(kind: Kind) -> tuple[list[Obj], Callable[[Obj], Row]]:
