@@ -140,6 +140,7 @@ class Syncer:
         self._unsubscribe: Callable[[], None] | None = None
         self._health_pending = False
         self._deferred: set[tuple[str, str, str]] = set()
+        self._waited: dict[tuple[str, str, str], int] = {}
 
     def close(self) -> None:
         if self._unsubscribe:
@@ -369,6 +370,8 @@ class Syncer:
         errors: list[str] = [source.error] if source.error else []
         if automated and not suspended and not source.error and self._waits_for_injector(source):
             self._deferred.add(source.key)
+            if source.kind == "Application":
+                self._application_status(live, source, sha, started, [], [], False, False)
             return
         self._deferred.discard(source.key)
         if automated and not suspended and not source.error:
@@ -434,6 +437,13 @@ class Syncer:
         """
         if source.key in self._inventory:
             return False
+        expected = [o for s in self._sources for o in s.desired if o["kind"] == "Istio"]
+        live_crs = self.store.list("Istio")[0]
+        if not expected and not live_crs:
+            return False  # no control plane on its way: nothing to wait for
+        self._waited[source.key] = self._waited.get(source.key, 0) + 1
+        if self._waited[source.key] > 100:
+            return False  # never hold a source back forever
         labels_of: dict[str, dict[str, str]] = {}
         for obj in source.desired:
             if obj["kind"] == "Namespace":
