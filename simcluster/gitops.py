@@ -141,6 +141,7 @@ class Syncer:
         self._health_pending = False
         self._deferred: set[tuple[str, str, str]] = set()
         self._waited: dict[tuple[str, str, str], int] = {}
+        self.errors: list[str] = []
 
     def close(self) -> None:
         if self._unsubscribe:
@@ -265,7 +266,12 @@ class Syncer:
             self._unsubscribe = self.store.subscribe(self._on_event)
         if self.faults.enabled("no-sync"):
             return self.applied_sha
-        sha = self.head()
+        try:
+            sha = self.head()
+        except (InputError, UsageError) as err:  # branch missing, git absent: keep serving
+            log.warning("simcluster: cannot read %s@%s: %s", self.repo, self.branch, err)
+            self.errors.append(str(err))
+            return self.applied_sha
         if sha != self._rendered_sha:
             self._render(sha)
         started = now_rfc3339()
