@@ -88,13 +88,11 @@ def test_example_repo_syncs_to_a_meshed_cluster_with_argo_status(tmp_path: pathl
             assert any(
                 c["image"] == "docker.io/istio/proxyv2:1.6.14" for c in pod["spec"]["containers"]
             )
-        ns = sim.store.get("Namespace", None, "demo-a")
-        assert (
-            ns is not None
-            and ns["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"]
-            == "demo-apps:/Namespace:/demo-a"
-        )
-        assert LAST_APPLIED in ns["metadata"]["annotations"]
+        ns_obj = sim.store.get("Namespace", None, "demo-a")
+        assert ns_obj is not None
+        annotations = ns_obj["metadata"]["annotations"]
+        assert annotations["argocd.argoproj.io/tracking-id"] == "demo-apps:/Namespace:/demo-a"
+        assert LAST_APPLIED in annotations
         syncer.close()
 
     run(scenario())
