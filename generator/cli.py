@@ -32,6 +32,8 @@ verbose_option = click.option(
 
 
 def _report(outcome: workflow.Outcome, dry_run: bool, verbose: bool) -> None:
+    for warning in outcome.warnings:
+        click.echo(f"{PROG}: warning: {warning}", err=True)
     if verbose:
         for note in outcome.notes:
             click.echo(f"note: {note}", err=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from generator.apply import Renamer, restore, write_edits
-from generator.discovery import discover, refuse_shared_bases
+from generator.discovery import discover, find_doc, refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
-from generator.errors import CanaryError, PlanError, PreconditionError, UsageError
+from generator.errors import CanaryError, InputError, PlanError, PreconditionError, UsageError
 from generator.gitrepo import GitRepo
 from generator.index import RepoIndex, build_index
 from generator.naming import parse_version
@@ -38,6 +38,7 @@ class Outcome:
     commit: str | None = None
     branch: str | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def subject(self) -> str:
@@ -89,10 +90,19 @@ def _commit(
 
 def _check_matches(index: RepoIndex, plan: Plan) -> None:
     """Refuse a plan that no longer describes the repo (edited by hand, another branch...)."""
-    from generator.discovery import find_doc
 
-    problems: list[str] = []
     src, tgt = plan.source, plan.target
+    recorded = [
+        src.file,
+        src.operator.file,
+        *(ns.file for ns in plan.namespaces),
+        *(w.file for ns in plan.namespaces for w in ns.workloads),
+        *(g.file for g in plan.gateways if g.in_repo),
+    ]
+    for path in recorded:
+        if path in index.broken:
+            raise InputError(index.broken[path])
+    problems: list[str] = []
     done = {s.kind for s in plan.stages if s.applied}
     old = find_doc(index, "Istio", src.name, src.namespace, "istio.banzaicloud.io")
     new = find_doc(index, "Istio", tgt.name, tgt.namespace, "istio.banzaicloud.io")
@@ -173,6 +183,7 @@ def init(
     )
     out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
     out.notes = list(index.notes)
+    out.warnings = [f"{msg}; discovery could not see inside it" for msg in index.broken.values()]
     return out
 
 
