@@ -115,12 +115,13 @@ class RetryPolicy:
     budget: float = 30.0
     base: float = 0.2
     cap: float = 4.0
+    retry_after_cap: float = 10.0
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
 
     def delay(self, attempt: int, after: float | None) -> float:
         backoff = min(self.cap, self.base * 2**attempt) * (0.5 + random.random() / 2)
-        return min(self.cap * 2, max(backoff, after or 0.0))
+        return max(backoff, min(self.retry_after_cap, after or 0.0))
 
 
 @dataclass(frozen=True)
