@@ -15,7 +15,7 @@ import click
 
 from generator.clikit import handle_errors
 from verifier import __version__
-from verifier.cluster import Cluster
+from verifier.cluster import Cluster, RetryPolicy
 from verifier.gate import Command, Request, load_baseline, run
 from verifier.probe import ProbeSettings
 from verifier.progress import Progress
@@ -92,6 +92,13 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="curl --max-time per probe.",
         ),
         click.option(
+            "--request-timeout",
+            type=click.FloatRange(min=0.1),
+            default=30.0,
+            show_default=True,
+            help="Read timeout of each API request (transient failures are retried within a budget).",
+        ),
+        click.option(
             "--baseline",
             type=click.Path(path_type=Path, dir_okay=False, exists=True),
             default=None,
@@ -139,6 +146,7 @@ def _run(
     report: Path | None,
     concurrency: int,
     probe_timeout: float,
+    request_timeout: float,
     baseline: Path | None,
 ) -> None:
     request = Request(
@@ -149,7 +157,8 @@ def _run(
         ProbeSettings(concurrency=concurrency, max_time=probe_timeout),
         load_baseline(baseline) if baseline else None,
     )
-    with Cluster(kubeconfig, context) as cluster:
+    retry = RetryPolicy(read_timeout=request_timeout, budget=max(30.0, 3 * request_timeout))
+    with Cluster(kubeconfig, context, retry=retry) as cluster:
         result = run(request, cluster, Progress(sys.stderr, successes))
     if report is not None:
         report.write_text(render(result, output), encoding="utf-8")

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 import urllib3
 import websocket
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -164,9 +165,10 @@ class Cluster:
                     context=context,
                     client_configuration=cfg,
                 )
-            except (ConfigException, OSError, ValueError, TypeError) as e:
+            except (ConfigException, OSError, ValueError, TypeError, KeyError, yaml.YAMLError) as e:
                 where = kubeconfig or "the default kubeconfig"
-                raise UsageError(f"cannot use kubeconfig {where}: {e}") from e
+                first = " ".join(str(e).split())
+                raise UsageError(f"cannot use kubeconfig {where}: {first}") from e
         cfg.retries = 0  # our loop owns retries; urllib3's own would hide them and ignore budgets
         self._config = cfg
         self._api = client.ApiClient(cfg)
