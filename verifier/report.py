@@ -96,9 +96,9 @@ def _junit(data: Mapping[str, Any]) -> str:
         errors="1" if data["error"] else "0",
         timestamp=data["startedAt"],
     )
-    ET.SubElement(
-        ET.SubElement(suite, "properties"), "property", name="checked", value=data["checked"]
-    )
+    props = ET.SubElement(suite, "properties")
+    for key in ("checked", "outcome", "reason"):
+        ET.SubElement(props, "property", name=key, value=str(data[key]))
     if not checks:
         case = ET.SubElement(suite, "testcase", classname="istio-canary", name="cluster")
         ET.SubElement(case, "error", message=data["error"] or data["reason"])
