@@ -193,11 +193,15 @@ class _Session:
         return found
 
     def _scope_gitops(self, found: dict[GitOpsRef, Any], index: int) -> dict[GitOpsRef, Any]:
-        """The new operator's Application exists only from the control-plane stage on."""
+        """The new operator's Application exists from the control-plane stage on, the old one's
+        only until cleanup (its Application is pruned then)."""
         plan = self.plan
         cp_at = next((s.index for s in plan.stages if s.kind == "control-plane"), plan.total + 1)
-        if index >= cp_at:
-            return found
-        return {
-            r: o for r, o in found.items() if r.name != plan.target.operator.name or o is not None
-        }
+        gone_at = next((s.index for s in plan.stages if s.kind == "cleanup"), plan.total + 1)
+        scoped = dict(found)
+        for ref, obj in found.items():
+            new_op = ref.name == plan.target.operator.name and index < cp_at
+            old_op = ref.name == plan.source.operator.name and index >= gone_at
+            if obj is None and (new_op or old_op):
+                del scoped[ref]
+        return scoped
