@@ -8,12 +8,15 @@ holding JSON, so the tool (and anyone's script) can find its own PRs again.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import subprocess
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +36,7 @@ __all__ = [
     "ObjectChange",
     "Published",
     "Pushed",
+    "RemoteAuth",
     "branch_name",
     "changed_files",
     "parse_marker",
@@ -42,6 +46,7 @@ __all__ = [
     "render_title",
     "semantic_diff",
     "stage_of_commit",
+    "token_auth",
 ]
 
 MARKER = "istio-canary"
@@ -337,6 +342,45 @@ def parse_marker(body: str) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
+class RemoteAuth:
+    """Extra environment for git's own talk to the remote, and the secrets to keep out of errors."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+    def environ(self) -> dict[str, str]:
+        """The process environment with our additions."""
+        return {**os.environ, **self.env}
+
+
+_BASIC_USER = {"github": "x-access-token", "gitlab": "oauth2"}
+
+
+def token_auth(repo: Path, remote: str, forge: str, token: str) -> RemoteAuth:
+    """Let git push over HTTPS with the forge token, without writing it to config or a URL.
+
+    The header goes in through `GIT_CONFIG_COUNT` variables (git >= 2.31), scoped to the remote's
+    origin, so it never shows up in `ps`, the repo config or a log line. SSH remotes and remotes
+    that already carry an `http.*.extraheader` (actions/checkout's persisted credentials) are left
+    alone: git would send both headers.
+    """
+    url = _git(repo, "remote", "get-url", remote).strip()
+    parts = urllib.parse.urlsplit(url)
+    configured = _git(repo, "config", "--get-regexp", r"^http\..*extraheader$", check=False)
+    if parts.scheme not in ("http", "https") or not parts.hostname or configured.strip():
+        return RemoteAuth(secrets=(token,))
+    port = f":{parts.port}" if parts.port else ""
+    credentials = base64.b64encode(f"{_BASIC_USER[forge]}:{token}".encode()).decode()
+    index = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    env = {
+        "GIT_CONFIG_COUNT": str(index + 1),
+        f"GIT_CONFIG_KEY_{index}": f"http.{parts.scheme}://{parts.hostname}{port}/.extraheader",
+        f"GIT_CONFIG_VALUE_{index}": f"Authorization: Basic {credentials}",
+    }
+    return RemoteAuth(env, (token, credentials))
+
+
+@dataclass(frozen=True)
 class Pushed:
     """Where the stage branch ended up on the remote."""
 
@@ -355,7 +399,7 @@ def push_stage_branch(
     base: str = "main",
     rebuild: Rebuild | None = None,
     attempts: int = 3,
-    secrets: tuple[str, ...] = (),
+    auth: RemoteAuth | None = None,
     before_push: Callable[[int], None] | None = None,
 ) -> Pushed:
     """Push local `branch` so it is one stage on top of the remote's newest `base`.
@@ -365,12 +409,13 @@ def push_stage_branch(
     lease fails and we fetch and try again. `before_push` is a test seam that runs just before
     each push attempt (a racing writer in tests).
     """
-    rebuild = rebuild or (lambda new_base: _cherry_pick_onto(repo, branch, new_base, secrets))
+    auth = auth or RemoteAuth()
+    rebuild = rebuild or (lambda new_base: _cherry_pick_onto(repo, branch, new_base))
     rebuilt = 0
     last_error = ""
     for attempt in range(attempts):
         refspec = f"+refs/heads/{base}:refs/remotes/{remote}/{base}"
-        _git(repo, "fetch", "--quiet", remote, refspec, secrets=secrets, error=ForgeError)
+        _git(repo, "fetch", "--quiet", remote, refspec, auth=auth, error=ForgeError)
         base_sha = _git(repo, "rev-parse", f"refs/remotes/{remote}/{base}^{{commit}}").strip()
         head_sha = _git(repo, "rev-parse", f"refs/heads/{branch}^{{commit}}").strip()
         if not _is_ancestor(repo, base_sha, head_sha):
@@ -380,7 +425,7 @@ def push_stage_branch(
             raise PreconditionError(
                 f"{remote}/{base} already contains the stage on {branch}; nothing to propose"
             )
-        remote_sha = _remote_sha(repo, remote, branch, secrets)
+        remote_sha = _remote_sha(repo, remote, branch, auth)
         if remote_sha == head_sha:
             return Pushed(branch, base_sha, head_sha, "unchanged", rebuilt)
         if before_push is not None:
@@ -398,12 +443,13 @@ def push_stage_branch(
             cwd=repo,
             capture_output=True,
             text=True,
+            env=auth.environ(),
         )
         if done.returncode == 0:
             return Pushed(
                 branch, base_sha, head_sha, "updated" if remote_sha else "created", rebuilt
             )
-        last_error = _clean(done.stderr + done.stdout, secrets)
+        last_error = _clean(done.stderr + done.stdout, auth.secrets)
         if not re.search(r"stale info|rejected|failed to update ref|fetch first", last_error):
             raise ForgeError(f"git push {redact_url(remote)} {branch} failed: {last_error}")
     raise ForgeError(
@@ -411,8 +457,8 @@ def push_stage_branch(
     )
 
 
-def _remote_sha(repo: Path, remote: str, branch: str, secrets: tuple[str, ...]) -> str:
-    out = _git(repo, "ls-remote", remote, f"refs/heads/{branch}", secrets=secrets, error=ForgeError)
+def _remote_sha(repo: Path, remote: str, branch: str, auth: RemoteAuth) -> str:
+    out = _git(repo, "ls-remote", remote, f"refs/heads/{branch}", auth=auth, error=ForgeError)
     return out.split()[0] if out.strip() else ""
 
 
@@ -423,7 +469,7 @@ def _is_ancestor(repo: Path, ancestor: str, commit: str) -> bool:
     return done.returncode == 0
 
 
-def _cherry_pick_onto(repo: Path, branch: str, new_base: str, secrets: tuple[str, ...]) -> str:
+def _cherry_pick_onto(repo: Path, branch: str, new_base: str) -> str:
     """Replay the branch's own commits on `new_base` without touching the user's work tree."""
     old_head = _git(repo, "rev-parse", f"refs/heads/{branch}").strip()
     fork = _git(repo, "merge-base", old_head, new_base).strip()
@@ -482,7 +528,7 @@ def publish(
     base: str = "main",
     forge: Forge | None = None,
     rebuild: Rebuild | None = None,
-    secrets: tuple[str, ...] = (),
+    auth: RemoteAuth | None = None,
     before_push: Callable[[int], None] | None = None,
 ) -> Published:
     """Push the stage commit `commit` as its stage branch and open or update its PR."""
@@ -498,7 +544,7 @@ def publish(
         remote=remote,
         base=base,
         rebuild=rebuild,
-        secrets=secrets,
+        auth=auth,
         before_push=before_push,
     )
     plan, stage = stage_of_commit(repo, pushed.head_sha)
@@ -517,14 +563,15 @@ def publish(
 def _git(
     repo: Path,
     *args: str,
-    secrets: tuple[str, ...] = (),
+    auth: RemoteAuth | None = None,
     check: bool = True,
     error: type[CanaryError] = PreconditionError,
 ) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    env = auth.environ() if auth else None
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env)
     if check and done.returncode != 0:
         cmd = redact_url(" ".join(args[:3]))
-        raise error(f"git {cmd} failed: {_clean(done.stderr, secrets)}")
+        raise error(f"git {cmd} failed: {_clean(done.stderr, auth.secrets if auth else ())}")
     return done.stdout
 
 

@@ -24,6 +24,7 @@ from generator.plan import (
 )
 from generator.pullrequest import (
     ChangedFile,
+    RemoteAuth,
     branch_name,
     parse_marker,
     publish,
@@ -327,7 +328,7 @@ def test_push_failure_redacts_the_token_in_the_remote_url(remote: Remote) -> Non
     git(remote.work, "remote", "add", "ci", "http://x-access-token:s3cr3t-tok@127.0.0.1:9/a/b.git")
 
     with pytest.raises(ForgeError) as err:
-        publish(remote.work, remote="ci", secrets=("s3cr3t-tok",))
+        publish(remote.work, remote="ci", auth=RemoteAuth(secrets=("s3cr3t-tok",)))
 
     assert err.value.exit_code == 3 and "s3cr3t-tok" not in str(err.value)
 
