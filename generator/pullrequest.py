@@ -349,8 +349,8 @@ class RemoteAuth:
     secrets: tuple[str, ...] = ()
 
     def environ(self) -> dict[str, str]:
-        """The process environment with our additions."""
-        return {**os.environ, **self.env}
+        """The process environment with our additions; git must fail, not prompt, without auth."""
+        return {**os.environ, "GIT_TERMINAL_PROMPT": "0", **self.env}
 
 
 _BASIC_USER = {"github": "x-access-token", "gitlab": "oauth2"}

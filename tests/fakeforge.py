@@ -327,3 +327,83 @@ class FakeForge:
             text=True,
         )
         return done.stdout.strip()
+
+
+@dataclass
+class GitHttpServer:
+    """Serves bare repos under `root` over git's smart HTTP (`git http-backend` as CGI).
+
+    Every request must carry `Authorization: Basic base64(<user>:<token>)`, the way GitHub
+    (`x-access-token`) and GitLab (`oauth2`) accept tokens; anything else gets 401.
+    """
+
+    root: Path
+    token: str
+    user: str = "oauth2"
+    url: str = ""
+    authorized: int = 0
+    refused: int = 0
+
+    def __enter__(self) -> GitHttpServer:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    async def _start(self) -> str:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/git/{path:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        return f"http://{host}:{port}/git"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        import base64
+
+        expected = base64.b64encode(f"{self.user}:{self.token}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            self.refused += 1
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="git"'})
+        self.authorized += 1
+        body = await request.read()
+        env = {
+            "GIT_PROJECT_ROOT": str(self.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": "/" + request.match_info["path"],
+            "QUERY_STRING": request.query_string,
+            "REQUEST_METHOD": request.method,
+            "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_CONTENT_ENCODING": request.headers.get("Content-Encoding", ""),
+            "GIT_PROTOCOL": request.headers.get("Git-Protocol", ""),
+            "REMOTE_USER": self.user,
+            "REMOTE_ADDR": "127.0.0.1",
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            "http-backend",
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, _ = await proc.communicate(body)
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status, headers = 200, {}
+        for line in head.decode().split("\r\n"):
+            key, _, value = line.partition(":")
+            if key.lower() == "status":
+                status = int(value.split()[0])
+            elif key:
+                headers[key] = value.strip()
+        return web.Response(status=status, body=payload, headers=headers)

@@ -31,8 +31,9 @@ from generator.pullrequest import (
     render_body,
     render_title,
     semantic_diff,
+    token_auth,
 )
-from tests.fakeforge import FakeForge
+from tests.fakeforge import FakeForge, GitHttpServer
 
 BRANCH = "istio-canary/istio-sample-v17x/namespaces-1"
 
@@ -351,3 +352,36 @@ def test_body_files_come_from_git(remote: Remote) -> None:
         "Files: `.istio-canary/plan.yaml` (modify), `apps/namespaces.yaml` (modify)." in done.body
     )
     assert textwrap.dedent(done.body).count("<!-- istio-canary {") == 1
+
+
+def test_token_auth_pushes_over_http_without_storing_the_token(remote: Remote) -> None:
+    with GitHttpServer(root=remote.bare.parent, token="glpat-s3cret") as server:
+        git(remote.work, "remote", "add", "web", f"{server.url}/origin.git")
+        remote.stage_commit()
+
+        done = publish(
+            remote.work, remote="web", auth=token_auth(remote.work, "web", "gitlab", "glpat-s3cret")
+        )
+
+        assert git(remote.bare, "rev-parse", f"refs/heads/{BRANCH}") == done.pushed.head_sha
+        assert server.authorized > 0 and server.refused == 0
+        assert "s3cret" not in (remote.work / ".git/config").read_text()
+
+
+def test_a_rejected_token_fails_without_prompting_or_leaking(remote: Remote) -> None:
+    with GitHttpServer(root=remote.bare.parent, token="the-right-one") as server:
+        git(remote.work, "remote", "add", "web", f"{server.url}/origin.git")
+        remote.stage_commit()
+        auth = token_auth(remote.work, "web", "gitlab", "a-wrong-token")
+
+        with pytest.raises(ForgeError) as err:
+            publish(remote.work, remote="web", auth=auth)
+
+        assert server.refused > 0
+        assert all(secret not in str(err.value) for secret in auth.secrets)
+        assert git(remote.bare, "branch", "--list", BRANCH) == ""
+
+
+def test_token_auth_leaves_ssh_remotes_alone(remote: Remote) -> None:
+    git(remote.work, "remote", "add", "ssh", "git@github.com:acme/mesh.git")
+    assert token_auth(remote.work, "ssh", "github", "tok").env == {}
