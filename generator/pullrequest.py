@@ -24,8 +24,25 @@ import jinja2
 import yaml
 from deepdiff import DeepDiff
 
-from generator.errors import CanaryError, ConflictError, ForgeError, InputError, PreconditionError
-from generator.forge import Forge, Outcome, PullRequestSpec, open_or_update, redact, redact_url
+from generator.errors import (
+    CanaryError,
+    ConflictError,
+    ForgeError,
+    InputError,
+    PreconditionError,
+    UsageError,
+)
+from generator.forge import (
+    TOKEN_ENV,
+    Forge,
+    Outcome,
+    PullRequestSpec,
+    connect,
+    open_or_update,
+    redact,
+    redact_url,
+    resolve_target,
+)
 from generator.plan import PLAN_PATH, Plan, Stage, load_plan
 from generator.resources import templates_dir
 
@@ -39,6 +56,7 @@ __all__ = [
     "RemoteAuth",
     "branch_name",
     "changed_files",
+    "open_next_stage",
     "parse_marker",
     "publish",
     "push_stage_branch",
@@ -555,6 +573,52 @@ def publish(
     if forge is not None:
         outcome = open_or_update(forge, PullRequestSpec(branch, base, title, body))
     return Published(pushed, title, body, outcome)
+
+
+CommitStage = Callable[[str], str]
+"""Commit the plan's next stage on a new branch of the given name; return the commit's sha."""
+
+
+def open_next_stage(
+    repo: Path,
+    forge_kind: str,
+    commit_stage: CommitStage,
+    *,
+    remote: str = "origin",
+    base: str = "main",
+    api_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    **http: Any,
+) -> Published:
+    """`next --open-pr`: check the forge setup, commit the next stage on its branch, publish it.
+
+    Everything that can be wrong with the configuration (forge, token, project, remote, a
+    checkout behind the remote) is refused before the stage is committed, so nothing is written.
+    """
+    env = os.environ if env is None else env
+    root = Path(_git(repo, "rev-parse", "--show-toplevel").strip())
+    remote_url = _git(root, "remote", "get-url", remote, error=UsageError).strip()
+    target = resolve_target(forge_kind, remote_url, api_url, env)
+    forge = connect(target, env, **http)
+    token = env[TOKEN_ENV[target.kind]].strip()
+    auth = token_auth(root, remote, target.kind, token)
+    refspec = f"+refs/heads/{base}:refs/remotes/{remote}/{base}"
+    _git(root, "fetch", "--quiet", remote, refspec, auth=auth, error=ForgeError)
+    head = _git(root, "rev-parse", "HEAD").strip()
+    upstream = _git(root, "rev-parse", f"refs/remotes/{remote}/{base}").strip()
+    if head != upstream:
+        raise PreconditionError(
+            f"HEAD {head[:12]} is not {remote}/{base} ({upstream[:12]}); the next stage must be "
+            f"made on the newest {base}: `git checkout -B {base} {remote}/{base}`"
+        )
+    plan = load_plan(
+        _git(root, "show", f"HEAD:{PLAN_PATH}", error=PreconditionError), f"HEAD:{PLAN_PATH}"
+    )
+    stage = plan.next_stage
+    if stage is None:
+        raise PreconditionError("the upgrade is complete: every stage is applied")
+    commit = commit_stage(branch_name(plan, stage))
+    return publish(root, commit=commit, remote=remote, base=base, forge=forge, auth=auth)
 
 
 # ----- git ---------------------------------------------------------------------------------------

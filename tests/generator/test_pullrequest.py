@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from generator.errors import ConflictError, ForgeError, InputError, PreconditionError
+from generator.errors import (
+    ConflictError,
+    ForgeError,
+    InputError,
+    PreconditionError,
+    UsageError,
+)
 from generator.forge import Forge, ForgeTarget, connect
 from generator.plan import (
     PLAN_PATH,
@@ -26,6 +32,7 @@ from generator.pullrequest import (
     ChangedFile,
     RemoteAuth,
     branch_name,
+    open_next_stage,
     parse_marker,
     publish,
     render_body,
@@ -385,3 +392,61 @@ def test_a_rejected_token_fails_without_prompting_or_leaking(remote: Remote) -> 
 def test_token_auth_leaves_ssh_remotes_alone(remote: Remote) -> None:
     git(remote.work, "remote", "add", "ssh", "git@github.com:acme/mesh.git")
     assert token_auth(remote.work, "ssh", "github", "tok").env == {}
+
+
+# ----- next --open-pr ----------------------------------------------------------------------------
+
+
+def stage_commit_on(remote: Remote) -> Callable[[str], str]:
+    """Stands in for `workflow.next_stage(branch=...)`: the stage commit on a new branch."""
+
+    def commit(branch: str) -> str:
+        git(remote.work, "switch", "-q", "-c", branch)
+        return remote.stage_commit(upto=1)
+
+    return commit
+
+
+def test_open_next_stage_commits_pushes_and_opens(remote: Remote, forge: FakeForge) -> None:
+    git(remote.work, "switch", "-q", "main")
+    env = {"GITHUB_TOKEN": forge.token, "GITHUB_REPOSITORY": forge.project}
+
+    done = open_next_stage(
+        remote.work, "github", stage_commit_on(remote), api_url=forge.url, env=env
+    )
+
+    assert done.pushed.branch == "istio-canary/istio-sample-v17x/control-plane"
+    assert done.outcome is not None and done.outcome.action == "opened"
+    assert forge.pulls[1]["head"]["sha"] == git(remote.bare, "rev-parse", done.pushed.branch)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GITHUB_REPOSITORY": "acme/mesh"}, "GITHUB_TOKEN is not set"),
+        ({"GITHUB_TOKEN": "t"}, "set GITHUB_REPOSITORY"),
+    ],
+)
+def test_open_next_stage_refuses_bad_setup_before_committing(
+    remote: Remote, env: dict[str, str], message: str
+) -> None:
+    git(remote.work, "switch", "-q", "main")
+    before = git(remote.work, "rev-parse", "HEAD")
+
+    with pytest.raises(UsageError, match=message):
+        open_next_stage(remote.work, "github", stage_commit_on(remote), env=env)
+
+    assert git(remote.work, "rev-parse", "HEAD") == before
+    assert git(remote.work, "branch", "--list", "istio-canary/*") == ""
+
+
+def test_open_next_stage_refuses_a_checkout_behind_the_remote(
+    remote: Remote, forge: FakeForge
+) -> None:
+    git(remote.work, "switch", "-q", "main")
+    remote.push_from_other("README.md", "newer\n")
+    env = {"GITHUB_TOKEN": forge.token, "GITHUB_REPOSITORY": forge.project}
+
+    with pytest.raises(PreconditionError, match="must be made on the newest main"):
+        open_next_stage(remote.work, "github", stage_commit_on(remote), api_url=forge.url, env=env)
+    assert forge.requests == []
