@@ -72,7 +72,9 @@ def test_demo_walks_every_stage_and_hands_over_the_gateway(tmp_path: Path) -> No
         r"^\[\s*(\d+)\] manual +✔ MeshGateway istio-system/istio-ingressgateway", out, re.M
     )
     again = re.search(
-        r"^\[\s*(\d+)\] gate +✔ passed: stage 4/5 namespaces-2 \+ preconditions of stage 5", out, re.M
+        r"^\[\s*(\d+)\] gate +✔ passed: stage 4/5 namespaces-2 \+ preconditions of stage 5",
+        out,
+        re.M,
     )
     assert manual is not None and again is not None
     assert int(stop.group(1)) < int(manual.group(1)) < int(again.group(1))
