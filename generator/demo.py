@@ -149,8 +149,11 @@ def _rehearse(sim: Any, work: Path, root: Path, progress: _Progress, result: Dem
     kubeconfig = Path(sim.kubeconfig)
 
     def synced() -> str:
-        sha = str(sim.sync_now())
-        sim.wait_settled(timeout=20.0)
+        try:
+            sha = str(sim.sync_now())
+            sim.wait_settled(timeout=20.0)
+        except RuntimeError as err:  # SimClusterError: the simulated cluster did not settle
+            raise ClusterUnreachable(f"simcluster: {err}") from err
         return sha[:12]
 
     with progress.step("plan", f"istio-canary init --to-version {TARGET_VERSION}") as s:
