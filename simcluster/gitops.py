@@ -142,6 +142,8 @@ class Syncer:
         self._deferred: set[tuple[str, str, str]] = set()
         self._waited: dict[tuple[str, str, str], int] = {}
         self.errors: list[str] = []
+        self._retry_pending = False
+        self._failed: set[tuple[str, str, str]] = set()
 
     def close(self) -> None:
         if self._unsubscribe:
@@ -423,6 +425,10 @@ class Syncer:
                 self._inventory[source.key] = applied
             else:
                 self._inventory[source.key] = applied | previous
+        if errors and not source.error:
+            self._failed.add(source.key)  # retried when a namespace appears, like Argo's retry
+        else:
+            self._failed.discard(source.key)
         if source.kind == "Application":
             self._application_status(
                 live, source, sha, started, results, errors, changed, automated
@@ -685,6 +691,15 @@ class Syncer:
     # -- health follows the live objects ---------------------------------------------------------
 
     def _on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
+        wake = (obj.get("kind") == "Endpoints" and self._deferred) or (
+            obj.get("kind") == "Namespace" and event == "ADDED" and self._failed
+        )
+        if wake and not self._retry_pending:
+            self._retry_pending = True  # an injector may have become ready: retry held sources
+            try:
+                asyncio.get_running_loop().call_soon(self._retry_deferred)
+            except RuntimeError:
+                self._retry_pending = False
         if obj.get("kind") in ("Application", "Kustomization", "Event", "Endpoints"):
             return
         if self._health_pending or not self._sources:
@@ -694,6 +709,16 @@ class Syncer:
             asyncio.get_running_loop().call_soon(self._refresh_health)
         except RuntimeError:
             self._health_pending = False
+
+    def _retry_deferred(self) -> None:
+        """Sync the held-back sources now, so a fresh cluster boots in one settle."""
+        self._retry_pending = False
+        if self.faults.enabled("no-sync") or self._rendered_sha is None:
+            return
+        started = now_rfc3339()
+        for source in self._sources:
+            if source.key in self._deferred or source.key in self._failed:
+                self._sync_source(source, self._rendered_sha, started)
 
     def _refresh_health(self) -> None:
         self._health_pending = False

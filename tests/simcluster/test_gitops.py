@@ -231,3 +231,21 @@ def test_flux_kustomization_records_revision_ready_and_inventory(tmp_path: pathl
         syncer.close()
 
     run(scenario())
+
+
+def test_harness_boots_the_example_repo_meshed_in_one_settle(tmp_path: pathlib.Path) -> None:
+    """The CR's namespace comes from the operator release and the apps wait for the injector;
+    both are retried on the events that unblock them, not on the next sync tick."""
+    from simcluster.harness import SimCluster
+
+    repo = make_repo(tmp_path)
+    with SimCluster(repo=repo, sync_interval=30.0, workdir=tmp_path / "sim") as sim:
+        sim.wait_settled()
+        pods = sim.call(lambda s: {p["metadata"]["namespace"]: p for p in s.list("Pod")[0]})
+        for ns in ("demo-a", "demo-b"):
+            names = [c["name"] for c in pods[ns]["spec"]["containers"]]
+            assert names == ["echo-service", "istio-proxy"], ns
+        status = sim.call(
+            lambda s: (s.get("Istio", "istio-system", "istio-sample") or {}).get("status")
+        )
+        assert status is not None and status["Status"] == "Available"
