@@ -367,3 +367,61 @@ def test_removing_an_operator_release_stops_it_and_marks_crs_unmanaged() -> None
         assert ns_labels(sim, "demo-a").get("istio-injection") == "enabled"
 
     run(scenario())
+
+
+def test_flux_helmrelease_and_argo_application_install_the_operator_chart() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        sim.ensure_ns("flux-system")
+        sim.ensure_ns("argocd")
+        sim.apply(
+            {
+                "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                "kind": "HelmRelease",
+                "metadata": {"name": "istio-operator-v17x", "namespace": "flux-system"},
+                "spec": {
+                    "targetNamespace": "istio-system",
+                    "releaseName": "istio-operator-v17x",
+                    "chart": {"spec": {"chart": "istio-operator", "version": "0.0.88", "sourceRef": {"kind": "HelmRepository", "name": "banzaicloud"}}},
+                    "values": {"operator": {"image": {"tag": "0.7.14"}}},
+                },
+            },
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": "op16", "namespace": "argocd"},
+                "spec": {
+                    "source": {"chart": "istio-operator", "targetRevision": "0.0.88", "helm": {"releaseName": "istio-operator-v16x", "values": "operator:\n  image:\n    tag: '0.6.12'\nistioVersion: '1.6'\n"}},
+                    "destination": {"namespace": "istio-system"},
+                    "syncPolicy": {"automated": {"prune": True}},
+                },
+            },
+        )  # fmt: skip
+        await sim.settle()
+        ss = sim.store.get("StatefulSet", "istio-system", "istio-operator-v17x")
+        assert ss is not None
+        images = [c["image"] for c in ss["spec"]["template"]["spec"]["containers"]]
+        assert "ghcr.io/banzaicloud/istio-operator:0.7.14" in images
+        hr = sim.store.get("HelmRelease", "flux-system", "istio-operator-v17x")
+        assert hr is not None
+        ready = next(c for c in hr["status"]["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], ready["reason"]) == ("True", "InstallSucceeded")
+        assert hr["status"]["observedGeneration"] == hr["metadata"]["generation"]
+        app = sim.store.get("Application", "argocd", "op16")
+        assert app is not None and app["status"]["health"]["status"] == "Healthy"
+        assert (
+            app["status"]["sync"]["revision"]
+            == app["status"]["operationState"]["syncResult"]["revision"]
+            == "0.0.88"
+        )
+        v16 = sim.store.get("StatefulSet", "istio-system", "istio-operator-v16x")
+        assert v16 is not None and "banzaicloud/istio-operator:0.6.12" in [
+            c["image"] for c in v16["spec"]["template"]["spec"]["containers"]
+        ]
+        # Deleting the release uninstalls its StatefulSet (the operator stops).
+        sim.store.delete("HelmRelease", "flux-system", "istio-operator-v17x")
+        await sim.settle()
+        assert sim.store.get("StatefulSet", "istio-system", "istio-operator-v17x") is None
+        assert sim.pods("istio-system", "app.kubernetes.io/instance=istio-operator-v17x") == []
+
+    run(scenario())
