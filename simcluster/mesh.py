@@ -366,13 +366,13 @@ class Mesh:
         except ValueError:
             pass
         else:
-            services, _ = self._store.list("Service", shared=True)
+            services, _ = self._store.list("Service")
             for service in services:
                 lb = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
                 if (service.get("spec") or {}).get("clusterIP") == host or any(
                     i.get("ip") == host for i in lb
                 ):
-                    return dict(service)
+                    return service
             return None
         suffix = f".svc.{self._domain}"
         candidates = [host] if host.endswith(suffix) else []
@@ -387,9 +387,9 @@ class Mesh:
             parts = fqdn[: -len(suffix)].split(".")
             if len(parts) != 2:
                 continue
-            service = self._store.get("Service", parts[1], parts[0])
-            if service is not None:
-                return service
+            found = self._store.get("Service", parts[1], parts[0])
+            if found is not None:
+                return found
         return None
 
     def _pick_endpoint(self, service: Obj, port: Obj) -> tuple[Obj, int] | None:
