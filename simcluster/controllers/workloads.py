@@ -192,7 +192,14 @@ class Workloads:
                     "pod", pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
                 )
 
-    def _event(self, obj: Obj, reason: str, message: str, etype: str = "Normal") -> None:
+    def _event(
+        self,
+        obj: Obj,
+        reason: str,
+        message: str,
+        etype: str = "Normal",
+        component: str = "deployment-controller",
+    ) -> None:
         """Record a core/v1 Event about ``obj`` (what `kubectl describe` lists)."""
         meta = obj["metadata"]
         now = now_rfc3339()
@@ -220,8 +227,8 @@ class Workloads:
                     "count": 1,
                     "firstTimestamp": now,
                     "lastTimestamp": now,
-                    "source": {"component": "simcluster-controller-manager"},
-                    "reportingComponent": "simcluster-controller-manager",
+                    "source": {"component": component},
+                    "reportingComponent": component,
                 }
             )
         except StoreError:
@@ -405,7 +412,13 @@ class Workloads:
         conditions = list((rs.get("status") or {}).get("conditions") or [])
         if failure:
             if key not in self._failing:
-                self._event(rs, "FailedCreate", f"Error creating: {failure}", "Warning")
+                self._event(
+                    rs,
+                    "FailedCreate",
+                    f"Error creating: {failure}",
+                    "Warning",
+                    "replicaset-controller",
+                )
             self._failing.add(key)
             conditions = _condition(
                 conditions, "ReplicaFailure", "True", "FailedCreate", failure, now
@@ -511,13 +524,13 @@ class Workloads:
             if err.reason != "AlreadyExists":
                 raise
             return None
-        self._event(d, "ScalingReplicaSet", f"Created new replica set {rs['metadata']['name']!r}")
         return created
 
     def _scale(self, d: Obj, rs: Obj, count: int) -> None:
         if int(rs["spec"].get("replicas", 0)) == count:
             return
-        direction = "up" if count > int(rs["spec"].get("replicas", 0)) else "down"
+        before = int(rs["spec"].get("replicas", 0))
+        direction = "up" if count > before else "down"
         rs["spec"]["replicas"] = count
         annotations = rs["metadata"].setdefault("annotations", {})
         annotations["deployment.kubernetes.io/desired-replicas"] = str(d["spec"].get("replicas", 1))
@@ -525,7 +538,7 @@ class Workloads:
         self._event(
             d,
             "ScalingReplicaSet",
-            f"Scaled {direction} replica set {rs['metadata']['name']} to {count}",
+            f"Scaled {direction} replica set {rs['metadata']['name']} from {before} to {count}",
         )
 
     def _recreate(self, d: Obj, new: Obj, old: list[Obj], replicas: int) -> None:
