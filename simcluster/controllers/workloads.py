@@ -327,7 +327,7 @@ class Workloads:
             "podIPs": [{"ip": ip}],
             "startTime": started,
             "qosClass": old.get("qosClass", "BestEffort"),
-            "containerStatuses": statuses,
+            "containerStatuses": sorted(statuses, key=lambda c: str(c["name"])),  # kubelet sorts
         }
         if inits:
             status["initContainerStatuses"] = inits
