@@ -37,6 +37,7 @@ class Controllers:
         self._wake = asyncio.Event()
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._busy = False
+        self._deadlines: list[asyncio.TimerHandle] = []
         self.errors: list[str] = []
         self.workloads = workloads.Workloads(self)
         self.endpoints = endpoints.Endpoints(self)
@@ -78,6 +79,14 @@ class Controllers:
 
         self._timers[key] = self._loop.call_later(delay, fire)
 
+    def later(self, delay: float, controller: str, namespace: str, name: str) -> None:
+        """Enqueue a key after ``delay`` seconds without counting as pending work (deadlines)."""
+        handle = self._loop.call_later(delay, self.enqueue, controller, namespace, name)
+        self._deadlines.append(handle)
+        if len(self._deadlines) > 1000:  # forget the ones that already fired
+            now = self._loop.time()
+            self._deadlines = [h for h in self._deadlines if h.when() > now]
+
     def idle(self) -> bool:
         """Nothing queued, running, or about to fire."""
         return not self._queue and not self._busy and not self._timers
@@ -85,7 +94,7 @@ class Controllers:
     def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        for handle in self._timers.values():
+        for handle in [*self._timers.values(), *self._deadlines]:
             handle.cancel()
         self._timers.clear()
         for task in self.tasks:

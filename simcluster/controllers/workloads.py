@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import json
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from simcluster.controllers.injection import matches_selector
@@ -137,6 +138,7 @@ class Workloads:
         self._ips = itertools.count(2)
         self._stuck: set[str] = set()  # uids of pods created while stuck-rollout was on
         self._failing: set[tuple[str, str]] = set()  # ReplicaSets whose pod creation was denied
+        self._progress: dict[str, tuple[Any, float]] = {}  # Deployment uid -> (progress, since)
 
     def handlers(self) -> dict[str, Callable[[str, str], None]]:
         return {
@@ -654,6 +656,11 @@ class Workloads:
                     conditions, "Progressing", "True", "NewReplicaSetAvailable",
                     f'ReplicaSet "{rs_name}" has successfully progressed.', now,
                 )  # fmt: skip
+            elif self._deadline_passed(d, (rs_name, updated, available, total)):
+                conditions = _condition(
+                    conditions, "Progressing", "False", "ProgressDeadlineExceeded",
+                    f'ReplicaSet "{rs_name}" has timed out progressing.', now,
+                )  # fmt: skip
             else:
                 conditions = _condition(
                     conditions, "Progressing", "True", "ReplicaSetUpdated",
@@ -682,6 +689,20 @@ class Workloads:
         if status != old_status:
             d["status"] = status
             self.store.update(d, status_only=True)
+
+    def _deadline_passed(self, d: Obj, progress: tuple[Any, ...]) -> bool:
+        """progressDeadlineSeconds without progress; re-checked by a timer that does not keep
+        the cluster from settling (a stuck rollout is settled)."""
+        uid = d["metadata"]["uid"]
+        deadline = float(d["spec"].get("progressDeadlineSeconds", 600))
+        now = time.monotonic()
+        seen = self._progress.get(uid)
+        if seen is None or seen[0] != progress:
+            self._progress[uid] = (progress, now)
+            meta = d["metadata"]
+            self.ctl.later(deadline + 0.05, "deployment", meta["namespace"], meta["name"])
+            return False
+        return now - seen[1] >= deadline
 
     # -- StatefulSet -------------------------------------------------------------------------------
 

@@ -270,3 +270,27 @@ def test_load_balancer_address_is_stable_across_updates() -> None:
         assert again["status"]["loadBalancer"]["ingress"] == [ingress]
 
     run(scenario())
+
+
+def test_progress_deadline_exceeded_marks_a_stuck_rollout() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        web = deployment("web")
+        web["spec"]["progressDeadlineSeconds"] = 1
+        sim.apply(web)
+        await sim.settle()
+        sim.faults.set("stuck-rollout", True)
+        sim.edit("Deployment", "default", "web", restart)
+        await sim.settle()
+
+        def reason() -> str:
+            d = sim.store.get("Deployment", "default", "web") or {}
+            cond = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
+            return f"{cond['status']}/{cond['reason']}"
+
+        assert reason() == "True/ReplicaSetUpdated"
+        await sim.until(lambda: reason() == "False/ProgressDeadlineExceeded", timeout=5)
+        sim.faults.set("stuck-rollout", False)
+        await sim.until(lambda: reason() == "True/NewReplicaSetAvailable", timeout=5)
+
+    run(scenario())
