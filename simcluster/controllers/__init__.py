@@ -57,7 +57,15 @@ class Controllers:
         for kind in ("Namespace", "Service", "Deployment", "ReplicaSet", "StatefulSet"):
             for obj in store.list(kind, shared=True)[0]:
                 self._on_event("ADDED", obj, None)
-        for kind in ("DaemonSet", "Pod", "Istio", "MeshGateway", "Application", "HelmRelease"):
+        for kind in (
+            "DaemonSet",
+            "Job",
+            "Pod",
+            "Istio",
+            "MeshGateway",
+            "Application",
+            "HelmRelease",
+        ):
             for obj in store.list(kind, shared=True)[0]:
                 self._on_event("ADDED", obj, None)
 

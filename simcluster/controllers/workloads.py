@@ -147,6 +147,8 @@ class Workloads:
             "statefulset": self.sync_statefulset,
             "daemonset": self.sync_daemonset,
             "pod": self.sync_pod,
+            "podexit": self.finish_pod,
+            "job": self.sync_job,
         }
 
     # -- admission and events --------------------------------------------------------------------
@@ -165,6 +167,8 @@ class Workloads:
         ns, name = meta.get("namespace", ""), meta["name"]
         if kind == "Deployment":
             self.ctl.enqueue("deployment", ns, name)
+        elif kind == "Job":
+            self.ctl.enqueue("job", ns, name)
         elif kind in ("ReplicaSet", "StatefulSet", "DaemonSet"):
             self.ctl.enqueue(kind.lower(), ns, name)
             if kind == "ReplicaSet" and event == "DELETED":
@@ -178,7 +182,7 @@ class Workloads:
             elif (obj.get("status") or {}).get("phase", "Pending") == "Pending":
                 self.ctl.after(START_DELAY, "pod", ns, name)
             owner = controller_of(obj)
-            if owner and owner.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet"):
+            if owner and owner.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
                 self.ctl.enqueue(str(owner["kind"]).lower(), ns, str(owner["name"]))
         elif kind in ("Endpoints", "Namespace", "MutatingWebhookConfiguration", "Istio"):
             for rs_ns, rs_name in sorted(self._failing):
@@ -249,6 +253,107 @@ class Workloads:
             return
         pod["status"] = self._running_status(pod, ready=not stuck)
         self.store.update(pod, status_only=True)
+        owner = controller_of(pod)
+        if owner and owner.get("kind") == "Job" and not stuck:
+            self.ctl.after(START_DELAY, "podexit", ns, name)
+
+    def finish_pod(self, ns: str, name: str) -> None:
+        """A Job's containers run to completion (exit 0). A sidecar keeps running, as Istio
+        1.6/1.7 proxies do without native sidecars, so such a pod never Succeeds."""
+        pod = self.store.get("Pod", ns, name)
+        if pod is None or _terminating(pod) or (pod.get("status") or {}).get("phase") != "Running":
+            return
+        status = deep_copy(pod["status"])
+        now = now_rfc3339()
+        sidecar = False
+        for cs in status.get("containerStatuses") or []:
+            if cs["name"] == "istio-proxy":
+                sidecar = True
+                continue
+            started = (cs.get("state") or {}).get("running", {}).get("startedAt", now)
+            cs["state"] = {
+                "terminated": {
+                    "exitCode": 0,
+                    "reason": "Completed",
+                    "startedAt": started,
+                    "finishedAt": now,
+                    "containerID": cs.get("containerID", ""),
+                }
+            }
+            cs["ready"] = False
+            cs["started"] = False
+        for cond in status.get("conditions") or []:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond.update(status="False", lastTransitionTime=now)
+                if not sidecar:
+                    cond["reason"] = "PodCompleted"
+                else:
+                    apps = [
+                        c["name"] for c in status["containerStatuses"] if c["name"] != "istio-proxy"
+                    ]
+                    cond["reason"] = "ContainersNotReady"
+                    cond["message"] = f"containers with unready status: [{' '.join(apps)}]"
+        if not sidecar:
+            status["phase"] = "Succeeded"
+        pod["status"] = status
+        self.store.update(pod, status_only=True)
+
+    def sync_job(self, ns: str, name: str) -> None:
+        job = self.store.get("Job", ns, name)
+        if job is None or _terminating(job):
+            return
+        status = deep_copy(job.get("status") or {})
+        uid = job["metadata"]["uid"]
+        pods = self._owned("Pod", ns, uid)
+        done = any(
+            c.get("type") == "Complete" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+        spec = job.get("spec") or {}
+        completions = int(spec.get("completions", 1) or 1)
+        succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
+        active = [
+            p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        ]
+        now = now_rfc3339()
+        if not done and not spec.get("suspend"):
+            want = min(int(spec.get("parallelism", 1) or 1), completions - succeeded)
+            for _ in range(max(want - len(active), 0)):
+                tmpl = deep_copy(spec.get("template") or {})
+                labels = tmpl.setdefault("metadata", {}).setdefault("labels", {})
+                labels.update(
+                    {
+                        "batch.kubernetes.io/controller-uid": uid,
+                        "batch.kubernetes.io/job-name": name,
+                        "controller-uid": uid,
+                        "job-name": name,
+                    }
+                )
+                self._create_pod(job, self._new_pod(job, tmpl))
+            pods = self._owned("Pod", ns, uid)
+            active = [
+                p
+                for p in pods
+                if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            ]
+        status.setdefault("startTime", now)
+        status["active"] = len(active)
+        status["ready"] = sum(1 for p in active if pod_ready(p))
+        status["succeeded"] = succeeded
+        status["uncountedTerminatedPods"] = {}
+        if succeeded >= completions and not done:
+            status["completionTime"] = now
+            status["conditions"] = [
+                {"type": t, "status": "True", "reason": r, "message": "Reached expected number of succeeded pods",
+                 "lastProbeTime": now, "lastTransitionTime": now}
+                for t, r in (("SuccessCriteriaMet", "CompletionsReached"), ("Complete", "CompletionsReached"))
+            ]  # fmt: skip
+        for key in ("active", "succeeded"):
+            if not status[key]:
+                del status[key]
+        if status != job.get("status"):
+            job["status"] = status
+            self.store.update(job, status_only=True)
 
     def _running_status(self, pod: Obj, *, ready: bool) -> Obj:
         spec = pod.get("spec") or {}

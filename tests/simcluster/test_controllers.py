@@ -294,3 +294,32 @@ def test_progress_deadline_exceeded_marks_a_stuck_rollout() -> None:
         await sim.until(lambda: reason() == "True/NewReplicaSetAvailable", timeout=5)
 
     run(scenario())
+
+
+def test_job_completes_unless_an_istio_sidecar_keeps_its_pod_running() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        sim.ensure_ns("meshed", {"istio-injection": "enabled"})
+
+        def job(ns: str) -> Obj:
+            return {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "probe", "namespace": ns},
+                "spec": {"template": {"metadata": {}, "spec": {"restartPolicy": "Never", "containers": [{"name": "curl", "image": "curlimages/curl:8.5.0"}]}}},
+            }  # fmt: skip
+
+        await sim.seed()
+        sim.apply(job("default"), job("meshed"))
+        await sim.settle()
+        plain = (sim.store.get("Job", "default", "probe") or {})["status"]
+        assert plain["succeeded"] == 1 and "active" not in plain and plain["completionTime"]
+        assert {c["type"] for c in plain["conditions"]} == {"Complete", "SuccessCriteriaMet"}
+        (pod,) = sim.pods("default", "job-name=probe")
+        assert pod["status"]["phase"] == "Succeeded"
+        meshed = (sim.store.get("Job", "meshed", "probe") or {})["status"]
+        assert meshed["active"] == 1 and "conditions" not in meshed
+        (pod,) = sim.pods("meshed", "job-name=probe")
+        assert pod["status"]["phase"] == "Running" and not pod_ready(pod)
+
+    run(scenario())
