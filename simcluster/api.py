@@ -104,6 +104,10 @@ class ApiState:
         default_factory=lambda: collections.deque(maxlen=2000)
     )
     streams: set[asyncio.Task[Any]] = field(default_factory=set)
+    # (path, seconds spent in the handler) of finished non-streaming requests, for benchmarks
+    timings: collections.deque[tuple[str, float]] = field(
+        default_factory=lambda: collections.deque(maxlen=2000)
+    )
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("simcluster_state", ApiState)
@@ -667,13 +671,10 @@ class Api:
             meta["continue"] = next_token
         if show_remaining:
             meta["remainingItemCount"] = show_remaining
-        body = {
-            "kind": kind.list_kind,
-            "apiVersion": kind.api_version,
-            "metadata": meta,
-            "items": items,
-        }
-        return json_response(body)
+        head = _dumps({"kind": kind.list_kind, "apiVersion": kind.api_version, "metadata": meta})
+        items_json = b",".join(self.store.json_of(o) for o in items)
+        list_body = head[:-1] + b',"items":[' + items_json + b"]}"
+        return web.Response(body=list_body, headers={"Content-Type": "application/json"})
 
     @staticmethod
     def _table_version(request: web.Request) -> str | None:
@@ -924,9 +925,11 @@ class Api:
             pass
         return response
 
-    @staticmethod
-    async def _send(response: web.StreamResponse, event_type: str, obj: Obj) -> None:
-        await response.write(_dumps({"type": event_type, "object": obj}) + b"\n")
+    async def _send(self, response: web.StreamResponse, event_type: str, obj: Obj) -> None:
+        line = (
+            b'{"type":"' + event_type.encode() + b'","object":' + self.store.json_of(obj) + b"}\n"
+        )
+        await response.write(line)
 
     async def _bookmark(
         self, response: web.StreamResponse, kind: Kind, *, initial_end: bool = False
@@ -1080,11 +1083,25 @@ def _flaky_middleware(state: ApiState) -> Any:
     return flaky
 
 
-@web.middleware
-async def _errors_middleware(
+def _errors_middleware(state: ApiState) -> Any:
+    """StoreErrors become Status bodies; unknown paths answer a Status 404 like the apiserver."""
+
+    @web.middleware
+    async def errors(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await _answer(request, handler)
+        if not isinstance(response, web.WebSocketResponse) and response.prepared is False:
+            state.timings.append((request.path, time.perf_counter() - started))
+        return response
+
+    return errors
+
+
+async def _answer(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """StoreErrors become Status bodies; unknown paths answer a Status 404 like the apiserver."""
     try:
         return await handler(request)
     except StoreError as err:
@@ -1098,7 +1115,8 @@ async def _errors_middleware(
 def make_app(state: ApiState) -> web.Application:
     """The aiohttp application serving ``state.store``."""
     app = web.Application(
-        middlewares=[_flaky_middleware(state), _errors_middleware], client_max_size=64 * 1024**2
+        middlewares=[_flaky_middleware(state), _errors_middleware(state)],
+        client_max_size=64 * 1024**2,
     )
     app[STATE] = state
     api = Api(state)

@@ -174,6 +174,16 @@ class SimCluster:
         """The last API requests seen (method, path with query, Content-Type), oldest first."""
         return self.call(lambda _store: list(self._server.state.requests))
 
+    def take_timings(self) -> list[tuple[str, float]]:
+        """(path, handler seconds) of finished non-streaming requests since the last call."""
+
+        def take(_store: Store) -> list[tuple[str, float]]:
+            timings = list(self._server.state.timings)
+            self._server.state.timings.clear()
+            return timings
+
+        return self.call(take)
+
     @property
     def controllers(self) -> Any:
         """The behaviour half's Controllers object (None when it is not installed)."""
