@@ -55,6 +55,8 @@ FLUX_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
 ARGO = "argoproj.io/v1alpha1"
 HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
 _ROOT = ("repo", "", "")
+REFRESH = "argocd.argoproj.io/refresh"
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 KIND_ORDER = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "Service")
 
 
@@ -143,6 +145,7 @@ class Syncer:
         self._waited: dict[tuple[str, str, str], int] = {}
         self.errors: list[str] = []
         self._retry_pending = False
+        self._refresh_pending = False
         self._failed: set[tuple[str, str, str]] = set()
 
     def close(self) -> None:
@@ -681,7 +684,7 @@ class Syncer:
                 "lastTransitionTime": prev["lastTransitionTime"] if same and prev else now,
             }
         ]
-        requested = (ks["metadata"].get("annotations") or {}).get("reconcile.fluxcd.io/requestedAt")
+        requested = (ks["metadata"].get("annotations") or {}).get(REQUESTED_AT)
         if requested:
             status["lastHandledReconcileAt"] = requested
         if status != old:
@@ -700,6 +703,12 @@ class Syncer:
                 asyncio.get_running_loop().call_soon(self._retry_deferred)
             except RuntimeError:
                 self._retry_pending = False
+        if event != "DELETED" and self._refresh_requested(obj) and not self._refresh_pending:
+            self._refresh_pending = True
+            try:
+                asyncio.get_running_loop().call_soon(self._refresh, obj["kind"], obj["metadata"])
+            except RuntimeError:
+                self._refresh_pending = False
         if obj.get("kind") in ("Application", "Kustomization", "Event", "Endpoints"):
             return
         if self._health_pending or not self._sources:
@@ -709,6 +718,29 @@ class Syncer:
             asyncio.get_running_loop().call_soon(self._refresh_health)
         except RuntimeError:
             self._health_pending = False
+
+    @staticmethod
+    def _refresh_requested(obj: Obj) -> bool:
+        """Argo CD's refresh annotation, or a Flux reconcile request not handled yet."""
+        annotations = obj["metadata"].get("annotations") or {}
+        if obj.get("kind") == "Application":
+            return bool(annotations.get(REFRESH))
+        if obj.get("kind") == "Kustomization":
+            requested = annotations.get(REQUESTED_AT)
+            return bool(requested) and requested != (obj.get("status") or {}).get(
+                "lastHandledReconcileAt"
+            )
+        return False
+
+    def _refresh(self, kind: str, meta: Obj) -> None:
+        """A hard refresh: sync now (unless no-sync), then clear Argo CD's annotation."""
+        self._refresh_pending = False
+        self.sync_once()
+        live = self.store.get(kind, meta.get("namespace"), str(meta["name"]))
+        if live is not None and kind == "Application":
+            annotations = live["metadata"].get("annotations") or {}
+            if annotations.pop(REFRESH, None) is not None:
+                self.store.update(live)
 
     def _retry_deferred(self) -> None:
         """Sync the held-back sources now, so a fresh cluster boots in one settle."""
