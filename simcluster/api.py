@@ -836,6 +836,21 @@ class Api:
         initial_events = q.get("sendInitialEvents") == "true"
         rv_param = q.get("resourceVersion", "")
         namespace = target.namespace
+        as_table = self._table_version(request)  # `kubectl get -w` watches Tables
+        include = q.get("includeObject", "Metadata")
+
+        async def send(event_type: str, obj: Obj) -> None:
+            if as_table is None:
+                await self._send(response, event_type, obj)
+                return
+            row = tables.table(
+                kind,
+                [obj],
+                resource_version=obj["metadata"].get("resourceVersion", ""),
+                include_object=include,
+                api_version=as_table,
+            )
+            await response.write(_dumps({"type": event_type, "object": row}) + b"\n")
 
         def translate(ev: WatchEvent) -> tuple[str, Obj] | None:
             if ev.kind != kind.kind:
@@ -890,7 +905,7 @@ class Api:
                 await self._send(response, "ERROR", expired.to_status())
                 return response
             for event_type, obj in pending:
-                await self._send(response, event_type, obj)
+                await send(event_type, obj)
             if initial_events and bookmarks:
                 await self._bookmark(response, kind, initial_end=True)
             deadline = time.monotonic() + timeout
@@ -912,7 +927,7 @@ class Api:
                         await self._bookmark(response, kind)
                         last_bookmark = time.monotonic()
                     continue
-                await self._send(response, event_type, obj)
+                await send(event_type, obj)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import queue
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -436,3 +438,35 @@ def test_create_commands_send_protobuf_and_work(kubectl: Kubectl, sim: SimCluste
     unsupported = kubectl("create", "deployment", "web", "--image=nginx", "-n", name)
     assert unsupported.returncode == 1
     assert "simcluster cannot read Deployment as protobuf" in unsupported.stderr
+
+
+def test_get_watch_prints_table_rows_for_changes(kubectl: Kubectl) -> None:
+    ns = kubectl.namespace
+    kubectl.apply(istio("cp-v16x", ns, version="1.6.8"))
+    cmd = [
+        "kubectl",
+        "--kubeconfig",
+        str(kubectl.sim.kubeconfig),
+        "--cache-dir",
+        str(kubectl.cache),
+    ]
+    proc = subprocess.Popen(
+        [*cmd, "get", "istio", "-n", ns, "-w"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(
+        target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True
+    )
+    reader.start()
+    try:
+        assert table(lines.get(timeout=20))[0] == ["NAME", "STATUS", "ERROR", "INGRESS IPS", "AGE"]
+        assert table(lines.get(timeout=20))[0][0] == "cp-v16x"
+        kubectl.apply(istio("cp-v17x", ns))
+        row = table(lines.get(timeout=20))[0]
+        assert row[0] == "cp-v17x" and re.fullmatch(r"\d+s", row[-1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
