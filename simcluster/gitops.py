@@ -56,6 +56,7 @@ ARGO = "argoproj.io/v1alpha1"
 HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
 _ROOT = ("repo", "", "")
 REFRESH = "argocd.argoproj.io/refresh"
+FINALIZER = "resources-finalizer.argocd.argoproj.io"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 KIND_ORDER = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "Service")
 
@@ -703,6 +704,16 @@ class Syncer:
                 asyncio.get_running_loop().call_soon(self._retry_deferred)
             except RuntimeError:
                 self._retry_pending = False
+        if (
+            event != "DELETED"
+            and obj.get("kind") == "Application"
+            and obj["metadata"].get("deletionTimestamp")
+            and any(f.startswith(FINALIZER) for f in obj["metadata"].get("finalizers") or [])
+            and not is_operator_chart(obj)
+        ):
+            meta = obj["metadata"]
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._cascade, str(meta.get("namespace", "")), str(meta["name"]))
         if event != "DELETED" and self._refresh_requested(obj) and not self._refresh_pending:
             self._refresh_pending = True
             try:
@@ -718,6 +729,24 @@ class Syncer:
             asyncio.get_running_loop().call_soon(self._refresh_health)
         except RuntimeError:
             self._health_pending = False
+
+    def _cascade(self, ns: str, name: str) -> None:
+        """Argo CD's resources finalizer: delete what the app applied, then let the app go."""
+        app = self.store.get("Application", ns, name)
+        if app is None:
+            return
+        key = ("Application", ns, name)
+        for kind, obj_ns, obj_name in sorted(
+            self._inventory.pop(key, set()), key=lambda r: r[0] == "Namespace"
+        ):
+            try:
+                self.store.delete(kind, obj_ns or None, obj_name)
+            except StoreError:
+                pass
+        app["metadata"]["finalizers"] = [
+            f for f in app["metadata"].get("finalizers") or [] if not f.startswith(FINALIZER)
+        ]
+        self.store.update(app)
 
     @staticmethod
     def _refresh_requested(obj: Obj) -> bool:

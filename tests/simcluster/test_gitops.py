@@ -313,3 +313,34 @@ def test_argo_refresh_annotation_and_flux_requested_at_sync_at_once(tmp_path: pa
         syncer.close()
 
     run(scenario())
+
+
+def test_deleting_an_app_with_the_resources_finalizer_deletes_its_resources(
+    tmp_path: pathlib.Path,
+) -> None:
+    repo = make_repo(tmp_path)
+    edit_yaml(
+        repo / "argocd/apps.yaml",
+        lambda d: d[0]["metadata"].update(finalizers=["resources-finalizer.argocd.argoproj.io"]),
+    )
+    commit(repo, "cascade apps")
+
+    async def scenario() -> None:
+        sim = Sim()
+        syncer = Syncer(repo, "main", sim.store, sim.faults)
+        await converge(sim, syncer)
+        assert sim.store.get("Deployment", "demo-b", "app-b") is not None
+        keep = sim.store.get("Istio", "istio-system", "istio-sample")
+        (repo / "argocd/apps.yaml").unlink()
+        commit(repo, "drop the demo apps")
+        syncer.sync_once()
+        await sim.settle()
+        assert sim.store.get("Application", "argocd", "demo-apps") is None
+        assert sim.store.get("Namespace", None, "demo-b") is None
+        assert sim.store.get("Deployment", "demo-a", "app-a") is None
+        assert (
+            keep is not None and sim.store.get("Istio", "istio-system", "istio-sample") is not None
+        )
+        syncer.close()
+
+    run(scenario())
