@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -992,3 +993,22 @@ def test_api_flaky_hang_times_the_client_out(
     with pytest.raises(urllib3.exceptions.HTTPError):
         core.list_namespace(_request_timeout=0.5)
     assert time.monotonic() - started < 5
+
+
+# -- TLS ------------------------------------------------------------------------------------------
+
+
+def test_tls_serves_https_and_wss_with_the_kubeconfig_ca(tmp_path: Path) -> None:
+    with SimCluster(
+        workdir=tmp_path, controllers=False, exec_handler=scripted_exec, tls=True
+    ) as tls_sim:
+        assert tls_sim.url.startswith("https://127.0.0.1:")
+        api_client = config.new_client_from_config(config_file=str(tls_sim.kubeconfig))
+        core = client.CoreV1Api(api_client)
+        assert "default" in {n.metadata.name for n in core.list_namespace().items}
+        _running_pod(tls_sim, core, "default", "p")
+        ws = _exec(core, "default", "p", ["echo", "over", "tls"])
+        assert ws.read_stdout() == "over tls\n"
+        api_client.close()
+        with pytest.raises(urllib.error.URLError):  # not trusted without the kubeconfig's CA
+            urllib.request.urlopen(tls_sim.url + "/version", timeout=5)

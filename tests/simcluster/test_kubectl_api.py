@@ -470,3 +470,13 @@ def test_get_watch_prints_table_rows_for_changes(kubectl: Kubectl) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_kubectl_over_tls_with_the_generated_ca(tmp_path: Path) -> None:
+    with SimCluster(workdir=tmp_path / "sim", controllers=False, tls=True) as tls_sim:
+        k = Kubectl(tls_sim, tmp_path / "kubecache", "default")
+        assert table(k.ok("get", "ns", "default"))[1][:2] == ["default", "Active"]
+        k.ok("create", "configmap", "over-tls", "--from-literal=a=1")
+        assert tls_sim.call(
+            lambda store: store.must_get("ConfigMap", "default", "over-tls")["data"]
+        ) == {"a": "1"}
