@@ -688,6 +688,8 @@ class Api:
         kind, store = target.kind, self.store
         assert target.name is not None
         method, sub = request.method, target.sub
+        if sub == "scale":
+            return json_response(await self._scale(request, target))
         if sub not in (None, "status", "log"):
             raise _not_found_path()
         if method == "GET":
@@ -754,6 +756,37 @@ class Api:
                 }
             )
         raise _method_not_allowed()
+
+    async def _scale(self, request: web.Request, target: Target) -> Obj:
+        """The autoscaling/v1 Scale view of a workload (``kubectl scale``): GET, PUT, PATCH."""
+        kind, store = target.kind, self.store
+        assert target.name is not None
+        obj = store.get(kind.kind, target.namespace, target.name)
+        if obj is None:
+            raise StoreError.not_found(kind, target.name)
+        current = _scale_of(obj)
+        if request.method == "GET":
+            return current
+        raw = await request.read()
+        if request.method == "PUT":
+            wanted = _read_body(raw, request.content_type)
+        elif request.method == "PATCH":
+            wanted = apply_patch(
+                request.headers.get("Content-Type", ""), current, raw, custom=False
+            )
+        else:
+            raise _method_not_allowed()
+        replicas = (wanted.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise StoreError.invalid(
+                kind, target.name, [("spec.replicas", f"Invalid value: {replicas!r}: must be >= 0")]
+            )
+        sent_rv = (wanted.get("metadata") or {}).get("resourceVersion")
+        if sent_rv and sent_rv != obj["metadata"]["resourceVersion"]:
+            raise StoreError.conflict(kind, target.name)
+        obj["spec"]["replicas"] = replicas
+        dry_run = request.query.get("dryRun") == "All"
+        return _scale_of(store.update(obj, dry_run=dry_run))
 
     async def _patch(self, request: web.Request, target: Target, dry_run: bool) -> Obj:
         kind, store = target.kind, self.store
@@ -1023,6 +1056,23 @@ class Api:
         await ws.send_bytes(b"\x03" + _dumps(_exec_status(result)))
         await ws.close(code=1000)
         return ws
+
+
+def _scale_of(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    labels = ",".join(f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items()))
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            key: meta[key]
+            for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if key in meta
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": labels},
+    }
 
 
 def _exec_status(result: ExecOutcome) -> Obj:

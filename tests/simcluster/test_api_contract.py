@@ -1012,3 +1012,16 @@ def test_tls_serves_https_and_wss_with_the_kubeconfig_ca(tmp_path: Path) -> None
         api_client.close()
         with pytest.raises(urllib.error.URLError):  # not trusted without the kubeconfig's CA
             urllib.request.urlopen(tls_sim.url + "/version", timeout=5)
+
+
+def test_scale_subresource(apps: client.AppsV1Api, ns: str) -> None:
+    apps.create_namespaced_deployment(ns, deployment("web"))
+    scale = apps.read_namespaced_deployment_scale("web", ns)
+    assert (scale.spec.replicas, scale.status.selector) == (1, "app=web")
+    patched = apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 4}})
+    assert patched.spec.replicas == 4
+    web = apps.read_namespaced_deployment("web", ns)
+    assert web.spec.replicas == 4 and web.metadata.generation == 2
+    with pytest.raises(ApiException) as err:
+        apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": -1}})
+    assert err.value.status == 422

@@ -480,3 +480,22 @@ def test_kubectl_over_tls_with_the_generated_ca(tmp_path: Path) -> None:
         assert tls_sim.call(
             lambda store: store.must_get("ConfigMap", "default", "over-tls")["data"]
         ) == {"a": "1"}
+
+
+def test_scale_and_auth_can_i(kubectl: Kubectl, sim: SimCluster) -> None:
+    ns = kubectl.namespace
+    kubectl.apply(deployment("web", ns, replicas=1))
+    assert (
+        kubectl.ok("scale", "deploy", "web", "-n", ns, "--replicas=3").strip()
+        == "deployment.apps/web scaled"
+    )
+    assert kubectl.ok("get", "deploy", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}") == "3"
+    assert kubectl.ok("auth", "can-i", "list", "pods", "-n", ns).strip() == "yes"
+    sim.call(lambda store: store.rbac.deny("list", "pods", ns))
+    try:
+        denied = kubectl("auth", "can-i", "list", "pods", "-n", ns)
+        assert denied.returncode == 1 and denied.stdout.startswith("no")
+        forbidden = kubectl("get", "pods", "-n", ns)
+        assert forbidden.returncode == 1 and "Error from server (Forbidden)" in forbidden.stderr
+    finally:
+        sim.call(lambda store: store.rbac.allow_all())
