@@ -38,8 +38,8 @@ import yaml
 
 from generator.errors import InputError, UsageError
 from simcluster.controllers.injection import select_webhook, webhook_ready
-from simcluster.controllers.operator import is_operator_chart
-from simcluster.controllers.workloads import pod_ready
+from simcluster.controllers.kubelet import pod_ready
+from simcluster.controllers.releases import is_operator_chart
 from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
 from simcluster.store import Store, StoreError, deep_copy, now_rfc3339

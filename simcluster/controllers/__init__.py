@@ -28,7 +28,15 @@ class Controllers:
     """The running controllers of one simulated cluster; build with ``start``."""
 
     def __init__(self, store: Store, faults: Faults) -> None:
-        from simcluster.controllers import endpoints, injection, operator, workloads
+        from simcluster.controllers import (
+            endpoints,
+            gateways,
+            injection,
+            kubelet,
+            operator,
+            releases,
+            workloads,
+        )
 
         self.store = store
         self.faults = faults
@@ -39,18 +47,28 @@ class Controllers:
         self._busy = False
         self._deadlines: list[asyncio.TimerHandle] = []
         self.errors: list[str] = []
+        self.kubelet = kubelet.Kubelet(self)
         self.workloads = workloads.Workloads(self)
         self.endpoints = endpoints.Endpoints(self)
+        self.releases = releases.Releases(self)
         self.operator = operator.Operators(self)
-        self._handlers: dict[str, Callable[[str, str], None]] = {
-            **self.workloads.handlers(),
-            **self.endpoints.handlers(),
-            **self.operator.handlers(),
-        }
+        self.gateways = gateways.Gateways(self, self.operator)
+        parts = (
+            self.kubelet,
+            self.workloads,
+            self.endpoints,
+            self.releases,
+            self.operator,
+            self.gateways,
+        )
+        self._parts = parts
+        self._handlers: dict[str, Callable[[str, str], None]] = {}
+        for part in parts:
+            self._handlers.update(part.handlers())
         self._unsubscribe = [
             store.subscribe(self._on_event),
             store.add_mutator(injection.mutator(store)),
-            store.add_mutator(self.workloads.admit),
+            store.add_mutator(self.kubelet.admit),
             faults.subscribe(self._on_fault),
         ]
         self.tasks: list[asyncio.Task[None]] = [self._loop.create_task(self._run())]
@@ -132,16 +150,15 @@ class Controllers:
 
     def _on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
         """Route a store change to the controllers that watch that kind (enqueue only)."""
-        self.workloads.on_event(event, obj, old)
-        self.endpoints.on_event(event, obj, old)
-        self.operator.on_event(event, obj, old)
+        for part in self._parts:
+            part.on_event(event, obj, old)
 
     def _on_fault(self, name: str, on: bool) -> None:
         self._loop.call_soon_threadsafe(self._fault_changed, name, on)
 
     def _fault_changed(self, name: str, on: bool) -> None:
         if name == "stuck-rollout" and not on:
-            self.workloads.release_stuck()
+            self.kubelet.release_stuck()
         if name == "split-trust":
             self.operator.resync_all()
 

@@ -1,25 +1,25 @@
-"""Workload controllers and a kubelet: Deployments, ReplicaSets, StatefulSets, DaemonSets, pods.
+"""Workload controllers: Deployments, ReplicaSets, StatefulSets, DaemonSets and Jobs.
 
 Follows kube-controller-manager's rules closely enough for ``kubectl rollout status`` and a
 verifier to see the real sequence: a template change makes a new ReplicaSet named by
 ``pod-template-hash``; the rolling update surges new pods (maxSurge), and old ones are scaled
 down only as new ones become available (maxUnavailable); Deployment status carries
 observedGeneration, updated/ready/available replicas and the Available/Progressing conditions.
-Pods start Pending and turn Running/Ready after a short delay, unless ``stuck-rollout`` was on
-when they were created. A pod creation a webhook denies becomes a ReplicaFailure condition and a
+Pods themselves are the kubelet's (kubelet.py). A pod creation a webhook denies becomes a ReplicaFailure condition and a
 FailedCreate event on the ReplicaSet, retried when the cluster changes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 import time
 from typing import TYPE_CHECKING, Any
 
 from simcluster.controllers.injection import matches_selector
+from simcluster.controllers.kubelet import pod_ready
+from simcluster.controllers.objects import controlled_by, controller_of, owner_ref, terminating
 from simcluster.store import StoreError, deep_copy, now_rfc3339
 
 if TYPE_CHECKING:
@@ -27,12 +27,9 @@ if TYPE_CHECKING:
 
     from simcluster.controllers import Controllers
 
-__all__ = ["NODE_NAME", "Workloads", "controlled_by", "owner_ref", "pod_ready", "template_hash"]
+__all__ = ["Workloads", "template_hash"]
 
 Obj = dict[str, Any]
-NODE_NAME = "simcluster-node"
-HOST_IP = "172.18.0.2"
-START_DELAY = 0.03  # seconds from pod creation to Running (the kubelet's work)
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s rand.SafeEncodeString alphabet
 
 
@@ -40,61 +37,6 @@ def template_hash(template: Obj, length: int = 10) -> str:
     """A stable, name-safe hash of a pod template (like ``pod-template-hash``)."""
     raw = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
     return "".join(_SAFE[b % len(_SAFE)] for b in raw[:length])
-
-
-def owner_ref(owner: Obj, *, controller: bool = True) -> Obj:
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": controller,
-        "blockOwnerDeletion": True,
-    }
-
-
-def controlled_by(obj: Obj, owner_uid: str) -> bool:
-    return any(
-        r.get("uid") == owner_uid and r.get("controller")
-        for r in obj["metadata"].get("ownerReferences") or []
-    )
-
-
-def controller_of(obj: Obj) -> Obj | None:
-    return next(
-        (r for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")), None
-    )
-
-
-def pod_ready(pod: Obj) -> bool:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return bool(cond.get("status") == "True")
-    return False
-
-
-def _terminating(obj: Obj) -> bool:
-    return bool(obj["metadata"].get("deletionTimestamp"))
-
-
-def _image_ref(image: str) -> str:
-    """How containerd reports an image: registry and tag made explicit."""
-    name = image
-    first = name.split("/", 1)[0]
-    if "/" not in name:
-        name = f"docker.io/library/{name}"
-    elif "." not in first and ":" not in first and first != "localhost":
-        name = f"docker.io/{name}"
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last and "@" not in last:
-        name += ":latest"
-    return name
-
-
-def _image_id(image: str) -> str:
-    ref = _image_ref(image)
-    repo = ref.split("@", 1)[0].rsplit(":", 1)[0]
-    return f"{repo}@sha256:{hashlib.sha256(ref.encode()).hexdigest()}"
 
 
 def _scaled(value: Any, total: int, *, round_up: bool) -> int:
@@ -135,8 +77,6 @@ class Workloads:
     def __init__(self, ctl: Controllers) -> None:
         self.ctl = ctl
         self.store = ctl.store
-        self._ips = itertools.count(2)
-        self._stuck: set[str] = set()  # uids of pods created while stuck-rollout was on
         self._failing: set[tuple[str, str]] = set()  # ReplicaSets whose pod creation was denied
         self._progress: dict[str, tuple[Any, float]] = {}  # Deployment uid -> (progress, since)
 
@@ -146,20 +86,10 @@ class Workloads:
             "replicaset": self.sync_replicaset,
             "statefulset": self.sync_statefulset,
             "daemonset": self.sync_daemonset,
-            "pod": self.sync_pod,
-            "podexit": self.finish_pod,
             "job": self.sync_job,
         }
 
     # -- admission and events --------------------------------------------------------------------
-
-    def admit(self, operation: str, obj: Obj, old: Obj | None) -> None:
-        """At pod creation: bind to the one node (the scheduler) and note stuck-rollout."""
-        if operation != "CREATE" or obj.get("kind") != "Pod":
-            return
-        obj.setdefault("spec", {}).setdefault("nodeName", NODE_NAME)
-        if self.ctl.faults.enabled("stuck-rollout"):
-            self._stuck.add(obj["metadata"]["uid"])
 
     def on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
         kind = obj.get("kind")
@@ -177,26 +107,12 @@ class Workloads:
             if kind == "ReplicaSet" and owner and owner.get("kind") == "Deployment":
                 self.ctl.enqueue("deployment", ns, str(owner["name"]))
         elif kind == "Pod":
-            if event == "DELETED":
-                self._stuck.discard(meta["uid"])
-            elif (obj.get("status") or {}).get("phase", "Pending") == "Pending":
-                self.ctl.after(START_DELAY, "pod", ns, name)
             owner = controller_of(obj)
             if owner and owner.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
                 self.ctl.enqueue(str(owner["kind"]).lower(), ns, str(owner["name"]))
         elif kind in ("Endpoints", "Namespace", "MutatingWebhookConfiguration", "Istio"):
             for rs_ns, rs_name in sorted(self._failing):
                 self.ctl.enqueue("replicaset", rs_ns, rs_name)
-
-    def release_stuck(self) -> None:
-        """stuck-rollout was switched off: the stuck pods pass their readiness probes now."""
-        uids = set(self._stuck)
-        self._stuck.clear()
-        for pod in self.store.list("Pod", shared=True)[0]:
-            if pod["metadata"]["uid"] in uids:
-                self.ctl.enqueue(
-                    "pod", pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
-                )
 
     def _event(
         self,
@@ -240,67 +156,9 @@ class Workloads:
         except StoreError:
             pass
 
-    # -- kubelet -----------------------------------------------------------------------------------
-
-    def sync_pod(self, ns: str, name: str) -> None:
-        """Start a Pending pod (Running, all containers up) or mark a released one Ready."""
-        pod = self.store.get("Pod", ns, name)
-        if pod is None or _terminating(pod):
-            return
-        status = pod.get("status") or {}
-        stuck = pod["metadata"]["uid"] in self._stuck
-        if status.get("phase") == "Running" and pod_ready(pod) != stuck:
-            return
-        pod["status"] = self._running_status(pod, ready=not stuck)
-        self.store.update(pod, status_only=True)
-        owner = controller_of(pod)
-        if owner and owner.get("kind") == "Job" and not stuck:
-            self.ctl.after(START_DELAY, "podexit", ns, name)
-
-    def finish_pod(self, ns: str, name: str) -> None:
-        """A Job's containers run to completion (exit 0). A sidecar keeps running, as Istio
-        1.6/1.7 proxies do without native sidecars, so such a pod never Succeeds."""
-        pod = self.store.get("Pod", ns, name)
-        if pod is None or _terminating(pod) or (pod.get("status") or {}).get("phase") != "Running":
-            return
-        status = deep_copy(pod["status"])
-        now = now_rfc3339()
-        sidecar = False
-        for cs in status.get("containerStatuses") or []:
-            if cs["name"] == "istio-proxy":
-                sidecar = True
-                continue
-            started = (cs.get("state") or {}).get("running", {}).get("startedAt", now)
-            cs["state"] = {
-                "terminated": {
-                    "exitCode": 0,
-                    "reason": "Completed",
-                    "startedAt": started,
-                    "finishedAt": now,
-                    "containerID": cs.get("containerID", ""),
-                }
-            }
-            cs["ready"] = False
-            cs["started"] = False
-        for cond in status.get("conditions") or []:
-            if cond["type"] in ("Ready", "ContainersReady"):
-                cond.update(status="False", lastTransitionTime=now)
-                if not sidecar:
-                    cond["reason"] = "PodCompleted"
-                else:
-                    apps = [
-                        c["name"] for c in status["containerStatuses"] if c["name"] != "istio-proxy"
-                    ]
-                    cond["reason"] = "ContainersNotReady"
-                    cond["message"] = f"containers with unready status: [{' '.join(apps)}]"
-        if not sidecar:
-            status["phase"] = "Succeeded"
-        pod["status"] = status
-        self.store.update(pod, status_only=True)
-
     def sync_job(self, ns: str, name: str) -> None:
         job = self.store.get("Job", ns, name)
-        if job is None or _terminating(job):
+        if job is None or terminating(job):
             return
         status = deep_copy(job.get("status") or {})
         uid = job["metadata"]["uid"]
@@ -355,102 +213,13 @@ class Workloads:
             job["status"] = status
             self.store.update(job, status_only=True)
 
-    def _running_status(self, pod: Obj, *, ready: bool) -> Obj:
-        spec = pod.get("spec") or {}
-        old = pod.get("status") or {}
-        now = now_rfc3339()
-        started = old.get("startTime") or now
-        ip = old.get("podIP") or self._next_ip()
-        uid = pod["metadata"]["uid"]
-
-        def cid(name: str) -> str:
-            return "containerd://" + hashlib.sha256(f"{uid}/{name}".encode()).hexdigest()
-
-        inits = [
-            {
-                "name": c["name"],
-                "image": _image_ref(str(c.get("image", ""))),
-                "imageID": _image_id(str(c.get("image", ""))),
-                "containerID": cid(c["name"]),
-                "ready": True,
-                "restartCount": 0,
-                "started": False,
-                "lastState": {},
-                "state": {
-                    "terminated": {
-                        "exitCode": 0,
-                        "reason": "Completed",
-                        "startedAt": started,
-                        "finishedAt": started,
-                        "containerID": cid(c["name"]),
-                    }
-                },
-            }
-            for c in spec.get("initContainers") or []
-        ]
-        app_names = [c["name"] for c in spec.get("containers") or [] if c["name"] != "istio-proxy"]
-        unready = [] if ready else app_names[:1]
-        statuses = [
-            {
-                "name": c["name"],
-                "image": _image_ref(str(c.get("image", ""))),
-                "imageID": _image_id(str(c.get("image", ""))),
-                "containerID": cid(c["name"]),
-                "ready": c["name"] not in unready,
-                "restartCount": 0,
-                "started": True,
-                "lastState": {},
-                "state": {"running": {"startedAt": started}},
-            }
-            for c in spec.get("containers") or []
-        ]
-        flag = "True" if not unready else "False"
-        not_ready = {
-            "reason": "ContainersNotReady",
-            "message": f"containers with unready status: [{' '.join(unready)}]",
-        }
-        conditions: list[Obj] = [
-            {"type": "PodReadyToStartContainers", "status": "True"},
-            {"type": "Initialized", "status": "True"},
-            {"type": "Ready", "status": flag, **({} if ready else not_ready)},
-            {"type": "ContainersReady", "status": flag, **({} if ready else not_ready)},
-            {"type": "PodScheduled", "status": "True"},
-        ]
-        for cond in conditions:
-            cond_prev: Obj | None = next(
-                (c for c in old.get("conditions") or [] if c.get("type") == cond["type"]), None
-            )
-            same = cond_prev is not None and cond_prev.get("status") == cond["status"]
-            cond["lastProbeTime"] = None
-            cond["lastTransitionTime"] = (
-                cond_prev["lastTransitionTime"] if same and cond_prev else now
-            )
-        status: Obj = {
-            "phase": "Running",
-            "conditions": conditions,
-            "hostIP": HOST_IP,
-            "hostIPs": [{"ip": HOST_IP}],
-            "podIP": ip,
-            "podIPs": [{"ip": ip}],
-            "startTime": started,
-            "qosClass": old.get("qosClass", "BestEffort"),
-            "containerStatuses": sorted(statuses, key=lambda c: str(c["name"])),  # kubelet sorts
-        }
-        if inits:
-            status["initContainerStatuses"] = inits
-        return status
-
-    def _next_ip(self) -> str:
-        n = next(self._ips)
-        return f"10.244.{n // 250}.{n % 250 + 2}"
-
     # -- ReplicaSet ------------------------------------------------------------------------------
 
     def _owned(self, kind: str, ns: str, owner_uid: str) -> list[Obj]:
         return [
             o
             for o in self.store.list(kind, ns, shared=True)[0]
-            if controlled_by(o, owner_uid) and not _terminating(o)
+            if controlled_by(o, owner_uid) and not terminating(o)
         ]
 
     def _new_pod(self, owner: Obj, template: Obj, name: str | None = None) -> Obj:
@@ -559,7 +328,7 @@ class Workloads:
 
     def sync_deployment(self, ns: str, name: str) -> None:
         d = self.store.get("Deployment", ns, name)
-        if d is None or _terminating(d):
+        if d is None or terminating(d):
             return
         spec = d["spec"]
         replicas = int(spec.get("replicas", 1))
@@ -813,7 +582,7 @@ class Workloads:
 
     def sync_statefulset(self, ns: str, name: str) -> None:
         ss = self.store.get("StatefulSet", ns, name)
-        if ss is None or _terminating(ss):
+        if ss is None or terminating(ss):
             return
         spec = ss["spec"]
         replicas = int(spec.get("replicas", 1))
@@ -889,7 +658,7 @@ class Workloads:
 
     def sync_daemonset(self, ns: str, name: str) -> None:
         ds = self.store.get("DaemonSet", ns, name)
-        if ds is None or _terminating(ds):
+        if ds is None or terminating(ds):
             return
         template = deep_copy(ds["spec"].get("template") or {})
         generation = str(ds["metadata"].get("generation", 1))

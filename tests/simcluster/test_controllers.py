@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simcluster.controllers.workloads import pod_ready
+from simcluster.controllers.kubelet import pod_ready
 from tests.simcluster.simhelp import Sim, run
 
 Obj = dict[str, Any]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from simcluster.controllers.kubelet import pod_ready
 from simcluster.controllers.operator import OperatorVersion, cr_names
-from simcluster.controllers.workloads import pod_ready
 from tests.simcluster.simhelp import Obj, Sim, cr_v17, operator_release, run
 
 
