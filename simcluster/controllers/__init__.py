@@ -69,6 +69,7 @@ class Controllers:
             store.subscribe(self._on_event),
             store.add_mutator(injection.mutator(store)),
             store.add_mutator(self.kubelet.admit),
+            store.add_mutator(self.operator.validate_istio),
             faults.subscribe(self._on_fault),
         ]
         self.tasks: list[asyncio.Task[None]] = [self._loop.create_task(self._run())]

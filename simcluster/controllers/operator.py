@@ -19,7 +19,7 @@ from simcluster.controllers.kubelet import pod_ready
 from simcluster.controllers.objects import apply_object, controlled_by, delete_quietly, owner_ref
 from simcluster.controllers.releases import CHART
 from simcluster.mesh import ROOT_CA_ANNOTATION
-from simcluster.store import deep_copy
+from simcluster.store import StoreError, deep_copy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -266,6 +266,27 @@ class Operators:
                 self.store.update(cr, status_only=True)
         if stopped or started:
             self.resync_all()
+
+    def validate_istio(self, operation: str, obj: Obj, old: Obj | None) -> None:
+        """The operator's validating webhook: one global (unrevisioned) CP per namespace.
+
+        Served by the operator pods, so it only answers while an operator runs; failurePolicy
+        Ignore means nothing is checked otherwise (banzai.md §1.2).
+        """
+        if operation != "CREATE" or obj.get("kind") != "Istio" or not self._running:
+            return
+        if (obj.get("spec") or {}).get("global") is False:
+            return
+        ns = obj["metadata"].get("namespace", "")
+        for cr in self.store.list("Istio", ns, shared=True)[0]:
+            if (cr.get("spec") or {}).get("global") is not False:
+                raise StoreError(
+                    403,
+                    "Forbidden",
+                    'admission webhook "istio.validation.banzaicloud.io" denied the request: '
+                    "'global' property must be set to false. "
+                    "A global Istio control plane already exists.",
+                )
 
     def operator_for(self, version: str) -> OperatorVersion | None:
         """The running operator that reconciles an Istio ``spec.version`` (newest of that minor)."""

@@ -6,6 +6,7 @@ import pytest
 
 from simcluster.controllers.kubelet import pod_ready
 from simcluster.controllers.operator import OperatorVersion, cr_names
+from simcluster.store import StoreError
 from tests.simcluster.simhelp import Obj, Sim, cr_v17, operator_release, run
 
 
@@ -423,5 +424,20 @@ def test_flux_helmrelease_and_argo_application_install_the_operator_chart() -> N
         await sim.settle()
         assert sim.store.get("StatefulSet", "istio-system", "istio-operator-v17x") is None
         assert sim.pods("istio-system", "app.kubernetes.io/instance=istio-operator-v17x") == []
+
+    run(scenario())
+
+
+def test_a_second_global_cr_is_denied_while_an_operator_serves_the_webhook() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        await sim.seed()
+        second = cr_v17()
+        del second["spec"]["global"]
+        with pytest.raises(StoreError) as err:
+            sim.store.create(second)
+        assert err.value.code == 403
+        assert "'global' property must be set to false" in str(err.value.args[0])
+        sim.store.create(cr_v17())  # global: false is fine
 
     run(scenario())
