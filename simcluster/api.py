@@ -664,7 +664,7 @@ class Api:
                     continue_token=next_token,
                     remaining=show_remaining,
                 ),
-                content_type=f"application/json;as=Table;v={table.split('/')[1]};g=meta.k8s.io",
+                content_type=_table_content_type(table),
             )
         meta: Obj = {"resourceVersion": rv}
         if next_token:
@@ -707,7 +707,7 @@ class Api:
                     include_object=request.query.get("includeObject", "Metadata"),
                     api_version=table,
                 )
-                return json_response(body)
+                return json_response(body, content_type=_table_content_type(table))
             return json_response(obj)
         if sub == "log":
             raise _method_not_allowed()
@@ -732,12 +732,12 @@ class Api:
             return json_response(await self._patch(request, target, dry_run))
         if method == "DELETE" and sub is None:
             opts = await self._delete_options(request)
-            before = store.get(kind.kind, target.namespace, target.name)
             result = store.delete(kind.kind, target.namespace, target.name, **opts)
-            still_there = store.get(kind.kind, target.namespace, target.name) is not None
-            if still_there:
-                return json_response(result, 202 if before and not dry_run else 200)
-            if kind.kind in RETURNS_DELETED_OBJECT or opts.get("dry_run"):
+            if opts["dry_run"]:
+                return json_response(result)
+            if store.get(kind.kind, target.namespace, target.name) is not None:
+                return json_response(result, 202)  # finalizers hold it: deletion is pending
+            if kind.kind in RETURNS_DELETED_OBJECT:
                 return json_response(result)
             details: Obj = {
                 "name": target.name,
@@ -1056,6 +1056,10 @@ class Api:
         await ws.send_bytes(b"\x03" + _dumps(_exec_status(result)))
         await ws.close(code=1000)
         return ws
+
+
+def _table_content_type(api_version: str) -> str:
+    return f"application/json;as=Table;v={api_version.split('/')[1]};g=meta.k8s.io"
 
 
 def _scale_of(obj: Obj) -> Obj:

@@ -1104,3 +1104,15 @@ def test_tables_carry_the_object_as_asked(
     row = body["rows"][0]
     assert row["cells"][:4] == ["p", "0/1", "Pending", "0"]
     assert (row.get("object") or {}).get("kind") == object_kind
+
+
+def test_dry_run_writes_nothing(core: client.CoreV1Api, ns: str) -> None:
+    core.create_namespaced_config_map(
+        ns, {"metadata": {"name": "c"}, "data": {"a": "1"}}, dry_run="All"
+    )
+    with pytest.raises(ApiException):
+        core.read_namespaced_config_map("c", ns)
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    core.patch_namespaced_config_map("c", ns, {"data": {"a": "2"}}, dry_run="All")
+    core.delete_namespaced_config_map("c", ns, dry_run="All")
+    assert core.read_namespaced_config_map("c", ns).data == {"a": "1"}
