@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,6 +140,7 @@ class Syncer:
         self._scanned: list[Obj] = []
         self._inventory: dict[tuple[str, str, str], set[tuple[str, str, str]]] = {}
         self._tmp = pathlib.Path(tempfile.mkdtemp(prefix="simcluster-sync-"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, True)
         self.status = SyncStatus(store, branch)
         self._unsubscribe: Callable[[], None] | None = None
         self._health_pending = False
@@ -152,7 +154,8 @@ class Syncer:
     def close(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+            self._unsubscribe = None
+        self._cleanup()
 
     # -- reading the commit ----------------------------------------------------------------------
 
