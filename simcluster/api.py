@@ -26,28 +26,15 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 
-from simcluster import protobuf, tables
+from simcluster import discovery, protobuf, tables
 from simcluster.faults import Faults
-from simcluster.kinds import KINDS, Kind, kind_by_plural
+from simcluster.kinds import Kind, kind_by_plural
 from simcluster.patch import APPLY_PATCH, apply_patch
 from simcluster.store import Store, StoreError, WatchEvent
 
 Obj = dict[str, Any]
 log = logging.getLogger("simcluster.api")
 
-VERSION_INFO: Obj = {
-    "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.4",
-    "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
-    "gitTreeState": "clean",
-    "buildDate": "2025-04-22T16:02:27Z",
-    "goVersion": "go1.23.6",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
-DISCOVERY_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-DISCOVERY_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 # Kinds whose DELETE answers the deleted object; the others answer a Status (as the registries do).
 RETURNS_DELETED_OBJECT = {"Pod", "Service", "Namespace"}
@@ -143,177 +130,6 @@ def _method_not_allowed() -> StoreError:
         "MethodNotAllowed",
         "the server does not allow this method on the requested resource",
         {},
-    )
-
-
-def _media_params(accept: str) -> list[dict[str, str]]:
-    """Parse an Accept header into [{"type": "application/json", "as": "Table", ...}, ...]."""
-    out = []
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";") if f.strip()]
-        if not fields:
-            continue
-        entry = {"type": fields[0].lower()}
-        for param in fields[1:]:
-            key, _, value = param.partition("=")
-            entry[key.strip().lower()] = value.strip()
-        out.append(entry)
-    return out
-
-
-def _wants(accept: str, group: str, as_kind: str) -> list[str]:
-    """The versions of ``as_kind`` (in group ``group``) the Accept header lists, in its order."""
-    return [
-        m.get("v", "")
-        for m in _media_params(accept)
-        if m.get("as") == as_kind
-        and m.get("g") == group
-        and m["type"] in ("application/json", "*/*")
-    ]
-
-
-# -- discovery ------------------------------------------------------------------------------------
-
-
-def _groups() -> list[tuple[str, list[str]]]:
-    """(group, versions) in first-appearance order; the core group is ""."""
-    seen: dict[str, list[str]] = {}
-    for k in KINDS:
-        versions = seen.setdefault(k.group, [])
-        if k.version not in versions:
-            versions.append(k.version)
-    return list(seen.items())
-
-
-def _sub_kind(kind: Kind, sub: str) -> Obj:
-    special = {
-        "scale": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
-        "exec": {"group": "", "version": "v1", "kind": "PodExecOptions"},
-        "attach": {"group": "", "version": "v1", "kind": "PodAttachOptions"},
-        "portforward": {"group": "", "version": "v1", "kind": "PodPortForwardOptions"},
-        "proxy": {"group": "", "version": "v1", "kind": f"{kind.kind}ProxyOptions"},
-        "eviction": {"group": "policy", "version": "v1", "kind": "Eviction"},
-        "binding": {"group": "", "version": "v1", "kind": "Binding"},
-    }
-    return special.get(sub, {"group": kind.group, "version": kind.version, "kind": kind.kind})
-
-
-def _sub_verbs(sub: str) -> list[str]:
-    return {
-        "status": ["get", "patch", "update"],
-        "scale": ["get", "patch", "update"],
-        "exec": ["create", "get"],
-        "attach": ["create", "get"],
-        "portforward": ["create", "get"],
-        "log": ["get"],
-        "eviction": ["create"],
-        "binding": ["create"],
-        "finalize": ["update"],
-    }.get(sub, ["get"])
-
-
-def _aggregated_group(group: str, versions: list[str]) -> Obj:
-    out_versions = []
-    for version in versions:
-        resources = []
-        for k in KINDS:
-            if k.group != group or k.version != version:
-                continue
-            entry: Obj = {
-                "resource": k.plural,
-                "responseKind": {"group": k.group, "version": k.version, "kind": k.kind},
-                "scope": "Namespaced" if k.namespaced else "Cluster",
-                "singularResource": k.singular,
-                "verbs": sorted(k.verbs),
-            }
-            if k.short_names:
-                entry["shortNames"] = list(k.short_names)
-            if k.categories:
-                entry["categories"] = list(k.categories)
-            if k.subresources:
-                entry["subresources"] = [
-                    {"subresource": s, "responseKind": _sub_kind(k, s), "verbs": _sub_verbs(s)}
-                    for s in k.subresources
-                ]
-            resources.append(entry)
-        out_versions.append({"version": version, "resources": resources, "freshness": "Current"})
-    return {"metadata": {"name": group, "creationTimestamp": None}, "versions": out_versions}
-
-
-def _resource_list(group: str, version: str) -> Obj | None:
-    resources = []
-    for k in KINDS:
-        if k.group != group or k.version != version:
-            continue
-        entry: Obj = {
-            "name": k.plural,
-            "singularName": k.singular,
-            "namespaced": k.namespaced,
-            "kind": k.kind,
-            "verbs": list(k.verbs),
-        }
-        if k.short_names:
-            entry["shortNames"] = list(k.short_names)
-        if k.categories:
-            entry["categories"] = list(k.categories)
-        resources.append(entry)
-        for sub in k.subresources:
-            sk = _sub_kind(k, sub)
-            sub_entry: Obj = {
-                "name": f"{k.plural}/{sub}",
-                "singularName": "",
-                "namespaced": k.namespaced,
-                "kind": sk["kind"],
-                "verbs": _sub_verbs(sub),
-            }
-            if sk["group"] != k.group:
-                sub_entry["group"], sub_entry["version"] = sk["group"], sk["version"]
-            resources.append(sub_entry)
-    if not resources:
-        return None
-    gv = f"{group}/{version}" if group else version
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": gv,
-        "resources": resources,
-    }
-
-
-def _discovery(request: web.Request, core: bool) -> web.Response:
-    accept = request.headers.get("Accept", "")
-    versions = _wants(accept, "apidiscovery.k8s.io", "APIGroupDiscoveryList")
-    chosen = next((v for v in versions if v in ("v2", "v2beta1")), None)
-    groups = [g for g in _groups() if (g[0] == "") == core]
-    if chosen is not None:
-        body = {
-            "kind": "APIGroupDiscoveryList",
-            "apiVersion": f"apidiscovery.k8s.io/{chosen}",
-            "metadata": {},
-            "items": [_aggregated_group(g, vs) for g, vs in groups],
-        }
-        return json_response(
-            body, content_type=DISCOVERY_V2 if chosen == "v2" else DISCOVERY_V2BETA1
-        )
-    host = request.host or "127.0.0.1"
-    cidrs = [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]
-    if core:
-        return json_response(
-            {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": cidrs}
-        )
-    return json_response(
-        {
-            "kind": "APIGroupList",
-            "apiVersion": "v1",
-            "groups": [
-                {
-                    "name": g,
-                    "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
-                    "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
-                }
-                for g, vs in groups
-            ],
-        }
     )
 
 
@@ -471,13 +287,20 @@ class Api:
     # discovery & meta endpoints
 
     async def version(self, request: web.Request) -> web.Response:
-        return json_response(VERSION_INFO)
+        return json_response(discovery.VERSION_INFO)
 
     async def api_root(self, request: web.Request) -> web.Response:
-        return _discovery(request, core=True)
+        return self._discovery(request, core=True)
 
     async def apis_root(self, request: web.Request) -> web.Response:
-        return _discovery(request, core=False)
+        return self._discovery(request, core=False)
+
+    @staticmethod
+    def _discovery(request: web.Request, *, core: bool) -> web.Response:
+        body, content_type = discovery.document(
+            request.headers.get("Accept", ""), request.host or "127.0.0.1", core=core
+        )
+        return json_response(body, content_type=content_type)
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
         # An empty protobuf document: a valid, empty schema set (kubectl.md §7 option 1).
@@ -535,7 +358,7 @@ class Api:
             return await self.apis_root(request)
         if len(parts) == 1:
             group = parts[0]
-            versions = dict(_groups()).get(group)
+            versions = dict(discovery.served_groups()).get(group)
             if not versions or group == "":
                 return status_response(_not_found_path())
             return json_response(
@@ -559,7 +382,7 @@ class Api:
             if not rest:
                 if request.method != "GET":
                     raise _method_not_allowed()
-                listing = _resource_list(group, version)
+                listing = discovery.resource_list(group, version)
                 if listing is None:
                     raise _not_found_path()
                 return json_response(listing)
@@ -678,7 +501,7 @@ class Api:
 
     @staticmethod
     def _table_version(request: web.Request) -> str | None:
-        versions = _wants(request.headers.get("Accept", ""), "meta.k8s.io", "Table")
+        versions = discovery.wants(request.headers.get("Accept", ""), "meta.k8s.io", "Table")
         for v in versions:
             if v in ("v1", "v1beta1"):
                 return f"meta.k8s.io/{v}"
