@@ -17,7 +17,7 @@ VERSION_INFO: Obj = {
     "major": "1",
     "minor": "32",
     "gitVersion": "v1.32.4",
-    "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
+    "gitCommit": "0000000000000000000000000000000000000000",  # not a real build
     "gitTreeState": "clean",
     "buildDate": "2025-04-22T16:02:27Z",
     "goVersion": "go1.23.6",
