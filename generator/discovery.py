@@ -98,8 +98,8 @@ def find_doc(
     patches = index.patch_files()
     hits = [
         d
-        for d in index.of_kind(kind, group)
-        if d.name == name
+        for d in index.named(kind, name)
+        if (group is None or d.group == group)
         and d.file not in patches
         and (namespace is None or index.namespace_of(d) in (namespace, ""))
     ]

@@ -27,6 +27,11 @@ __all__ = ["MAX_FULL_PAIRS", "InitOptions", "build_plan", "split_waves"]
 # Up to this many namespace pairs per stage every pair is probed; above it each namespace of the
 # wave is paired with one partner (both directions), so big meshes get a bounded number of probes.
 MAX_FULL_PAIRS = 16
+# Above MAX_FULL_PAIRS, at most this many pairs per stage, spread evenly over the wave (a verifier
+# execs one probe per check, so thousands of them would make every gate take hours).
+MAX_STAGE_PAIRS = 64
+# The starting-state probes: a ring over the namespaces, evenly thinned to at most this many pairs.
+MAX_BASELINE_PAIRS = 50
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,8 @@ def _pairs(
             return full
     # Bounded: each namespace of `anchor` (the wave) meets one partner on the other side.
     other = [b for b in right if b not in anchor] or list(right)
+    step = max(1, -(-len(anchor) // MAX_STAGE_PAIRS))
+    anchor = list(anchor)[::step]
     out: list[tuple[str, str]] = []
     for i, a in enumerate(anchor):
         partner = next(
@@ -215,7 +222,8 @@ def build_plan(found: Found, opts: InitOptions) -> Plan:
             )
         )
     stages.append(Stage(len(stages) + 1, "cleanup", "cleanup"))
-    baseline = _checks(_pairs(names, names, names), eps)
+    ring = names[:: max(1, -(-len(names) // MAX_BASELINE_PAIRS))] if len(names) > 8 else names
+    baseline = _checks(_pairs(ring, ring, ring), eps)
     return Plan(
         source=source,
         target=target,

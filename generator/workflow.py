@@ -18,7 +18,7 @@ from generator.discovery import discover, find_doc, refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
 from generator.errors import CanaryError, InputError, PlanError, PreconditionError, UsageError
 from generator.gitrepo import GitRepo
-from generator.index import RepoIndex, build_index
+from generator.index import RepoIndex, build_index, no_gc
 from generator.naming import parse_version
 from generator.plan import PLAN_PATH, Plan, dump_plan, load_plan
 from generator.planning import InitOptions, build_plan
@@ -57,7 +57,8 @@ def read_plan(root: Path) -> Plan:
     path = root / PLAN_PATH
     if not path.is_file():
         raise PlanError(f"{PLAN_PATH}: no plan in {root}; run `istio-canary init` first")
-    return load_plan(path.read_text(encoding="utf-8"))
+    with no_gc():
+        return load_plan(path.read_text(encoding="utf-8"))
 
 
 def _commit(
@@ -153,7 +154,7 @@ def init(
     parse_version(opts.to_version, "--to-version")
     existing = root / PLAN_PATH
     if existing.exists():
-        current = load_plan(existing.read_text(encoding="utf-8"))
+        current = read_plan(root)
         if not current.complete:
             raise PreconditionError(
                 f"{PLAN_PATH}: an upgrade to {current.target.version} is in progress "
