@@ -201,6 +201,7 @@ def gitops_objects(index: RepoIndex) -> tuple[GitOpsEngine, list[GitOpsObject]]:
 
 def gateways_made_by(cr: Document, cr_namespace: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(name, type, block) of each gateway the operator creates from the CR's `spec.gateways`."""
+    # An absent block means the operator defaults: gateways on, ingress on in 1.6 (off in 1.7).
     gateways = cr.get("spec", "gateways", default={})
     if not isinstance(gateways, dict) or gateways.get("enabled") is False:
         return []
