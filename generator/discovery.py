@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from generator.errors import InputError
 from generator.index import Document, RepoIndex
-from generator.naming import minor_of
+from generator.naming import minor_of, parse_version
 from generator.plan import (
     GatewayRef,
     GitOpsEngine,
@@ -121,8 +123,6 @@ def _helm_value(doc: Document, dotted: str) -> Any:
             return p.get("value")
     values = helm.get("valuesObject")
     if values is None and isinstance(helm.get("values"), str):
-        import yaml
-
         try:
             values = yaml.safe_load(helm["values"])
         except yaml.YAMLError:
@@ -240,8 +240,6 @@ def _control_plane(index: RepoIndex, target: tuple[int, int, int] | None) -> Doc
         )
     if len(crs) == 1:
         return crs[0]
-    from generator.naming import parse_version
-
     older = [
         d
         for d in crs

@@ -22,7 +22,14 @@ from generator.plan import (
     WorkloadRef,
 )
 
-__all__ = ["MAX_FULL_PAIRS", "InitOptions", "build_plan", "split_waves"]
+__all__ = [
+    "MAX_FULL_PAIRS",
+    "MAX_STAGE_PAIRS",
+    "InitOptions",
+    "build_plan",
+    "probe_pairs",
+    "split_waves",
+]
 
 # Up to this many namespace pairs per stage every pair is probed; above it each namespace of the
 # wave is paired with one partner (both directions), so big meshes get a bounded number of probes.
@@ -110,7 +117,7 @@ def _checks(
     return tuple(out)
 
 
-def _pairs(
+def probe_pairs(
     left: Sequence[str], right: Sequence[str], anchor: Sequence[str]
 ) -> list[tuple[str, str]]:
     if len(left) * len(right) <= MAX_FULL_PAIRS + len(left):
@@ -211,7 +218,7 @@ def build_plan(found: Found, opts: InitOptions) -> Plan:
         before = list(moved)
         moved.extend(wave)
         rest = [n for n in names if n not in moved]
-        pairs = _pairs(moved, rest, wave) if rest else _pairs(wave, before or wave, wave)
+        pairs = probe_pairs(moved, rest, wave) if rest else probe_pairs(wave, before or wave, wave)
         stages.append(
             Stage(
                 len(stages) + 1,
@@ -223,7 +230,7 @@ def build_plan(found: Found, opts: InitOptions) -> Plan:
         )
     stages.append(Stage(len(stages) + 1, "cleanup", "cleanup"))
     ring = names[:: max(1, -(-len(names) // MAX_BASELINE_PAIRS))] if len(names) > 8 else names
-    baseline = _checks(_pairs(ring, ring, ring), eps)
+    baseline = _checks(probe_pairs(ring, ring, ring), eps)
     return Plan(
         source=source,
         target=target,
