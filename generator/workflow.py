@@ -8,10 +8,11 @@ which verifies them), then either return the diff (`dry_run`) or write atomicall
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from generator.apply import Renamer, restore, write_edits
 from generator.discovery import discover, find_doc, refuse_shared_bases
@@ -50,6 +51,21 @@ class Outcome:
 
 
 # ----- shared steps ------------------------------------------------------------------------------
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _gc_paused(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a whole command with the cyclic GC paused: it holds the repo index (every parsed
+    document) alive throughout, and each collection would re-walk it while edits allocate."""
+
+    @functools.wraps(fn)
+    def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+        with no_gc():
+            return fn(*args, **kwargs)
+
+    return inner
 
 
 def read_plan(root: Path) -> Plan:
@@ -140,6 +156,7 @@ def _index(root: Path) -> RepoIndex:
 # ----- commands ----------------------------------------------------------------------------------
 
 
+@_gc_paused
 def init(
     root: Path,
     opts: InitOptions,
@@ -188,6 +205,7 @@ def init(
     return out
 
 
+@_gc_paused
 def next_stage(
     root: Path,
     *,
@@ -222,6 +240,7 @@ def next_stage(
     return out
 
 
+@_gc_paused
 def rollback(
     root: Path,
     namespaces: Sequence[str],
