@@ -1,13 +1,168 @@
-"""`istio-canary-verify`: not built yet (see its issue); exits 2 so CI never mistakes it for a pass."""
+"""`istio-canary-verify`: the fail-closed merge gate (thin: parse, call `verifier.gate.run`, print).
+
+Exit codes (architecture.md): 0 passed, 1 a check failed or never passed before the deadline,
+2 bad usage or input, 3 could not verify (cluster unreachable, RBAC, API timeouts).
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 
+from generator.clikit import handle_errors
+from verifier import __version__
+from verifier.cluster import Cluster, RetryPolicy
+from verifier.gate import Command, Request, load_baseline, run
+from verifier.probe import ProbeSettings
+from verifier.progress import Progress
+from verifier.report import FORMATS, render
+from verifier.runner import Polling
 
+PROG = "istio-canary-verify"
+
+
+def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--repo",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=Path("."),
+            show_default=True,
+            help="GitOps repo checkout holding .istio-canary/plan.yaml.",
+        ),
+        click.option(
+            "--kubeconfig",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help="Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).",
+        ),
+        click.option(
+            "--context", default=None, help="Kubeconfig context (default: the current one)."
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0),
+            default=600.0,
+            show_default=True,
+            help="Deadline in seconds.",
+        ),
+        click.option(
+            "--interval",
+            type=click.FloatRange(min=0),
+            default=10.0,
+            show_default=True,
+            help="Seconds between evaluations.",
+        ),
+        click.option(
+            "--successes",
+            type=click.IntRange(min=1),
+            default=3,
+            show_default=True,
+            help="Consecutive passing evaluations required.",
+        ),
+        click.option(
+            "--output",
+            type=click.Choice(FORMATS),
+            default="text",
+            show_default=True,
+            help="Report format.",
+        ),
+        click.option(
+            "--report",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help="Write the report to FILE (the terminal shows the text view).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=1),
+            default=16,
+            show_default=True,
+            help="Connectivity probes run at once.",
+        ),
+        click.option(
+            "--probe-timeout",
+            type=click.FloatRange(min=0.5),
+            default=5.0,
+            show_default=True,
+            help="curl --max-time per probe.",
+        ),
+        click.option(
+            "--request-timeout",
+            type=click.FloatRange(min=0.1),
+            default=30.0,
+            show_default=True,
+            help="Read timeout of each API request (transient failures are retried within a budget).",
+        ),
+        click.option(
+            "--baseline",
+            type=click.Path(path_type=Path, dir_okay=False, exists=True),
+            default=None,
+            help="An earlier JSON report: gateway Service UIDs/addresses must not change.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@click.group()
+@click.version_option(__version__, prog_name=PROG)
 def main() -> None:
-    """Say the verifier is not built yet and exit 2."""
-    click.echo("istio-canary-verify: error: not built yet", err=True)
-    sys.exit(2)
+    """Verify a stage of an Istio canary upgrade on the live cluster (a fail-closed merge gate)."""
+
+
+@main.command()
+@click.argument("n", type=click.IntRange(min=0))
+@_common
+@handle_errors(PROG)
+def stage(n: int, **opts: Any) -> None:
+    """Check the postconditions of stage N (0 = the plan's starting state)."""
+    _run("stage", n, **opts)
+
+
+@main.command()
+@_common
+@handle_errors(PROG)
+def gate(**opts: Any) -> None:
+    """Gate the stage PR in --repo: stage N-1 applied and healthy, stage N's preconditions met."""
+    _run("gate", None, **opts)
+
+
+def _run(
+    command: Command,
+    n: int | None,
+    repo: Path,
+    kubeconfig: Path | None,
+    context: str | None,
+    timeout: float,
+    interval: float,
+    successes: int,
+    output: str,
+    report: Path | None,
+    concurrency: int,
+    probe_timeout: float,
+    request_timeout: float,
+    baseline: Path | None,
+) -> None:
+    request = Request(
+        command,
+        repo,
+        n,
+        Polling(timeout, interval, successes),
+        ProbeSettings(concurrency=concurrency, max_time=probe_timeout),
+        load_baseline(baseline) if baseline else None,
+    )
+    retry = RetryPolicy(read_timeout=request_timeout, budget=max(30.0, 3 * request_timeout))
+    with Cluster(kubeconfig, context, retry=retry) as cluster:
+        result = run(request, cluster, Progress(sys.stderr, successes))
+    if report is not None:
+        report.write_text(render(result, output), encoding="utf-8")
+        click.echo(render(result, "text"), nl=False)
+    else:
+        click.echo(render(result, output), nl=False)
+    sys.exit(result.verdict.exit_code)

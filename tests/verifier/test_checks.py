@@ -1,0 +1,366 @@
+"""The pure checks on hand-built snapshots: pass when the cluster matches the plan, and say why not.
+
+These cover logic only; tests/verifier/test_sim_*.py run the same checks against simcluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.verifier import builders as B
+from verifier.checks import cleanup, connectivity, controlplane, dataplane, gateways, gitops
+from verifier.cluster import ExecResult
+from verifier.expectation import expect_stage
+from verifier.result import Status
+from verifier.snapshot import GitOpsRef
+
+
+@pytest.mark.parametrize("stage", [0, 1, 2, 3, 4, 5])
+def test_every_check_passes_on_a_cluster_that_matches_the_plan(stage: int) -> None:
+    expect = expect_stage(B.plan(), stage, with_next_preconditions=True)
+    snap = B.healthy(stage)
+    results = [
+        controlplane.check(snap, expect),
+        dataplane.check(snap, expect),
+        gateways.check(snap, expect),
+    ]
+    if expect.cleanup_safety:
+        results.append(cleanup.check(snap, expect))
+    assert [(r.name, r.status) for r in results] == [(r.name, Status.PASSED) for r in results], [
+        r.message for r in results
+    ]
+
+
+def test_pods_left_on_the_old_revision_are_pending_and_named() -> None:
+    expect = expect_stage(B.plan(), 3)
+    snap = B.healthy(2)  # namespaces-1 not rolled out yet
+    r = dataplane.check(snap, expect)
+    assert r.status is Status.PENDING
+    assert "demo-a/app-a-abc12-x1 on istio-sample.istio-system proxy 1.6.14" in r.message
+    assert "expected istio-sample-v17x.istio-system proxy 1.7.7" in r.message
+
+
+def test_native_sidecar_in_init_containers_counts_as_the_proxy() -> None:
+    expect = expect_stage(B.plan(), 3)
+    pods = [
+        B.pod("demo-a", "app-a-n1-x1", B.NEW, template="n1", native=True),
+        B.pod("demo-b", "app-b-abc12-x2", B.OLD),
+        B.gateway_pod(B.NEW),
+    ]
+    r = dataplane.check(B.healthy(3, pods=pods), expect)
+    assert r.status is Status.PASSED, r.message
+    assert any(e.get("pod") == "demo-a/app-a-n1-x1" and e["version"] == "1.7.7" for e in r.evidence)
+
+
+def test_rollout_with_two_generations_is_pending() -> None:
+    expect = expect_stage(B.plan(), 3)
+    pods = [
+        B.pod("demo-a", "app-a-n1-x1", B.NEW, template="n1"),
+        B.pod("demo-a", "app-a-abc12-x9", B.NEW, template="abc12"),
+        B.pod("demo-b", "app-b-abc12-x2", B.OLD),
+    ]
+    r = dataplane.check(B.healthy(3, pods=pods), expect)
+    assert r.status is Status.PENDING
+    assert "Deployment demo-a/app-a rollout incomplete: pods of 2 generations" in r.message
+
+
+def test_stuck_new_pod_is_pending_but_crashloop_fails_at_once() -> None:
+    expect = expect_stage(B.plan(), 3)
+    stuck = [
+        B.pod("demo-a", "app-a-n1-x1", B.NEW, template="n1", ready=False),
+        B.pod("demo-b", "app-b-abc12-x2", B.OLD),
+    ]
+    assert dataplane.check(B.healthy(3, pods=stuck), expect).status is Status.PENDING
+    crash = [
+        B.pod(
+            "demo-a", "app-a-n1-x1", B.NEW, template="n1", ready=False, waiting="CrashLoopBackOff"
+        ),
+        B.pod("demo-b", "app-b-abc12-x2", B.OLD),
+    ]
+    r = dataplane.check(B.healthy(3, pods=crash), expect)
+    assert r.status is Status.FAILED
+    assert "demo-a/app-a-n1-x1 echo-service: CrashLoopBackOff" in r.message
+
+
+def test_proxy_newer_than_its_control_plane_breaks_the_skew_policy() -> None:
+    expect = expect_stage(B.plan(), 2)
+    pods = [
+        B.pod("demo-a", "app-a-abc12-x1", B.OLD, version="1.7.7"),
+        B.pod("demo-b", "app-b-abc12-x2", B.OLD),
+    ]
+    r = dataplane.check(B.healthy(2, pods=pods), expect)
+    assert r.status is Status.FAILED
+    assert "skew: proxy 1.7.7 is newer than its control plane istio-sample 1.6.14" in r.message
+
+
+def test_unmanaged_pods_are_listed_as_not_restartable_by_a_commit() -> None:
+    expect = expect_stage(B.plan(), 3)
+    pods = [
+        B.pod("demo-a", "app-a-n1-x1", B.NEW, template="n1"),
+        B.pod("demo-a", "debug", B.OLD, owner_kind=""),
+        B.pod("demo-b", "app-b-abc12-x2", B.OLD),
+    ]
+    r = dataplane.check(B.healthy(3, pods=pods), expect)
+    assert r.status is Status.PENDING
+    assert "demo-a/debug on istio-sample.istio-system" in r.message
+    assert "cannot be restarted by a commit" in r.message
+    assert {"cannotBeRestartedByACommit": ["demo-a/debug"]} in r.evidence
+
+
+def test_rolled_back_namespace_is_expected_on_the_old_revision() -> None:
+    p = B.plan(applied=3, rolled_back=("demo-a",))
+    r = dataplane.check(B.healthy(2, p), expect_stage(p, 3))
+    assert r.status is Status.PASSED, r.message
+
+
+def test_empty_cluster_is_never_a_pass() -> None:
+    r = dataplane.check(B.healthy(0, pods=[]), expect_stage(B.plan(), 0))
+    assert r.status is Status.PENDING
+    assert "Deployment demo-a/app-a has no pods" in r.message
+
+
+def test_control_plane_reconcile_failed_fails_and_missing_operator_is_named() -> None:
+    expect = expect_stage(B.plan(), 1)
+    snap = B.healthy(1)
+    istios = dict(snap.istios)
+    istios[("istio-system", "istio-sample-v17x")] = B.istio(
+        B.NEW, "ReconcileFailed", "there is already an another unrevisioned control plane"
+    )
+    r = controlplane.check(replace(snap, istios=istios), expect)
+    assert r.status is Status.FAILED and "ReconcileFailed: there is already" in r.message
+
+    operator = B.pod(
+        "istio-system",
+        "istio-operator-v16x-0",
+        None,
+        app="istio-operator-v16x",
+        owner_kind="StatefulSet",
+    )
+    operator["spec"]["containers"] = [
+        {"name": "manager", "image": "ghcr.io/banzaicloud/istio-operator:0.6.12"}
+    ]
+    istios[("istio-system", "istio-sample-v17x")] = B.istio(B.NEW, "")
+    r = controlplane.check(replace(snap, istios=istios, pods=[*snap.pods, operator]), expect)
+    assert r.status is Status.PENDING
+    assert (
+        "no running operator supports Istio 1.7.7; running: istio-operator-v16x-0 0.6.12"
+        in r.message
+    )
+
+
+def test_control_plane_that_should_be_gone_is_pending_until_deleted() -> None:
+    expect = expect_stage(B.plan(), 5)
+    r = controlplane.check(B.healthy(4), expect)
+    assert r.status is Status.PENDING
+    assert "Istio istio-system/istio-sample still exists" in r.message
+    assert controlplane.check(B.healthy(5), expect).status is Status.PASSED
+
+
+def test_gateway_still_on_old_control_plane_is_pending() -> None:
+    r = gateways.check(B.healthy(1), expect_stage(B.plan(), 2))
+    assert r.status is Status.PENDING
+    assert "bound to istio-sample, expected istio-sample-v17x" in r.message
+    assert "proxy 1.6.14, expected istio-sample-v17x.istio-system proxy 1.7.7" in r.message
+
+
+def test_recreated_gateway_service_fails_from_cluster_evidence_or_baseline() -> None:
+    expect = expect_stage(B.plan(), 2)
+    late = B.healthy(
+        2,
+        services={
+            ("istio-system", "istio-ingressgateway"): B.service("uid-2", "2026-01-01T01:00:00Z")
+        },
+    )
+    r = gateways.check(late, expect)
+    assert r.status is Status.FAILED
+    assert (
+        "Service istio-system/istio-ingressgateway was recreated: created 3600s after its MeshGateway"
+        in r.message
+    )
+
+    baseline = {"istio-system/istio-ingressgateway": {"uid": "uid-1", "address": "192.0.2.10"}}
+    r = gateways.check(B.healthy(2), expect, baseline)
+    assert r.status is Status.FAILED and "uid uid-1 -> uid-svc" in r.message
+    same = {"istio-system/istio-ingressgateway": {"uid": "uid-svc", "address": "192.0.2.10"}}
+    assert gateways.check(B.healthy(2), expect, same).status is Status.PASSED
+
+
+def test_cleanup_stops_on_a_gateway_owned_by_the_old_cr_and_names_the_command() -> None:
+    expect = expect_stage(B.plan(), 4, with_next_preconditions=True)
+    assert expect.cleanup_safety
+    owned = {("istio-system", "istio-ingressgateway"): B.mgw(B.NEW, owned_by=B.OLD)}
+    r = cleanup.check(B.healthy(4, meshgateways=owned), expect)
+    assert r.status is Status.FAILED
+    assert (
+        "MeshGateway istio-system/istio-ingressgateway is owned by Istio istio-system/istio-sample"
+        in r.message
+    )
+    assert (
+        "kubectl patch mgw -n istio-system istio-ingressgateway --type=json "
+        """-p='[{"op":"remove","path":"/metadata/ownerReferences"}]'"""
+    ) in r.message
+
+
+def test_cleanup_lists_pods_and_namespaces_still_on_the_old_revision() -> None:
+    expect = expect_stage(B.plan(), 3, with_next_preconditions=False)
+    assert not expect.cleanup_safety
+    expect = replace(expect, cleanup_safety=True)
+    ns = {"metadata": {"name": "demo-b", "labels": {"istio-injection": "enabled"}}}
+    r = cleanup.check(B.healthy(3, old_namespaces=[ns]), expect)
+    assert r.status is Status.PENDING
+    assert "1 pod(s) still on istio-sample.istio-system: demo-b/app-b-abc12-x2" in r.message
+    assert "labelled for the old control plane: demo-b" in r.message
+
+
+SHA1, SHA2 = "1" * 40, "2" * 40
+
+
+def _app(rev: str, **status: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "operationState": {
+            "phase": "Succeeded",
+            "finishedAt": "2026-01-01T00:00:05Z",
+            "syncResult": {"revision": rev},
+        },
+        "reconciledAt": "2026-01-01T00:00:06Z",
+        "health": {"status": "Healthy"},
+        "sync": {"status": "Synced", "revision": SHA2},
+    }
+    base.update(status)
+    return {"metadata": {"name": "demo-apps"}, "spec": {"source": {"path": "apps"}}, "status": base}
+
+
+def test_gitops_requires_the_applied_revision_to_contain_the_stage_commit() -> None:
+    ref = GitOpsRef("Application", "argocd", "demo-apps")
+    target = gitops.SyncTarget(SHA2, "stage 2", {SHA1: False, SHA2: True})
+    ok = gitops.check(B.healthy(2, gitops={ref: _app(SHA2)}), target)
+    assert ok.status is Status.PASSED, ok.message
+    # sync.revision already names the new commit, but the applied one does not contain it.
+    r = gitops.check(B.healthy(2, gitops={ref: _app(SHA1)}), target)
+    assert r.status is Status.PENDING and "does not contain stage 2" in r.message
+
+
+def test_gitops_does_not_trust_health_reconciled_before_the_sync_finished() -> None:
+    ref = GitOpsRef("Application", "argocd", "demo-apps")
+    target = gitops.SyncTarget(SHA2, "stage 2", {SHA2: True})
+    stale = _app(SHA2, reconciledAt="2026-01-01T00:00:01Z")
+    r = gitops.check(B.healthy(2, gitops={ref: stale}), target)
+    assert r.status is Status.PENDING and "reconciledAt < finishedAt" in r.message
+    running = _app(SHA2, operationState={"phase": "Running", "syncResult": {"revision": SHA2}})
+    assert "operation Running" in gitops.check(B.healthy(2, gitops={ref: running}), target).message
+
+
+def test_flux_kustomization_revision_formats_and_readiness() -> None:
+    ref = GitOpsRef("Kustomization", "flux-system", "apps")
+    for raw in (f"main@sha1:{SHA2}", f"main/{SHA2}"):
+        ks = {
+            "metadata": {"generation": 2},
+            "status": {
+                "lastAppliedRevision": raw,
+                "observedGeneration": 2,
+                "conditions": [
+                    {"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded"}
+                ],
+            },
+        }
+        assert gitops.applied_revision(ref, ks) == SHA2
+        r = gitops.check(
+            B.healthy(2, gitops={ref: ks}), gitops.SyncTarget(SHA2, "stage 2", {SHA2: True})
+        )
+        assert r.status is Status.PASSED, r.message
+
+
+def test_gitops_with_nothing_to_read_is_never_a_pass() -> None:
+    r = gitops.check(B.healthy(2), gitops.SyncTarget(SHA2, "stage 2"))
+    assert r.status is Status.PENDING
+
+
+ECHO_110 = (
+    "\n\nHostname: app-b-1\n\nRequest Headers:\n\taccept=*/*\n\thost=app-b.demo-b:80\n"
+    "\tx-forwarded-client-cert=By=spiffe://cluster.local/ns/demo-b/sa/default;Hash=ab;"
+    "Subject=&quot;&quot;;URI=spiffe://cluster.local/ns/demo-a/sa/default\n\nRequest Body:\n\t-no body in request-\n"
+)
+
+
+def _probe() -> connectivity.Probe:
+    return connectivity.Probe(B.A_TO_B, "demo-a", "app-a-x", "echo-service", "default", ("curl",))
+
+
+@pytest.mark.parametrize(
+    ("stdout", "stderr", "status", "expected", "verdict"),
+    [
+        (ECHO_110 + "\n200", "", {"status": "Success"}, "HTTP 200 over mTLS", Status.PASSED),
+        (
+            ECHO_110.replace(
+                "URI=spiffe://cluster.local/ns/demo-a", "URI=spiffe://cluster.local/ns/other"
+            )
+            + "\n200",
+            "",
+            {"status": "Success"},
+            "XFCC names spiffe://cluster.local/ns/other/sa/default",
+            Status.PENDING,
+        ),
+        (
+            "Request Headers:\n\taccept=*/*\n\n200",
+            "",
+            {"status": "Success"},
+            "no x-forwarded-client-cert",
+            Status.PENDING,
+        ),
+        (
+            "upstream connect error\n503",
+            "",
+            {"status": "Success"},
+            "HTTP 503, expected 200",
+            Status.PENDING,
+        ),
+        (
+            "\n000",
+            "curl: (7) Failed to connect",
+            {
+                "status": "Failure",
+                "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": "7"}]},
+            },
+            "curl exit 7: curl: (7) Failed to connect",
+            Status.PENDING,
+        ),
+        ("ok\n200", "", {"status": "Success"}, "target echoes no headers", Status.PASSED),
+    ],
+)
+def test_probe_judgement(
+    stdout: str, stderr: str, status: dict[str, object], expected: str, verdict: Status
+) -> None:
+    from verifier.cluster import _exit_code
+
+    result = connectivity.judge(_probe(), ExecResult(stdout, stderr, _exit_code(status), status))
+    assert result.status is verdict
+    assert expected in result.message
+
+
+def test_probe_that_could_not_run_is_unverifiable_not_a_pass() -> None:
+    missing = {
+        "status": "Failure",
+        "reason": "InternalError",
+        "message": "executable file not found: curl",
+    }
+    r = connectivity.judge(_probe(), ExecResult("", "", None, missing))
+    assert r.status is Status.PENDING and r.unverifiable
+    assert "curl could not run in echo-service: executable file not found" in r.message
+    chk = connectivity.check([r])
+    assert chk.status is Status.PENDING and chk.unverifiable
+
+
+def test_probes_pick_a_ready_source_pod_and_its_app_container() -> None:
+    expect = expect_stage(B.plan(), 3)
+    probes = connectivity.plan_probes(B.healthy(3), expect, max_time=4)
+    assert [(p.namespace, p.pod, p.container) for p in probes] == [
+        ("demo-a", "app-a-abc12-x1", "echo-service"),
+        ("demo-b", "app-b-abc12-x2", "echo-service"),
+    ]
+    assert probes[0].argv[-1] == "http://app-b.demo-b.svc.cluster.local:80/"
+    assert "--max-time" in probes[0].argv and "4" in probes[0].argv
+    none = connectivity.plan_probes(B.healthy(3, pods=[]), expect)
+    assert none[0].problem == "no pod matches k8s-app=app-a in demo-a"

@@ -1,0 +1,182 @@
+"""Connectivity: the plan's probes, by exec of `curl` in the source pod's app container.
+
+This module is pure: it picks the source pod from the snapshot and builds the command
+(:func:`plan_probes`), and judges one exec result (:func:`judge`); `verifier.probe` runs them.
+A probe passes on curl exit 0 (channel-3 status, not guessed from output) and HTTP 200 from stdout
+parsed apart from stderr; when the target echoes request headers, it also needs mTLS evidence: an
+`x-forwarded-client-cert` whose `URI=` is the caller's SPIFFE id. The seed's `-L` is dropped (a
+redirect must not become a 200), `--max-time` bounds every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from generator.plan import ConnectivityCheck
+from verifier import echo
+from verifier import pods as P
+from verifier.cluster import ExecResult
+from verifier.expectation import Expectation
+from verifier.result import CheckResult, Status
+from verifier.snapshot import Snapshot
+
+NAME = "connectivity"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One exec to run; `problem` is set (and nothing runs) when no source pod is usable."""
+
+    check: ConnectivityCheck
+    namespace: str = ""
+    pod: str = ""
+    container: str = ""
+    service_account: str = "default"
+    argv: tuple[str, ...] = ()
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The judged outcome of a probe (after its retries)."""
+
+    probe: Probe
+    status: Status
+    message: str
+    http_code: str = ""
+    exit_code: int | None = None
+    xfcc: str = ""
+    mtls: bool | None = None
+    attempts: int = 0
+    unverifiable: bool = False
+
+    def evidence(self) -> dict[str, Any]:
+        c = self.probe.check
+        return {
+            "source": f"{c.source_namespace} ({c.source_selector})",
+            "target": f"{c.target_service}.{c.target_namespace}:{c.port}",
+            "url": c.url,
+            "pod": f"{self.probe.namespace}/{self.probe.pod}" if self.probe.pod else "",
+            "container": self.probe.container,
+            "status": self.status.value,
+            "httpCode": self.http_code,
+            "exitCode": self.exit_code,
+            "xfcc": self.xfcc,
+            "mtls": self.mtls,
+            "attempts": self.attempts,
+            "message": self.message,
+        }
+
+
+def curl_argv(url: str, max_time: float) -> tuple[str, ...]:
+    """`curl -sS -w '\\n%{http_code}'`: body then the code on its own line, errors on stderr."""
+    t = f"{max_time:g}"
+    return ("curl", "-sS", "-w", "\\n%{http_code}", "--connect-timeout", t, "--max-time", t, url)
+
+
+def plan_probes(snap: Snapshot, expect: Expectation, max_time: float = 5.0) -> list[Probe]:
+    probes: list[Probe] = []
+    for c in expect.probes:
+        candidates = sorted(
+            (
+                p
+                for p in snap.pods_in(c.source_namespace)
+                if P.match_selector(c.source_selector, P.labels(p)) and not P.is_finished(p)
+            ),
+            key=lambda p: str((p.get("metadata") or {}).get("name")),
+        )
+        ready = [p for p in candidates if P.is_ready(p)]
+        if not ready:
+            why = "no pod matches" if not candidates else "no Ready pod matches"
+            probes.append(Probe(c, problem=f"{why} {c.source_selector} in {c.source_namespace}"))
+            continue
+        pod = ready[0]
+        spec = pod.get("spec") or {}
+        apps = [x.get("name", "") for x in spec.get("containers") or () if x.get("name") != P.PROXY]
+        container = c.source_container or (apps[0] if apps else "")
+        probes.append(
+            Probe(
+                c,
+                namespace=c.source_namespace,
+                pod=str(pod["metadata"]["name"]),
+                container=container,
+                service_account=str(spec.get("serviceAccountName") or "default"),
+                argv=curl_argv(c.url, max_time),
+            )
+        )
+    return probes
+
+
+def judge(
+    probe: Probe, result: ExecResult | None, error: str = "", attempts: int = 1
+) -> ProbeResult:
+    """PASSED only on exit 0, HTTP 200 and, where headers are echoed, the caller's XFCC."""
+    if probe.problem:
+        return ProbeResult(probe, Status.PENDING, probe.problem, attempts=attempts)
+    if result is None:
+        return ProbeResult(
+            probe,
+            Status.PENDING,
+            f"could not run the probe: {error}",
+            attempts=attempts,
+            unverifiable=True,
+        )
+    if result.exit_code is None:
+        return ProbeResult(
+            probe,
+            Status.PENDING,
+            f"curl could not run in {probe.container}: {result.error}",
+            attempts=attempts,
+            unverifiable=True,
+        )
+    out = echo.parse_curl(result.stdout)
+    code = result.exit_code
+
+    def verdict(
+        status: Status, message: str, xfcc: str = "", mtls: bool | None = None
+    ) -> ProbeResult:
+        return ProbeResult(probe, status, message, out.http_code, code, xfcc, mtls, attempts)
+
+    if code != 0:
+        err = (result.stderr.strip().splitlines() or [""])[-1]
+        return verdict(Status.PENDING, f"curl exit {code}: {err}".strip())
+    if out.http_code != "200":
+        return verdict(Status.PENDING, f"HTTP {out.http_code or '(no code)'}, expected 200")
+    headers = echo.parse_headers(out.body)
+    if headers is None:
+        return verdict(Status.PASSED, "HTTP 200 (target echoes no headers: no mTLS evidence)")
+    xfcc = headers.get("x-forwarded-client-cert", "")
+    if not xfcc:
+        return verdict(
+            Status.PENDING, "HTTP 200 but no x-forwarded-client-cert: not mTLS", mtls=False
+        )
+    want = echo.spiffe_id(probe.namespace, probe.service_account)
+    uris = echo.caller_uris(xfcc)
+    if not any(want.match(u) for u in uris):
+        expected = f".../ns/{probe.namespace}/sa/{probe.service_account}"
+        return verdict(
+            Status.PENDING,
+            f"XFCC names {', '.join(uris) or 'no URI'}, expected {expected}",
+            xfcc,
+            False,
+        )
+    return verdict(Status.PASSED, "HTTP 200 over mTLS", xfcc, True)
+
+
+def check(results: Sequence[ProbeResult]) -> CheckResult:
+    evidence = [r.evidence() for r in results]
+    if not results:
+        return CheckResult.passed(
+            NAME, "the plan has no connectivity checks for this stage", evidence
+        )
+    bad = [r for r in results if r.status is not Status.PASSED]
+    if bad:
+        msg = "; ".join(f"{r.probe.check.label}: {r.message}" for r in bad)
+        return CheckResult.pending(
+            NAME, msg, evidence, unverifiable=any(r.unverifiable for r in bad)
+        )
+    return CheckResult.passed(
+        NAME, f"{len(results)} probe(s) answered 200 with the caller's identity", evidence
+    )

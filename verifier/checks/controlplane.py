@@ -1,0 +1,124 @@
+"""Control planes: each expected `Istio` CR Available with its istiod ready; removed ones gone.
+
+Banzai facts (banzai.md §1.1, §1.7): status keys are capitalised (`status.Status`,
+`status.ErrorMessage`); an operator reconciles only CRs whose `spec.version` matches its minor
+(0.6.x -> 1.6, 0.7.x -> 1.7) and otherwise leaves the CR untouched, so a CR stuck short of
+Available with no running operator for its minor is reported as exactly that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from generator.plan import ControlPlane
+from verifier import pods as P
+from verifier.expectation import Expectation
+from verifier.result import CheckResult
+from verifier.snapshot import Snapshot
+
+NAME = "control-planes"
+
+
+def check(snap: Snapshot, expect: Expectation) -> CheckResult:
+    evidence: list[dict[str, Any]] = []
+    pending: list[str] = []
+    failed: list[str] = []
+    operators = running_operators(snap)
+    for cp in expect.present:
+        cr = snap.istios.get((cp.namespace, cp.name))
+        dep = snap.deployments.get((cp.namespace, cp.istiod))
+        state, error = _cr_state(cr)
+        ready, why = _deployment_ready(dep)
+        evidence.append(
+            {
+                "istio": f"{cp.namespace}/{cp.name}",
+                "revision": cp.revision,
+                "version": str(((cr or {}).get("spec") or {}).get("version", "")),
+                "status": state,
+                "error": error,
+                "istiod": f"{cp.namespace}/{cp.istiod}",
+                "istiodReady": ready,
+            }
+        )
+        if cr is None:
+            pending.append(f"Istio {cp.namespace}/{cp.name} not found")
+            continue
+        if state == "ReconcileFailed" and "pending" not in error.lower():
+            failed.append(
+                f"Istio {cp.namespace}/{cp.name} is ReconcileFailed: {error or 'no message'}"
+            )
+        elif state != "Available":
+            hint = _operator_hint(cp, cr, operators)
+            pending.append(
+                f"Istio {cp.namespace}/{cp.name} is {state or 'not reconciled yet'}{hint}"
+            )
+        if not ready:
+            pending.append(f"istiod {cp.namespace}/{cp.istiod} {why}")
+    for cp in expect.absent:
+        if (cp.namespace, cp.name) in snap.istios:
+            pending.append(f"Istio {cp.namespace}/{cp.name} still exists (cleanup not applied yet)")
+        if snap.deployments.get((cp.namespace, cp.istiod)) is not None:
+            pending.append(f"istiod {cp.namespace}/{cp.istiod} still exists")
+        evidence.append({"istio": f"{cp.namespace}/{cp.name}", "expected": "absent"})
+    evidence.append({"operators": [f"{n} {v}" for n, v in sorted(operators.items())]})
+    if failed:
+        return CheckResult.failed(NAME, "; ".join(failed + pending), evidence)
+    if pending:
+        return CheckResult.pending(NAME, "; ".join(pending), evidence)
+    names = ", ".join(f"{cp.name} ({cp.version})" for cp in expect.present)
+    gone = "; removed: " + ", ".join(cp.name for cp in expect.absent) if expect.absent else ""
+    return CheckResult.passed(NAME, f"Available with istiod ready: {names}{gone}", evidence)
+
+
+def running_operators(snap: Snapshot) -> dict[str, str]:
+    """Running istio-operator pods by name -> image tag (their version)."""
+    found: dict[str, str] = {}
+    for pod in snap.pods:
+        if not P.is_ready(pod):
+            continue
+        for c in (pod.get("spec") or {}).get("containers") or ():
+            image = str(c.get("image", ""))
+            repo = (
+                image.split("@", 1)[0].rsplit(":", 1)[0]
+                if ":" in image.rsplit("/", 1)[-1]
+                else image
+            )
+            if repo.rsplit("/", 1)[-1] == "istio-operator":
+                found[(pod.get("metadata") or {}).get("name", "?")] = P.image_version(image)
+    return found
+
+
+def _operator_hint(cp: ControlPlane, cr: Mapping[str, Any], operators: Mapping[str, str]) -> str:
+    version = str((cr.get("spec") or {}).get("version", cp.version))
+    want = P.minor_of(version)
+    minors = {n: P.minor_of(v) for n, v in operators.items()}
+    # Operator 0.x.y reconciles Istio 1.x.
+    if want and any(m and (1, m[1]) == want for m in minors.values()):
+        return ""
+    running = ", ".join(f"{n} {v}" for n, v in sorted(operators.items())) or "none"
+    return f" (no running operator supports Istio {version}; running: {running})"
+
+
+def _cr_state(cr: Mapping[str, Any] | None) -> tuple[str, str]:
+    status = (cr or {}).get("status") or {}
+    return str(status.get("Status") or ""), str(status.get("ErrorMessage") or "")
+
+
+def _deployment_ready(dep: Mapping[str, Any] | None) -> tuple[bool, str]:
+    if dep is None:
+        return False, "not found"
+    spec = dep.get("spec") or {}
+    status = dep.get("status") or {}
+    want = int(spec.get("replicas", 1) or 0)
+    ready = int(status.get("readyReplicas", 0) or 0)
+    updated = int(status.get("updatedReplicas", 0) or 0)
+    generation = int((dep.get("metadata") or {}).get("generation", 0) or 0)
+    observed = int(status.get("observedGeneration", 0) or 0)
+    if observed < generation:
+        return False, "rollout not observed yet"
+    if want < 1:
+        return False, "scaled to 0"
+    if ready < want or updated < want:
+        return False, f"{ready}/{want} ready ({updated} updated)"
+    return True, "ready"

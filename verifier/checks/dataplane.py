@@ -1,0 +1,144 @@
+"""Data plane: every meshed pod on the control plane the plan expects, rollouts complete, skew OK.
+
+For each namespace of the plan the expectation names the control plane its pods must be on; each
+pod with an `istio-proxy` (container or native-sidecar init container) must carry that revision and
+that proxy version. A workload with pods of two template generations, terminating or not-ready pods
+is still rolling out (pending). Pods that no workload in the repo owns cannot be restarted by a
+commit; they are listed separately. Skew policy (upstream.md §6): a proxy is never newer than its
+control plane and at most one minor older; a violation will not heal by waiting, so it fails.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from generator.plan import ControlPlane
+from verifier import pods as P
+from verifier.expectation import Expectation
+from verifier.result import CheckResult
+from verifier.snapshot import Snapshot
+
+NAME = "data-plane"
+_MAX_LISTED = 8
+
+
+def check(snap: Snapshot, expect: Expectation) -> CheckResult:
+    evidence: list[dict[str, Any]] = []
+    pending: list[str] = []
+    failed: list[str] = []
+    unmanaged: list[str] = []
+    checked = 0
+    for ns, cp in sorted(expect.namespaces.items()):
+        repo_workloads = {(w.kind, w.name) for w in _workloads(expect, ns)}
+        generations: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for pod in snap.pods_in(ns):
+            if P.is_finished(pod):
+                continue
+            name = f"{ns}/{(pod.get('metadata') or {}).get('name', '?')}"
+            own = P.owner(pod)
+            if own.kind:
+                generations[(own.kind, own.name)].add(own.template)
+            bad = P.bad_waiting_reason(pod)
+            if bad:
+                failed.append(f"{name} {bad}")
+            managed = (own.kind, own.name) in repo_workloads
+            if not managed:
+                unmanaged.append(name)
+            proxy = P.proxy_container(pod)
+            if proxy is None:
+                if _injection_disabled(pod):
+                    continue
+                pending.append(f"{name} has no istio-proxy")
+                evidence.append({"pod": name, "proxy": None, "expectedRevision": cp.revision})
+                continue
+            checked += 1
+            rev, version = P.revision(pod), P.proxy_version(pod)
+            evidence.append(
+                {
+                    "pod": name,
+                    "revision": rev,
+                    "image": str(proxy.get("image", "")),
+                    "version": version,
+                    "expectedRevision": cp.revision,
+                    "expectedVersion": cp.version,
+                    "ready": P.is_ready(pod),
+                    "managedByRepo": managed,
+                }
+            )
+            skew = _skew(version, rev, expect)
+            if skew:
+                failed.append(f"{name}: {skew}")
+            if rev != cp.revision or version != cp.version:
+                where = (
+                    "" if managed else " (not managed by the repo: cannot be restarted by a commit)"
+                )
+                pending.append(
+                    f"{name} on {rev or 'unknown revision'} proxy {version or '?'}, "
+                    f"expected {cp.revision} proxy {cp.version}{where}"
+                )
+            elif P.is_terminating(pod):
+                pending.append(f"{name} is terminating (rollout in progress)")
+            elif not P.is_ready(pod):
+                pending.append(f"{name} is not Ready")
+        for (kind, wname), hashes in sorted(generations.items()):
+            if len(hashes) > 1:
+                pending.append(
+                    f"{kind} {ns}/{wname} rollout incomplete: pods of {len(hashes)} generations"
+                )
+        for w in _workloads(expect, ns):
+            if (w.kind, w.name) not in generations and w.kind in ("Deployment", "StatefulSet"):
+                pending.append(f"{w.kind} {ns}/{w.name} has no pods")
+    if unmanaged:
+        evidence.append({"cannotBeRestartedByACommit": sorted(unmanaged)})
+    scope = _scope(expect)
+    if failed:
+        return CheckResult.failed(NAME, _join(failed), evidence)
+    if pending:
+        return CheckResult.pending(NAME, _join(pending), evidence)
+    if checked == 0 and expect.namespaces:
+        return CheckResult.pending(NAME, f"no meshed pods found in {scope}", evidence)
+    extra = f"; {len(unmanaged)} pod(s) not managed by the repo" if unmanaged else ""
+    return CheckResult.passed(
+        NAME, f"{checked} proxies on their expected revision in {scope}{extra}", evidence
+    )
+
+
+def _workloads(expect: Expectation, ns: str) -> tuple[Any, ...]:
+    for mesh_ns in expect.plan.namespaces:
+        if mesh_ns.name == ns:
+            return mesh_ns.workloads
+    return ()
+
+
+def _injection_disabled(pod: Mapping[str, Any]) -> bool:
+    value = P.annotations_of(pod).get("sidecar.istio.io/inject") or P.labels(pod).get(
+        "sidecar.istio.io/inject"
+    )
+    return str(value).lower() == "false"
+
+
+def _skew(version: str, revision: str, expect: Expectation) -> str:
+    cp: ControlPlane | None = expect.control_plane(revision)
+    proxy, plane = P.minor_of(version), P.minor_of(cp.version) if cp else None
+    if proxy is None or plane is None:
+        return ""
+    if proxy > plane:
+        return f"skew: proxy {version} is newer than its control plane {cp.name if cp else ''} {cp.version if cp else ''}"
+    if plane[0] == proxy[0] and plane[1] - proxy[1] > 1:
+        return f"skew: proxy {version} is more than one minor older than its control plane {cp.version if cp else ''}"
+    return ""
+
+
+def _scope(expect: Expectation) -> str:
+    n = len(expect.namespaces)
+    if expect.moving:
+        return f"{n} namespace(s), moved now: {', '.join(expect.moving)}"
+    return f"{n} namespace(s)"
+
+
+def _join(items: list[str]) -> str:
+    shown = items[:_MAX_LISTED]
+    more = f" (+{len(items) - _MAX_LISTED} more)" if len(items) > _MAX_LISTED else ""
+    return "; ".join(shown) + more

@@ -1,0 +1,159 @@
+"""GitOps sync: the engine *applied* a commit that contains the stage's commit, and is healthy now.
+
+Argo CD (gitops.md §1): `status.operationState.syncResult.revision` (not `sync.revision`, which is
+only what the last comparison saw), the operation finished and Succeeded, no new operation
+requested, `reconciledAt >= finishedAt` (health re-assessed after the sync), health `Healthy`.
+Flux (§2): `status.lastAppliedRevision` (`main@sha1:<sha>` or the older `main/<sha>`),
+`observedGeneration == metadata.generation`, condition `Ready=True`. "Contains" is git ancestry in
+the checkout (`git merge-base --is-ancestor`), answered before the check runs and passed in.
+Helm-chart sources have no commit; for them only the operation and health are judged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from verifier.result import CheckResult
+from verifier.snapshot import GitOpsRef, Snapshot
+
+NAME = "gitops-sync"
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """The commit the cluster must have applied; `contains[rev]` answers "rev contains commit?"."""
+
+    commit: str
+    label: str
+    contains: Mapping[str, bool | None] = field(default_factory=dict)
+
+
+def applied_revision(ref: GitOpsRef, obj: Mapping[str, Any]) -> str:
+    """The commit an Application/Kustomization applied ("" when none or not a commit)."""
+    status = obj.get("status") or {}
+    if ref.kind == "Application":
+        result = (status.get("operationState") or {}).get("syncResult") or {}
+        rev = result.get("revision") or next(iter(result.get("revisions") or ()), "")
+        return str(rev or "")
+    raw = str(status.get("lastAppliedRevision") or "")
+    if "@" in raw:
+        raw = raw.rsplit("@", 1)[1]
+        raw = raw.split(":", 1)[1] if ":" in raw else raw
+    elif "/" in raw:
+        raw = raw.rsplit("/", 1)[1]
+    return raw
+
+
+def is_commit(revision: str) -> bool:
+    return bool(_SHA.match(revision))
+
+
+def check(snap: Snapshot, target: SyncTarget) -> CheckResult:
+    if not snap.gitops:
+        return CheckResult.pending(
+            NAME,
+            "no Argo CD Application or Flux Kustomization found: cannot confirm the stage was applied",
+        )
+    evidence: list[dict[str, Any]] = []
+    pending: list[str] = []
+    for ref, obj in sorted(
+        snap.gitops.items(), key=lambda kv: (kv[0].kind, kv[0].namespace, kv[0].name)
+    ):
+        who = f"{ref.kind} {ref.namespace}/{ref.name}"
+        if obj is None:
+            pending.append(f"{who} not found")
+            evidence.append({"object": who, "found": False})
+            continue
+        rev = applied_revision(ref, obj)
+        problems = _argo(obj) if ref.kind == "Application" else _flux(obj)
+        record: dict[str, Any] = {"object": who, "appliedRevision": rev, "problems": problems}
+        if is_commit(rev):
+            contained = target.contains.get(rev)
+            record["containsStageCommit"] = contained
+            if contained is None:
+                problems.append(
+                    f"applied {rev[:12]}, which is not in this checkout (fetch the branch it follows)"
+                )
+            elif not contained:
+                problems.append(
+                    f"applied {rev[:12]}, which does not contain {target.label} ({target.commit[:12]})"
+                )
+        elif _chart_source(obj) and rev:
+            record["chartVersion"] = rev
+        else:
+            problems.append(f"has applied no commit yet ({rev or 'no revision'})")
+        evidence.append(record)
+        pending.extend(f"{who} {p}" for p in problems)
+    if pending:
+        return CheckResult.pending(NAME, "; ".join(pending), evidence)
+    return CheckResult.passed(
+        NAME,
+        f"{len(snap.gitops)} object(s) applied a commit containing {target.label} ({target.commit[:12]}) and are healthy",
+        evidence,
+    )
+
+
+def _chart_source(obj: Mapping[str, Any]) -> bool:
+    spec = obj.get("spec") or {}
+    sources = [spec.get("source") or {}, *(spec.get("sources") or ())]
+    return any(s.get("chart") for s in sources)
+
+
+def _argo(app: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    status = app.get("status") or {}
+    op = status.get("operationState") or {}
+    if app.get("operation"):
+        problems.append("has a sync operation requested")
+    phase = op.get("phase", "")
+    if not op:
+        problems.append("has not synced yet")
+    elif phase != "Succeeded" or not op.get("finishedAt"):
+        problems.append(
+            f"operation {phase or 'unknown'}{': ' + op['message'] if op.get('message') else ''}"
+        )
+    finished, reconciled = _time(op.get("finishedAt")), _time(status.get("reconciledAt"))
+    if finished and (reconciled is None or reconciled < finished):
+        problems.append(
+            "health not re-assessed since the sync finished (reconciledAt < finishedAt)"
+        )
+    for cond in status.get("conditions") or ():
+        if cond.get("type") in ("ComparisonError", "InvalidSpecError"):
+            problems.append(f"{cond['type']}: {cond.get('message', '')}")
+    health = (status.get("health") or {}).get("status", "")
+    if health != "Healthy":
+        problems.append(f"health {health or 'unknown'}")
+    return problems
+
+
+def _flux(ks: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    status = ks.get("status") or {}
+    generation = (ks.get("metadata") or {}).get("generation")
+    if generation is not None and status.get("observedGeneration") != generation:
+        problems.append(
+            f"observedGeneration {status.get('observedGeneration')} != generation {generation}"
+        )
+    ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
+    if not ready or ready.get("status") != "True":
+        reason = (
+            f"{ready.get('reason', '')}: {ready.get('message', '')}"
+            if ready
+            else "no Ready condition"
+        )
+        problems.append(f"not Ready ({reason})")
+    return problems
+
+
+def _time(raw: Any) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,0 +1,85 @@
+"""What the plan says the cluster must look like after stage N: the checks' single input.
+
+Pure: derived from the plan alone, so `stage N` means the same thing on every run. Stage 0 is the
+plan's starting state; a `gate` adds the next stage's preconditions (for cleanup: nothing may still
+use the old revision and no gateway may be owned by the old CR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from generator.errors import UsageError
+from generator.plan import ConnectivityCheck, ControlPlane, GatewayRef, Plan
+
+__all__ = ["Expectation", "expect_stage"]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """The postconditions of stage `index` (plus the preconditions of the stage after it)."""
+
+    plan: Plan
+    index: int
+    present: tuple[ControlPlane, ...]
+    absent: tuple[ControlPlane, ...]
+    namespaces: Mapping[str, ControlPlane]
+    moving: tuple[str, ...]
+    gateways: tuple[tuple[GatewayRef, ControlPlane], ...]
+    probes: tuple[ConnectivityCheck, ...]
+    cleanup_safety: bool
+
+    @property
+    def label(self) -> str:
+        """`3/5 namespaces-1`, or `0/5 plan (starting state)`."""
+        if self.index == 0:
+            return f"0/{self.plan.total} plan (starting state)"
+        return f"{self.index}/{self.plan.total} {self.plan.stage(self.index).name}"
+
+    @property
+    def kind(self) -> str:
+        return "plan" if self.index == 0 else self.plan.stage(self.index).kind
+
+    def control_plane(self, revision: str) -> ControlPlane | None:
+        """The plan's control plane with this `istio.io/rev` value."""
+        for cp in (self.plan.source, self.plan.target):
+            if cp.revision == revision:
+                return cp
+        return None
+
+
+def _first_index(plan: Plan, kind: str) -> int:
+    return next((s.index for s in plan.stages if s.kind == kind), plan.total + 1)
+
+
+def expect_stage(plan: Plan, index: int, *, with_next_preconditions: bool = False) -> Expectation:
+    """Expectation for stage `index` (0..total); a bad index is a usage error."""
+    if not 0 <= index <= plan.total:
+        raise UsageError(f"stage {index} does not exist: the plan has stages 0..{plan.total}")
+    cp_at = _first_index(plan, "control-plane")
+    cleanup_at = _first_index(plan, "cleanup")
+    present: list[ControlPlane] = []
+    absent: list[ControlPlane] = []
+    (present if index < cleanup_at else absent).append(plan.source)
+    if index >= cp_at:
+        present.append(plan.target)
+    moved = set(plan.migrated_namespaces(upto=index)) - set(plan.rolled_back)
+    namespaces = {
+        ns.name: plan.target if ns.name in moved else plan.source for ns in plan.namespaces
+    }
+    gw_cp = plan.target if plan.gateways_moved(upto=index) else plan.source
+    stage = plan.stage(index) if index else None
+    probes = stage.checks if stage and stage.checks else plan.baseline_checks
+    next_is_cleanup = with_next_preconditions and index + 1 == cleanup_at
+    return Expectation(
+        plan=plan,
+        index=index,
+        present=tuple(present),
+        absent=tuple(absent),
+        namespaces=namespaces,
+        moving=stage.namespaces if stage and stage.kind == "namespaces" else (),
+        gateways=tuple((g, gw_cp) for g in plan.gateways),
+        probes=tuple(probes),
+        cleanup_safety=index >= cleanup_at or next_is_cleanup,
+    )

@@ -1,0 +1,207 @@
+"""The verifier's one entry point: `stage N` and `gate`, from a checkout and a cluster to a verdict.
+
+`stage N` checks stage N's postconditions. `gate` is the required check on a stage PR: for a
+checkout whose newest applied stage is N it confirms the GitOps engine applied a commit that
+contains stage N-1, then checks stage N-1's postconditions and stage N's preconditions. If the
+engine has already applied stage N itself (the gate runs after the merge), it checks stage N's
+postconditions instead, since N-1's no longer hold; the report says which stage it verified.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from generator.errors import InputError
+from generator.plan import Plan
+from verifier import rbac
+from verifier.checks import cleanup, connectivity, controlplane, dataplane, gateways, gitops
+from verifier.cluster import APPLICATIONS, KUSTOMIZATIONS, Cluster, NotFound
+from verifier.expectation import Expectation, expect_stage
+from verifier.gitrepo import Checkout
+from verifier.probe import ProbeSettings, run_probes
+from verifier.result import CheckResult, Status
+from verifier.runner import Evaluation, Polling, Verdict, poll
+from verifier.snapshot import GitOpsRef, Snapshot, collect
+
+__all__ = ["Request", "Result", "load_baseline", "run"]
+
+Command = Literal["stage", "gate"]
+
+
+@dataclass(frozen=True)
+class Request:
+    command: Command
+    repo: Path
+    stage: int | None = None
+    polling: Polling = field(default_factory=Polling)
+    probes: ProbeSettings = field(default_factory=ProbeSettings)
+    baseline: Mapping[str, Mapping[str, str]] | None = None
+
+
+@dataclass
+class Result:
+    """The verdict plus what the report needs to say about it."""
+
+    request: Request
+    plan: Plan
+    verdict: Verdict
+    checked: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def run(
+    request: Request,
+    cluster: Cluster,
+    on_evaluation: Callable[[str, Evaluation, int], None] = lambda label, ev, k: None,
+) -> Result:
+    checkout = Checkout(request.repo)
+    plan = checkout.plan()
+    session = _Session(request, plan, checkout, cluster)
+    verdict = poll(
+        session.evaluate,
+        request.polling,
+        lambda ev, k: on_evaluation(session.checked, ev, k),
+    )
+    return Result(request, plan, verdict, session.checked, session.notes)
+
+
+def load_baseline(path: Path) -> dict[str, dict[str, str]]:
+    """Gateway Service UIDs/addresses recorded in an earlier JSON report."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"--baseline {path}: not a readable JSON report ({e})") from e
+    found: dict[str, dict[str, str]] = {}
+    for chk in raw.get("checks") or () if isinstance(raw, dict) else ():
+        if chk.get("name") != gateways.NAME:
+            continue
+        for ev in chk.get("evidence") or ():
+            svc = ev.get("service") or {}
+            if ev.get("gateway") and svc.get("uid"):
+                found[ev["gateway"]] = {"uid": svc["uid"], "address": svc.get("address", "")}
+    if not found:
+        raise InputError(f"--baseline {path}: the report records no gateway Service")
+    return found
+
+
+class _Session:
+    """State kept across evaluations of one run (the RBAC preflight runs once)."""
+
+    def __init__(self, request: Request, plan: Plan, checkout: Checkout, cluster: Cluster) -> None:
+        self.request, self.plan, self.checkout, self.cluster = request, plan, checkout, cluster
+        self.checked = ""
+        self.notes: list[str] = []
+        self._preflight_done = False
+        if request.command == "stage":
+            index = plan.applied_index if request.stage is None else request.stage
+            self.fixed: Expectation | None = expect_stage(plan, index)
+            self.commits: dict[int, str] = {}
+        else:
+            self.fixed = None
+            self.newest = plan.applied_index
+            self.commits = checkout.stage_commits() if self.newest else {}
+            for i in {max(self.newest - 1, 0), self.newest} if self.newest else ():
+                if i not in self.commits:
+                    checkout.stage_commit(i)  # raises a PlanError naming the missing trailer
+
+    def evaluate(self) -> Evaluation:
+        if not self._preflight_done:
+            needed = rbac.required(self.plan.gitops_engine, probes=True)
+            self.notes.extend(rbac.preflight(self.cluster, needed))
+            self._preflight_done = True
+        if self.fixed is not None:
+            self.checked = f"stage {self.fixed.label}"
+            snap = collect(self.cluster, self.fixed)
+            return Evaluation(self._checks(snap, self.fixed))
+        if self.newest == 0:
+            expect = expect_stage(self.plan, 0, with_next_preconditions=True)
+            self.checked = f"stage {expect.label} (preflight; nothing applied yet)"
+            return Evaluation(self._checks(collect(self.cluster, expect), expect))
+        found = self._gitops()
+        prev, cur = self.commits[self.newest - 1], self.commits[self.newest]
+        revisions = {gitops.applied_revision(r, o) for r, o in found.items() if o is not None}
+        commits = {r for r in revisions if gitops.is_commit(r)}
+        contains_cur = {r: self.checkout.contains(r, cur) for r in commits}
+        applied_now = bool(commits) and all(contains_cur.values())
+        index = self.newest if applied_now else self.newest - 1
+        commit = cur if applied_now else prev
+        expect = expect_stage(self.plan, index, with_next_preconditions=True)
+        found = self._scope_gitops(found, index)
+        if applied_now:
+            self.checked = f"stage {expect.label} (already applied by the GitOps engine)"
+        else:
+            self.checked = f"stage {expect.label} + preconditions of stage {self.newest}"
+        contains = (
+            contains_cur if applied_now else {r: self.checkout.contains(r, prev) for r in commits}
+        )
+        snap = replace(collect(self.cluster, expect), gitops=found)
+        label = "the plan commit" if index == 0 else f"stage {index}"
+        sync = gitops.check(snap, gitops.SyncTarget(commit, label, contains))
+        return Evaluation([sync, *self._checks(snap, expect)])
+
+    def _checks(self, snap: Snapshot, expect: Expectation) -> list[CheckResult]:
+        results = [
+            controlplane.check(snap, expect),
+            dataplane.check(snap, expect),
+            gateways.check(snap, expect, self.request.baseline),
+        ]
+        if expect.cleanup_safety:
+            results.append(cleanup.check(snap, expect))
+        if results[1].status is Status.PASSED:
+            probes = connectivity.plan_probes(snap, expect, self.request.probes.max_time)
+            results.append(
+                connectivity.check(run_probes(self.cluster, probes, self.request.probes))
+            )
+        elif expect.probes:
+            results.append(
+                CheckResult.pending(connectivity.NAME, "waiting for the data plane before probing")
+            )
+        return results
+
+    def _refs(self) -> list[GitOpsRef]:
+        plan = self.plan
+        refs = [
+            GitOpsRef(o.kind, o.namespace, o.name)
+            for o in plan.gitops_objects
+            if o.kind in ("Application", "Kustomization")
+        ]
+        old_op = next((r for r in refs if r.name == plan.source.operator.name), None)
+        if old_op and plan.target.operator.name != old_op.name:
+            refs.append(GitOpsRef(old_op.kind, old_op.namespace, plan.target.operator.name))
+        return refs
+
+    def _gitops(self) -> dict[GitOpsRef, Any]:
+        refs = self._refs()
+        if refs:
+            return {r: self.cluster.get_or_none(r.resource, r.namespace, r.name) for r in refs}
+        found: dict[GitOpsRef, Any] = {}
+        for kind, resource in (("Application", APPLICATIONS), ("Kustomization", KUSTOMIZATIONS)):
+            try:
+                items = self.cluster.list(resource)
+            except NotFound:  # the engine's CRD is not installed
+                continue
+            for obj in items:
+                meta = obj.get("metadata") or {}
+                ref = GitOpsRef(kind, str(meta.get("namespace", "")), str(meta.get("name", "")))
+                rev = gitops.applied_revision(ref, obj)
+                if gitops.is_commit(rev) and self.checkout.contains(rev, rev) is not None:
+                    found[ref] = obj
+        return found
+
+    def _scope_gitops(self, found: dict[GitOpsRef, Any], index: int) -> dict[GitOpsRef, Any]:
+        """The new operator's Application exists from the control-plane stage on, the old one's
+        only until cleanup (its Application is pruned then)."""
+        plan = self.plan
+        cp_at = next((s.index for s in plan.stages if s.kind == "control-plane"), plan.total + 1)
+        gone_at = next((s.index for s in plan.stages if s.kind == "cleanup"), plan.total + 1)
+        scoped = dict(found)
+        for ref, obj in found.items():
+            new_op = ref.name == plan.target.operator.name and index < cp_at
+            old_op = ref.name == plan.source.operator.name and index >= gone_at
+            if obj is None and (new_op or old_op):
+                del scoped[ref]
+        return scoped

@@ -1,0 +1,170 @@
+"""Facts about one pod, read from its raw JSON (as the API returns it): sidecar, version, revision.
+
+Pure functions over dicts, so checks stay pure and a 20,000-pod list needs no model objects.
+Istio facts (verifier.md §3, banzai.md §3): `istio-proxy` is a container, or a native-sidecar
+init container; its image tag is the proxy version; the revision is in the injection status
+annotation (newer Istio), the `istio.io/rev` annotation, or the `istio.io/rev` pod label (1.6/1.7).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "PROXY",
+    "Owner",
+    "bad_waiting_reason",
+    "image_version",
+    "is_ready",
+    "is_terminating",
+    "labels",
+    "match_selector",
+    "minor_of",
+    "owner",
+    "proxy_container",
+    "proxy_version",
+    "revision",
+]
+
+PROXY = "istio-proxy"
+# Container states that will not heal by waiting (a new commit or a human is needed).
+_NEVER_HEALS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+Pod = Mapping[str, Any]
+
+
+def meta(pod: Pod) -> Mapping[str, Any]:
+    return pod.get("metadata") or {}
+
+
+def labels(obj: Pod) -> Mapping[str, str]:
+    return meta(obj).get("labels") or {}
+
+
+def annotations_of(obj: Pod) -> Mapping[str, str]:
+    return meta(obj).get("annotations") or {}
+
+
+def proxy_container(pod: Pod) -> Mapping[str, Any] | None:
+    """The `istio-proxy` container spec, whether a classic sidecar or a native-sidecar init container."""
+    spec = pod.get("spec") or {}
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or ():
+            if c.get("name") == PROXY:
+                return c
+    return None
+
+
+def image_version(image: str) -> str:
+    """`docker.io/istio/proxyv2:1.7.7-distroless@sha256:..` -> `1.7.7`; "" when untagged."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return ""
+    tag = last.rsplit(":", 1)[1]
+    m = _VERSION.match(tag)
+    return m.group(0).lstrip("v") if m else ""
+
+
+def proxy_version(pod: Pod) -> str:
+    c = proxy_container(pod)
+    return image_version(str(c.get("image", ""))) if c else ""
+
+
+def minor_of(version: str) -> tuple[int, int] | None:
+    m = _VERSION.match(version)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def revision(pod: Pod) -> str:
+    """The control-plane revision that injected the pod ("" when nothing says)."""
+    ann = annotations_of(pod)
+    raw = ann.get("sidecar.istio.io/status")
+    if raw:
+        try:
+            status = json.loads(raw)
+        except ValueError:
+            status = None
+        if isinstance(status, Mapping) and status.get("revision") not in (None, "", "default"):
+            return str(status["revision"])
+    return str(ann.get("istio.io/rev") or labels(pod).get("istio.io/rev") or "")
+
+
+def is_terminating(pod: Pod) -> bool:
+    return bool(meta(pod).get("deletionTimestamp"))
+
+
+def is_finished(pod: Pod) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def is_ready(pod: Pod) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running" or is_terminating(pod):
+        return False
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or ()
+    )
+
+
+def bad_waiting_reason(pod: Pod) -> str:
+    """`CrashLoopBackOff` (etc.) with the container name when a container is stuck for good."""
+    status = pod.get("status") or {}
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for cs in status.get(key) or ():
+            reason = ((cs.get("state") or {}).get("waiting") or {}).get("reason", "")
+            if reason in _NEVER_HEALS:
+                return f"{cs.get('name', '?')}: {reason}"
+    return ""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The workload a pod belongs to and the template generation it was created from."""
+
+    kind: str  # Deployment, StatefulSet, DaemonSet, Job, ... or "" for a bare pod
+    name: str
+    template: str  # pod-template-hash / controller-revision-hash, "" when unknown
+
+
+def owner(pod: Pod) -> Owner:
+    """Resolve ReplicaSet -> Deployment by name (the hash label is the ReplicaSet's suffix)."""
+    refs = [r for r in meta(pod).get("ownerReferences") or () if r.get("controller", True)]
+    if not refs:
+        return Owner("", "", "")
+    ref = refs[0]
+    kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+    lab = labels(pod)
+    if kind == "ReplicaSet":
+        h = lab.get("pod-template-hash", "")
+        if h and name.endswith("-" + h):
+            return Owner("Deployment", name[: -len(h) - 1], h)
+        return Owner("ReplicaSet", name, name)
+    return Owner(kind, name, lab.get("controller-revision-hash", ""))
+
+
+def match_selector(selector: str, lab: Mapping[str, str]) -> bool:
+    """Equality-based label selectors (`a=b,c!=d,e`), the form the plan's checks use."""
+    for term in (t.strip() for t in selector.split(",")):
+        if not term:
+            continue
+        if "!=" in term:
+            k, v = (s.strip() for s in term.split("!=", 1))
+            if lab.get(k) == v:
+                return False
+        elif "=" in term:
+            k, v = (s.strip() for s in term.replace("==", "=").split("=", 1))
+            if lab.get(k) != v:
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in lab:
+                return False
+        elif term not in lab:
+            return False
+    return True

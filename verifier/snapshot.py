@@ -1,0 +1,112 @@
+"""One evaluation's view of the cluster, read once and handed to the pure checks.
+
+`collect` is the thin I/O shell: one paged list of every pod in the cluster (chunk 500, so the
+request count stays at `kubectl get pods -A --chunk-size=500` plus a small constant), the Istio and
+MeshGateway CRs, and `get`s of the few named objects the plan points at. It depends only on the
+narrow :class:`ClusterReader` protocol, which :class:`verifier.cluster.Cluster` implements and unit
+tests fake by hand.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from verifier.cluster import (
+    APPLICATIONS,
+    DEPLOYMENTS,
+    ISTIOS,
+    KUSTOMIZATIONS,
+    MESHGATEWAYS,
+    NAMESPACES,
+    PODS,
+    SERVICES,
+    Resource,
+)
+from verifier.expectation import Expectation
+
+__all__ = ["ClusterReader", "GitOpsRef", "Snapshot", "collect"]
+
+Obj = Mapping[str, Any]
+Key = tuple[str, str]
+
+
+class ClusterReader(Protocol):
+    """What reading a snapshot needs from a cluster."""
+
+    def list(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        chunk: int = 500,
+    ) -> Sequence[Obj]: ...
+
+    def get_or_none(self, resource: Resource, namespace: str, name: str) -> Obj | None: ...
+
+
+@dataclass(frozen=True)
+class GitOpsRef:
+    """An Argo CD Application or Flux Kustomization to read (kind, namespace, name)."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def resource(self) -> Resource:
+        return APPLICATIONS if self.kind == "Application" else KUSTOMIZATIONS
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Raw objects of one evaluation; `None` values mean "asked, and it does not exist"."""
+
+    pods: Sequence[Obj]
+    istios: Mapping[Key, Obj]
+    meshgateways: Mapping[Key, Obj]
+    deployments: Mapping[Key, Obj | None]
+    services: Mapping[Key, Obj | None]
+    old_namespaces: Sequence[Obj] = ()
+    gitops: Mapping[GitOpsRef, Obj | None] = field(default_factory=dict)
+    _by_ns: dict[str, list[Obj]] = field(default_factory=dict, compare=False, repr=False)
+
+    def pods_in(self, namespace: str) -> list[Obj]:
+        if not self._by_ns and self.pods:
+            index: dict[str, list[Obj]] = defaultdict(list)
+            for p in self.pods:
+                index[(p.get("metadata") or {}).get("namespace", "")].append(p)
+            self._by_ns.update(index)
+        return self._by_ns.get(namespace, [])
+
+
+def collect(
+    cluster: ClusterReader, expect: Expectation, gitops: Sequence[GitOpsRef] = ()
+) -> Snapshot:
+    """Read everything the checks for `expect` need (no connectivity probes: those exec)."""
+    plan = expect.plan
+    pods = cluster.list(PODS)
+    istios = {_key(o): o for o in cluster.list(ISTIOS)}
+    mgws = {_key(o): o for o in cluster.list(MESHGATEWAYS)}
+    deployments = {
+        (cp.namespace, cp.istiod): cluster.get_or_none(DEPLOYMENTS, cp.namespace, cp.istiod)
+        for cp in (plan.source, plan.target)
+    }
+    services = {
+        (g.namespace, g.name): cluster.get_or_none(SERVICES, g.namespace, g.name)
+        for g, _ in expect.gateways
+    }
+    old: list[Obj] = []
+    if expect.cleanup_safety:
+        old.extend(cluster.list(NAMESPACES, label_selector=f"istio.io/rev={plan.source.revision}"))
+        if plan.source.global_:
+            old.extend(cluster.list(NAMESPACES, label_selector="istio-injection=enabled"))
+    found = {ref: cluster.get_or_none(ref.resource, ref.namespace, ref.name) for ref in gitops}
+    return Snapshot(pods, istios, mgws, deployments, services, old, found)
+
+
+def _key(obj: Obj) -> Key:
+    m = obj.get("metadata") or {}
+    return (str(m.get("namespace", "")), str(m.get("name", "")))
