@@ -76,6 +76,7 @@ class Found:
     namespaces: list[MeshNamespaceFound]
     engine: GitOpsEngine
     gitops: list[GitOpsObject]
+    istio_names: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def version(self) -> str:
@@ -371,4 +372,7 @@ def discover(index: RepoIndex, target: tuple[int, int, int] | None = None) -> Fo
         namespaces=[namespaces[n] for n in sorted(namespaces)],
         engine=engine,
         gitops=objs,
+        istio_names=frozenset(
+            (d.name, index.namespace_of(d) or cr_ns) for d in index.of_kind("Istio", ISTIO_GROUP)
+        ),
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generator import __version__
 from generator.discovery import Found, MeshNamespaceFound
 from generator.errors import UsageError
-from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade, minor_of
+from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade, minor_of, parse_version
 from generator.plan import (
     ConnectivityCheck,
     ControlPlane,
@@ -30,6 +31,8 @@ __all__ = [
     "probe_pairs",
     "split_waves",
 ]
+
+_DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 # Up to this many namespace pairs per stage every pair is probed; above it each namespace of the
 # wave is paired with one partner (both directions), so big meshes get a bounded number of probes.
@@ -153,11 +156,20 @@ def build_plan(found: Found, opts: InitOptions) -> Plan:
             f"no default istio-operator release is known for Istio {target_minor}; "
             "pass --operator-version"
         )
+    if opts.operator_version is not None:
+        parse_version(opts.operator_version, "--operator-version")
     old_op = found.operator.release
     new_op_name = canary_name(old_op.name, opts.to_version)
     new_name = opts.name or canary_name(found.cr.name, opts.to_version)
+    if not _DNS_NAME.match(new_name) or len(new_name) > 63:
+        raise UsageError(f"--name {new_name!r} is not a valid object name (lowercase DNS label)")
     if new_name == found.cr.name:
         raise UsageError(f"--name {new_name} is the name of the running control plane")
+    if (new_name, found.cr_namespace) in found.istio_names:
+        raise UsageError(
+            f"an Istio CR {new_name} already exists in {found.cr_namespace}; "
+            "pick another --name or remove it"
+        )
     if new_op_name == old_op.name:
         raise UsageError(f"the new operator release would reuse the name {new_op_name}")
     cr_dir = posixpath.dirname(found.cr.file)
