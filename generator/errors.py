@@ -14,6 +14,7 @@ __all__ = [
     "CheckFailed",
     "ClusterUnreachable",
     "ConflictError",
+    "ForgeError",
     "InputError",
     "PlanError",
     "PreconditionError",
@@ -63,5 +64,11 @@ class CheckFailed(CanaryError):
 
 class ClusterUnreachable(CanaryError):
     """The cluster could not be asked: unreachable, RBAC denied, or API timeouts."""
+
+    exit_code: ClassVar[int] = 3
+
+
+class ForgeError(CanaryError):
+    """GitHub or GitLab refused the request or could not be reached (bad token, 5xx, network)."""
 
     exit_code: ClassVar[int] = 3

@@ -120,6 +120,9 @@ class MeshNamespace:
     workloads: tuple[WorkloadRef, ...] = ()
     services: tuple[ServiceRef, ...] = ()
     file: str = ""
+    # How the old control plane selected it: any of istio-injection, istio.io/rev,
+    # autoInjectionNamespaces (rollback restores exactly these).
+    meshed_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -298,6 +301,7 @@ class Plan:
                             for w in n.workloads
                         ],
                         "services": [{"name": s.name, "port": s.port} for s in n.services],
+                        "meshedBy": list(n.meshed_by),
                     }
                 )
                 for n in self.namespaces
@@ -367,6 +371,7 @@ class Plan:
                     for s in r.seq(n, "services", "namespaces")
                 ),
                 r.s(n, "file", "namespaces", ""),
+                tuple(str(x) for x in r.seq(n, "meshedBy", "namespaces")),
             )
             for n in r.seq(raw, "namespaces", "")
         )

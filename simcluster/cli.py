@@ -1,13 +1,84 @@
-"""`simcluster`: not built yet (see its issue); exits 2."""
+"""`simcluster serve`: a simulated cluster as a process, until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import signal
+from pathlib import Path
 
 import click
 
+from generator.clikit import handle_errors
+from generator.errors import InputError, UsageError
+from simcluster import kubeconfig
+from simcluster.faults import FAULT_NAMES, Faults
+from simcluster.server import SimServer
 
+
+async def serve(server: SimServer, kubeconfig_out: Path) -> None:
+    """Start, write the kubeconfig, print the ready line, and run until a stop signal."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    url = await server.start()
+    try:
+        kubeconfig.write(kubeconfig_out, url)
+        click.echo(f"simcluster: serving {url} (kubeconfig {kubeconfig_out})")
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+@click.group()
 def main() -> None:
-    """Say simcluster is not built yet and exit 2."""
-    click.echo("simcluster: error: not built yet", err=True)
-    sys.exit(2)
+    """A simulated Kubernetes API server with the Banzai Istio operator's behaviour."""
+
+
+@main.command("serve")
+@click.option("--repo", type=click.Path(path_type=Path), help="GitOps repo to sync (like Argo CD).")
+@click.option("--branch", default="main", show_default=True, help="Branch whose head is applied.")
+@click.option(
+    "--kubeconfig",
+    "kubeconfig_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("simcluster.kubeconfig"),
+    show_default=True,
+    help="Where to write the kubeconfig for this server.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True)
+@click.option(
+    "--sync-interval",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="NAME",
+    help=f"Switch a fault on (repeatable): {', '.join(FAULT_NAMES)}.",
+)
+@handle_errors("simcluster")
+def serve_cmd(
+    repo: Path | None,
+    branch: str,
+    kubeconfig_out: Path,
+    port: int,
+    sync_interval: float,
+    faults: tuple[str, ...],
+) -> None:
+    """Serve the Kubernetes API on 127.0.0.1, sync REPO's branch head, run until SIGTERM."""
+    for name in faults:
+        Faults.check_name(name)
+    if repo is not None and not (repo / ".git").exists():
+        raise InputError(f"{repo}: not a git repository (no .git)")
+    server = SimServer(
+        repo=repo, branch=branch, sync_interval=sync_interval, faults=Faults(faults), port=port
+    )
+    try:
+        asyncio.run(serve(server, kubeconfig_out))
+    except OSError as err:
+        raise UsageError(f"cannot serve on 127.0.0.1:{port}: {err.strerror or err}") from err

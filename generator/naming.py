@@ -1,0 +1,68 @@
+"""Versions and names: the `-vNNx` convention, operator lines per Istio minor, upgrade limits."""
+
+from __future__ import annotations
+
+import re
+
+from generator.errors import UsageError
+
+__all__ = [
+    "DEFAULT_OPERATOR",
+    "canary_name",
+    "check_upgrade",
+    "minor_of",
+    "parse_version",
+    "retag",
+]
+
+# The newest istio-operator (v1beta1 line) release per Istio minor it reconciles (banzai.md §1.1).
+DEFAULT_OPERATOR = {"1.6": "0.6.22", "1.7": "0.7.14"}
+MAX_MINOR_JUMP = 2
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
+_SUFFIX = re.compile(r"-v\d+x$")
+
+
+def parse_version(text: str, what: str = "version") -> tuple[int, int, int]:
+    """`1.7.7` -> (1, 7, 7); anything else is a UsageError naming `what`."""
+    m = _VERSION.match(text.strip())
+    if not m:
+        raise UsageError(f"{what} {text!r} is not a version like 1.7.7")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def minor_of(version: str) -> str:
+    """`1.7` of `1.7.7`."""
+    major, minor, _ = parse_version(version)
+    return f"{major}.{minor}"
+
+
+def check_upgrade(current: str, target: str) -> None:
+    """Refuse a target that is not newer, or more than two minors ahead (skew policy)."""
+    cur, tgt = parse_version(current, "current version"), parse_version(target, "--to-version")
+    if tgt <= cur:
+        raise UsageError(f"--to-version {target} is not newer than the running {current}")
+    if tgt[0] != cur[0] or tgt[1] - cur[1] > MAX_MINOR_JUMP:
+        raise UsageError(
+            f"--to-version {target} jumps more than {MAX_MINOR_JUMP} minors from {current}; "
+            "upgrade one or two minors at a time"
+        )
+    if tgt[:2] == cur[:2]:
+        raise UsageError(
+            f"--to-version {target} is a patch release of {current}: a canary control plane "
+            "needs a new minor (patch upgrades are in place)"
+        )
+
+
+def canary_name(name: str, version: str) -> str:
+    """`istio-sample` or `istio-sample-v16x` -> `istio-sample-v17x` for 1.7.x."""
+    major, minor, _ = parse_version(version)
+    return f"{_SUFFIX.sub('', name)}-v{major}{minor}x"
+
+
+def retag(image: str, tag: str) -> str:
+    """The same registry/repository at a new tag (`docker.io/istio/pilot:1.6.14` -> `...:1.7.7`)."""
+    head, sep, _ = image.rpartition(":")
+    if not sep or "/" in image[len(head) :]:
+        return f"{image}:{tag}"
+    return f"{head}:{tag}"

@@ -1,0 +1,229 @@
+"""From what discovery found and the `init` options to a :class:`~generator.plan.Plan` (pure)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from generator import __version__
+from generator.discovery import Found, MeshNamespaceFound
+from generator.errors import UsageError
+from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade, minor_of
+from generator.plan import (
+    ConnectivityCheck,
+    ControlPlane,
+    GatewayRef,
+    MeshNamespace,
+    OperatorRelease,
+    Plan,
+    ServiceRef,
+    Stage,
+    WorkloadRef,
+)
+
+__all__ = ["MAX_FULL_PAIRS", "InitOptions", "build_plan", "split_waves"]
+
+# Up to this many namespace pairs per stage every pair is probed; above it each namespace of the
+# wave is paired with one partner (both directions), so big meshes get a bounded number of probes.
+MAX_FULL_PAIRS = 16
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """What `init` was asked for."""
+
+    to_version: str
+    name: str | None = None
+    operator_version: str | None = None
+    waves: tuple[tuple[str, ...], ...] = ()
+    wave_size: int = 1
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    source: tuple[str, str] | None  # (selector, container)
+    services: tuple[ServiceRef, ...]
+
+
+def _endpoint(ns: MeshNamespaceFound) -> _Endpoint:
+    source = None
+    for w in ns.workloads:
+        labels = w.get("spec", "template", "metadata", "labels", default={})
+        containers = w.get("spec", "template", "spec", "containers", default=[])
+        if isinstance(labels, dict) and labels and containers and isinstance(containers[0], dict):
+            selector = ",".join(f"{k}={v}" for k, v in labels.items())
+            source = (selector, str(containers[0].get("name", "")))
+            break
+    services = []
+    for s in ns.services:
+        ports = s.get("spec", "ports", default=[])
+        if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("port"), int):
+            services.append(ServiceRef(s.name, ports[0]["port"]))
+    return _Endpoint(source, tuple(services))
+
+
+def split_waves(names: Sequence[str], waves: Sequence[Sequence[str]], size: int) -> list[list[str]]:
+    """Explicit `--wave`s first, then the rest in name order, `size` namespaces per wave."""
+    if size < 1:
+        raise UsageError(f"--wave-size must be at least 1, not {size}")
+    known = set(names)
+    seen: set[str] = set()
+    out: list[list[str]] = []
+    for wave in waves:
+        for ns in wave:
+            if ns not in known:
+                raise UsageError(
+                    f"--wave names {ns!r}, which is not a namespace of the old control plane "
+                    f"({', '.join(names) or 'none'})"
+                )
+            if ns in seen:
+                raise UsageError(f"--wave names {ns!r} twice")
+            seen.add(ns)
+        if wave:
+            out.append(list(wave))
+    rest = [n for n in sorted(names) if n not in seen]
+    out.extend(rest[i : i + size] for i in range(0, len(rest), size))
+    return out
+
+
+def _checks(
+    pairs: Sequence[tuple[str, str]], eps: dict[str, _Endpoint]
+) -> tuple[ConnectivityCheck, ...]:
+    out: list[ConnectivityCheck] = []
+    seen: set[tuple[str, str]] = set()
+    for a, b in pairs:
+        for src, dst in ((a, b), (b, a)):
+            if (src, dst) in seen or src == dst:
+                continue
+            seen.add((src, dst))
+            source = eps[src].source
+            if source is None:
+                continue
+            for svc in eps[dst].services:
+                out.append(ConnectivityCheck(src, source[0], source[1], dst, svc.name, svc.port))
+    return tuple(out)
+
+
+def _pairs(
+    left: Sequence[str], right: Sequence[str], anchor: Sequence[str]
+) -> list[tuple[str, str]]:
+    if len(left) * len(right) <= MAX_FULL_PAIRS + len(left):
+        full = [(a, b) for a in left for b in right if a != b]
+        if len(full) <= MAX_FULL_PAIRS:
+            return full
+    # Bounded: each namespace of `anchor` (the wave) meets one partner on the other side.
+    other = [b for b in right if b not in anchor] or list(right)
+    out: list[tuple[str, str]] = []
+    for i, a in enumerate(anchor):
+        partner = next(
+            (
+                other[(i + j) % len(other)]
+                for j in range(len(other))
+                if other[(i + j) % len(other)] != a
+            ),
+            None,
+        )
+        if partner is not None:
+            out.append((a, partner))
+    return out
+
+
+def build_plan(found: Found, opts: InitOptions) -> Plan:
+    """The whole upgrade, stage by stage; refuses versions and names it cannot stage."""
+    check_upgrade(found.version, opts.to_version)
+    target_minor = minor_of(opts.to_version)
+    op_version = opts.operator_version or DEFAULT_OPERATOR.get(target_minor)
+    if op_version is None:
+        raise UsageError(
+            f"no default istio-operator release is known for Istio {target_minor}; "
+            "pass --operator-version"
+        )
+    old_op = found.operator.release
+    new_op_name = canary_name(old_op.name, opts.to_version)
+    new_name = opts.name or canary_name(found.cr.name, opts.to_version)
+    if new_name == found.cr.name:
+        raise UsageError(f"--name {new_name} is the name of the running control plane")
+    if new_op_name == old_op.name:
+        raise UsageError(f"the new operator release would reuse the name {new_op_name}")
+    cr_dir = posixpath.dirname(found.cr.file)
+    op_dir = posixpath.dirname(old_op.file)
+    source = ControlPlane(
+        found.cr.name,
+        found.cr_namespace,
+        found.version,
+        old_op,
+        found.cr.file,
+        found.global_,
+    )
+    new_op = OperatorRelease(
+        new_op_name,
+        old_op.namespace,
+        op_version,
+        old_op.form,
+        posixpath.join(op_dir, f"{new_op_name}.yaml"),
+    )
+    if new_op.minor != target_minor:
+        raise UsageError(
+            f"--operator-version {op_version} reconciles Istio {new_op.minor}, not {target_minor}"
+        )
+    target = ControlPlane(
+        new_name,
+        found.cr_namespace,
+        opts.to_version,
+        new_op,
+        posixpath.join(cr_dir, f"{new_name}.yaml"),
+        False,
+    )
+
+    gateways = tuple(
+        ref
+        if ref.in_repo
+        else GatewayRef(ref.name, ref.namespace, False, posixpath.join(cr_dir, f"{ref.name}.yaml"))
+        for ref, _ in found.gateways
+    )
+    namespaces = tuple(
+        MeshNamespace(
+            ns.name,
+            tuple(WorkloadRef(w.kind, w.name, w.file) for w in ns.workloads),
+            _endpoint(ns).services,
+            ns.doc.file,
+            ns.meshed_by,
+        )
+        for ns in found.namespaces
+    )
+    names = [ns.name for ns in found.namespaces]
+    eps = {ns.name: _endpoint(ns) for ns in found.namespaces}
+    waves = split_waves(names, opts.waves, opts.wave_size)
+
+    stages: list[Stage] = [Stage(1, "control-plane", "control-plane")]
+    if gateways:
+        stages.append(Stage(2, "gateways", "gateways", gateways=tuple(g.name for g in gateways)))
+    moved: list[str] = []
+    for i, wave in enumerate(waves, start=1):
+        before = list(moved)
+        moved.extend(wave)
+        rest = [n for n in names if n not in moved]
+        pairs = _pairs(moved, rest, wave) if rest else _pairs(wave, before or wave, wave)
+        stages.append(
+            Stage(
+                len(stages) + 1,
+                f"namespaces-{i}",
+                "namespaces",
+                namespaces=tuple(wave),
+                checks=_checks(pairs, eps),
+            )
+        )
+    stages.append(Stage(len(stages) + 1, "cleanup", "cleanup"))
+    baseline = _checks(_pairs(names, names, names), eps)
+    return Plan(
+        source=source,
+        target=target,
+        stages=tuple(stages),
+        namespaces=namespaces,
+        gateways=gateways,
+        gitops_engine=found.engine,
+        gitops_objects=tuple(found.gitops),
+        baseline_checks=baseline,
+        generator_version=__version__,
+    )

@@ -1,0 +1,299 @@
+"""The generator's commands as library functions: guard, plan the edits, then write and commit once.
+
+Each command (init, next, rollback) follows the same path: preconditions on the git tree, build
+the repo index, plan every file change (stages queue edits on an :class:`~generator.edits.Editor`,
+which verifies them), then either return the diff (`dry_run`) or write atomically and commit.
+`status` only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.apply import Renamer, restore, write_edits
+from generator.discovery import discover, find_doc, refuse_shared_bases
+from generator.edits import Editor, FileEdit, render_diff
+from generator.errors import CanaryError, InputError, PlanError, PreconditionError, UsageError
+from generator.gitrepo import GitRepo
+from generator.index import RepoIndex, build_index
+from generator.naming import parse_version
+from generator.plan import PLAN_PATH, Plan, dump_plan, load_plan
+from generator.planning import InitOptions, build_plan
+from generator.render import render
+from generator.stages import STAGES, StageContext
+from generator.stages.namespaces import RESTART_ANNOTATION, REV, move
+
+__all__ = ["Outcome", "init", "next_stage", "read_plan", "rollback", "status"]
+
+
+@dataclass
+class Outcome:
+    """What a writing command did (or, with dry_run, would do)."""
+
+    message: str
+    edits: list[FileEdit]
+    commit: str | None = None
+    branch: str | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def subject(self) -> str:
+        return self.message.splitlines()[0]
+
+    @property
+    def diff(self) -> str:
+        return render_diff(self.edits)
+
+
+# ----- shared steps ------------------------------------------------------------------------------
+
+
+def read_plan(root: Path) -> Plan:
+    """The plan file of the repo at `root`, or a PlanError saying to run init."""
+    path = root / PLAN_PATH
+    if not path.is_file():
+        raise PlanError(f"{PLAN_PATH}: no plan in {root}; run `istio-canary init` first")
+    return load_plan(path.read_text(encoding="utf-8"))
+
+
+def _commit(
+    git: GitRepo,
+    root: Path,
+    edits: list[FileEdit],
+    message: str,
+    branch: str | None,
+    dry_run: bool,
+    rename: Renamer | None,
+) -> Outcome:
+    out = Outcome(message, edits, branch=branch or git.branch())
+    if dry_run:
+        return out
+    if branch is not None:
+        git.switch_new(branch)
+    if rename is None:
+        write_edits(root, edits)
+    else:
+        write_edits(root, edits, rename)
+    paths = [e.path for e in edits]
+    try:
+        out.commit = git.commit(paths, message)
+    except CanaryError:
+        git.unstage(paths)
+        restore(root, edits)
+        raise
+    return out
+
+
+def _check_matches(index: RepoIndex, plan: Plan) -> None:
+    """Refuse a plan that no longer describes the repo (edited by hand, another branch...)."""
+
+    src, tgt = plan.source, plan.target
+    recorded = [
+        src.file,
+        src.operator.file,
+        *(ns.file for ns in plan.namespaces),
+        *(w.file for ns in plan.namespaces for w in ns.workloads),
+        *(g.file for g in plan.gateways if g.in_repo),
+    ]
+    for path in recorded:
+        if path in index.broken:
+            raise InputError(index.broken[path])
+    problems: list[str] = []
+    done = {s.kind for s in plan.stages if s.applied}
+    old = find_doc(index, "Istio", src.name, src.namespace, "istio.banzaicloud.io")
+    new = find_doc(index, "Istio", tgt.name, tgt.namespace, "istio.banzaicloud.io")
+    if "cleanup" not in done and old is None:
+        problems.append(f"the old Istio CR {src.name} is not in the repo")
+    if "cleanup" in done and old is not None:
+        problems.append(f"the old Istio CR {src.name} is back in the repo after cleanup")
+    if "control-plane" in done and new is None:
+        problems.append(f"the new Istio CR {tgt.name} is missing though control-plane is applied")
+    if "control-plane" not in done and new is not None:
+        problems.append(f"an Istio CR {tgt.name} exists though control-plane is not applied")
+    if old is not None and str(old.get("spec", "version", default="")) != src.version:
+        problems.append(
+            f"{src.name} runs {old.get('spec', 'version')}, the plan says {src.version}"
+        )
+    moved = set(plan.migrated_namespaces())
+    for ns in plan.namespaces:
+        doc = find_doc(index, "Namespace", ns.name, None, "")
+        if doc is None:
+            problems.append(f"Namespace {ns.name} is not in the repo")
+            continue
+        rev = (doc.metadata.get("labels") or {}).get(REV)
+        if (ns.name in moved) != (rev == tgt.revision):
+            state = "moved" if ns.name in moved else "not moved"
+            problems.append(f"Namespace {ns.name} has istio.io/rev={rev} but the plan says {state}")
+    if problems:
+        raise PlanError(f"{PLAN_PATH} does not match the repo: " + "; ".join(problems[:4]))
+
+
+def _index(root: Path) -> RepoIndex:
+    return build_index(root)
+
+
+# ----- commands ----------------------------------------------------------------------------------
+
+
+def init(
+    root: Path,
+    opts: InitOptions,
+    *,
+    dry_run: bool = False,
+    branch: str | None = None,
+    rename: Renamer | None = None,
+) -> Outcome:
+    """Discover the mesh, write `.istio-canary/plan.yaml` and commit it (`Istio-Canary-Stage: 0/n`)."""
+    git = GitRepo(root)
+    git.require_clean(branch)
+    parse_version(opts.to_version, "--to-version")
+    existing = root / PLAN_PATH
+    if existing.exists():
+        current = load_plan(existing.read_text(encoding="utf-8"))
+        if not current.complete:
+            raise PreconditionError(
+                f"{PLAN_PATH}: an upgrade to {current.target.version} is in progress "
+                f"({current.applied_index}/{current.total} applied); finish it first"
+            )
+    index = _index(root)
+    found = discover(index, parse_version(opts.to_version))
+    plan = build_plan(found, opts)
+    refuse_shared_bases(
+        index,
+        [
+            found.cr.file,
+            *(ns.doc.file for ns in found.namespaces),
+            *(w.file for ns in found.namespaces for w in ns.workloads),
+            *(d.file for _, d in found.gateways if d is not None),
+        ],
+    )
+    editor = Editor(index)
+    editor.write(PLAN_PATH, dump_plan(plan))
+    message = render(
+        "commit-plan.txt.j2",
+        source=plan.source,
+        target=plan.target,
+        stages=plan.stages,
+        n=plan.total,
+        baseline=len(plan.baseline_checks),
+    )
+    out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
+    out.notes = list(index.notes)
+    out.warnings = [f"{msg}; discovery could not see inside it" for msg in index.broken.values()]
+    return out
+
+
+def next_stage(
+    root: Path,
+    *,
+    dry_run: bool = False,
+    branch: str | None = None,
+    rename: Renamer | None = None,
+) -> Outcome:
+    """Apply the plan's next stage as one commit (`Istio-Canary-Stage: i/n name`)."""
+    git = GitRepo(root)
+    git.require_clean(branch)
+    plan = read_plan(root)
+    stage = plan.next_stage
+    if stage is None:
+        raise PreconditionError(f"all {plan.total} stages of the plan are applied; nothing to do")
+    index = _index(root)
+    _check_matches(index, plan)
+    editor = Editor(index)
+    ctx = StageContext(index, plan, stage, editor)
+    extra: dict[str, Any] = STAGES[stage.kind].plan(ctx)
+    editor.write(PLAN_PATH, dump_plan(plan.mark_applied(stage.index)))
+    message = render(
+        f"commit-{stage.kind}.txt.j2",
+        source=plan.source,
+        target=plan.target,
+        stage=stage,
+        i=stage.index,
+        n=plan.total,
+        **extra,
+    )
+    out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
+    out.notes = list(index.notes)
+    return out
+
+
+def rollback(
+    root: Path,
+    namespaces: Sequence[str],
+    *,
+    dry_run: bool = False,
+    branch: str | None = None,
+    rename: Renamer | None = None,
+) -> Outcome:
+    """Move migrated namespaces back to the old control plane (one commit), while it exists."""
+    if not namespaces:
+        raise UsageError("name at least one --namespace to roll back")
+    git = GitRepo(root)
+    git.require_clean(branch)
+    plan = read_plan(root)
+    if any(s.kind == "cleanup" and s.applied for s in plan.stages):
+        raise PreconditionError(
+            f"cleanup is applied: the old control plane {plan.source.name} is gone; cannot roll back"
+        )
+    moved = set(plan.migrated_namespaces())
+    for ns in namespaces:
+        if ns not in {n.name for n in plan.namespaces}:
+            raise UsageError(f"--namespace {ns} is not part of the plan")
+        if ns not in moved:
+            raise UsageError(f"--namespace {ns} is not on {plan.target.name}; nothing to roll back")
+    names = list(dict.fromkeys(namespaces))
+    index = _index(root)
+    _check_matches(index, plan)
+    editor = Editor(index)
+    stage = plan.next_stage or plan.stages[-1]
+    move(StageContext(index, plan, stage, editor), names, back=True)
+    editor.write(PLAN_PATH, dump_plan(plan.with_rolled_back(names)))
+    message = render(
+        "commit-rollback.txt.j2",
+        source=plan.source,
+        target=plan.target,
+        namespaces=names,
+        annotation=RESTART_ANNOTATION,
+    )
+    out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
+    out.notes = list(index.notes)
+    return out
+
+
+def status(root: Path) -> dict[str, Any]:
+    """Stages, which are applied, and what is next (plain data for text or JSON output)."""
+    plan = read_plan(root)
+    nxt = plan.next_stage
+    return {
+        "from": {
+            "name": plan.source.name,
+            "version": plan.source.version,
+            "revision": plan.source.revision,
+        },
+        "to": {
+            "name": plan.target.name,
+            "version": plan.target.version,
+            "revision": plan.target.revision,
+        },
+        "applied": plan.applied_index,
+        "total": plan.total,
+        "complete": plan.complete,
+        "next": None if nxt is None else {"index": nxt.index, "name": nxt.name, "kind": nxt.kind},
+        "rolledBack": list(plan.rolled_back),
+        "stages": [
+            {
+                "index": s.index,
+                "name": s.name,
+                "kind": s.kind,
+                "applied": s.applied,
+                "namespaces": list(s.namespaces),
+                "gateways": list(s.gateways),
+                "checks": len(s.checks),
+            }
+            for s in plan.stages
+        ],
+    }

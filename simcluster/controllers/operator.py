@@ -1,0 +1,1038 @@
+"""Banzai Cloud istio-operator 0.6.x / 0.7.x, simulated (banzai.md is the specification).
+
+Three parts:
+- releases: an Argo CD Application or Flux HelmRelease of the ``istio-operator`` chart is rendered
+  (no real Helm) into the chart's StatefulSet ``<release>`` (pod ``<release>-0``, 2/2) plus its
+  ServiceAccount and Service, tracked by ``app.kubernetes.io/instance``; deleting the release
+  deletes them. The Application / HelmRelease status is written as Argo CD / helm-controller do.
+- operators: every StatefulSet whose ``manager`` image is ``.../istio-operator:<tag>`` and whose
+  pod is Ready is a running operator of that tag. It reconciles only Istio CRs whose
+  ``spec.version`` minor matches (0.6.x: 1.6, 0.7.x: 1.7), and MeshGateways whose control plane's
+  version matches. An operator that goes away marks every Istio CR ``Unmanaged``.
+- per-version quirks: ingress gateway on by default in 0.6.x only; ``createOnly`` honoured from
+  0.6.17 / 0.7.2; ``autoInjectionNamespaces`` re-adds ``istio-injection`` to rev-labelled
+  namespaces before 0.6.15 / 0.7.4; 0.7.6+ strips it from namespaces on its own revision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from simcluster.controllers.workloads import controlled_by, owner_ref, pod_ready
+from simcluster.mesh import ROOT_CA_ANNOTATION
+from simcluster.store import StoreError, deep_copy, now_rfc3339
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from simcluster.controllers import Controllers
+
+__all__ = [
+    "FINALIZER",
+    "OperatorVersion",
+    "Operators",
+    "cr_names",
+    "is_operator_chart",
+    "render_release",
+]
+
+Obj = dict[str, Any]
+FINALIZER = "istio-operator.finializer.banzaicloud.io"  # sic, as the operator spells it
+CHART = "istio-operator"
+INSTANCE = "app.kubernetes.io/instance"
+MANAGED_INJECTION = "istio-operator-managed-injection"
+GATEWAY_LABELS = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+
+
+# -- versions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class OperatorVersion:
+    """An operator image tag like 0.6.12, with the behaviour that changed between releases."""
+
+    major: int
+    minor: int
+    patch: int
+
+    @classmethod
+    def parse(cls, tag: str) -> OperatorVersion | None:
+        parts = tag.lstrip("v").split("-", 1)[0].split(".")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            return None
+        return cls(int(parts[0]), int(parts[1]), int(parts[2]))
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    @property
+    def istio_minor(self) -> str:
+        """The Istio minor this operator reconciles: 0.6.x -> "1.6", 0.7.x -> "1.7"."""
+        return f"1.{self.minor}"
+
+    def _since(self, six: int, seven: int) -> bool:
+        if self.minor == 6:
+            return self.patch >= six
+        return self.minor > 6 and (self.minor > 7 or self.patch >= seven)
+
+    @property
+    def honours_create_only(self) -> bool:
+        return self._since(17, 2)
+
+    @property
+    def skips_rev_labelled(self) -> bool:
+        return self._since(15, 4)
+
+    @property
+    def strips_legacy_label(self) -> bool:
+        return self.minor > 7 or (self.minor == 7 and self.patch >= 6)
+
+    @property
+    def ingress_default(self) -> bool:
+        return self.minor == 6
+
+
+def cr_names(cr: Obj) -> dict[str, str]:
+    """Object names for a CR, per banzai.md §1.2 (revisioned CRs get the revision suffix)."""
+    name = str(cr["metadata"]["name"])
+    ns = str(cr["metadata"].get("namespace", "istio-system"))
+    rev = name.replace(".", "-")
+    if (cr.get("spec") or {}).get("global") is False:
+        return {
+            "revision": f"{name}.{ns}",
+            "istiod": f"istiod-{rev}",
+            "injector": f"istio-sidecar-injector-{rev}-{ns}",
+            "ingress": f"istio-ingressgateway-{rev}",
+        }
+    return {
+        "revision": f"{name}.{ns}",
+        "istiod": "istiod",
+        "injector": "istio-sidecar-injector",
+        "ingress": "istio-ingressgateway",
+    }
+
+
+def _version_minor(version: str) -> str:
+    parts = str(version).split(".")
+    return ".".join(parts[:2])
+
+
+def _proxy_image(cr: Obj) -> str:
+    spec = cr.get("spec") or {}
+    return str(
+        (spec.get("proxy") or {}).get("image") or f"docker.io/istio/proxyv2:{spec.get('version')}"
+    )
+
+
+# -- releases (the chart, rendered) ------------------------------------------------------------
+
+
+def is_operator_chart(obj: Obj) -> bool:
+    """Is this Application / HelmRelease a release of the istio-operator chart?"""
+    if obj.get("kind") == "Application":
+        source = (obj.get("spec") or {}).get("source") or {}
+        return source.get("chart") == CHART or str(source.get("path", "")).rstrip("/").endswith(
+            f"charts/{CHART}"
+        )
+    if obj.get("kind") == "HelmRelease":
+        chart = (((obj.get("spec") or {}).get("chart") or {}).get("spec") or {}).get("chart", "")
+        return str(chart).rstrip("/").endswith(CHART)
+    return False
+
+
+def _set_path(values: Obj, dotted: str, value: Any) -> None:
+    node = values
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def release_values(obj: Obj) -> tuple[str, str, Obj]:
+    """(release name, namespace, values) of an operator chart release."""
+    spec = obj.get("spec") or {}
+    meta = obj["metadata"]
+    values: Obj = {}
+    if obj.get("kind") == "Application":
+        helm = (spec.get("source") or {}).get("helm") or {}
+        if helm.get("values"):
+            loaded = yaml.safe_load(str(helm["values"])) or {}
+            if isinstance(loaded, dict):
+                values.update(loaded)
+        values.update(deep_copy(helm.get("valuesObject") or {}))
+        for param in helm.get("parameters") or []:
+            _set_path(values, str(param.get("name")), str(param.get("value", "")))
+        release = str(helm.get("releaseName") or meta["name"])
+        namespace = str((spec.get("destination") or {}).get("namespace") or "default")
+    else:
+        values.update(deep_copy(spec.get("values") or {}))
+        target = spec.get("targetNamespace")
+        release = str(
+            spec.get("releaseName") or (f"{target}-{meta['name']}" if target else meta["name"])
+        )
+        namespace = str(target or meta.get("namespace", "default"))
+    return release, namespace, values
+
+
+def render_release(release: str, namespace: str, values: Obj) -> list[Obj]:
+    """The istio-operator chart's workload objects for one release (what `helm template` gives)."""
+    op = values.get("operator") or {}
+    image = op.get("image") or {}
+    istio_version = str(values.get("istioVersion", "1.7"))
+    repo = image.get("repository") or (
+        "banzaicloud/istio-operator"
+        if istio_version == "1.6"
+        else "ghcr.io/banzaicloud/istio-operator"
+    )
+    tag = str(image.get("tag") or ("0.6.22" if istio_version == "1.6" else "0.7.14"))
+    labels = {
+        "app.kubernetes.io/name": CHART,
+        "app.kubernetes.io/instance": release,
+        "app.kubernetes.io/component": "operator",
+        "control-plane": "controller-manager",
+        "controller-tools.k8s.io": "1.0",
+    }
+    args = [
+        "--leader-election-namespace", namespace,
+        "--leader-election-name", f"{release}-leader",
+        "--webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs",
+    ]  # fmt: skip
+    if istio_version >= "1.7":
+        args += ["--webhook-name", f"{release}-webhook"]
+    selector = {k: labels[k] for k in ("control-plane", "controller-tools.k8s.io", INSTANCE)}
+    statefulset = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": release, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "replicas": 1,
+            "serviceName": f"{release}-authproxy",
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {
+                    "labels": dict(labels),
+                    "annotations": {"sidecar.istio.io/inject": "false"},
+                },
+                "spec": {
+                    "serviceAccountName": release,
+                    "terminationGracePeriodSeconds": 60,
+                    "containers": [
+                        {
+                            "name": "kube-rbac-proxy",
+                            "image": "gcr.io/kubebuilder/kube-rbac-proxy:v0.5.0",
+                            "args": [
+                                "--secure-listen-address=0.0.0.0:8443",
+                                "--upstream=http://127.0.0.1:8080/",
+                                "--logtostderr=true",
+                                "--v=10",
+                            ],
+                            "ports": [{"containerPort": 8443, "name": "https"}],
+                        },
+                        {
+                            "name": "manager",
+                            "image": f"{repo}:{tag}",
+                            "command": ["/manager"],
+                            "args": args,
+                            "ports": [
+                                {"containerPort": 443, "name": "webhook-server"},
+                                {"containerPort": 8080, "name": "metrics"},
+                            ],
+                            "env": [{"name": "POD_NAMESPACE", "value": namespace}],
+                        },
+                    ],
+                },
+            },
+        },
+    }
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": release, "namespace": namespace, "labels": dict(labels)},
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": f"{release}-authproxy",
+            "namespace": namespace,
+            "labels": dict(labels),
+        },
+        "spec": {
+            "selector": selector,
+            "ports": [{"name": "https", "port": 8443, "targetPort": "https"}],
+        },
+    }
+    return [account, service, statefulset]
+
+
+@dataclass(frozen=True)
+class RunningOperator:
+    name: str
+    namespace: str
+    version: OperatorVersion
+
+
+class Operators:
+    """Chart releases, the operators they run, and what those operators reconcile."""
+
+    def __init__(self, ctl: Controllers) -> None:
+        self.ctl = ctl
+        self.store = ctl.store
+        self._running: dict[tuple[str, str], OperatorVersion] = {}
+        self._seen: dict[str, int] = {}  # CR uid -> generation last reconciled
+        self._labelling = False  # True while the operator itself writes a Namespace
+
+    def handlers(self) -> dict[str, Callable[[str, str], None]]:
+        return {
+            "release": self.sync_release,
+            "operators": self.sync_operators,
+            "istio": self.sync_istio,
+            "meshgateway": self.sync_meshgateway,
+            "orphans": self.collect_orphans,
+        }
+
+    def collect_orphans(self, _ns: str, owner_uid: str) -> None:
+        """Garbage-collect what a deleted CR or gateway owned, when the store has not already.
+
+        The store collects dependents on a plain delete; a CR that went away through its
+        finalizer is removed by an update, so its dependents are swept here as the GC would.
+        """
+        for kind in (
+            "MeshGateway", "Deployment", "Service", "ServiceAccount", "MutatingWebhookConfiguration",
+        ):  # fmt: skip
+            for obj in self.store.list(kind, shared=True)[0]:
+                refs = obj["metadata"].get("ownerReferences") or []
+                if not any(r.get("uid") == owner_uid for r in refs):
+                    continue
+                others = [r for r in refs if r.get("uid") != owner_uid]
+                if any(self._uid_alive(r) for r in others):
+                    continue
+                self._delete(obj)
+
+    def _uid_alive(self, ref: Obj) -> bool:
+        return any(
+            o["metadata"].get("uid") == ref.get("uid")
+            for o in self.store.list(str(ref.get("kind")), shared=True)[0]
+        )
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
+        kind = obj.get("kind")
+        meta = obj["metadata"]
+        ns, name = meta.get("namespace", ""), meta["name"]
+        if kind in ("Application", "HelmRelease") and (
+            is_operator_chart(obj) or (old is not None and is_operator_chart(old))
+        ):
+            self.ctl.enqueue("release", f"{kind}/{ns}", name)
+        elif kind in ("StatefulSet",) or (
+            kind == "Pod" and (meta.get("labels") or {}).get("app.kubernetes.io/name") == CHART
+        ):
+            self.ctl.enqueue("operators", "", "")
+            instance = (meta.get("labels") or {}).get(INSTANCE)
+            if kind == "StatefulSet" and instance:
+                for rel_kind in ("Application", "HelmRelease"):
+                    for rel in self.store.list(rel_kind, shared=True)[0]:
+                        if is_operator_chart(rel) and release_values(rel)[0] == instance:
+                            self.ctl.enqueue(
+                                "release", f"{rel_kind}/{rel['metadata'].get('namespace', '')}",
+                                rel["metadata"]["name"],
+                            )  # fmt: skip
+        elif kind == "Istio":
+            if event == "DELETED":
+                self.ctl.enqueue("orphans", "", meta["uid"])
+            self.ctl.enqueue("istio", ns, name)
+            self._enqueue_gateways()
+        elif kind == "MeshGateway":
+            if event == "DELETED":
+                self.ctl.enqueue("orphans", "", meta["uid"])
+            self.ctl.enqueue("meshgateway", ns, name)
+            for owner in meta.get("ownerReferences") or []:
+                if owner.get("kind") == "Istio":
+                    self.ctl.enqueue("istio", ns, str(owner["name"]))
+            cp = (obj.get("spec") or {}).get("istioControlPlane") or {}
+            if cp.get("name"):
+                self.ctl.enqueue("istio", str(cp.get("namespace") or ns), str(cp["name"]))
+        elif kind == "Namespace":
+            if not self._labelling:  # our own labelling must not start a reconcile storm
+                self._enqueue_crs()
+        elif kind in ("Deployment", "Service", "Endpoints"):
+            for ref in meta.get("ownerReferences") or []:
+                if ref.get("kind") == "Istio":
+                    self.ctl.enqueue("istio", ns, str(ref["name"]))
+                elif ref.get("kind") == "MeshGateway":
+                    self.ctl.enqueue("meshgateway", ns, str(ref["name"]))
+
+    def _enqueue_crs(self, *, revisioned_only: bool = False) -> None:
+        """Reconcile CRs, global ones first so a revisioned CP's label clean-up runs last."""
+        crs = sorted(
+            self.store.list("Istio", shared=True)[0],
+            key=lambda c: ((c.get("spec") or {}).get("global") is False, c["metadata"]["name"]),
+        )
+        for cr in crs:
+            if revisioned_only and (cr.get("spec") or {}).get("global") is not False:
+                continue
+            self.ctl.enqueue("istio", cr["metadata"]["namespace"], cr["metadata"]["name"])
+
+    def _label_namespace(self, ns: Obj) -> None:
+        self._labelling = True
+        try:
+            self.store.update(ns)
+        finally:
+            self._labelling = False
+
+    def _enqueue_gateways(self) -> None:
+        for mgw in self.store.list("MeshGateway", shared=True)[0]:
+            self.ctl.enqueue("meshgateway", mgw["metadata"]["namespace"], mgw["metadata"]["name"])
+
+    def resync_all(self) -> None:
+        for cr in self.store.list("Istio", shared=True)[0]:
+            self.ctl.enqueue("istio", cr["metadata"]["namespace"], cr["metadata"]["name"])
+        self._enqueue_gateways()
+
+    # -- releases --------------------------------------------------------------------------------
+
+    def sync_release(self, kind_ns: str, name: str) -> None:
+        """Install, upgrade or uninstall one istio-operator chart release."""
+        kind, _, ns = kind_ns.partition("/")
+        rel = self.store.get(kind, ns or None, name)
+        tracked = self._tracked(kind, ns, name)
+        if rel is None or rel["metadata"].get("deletionTimestamp") or not is_operator_chart(rel):
+            for obj in tracked:
+                self._delete(obj)
+            if rel is not None and rel["metadata"].get("deletionTimestamp"):
+                rel["metadata"]["finalizers"] = [
+                    f for f in rel["metadata"].get("finalizers") or []
+                    if f != "resources-finalizer.argocd.argoproj.io"
+                ]  # fmt: skip
+                self.store.update(rel)
+            return
+        release, namespace, values = release_values(rel)
+        if self.store.get("Namespace", None, namespace) is None:
+            self.store.create(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            )
+        desired = render_release(release, namespace, values)
+        tracking = f"{kind}/{ns}/{name}"
+        for obj in desired:
+            obj["metadata"].setdefault("annotations", {})["simcluster.istio-canary.dev/release"] = (
+                tracking
+            )
+            self._apply(obj)
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
+        for obj in tracked:
+            if (obj["kind"], obj["metadata"]["name"]) not in wanted:
+                self._delete(obj)
+        self._release_status(kind, rel, release, namespace)
+
+    def _tracked(self, kind: str, ns: str, name: str) -> list[Obj]:
+        tracking = f"{kind}/{ns}/{name}"
+        out = []
+        for k in ("StatefulSet", "Service", "ServiceAccount"):
+            for obj in self.store.list(k, shared=True)[0]:
+                if (obj["metadata"].get("annotations") or {}).get(
+                    "simcluster.istio-canary.dev/release"
+                ) == tracking:
+                    out.append(obj)
+        return out
+
+    def _apply(self, desired: Obj) -> Obj:
+        """Create, or update the fields we render (keeping status and allocated fields)."""
+        meta = desired["metadata"]
+        live = self.store.get(desired["kind"], meta.get("namespace"), meta["name"])
+        if live is None:
+            return self.store.create(desired)
+        merged = deep_copy(live)
+        merged["metadata"]["labels"] = {
+            **(live["metadata"].get("labels") or {}),
+            **(meta.get("labels") or {}),
+        }
+        if meta.get("annotations"):
+            merged["metadata"]["annotations"] = {
+                **(live["metadata"].get("annotations") or {}),
+                **meta["annotations"],
+            }
+        if "ownerReferences" in meta:
+            merged["metadata"]["ownerReferences"] = meta["ownerReferences"]
+        for key, value in desired.items():
+            if key in ("metadata", "status", "apiVersion", "kind"):
+                continue
+            if key == "spec" and desired["kind"] == "Service":
+                spec = dict(live.get("spec") or {})
+                spec.update(value)
+                merged["spec"] = spec
+            else:
+                merged[key] = value
+        if merged == live:
+            return live
+        return self.store.update(merged)
+
+    def _delete(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        try:
+            self.store.delete(obj["kind"], meta.get("namespace"), meta["name"])
+        except StoreError:
+            pass
+
+    def _release_status(self, kind: str, rel: Obj, release: str, namespace: str) -> None:
+        ss = self.store.get("StatefulSet", namespace, release)
+        ready = bool(ss and (ss.get("status") or {}).get("readyReplicas", 0) >= 1)
+        now = now_rfc3339()
+        old = rel.get("status") or {}
+        if kind == "Application":
+            source = (rel.get("spec") or {}).get("source") or {}
+            revision = str(source.get("targetRevision") or "")
+            op = old.get("operationState") or {}
+            fresh = (op.get("syncResult") or {}).get("revision") == revision and op.get(
+                "phase"
+            ) == "Succeeded"
+            health = "Healthy" if ready else "Progressing"
+            status = {
+                "sync": {
+                    "status": "Synced",
+                    "revision": revision,
+                    "comparedTo": {
+                        "source": deep_copy(source),
+                        "destination": deep_copy((rel.get("spec") or {}).get("destination") or {}),
+                    },
+                },
+                "health": {"status": health},
+                "operationState": op
+                if fresh
+                else {
+                    "phase": "Succeeded",
+                    "message": "successfully synced (all tasks run)",
+                    "startedAt": now,
+                    "finishedAt": now,
+                    "operation": {
+                        "sync": {"revision": revision},
+                        "initiatedBy": {"automated": True},
+                    },
+                    "syncResult": {"revision": revision, "source": deep_copy(source)},
+                },
+                "reconciledAt": old.get("reconciledAt")
+                if fresh and (old.get("health") or {}).get("status") == health
+                else now,
+                "sourceType": "Helm",
+                "summary": {"images": sorted(_images(ss))} if ss else {},
+                "resources": [
+                    {
+                        "group": "apps",
+                        "version": "v1",
+                        "kind": "StatefulSet",
+                        "namespace": namespace,
+                        "name": release,
+                        "status": "Synced",
+                        "health": {"status": health},
+                    },
+                ],
+            }
+        else:
+            spec = rel.get("spec") or {}
+            chart = (spec.get("chart") or {}).get("spec") or {}
+            version = str(chart.get("version") or "*")
+            generation = rel["metadata"].get("generation", 1)
+            reason, message = (
+                "InstallSucceeded",
+                f"Helm install succeeded for release {namespace}/{release}.v1 with chart {CHART}@{version}",
+            )
+            cond_status = "True" if ready else "Unknown"
+            prev = {c.get("type"): c for c in old.get("conditions") or []}
+            conditions = []
+            for ctype in ("Ready", "Released"):
+                st = cond_status if ctype == "Ready" else "True"
+                keep = prev.get(ctype)
+                conditions.append({
+                    "type": ctype, "status": st,
+                    "reason": reason if st == "True" else "Progressing",
+                    "message": message if st == "True" else "Running 'install' action with timeout of 5m0s",
+                    "observedGeneration": generation,
+                    "lastTransitionTime": keep["lastTransitionTime"] if keep and keep.get("status") == st else now,
+                })  # fmt: skip
+            status = {
+                "observedGeneration": generation,
+                "conditions": conditions,
+                "lastAttemptedRevision": version,
+                "lastAttemptedReleaseAction": "install",
+                "history": [{"chartName": CHART, "chartVersion": version, "name": release, "namespace": namespace, "status": "deployed", "version": 1}],
+            }  # fmt: skip
+        if status != old:
+            rel["status"] = status
+            self.store.update(rel, status_only=True)
+
+    # -- which operators run -------------------------------------------------------------------------
+
+    def _scan_operators(self) -> dict[tuple[str, str], OperatorVersion]:
+        running: dict[tuple[str, str], OperatorVersion] = {}
+        for ss in self.store.list("StatefulSet", shared=True)[0]:
+            containers = ((ss.get("spec") or {}).get("template") or {}).get("spec", {}).get(
+                "containers"
+            ) or []
+            tag = next(
+                (
+                    str(c.get("image", "")).rsplit(":", 1)[-1]
+                    for c in containers
+                    if str(c.get("image", "")).rsplit(":", 1)[0].endswith("/istio-operator")
+                    or str(c.get("image", "")).rsplit(":", 1)[0] == "istio-operator"
+                ),
+                None,
+            )
+            version = OperatorVersion.parse(tag) if tag else None
+            if version is None:
+                continue
+            meta = ss["metadata"]
+            pods = [
+                p
+                for p in self.store.list("Pod", meta["namespace"], shared=True)[0]
+                if controlled_by(p, meta["uid"]) and pod_ready(p)
+            ]
+            if pods:
+                running[(meta["namespace"], meta["name"])] = version
+        return running
+
+    def sync_operators(self, _ns: str, _name: str) -> None:
+        """Notice operators starting and stopping; a stopping one marks every CR Unmanaged."""
+        running = self._scan_operators()
+        stopped = set(self._running) - set(running)
+        started = set(running) - set(self._running)
+        self._running = running
+        if stopped:
+            for cr in self.store.list("Istio")[0]:
+                if cr["metadata"].get("finalizers"):
+                    cr["metadata"]["finalizers"] = [
+                        f for f in cr["metadata"]["finalizers"] if f != FINALIZER
+                    ]
+                    cr = self.store.update(cr)
+                    if cr["metadata"].get("deletionTimestamp") and not cr["metadata"].get(
+                        "finalizers"
+                    ):
+                        continue
+                if (
+                    self.store.get("Istio", cr["metadata"]["namespace"], cr["metadata"]["name"])
+                    is None
+                ):
+                    continue
+                cr["status"] = {
+                    **(cr.get("status") or {}),
+                    "Status": "Unmanaged",
+                    "ErrorMessage": "",
+                }
+                self.store.update(cr, status_only=True)
+        if stopped or started:
+            self.resync_all()
+
+    def operator_for(self, version: str) -> OperatorVersion | None:
+        """The running operator that reconciles an Istio ``spec.version`` (newest of that minor)."""
+        minor = _version_minor(version)
+        candidates = [v for v in self._running.values() if v.istio_minor == minor]
+        return max(candidates) if candidates else None
+
+    # -- Istio CRs -------------------------------------------------------------------------------
+
+    def sync_istio(self, ns: str, name: str) -> None:
+        cr = self.store.get("Istio", ns, name)
+        if cr is None:
+            return
+        spec = cr.get("spec") or {}
+        operator = self.operator_for(str(spec.get("version", "")))
+        if operator is None:
+            return  # no operator of that minor: nobody touches the CR (banzai.md §1.1)
+        meta = cr["metadata"]
+        if meta.get("deletionTimestamp"):
+            meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+            self.store.update(cr)
+            return
+        if FINALIZER not in (meta.get("finalizers") or []):
+            meta["finalizers"] = [*(meta.get("finalizers") or []), FINALIZER]
+            cr = self.store.update(cr)
+        status = cr.get("status") or {}
+        generation = int(meta.get("generation", 1))
+        if status.get("Status") not in ("Reconciling", "Available", "ReconcileFailed") or (
+            status.get("Status") != "Reconciling" and self._seen.get(meta["uid"]) != generation
+        ):
+            cr["status"] = {**status, "Status": "Reconciling", "ErrorMessage": ""}
+            self.store.update(cr, status_only=True)
+            self.ctl.after(0.02, "istio", ns, name)
+            return
+        error = self._reconcile_components(cr, operator)
+        self._auto_injection(cr, operator)
+        self._seen[meta["uid"]] = generation
+        cr = self.store.get("Istio", ns, name) or cr
+        new_status = dict(cr.get("status") or {})
+        gateway = (
+            self.store.get("MeshGateway", ns, cr_names(cr)["ingress"])
+            if self._ingress_enabled(cr, operator)
+            else None
+        )
+        if error:
+            new_status.update({"Status": "ReconcileFailed", "ErrorMessage": error})
+        elif gateway is not None and (gateway.get("status") or {}).get("Status") != "Available":
+            new_status.update({"Status": "ReconcileFailed", "ErrorMessage": "gateway is pending"})
+        else:
+            new_status.update({"Status": "Available", "ErrorMessage": ""})
+            if gateway is not None:
+                new_status["GatewayAddress"] = list(
+                    (gateway.get("status") or {}).get("GatewayAddress") or []
+                )
+            else:
+                new_status.pop("GatewayAddress", None)
+        if new_status != cr.get("status"):
+            cr["status"] = new_status
+            self.store.update(cr, status_only=True)
+
+    def _ingress_enabled(self, cr: Obj, operator: OperatorVersion) -> bool:
+        gateways = (cr.get("spec") or {}).get("gateways") or {}
+        if gateways.get("enabled") is False:
+            return False
+        ingress = gateways.get("ingress") or {}
+        enabled = ingress.get("enabled")
+        return operator.ingress_default if enabled is None else bool(enabled)
+
+    def _root_ca(self, cr: Obj) -> str:
+        """Shared ``istio-ca-secret`` unless split-trust gives a newer CP its own root."""
+        if not self.ctl.faults.enabled("split-trust"):
+            return "istio-ca-secret"
+        crs = sorted(
+            self.store.list("Istio", cr["metadata"]["namespace"], shared=True)[0],
+            key=lambda c: (c["metadata"]["creationTimestamp"], c["metadata"]["name"]),
+        )
+        if crs and crs[0]["metadata"]["uid"] == cr["metadata"]["uid"]:
+            return "istio-ca-secret"
+        return f"cacerts-{cr_names(cr)['revision']}"
+
+    def _reconcile_components(self, cr: Obj, operator: OperatorVersion) -> str:
+        meta, spec = cr["metadata"], cr.get("spec") or {}
+        ns = meta["namespace"]
+        names = cr_names(cr)
+        rev = names["revision"]
+        revisioned = spec.get("global") is False
+        if not revisioned:
+            others = [
+                c for c in self.store.list("Istio", shared=True)[0]
+                if c["metadata"]["uid"] != meta["uid"]
+                and c["metadata"]["namespace"] == ns
+                and (c.get("spec") or {}).get("global") is not False
+                and c["metadata"]["creationTimestamp"] < meta["creationTimestamp"]
+            ]  # fmt: skip
+            if others and spec.get("global") is True:
+                return "there is already an another unrevisioned control plane"
+        owner = [owner_ref(cr)]
+        labels = {"app": "istiod", "istio": "pilot", "istio.io/rev": rev}
+        pilot = spec.get("pilot") or {}
+        image = str(pilot.get("image") or f"docker.io/istio/pilot:{spec.get('version')}")
+        env = [
+            {"name": "REVISION", "value": rev},
+            {"name": "PILOT_CERT_PROVIDER", "value": str(pilot.get("certProvider") or "istiod")},
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
+            *[e for e in pilot.get("additionalEnvVars") or [] if isinstance(e, dict)],
+        ]  # fmt: skip
+        self._apply(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {
+                    "name": names["istiod"],
+                    "namespace": ns,
+                    "labels": dict(labels),
+                    "annotations": {ROOT_CA_ANNOTATION: self._root_ca(cr)},
+                    "ownerReferences": owner,
+                },
+                "spec": {
+                    "replicas": int(pilot.get("replicaCount") or 1),
+                    "selector": {"matchLabels": dict(labels)},
+                    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": "25%"}},
+                    "template": {
+                        "metadata": {"labels": dict(labels), "annotations": {"sidecar.istio.io/inject": "false"}},
+                        "spec": {
+                            "serviceAccountName": f"istiod-service-account{'-' + names['revision'].split('.')[0] if revisioned else ''}",
+                            "containers": [
+                                {
+                                    "name": "discovery",
+                                    "image": image,
+                                    "args": ["discovery", "--monitoringAddr=:15014", "--log_output_level=default:info", "--domain", "cluster.local", "--keepaliveMaxServerConnectionAge", "30m"],
+                                    "ports": [
+                                        {"containerPort": 8080, "protocol": "TCP"},
+                                        {"containerPort": 15010, "protocol": "TCP"},
+                                        {"containerPort": 15017, "protocol": "TCP"},
+                                    ],
+                                    "env": env,
+                                    "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "initialDelaySeconds": 1, "periodSeconds": 3},
+                                }
+                            ],
+                        },
+                    },
+                },
+            }
+        )  # fmt: skip
+        self._apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": names["istiod"], "namespace": ns, "labels": dict(labels), "ownerReferences": owner},
+                "spec": {
+                    "selector": dict(labels),
+                    "ports": [
+                        {"name": "grpc-xds", "port": 15010, "targetPort": 15010, "protocol": "TCP"},
+                        {"name": "https-dns", "port": 15012, "targetPort": 15012, "protocol": "TCP"},
+                        {"name": "https-webhook", "port": 443, "targetPort": 15017, "protocol": "TCP"},
+                        {"name": "http-monitoring", "port": 15014, "targetPort": 15014, "protocol": "TCP"},
+                    ],
+                },
+            }
+        )  # fmt: skip
+        self._apply(self._webhook_config(cr, names, owner))
+        if self._ingress_enabled(cr, operator):
+            self._ensure_ingress(cr, names, operator)
+        return ""
+
+    def _webhook_config(self, cr: Obj, names: dict[str, str], owner: list[Obj]) -> Obj:
+        ns = cr["metadata"]["namespace"]
+        rev = names["revision"]
+
+        def hook(name: str, selector: list[Obj]) -> Obj:
+            return {
+                "name": name,
+                "admissionReviewVersions": ["v1beta1", "v1"],
+                "clientConfig": {"service": {"name": names["istiod"], "namespace": ns, "path": "/inject", "port": 443}},
+                "failurePolicy": "Fail",
+                "matchPolicy": "Equivalent",
+                "namespaceSelector": {"matchExpressions": selector},
+                "objectSelector": {},
+                "reinvocationPolicy": "Never",
+                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"], "scope": "*"}],
+                "sideEffects": "None",
+                "timeoutSeconds": 10,
+            }  # fmt: skip
+
+        rev_selector: list[Obj] = [
+            {"key": "istio-injection", "operator": "DoesNotExist"},
+            {"key": "istio.io/rev", "operator": "In", "values": [rev]},
+        ]
+        if (cr.get("spec") or {}).get("global") is False:
+            hooks = [hook("sidecar-injector.istio.io", rev_selector)]
+        else:
+            hooks = [
+                hook("sidecar-injector.istio.io", [{"key": "istio-injection", "operator": "In", "values": ["enabled"]}]),
+                hook("secondary.sidecar-injector.istio.io", rev_selector),
+            ]  # fmt: skip
+        return {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": names["injector"], "labels": {"app": "istio-sidecar-injector", "istio.io/rev": rev}, "ownerReferences": owner},
+            "webhooks": hooks,
+        }  # fmt: skip
+
+    def _ensure_ingress(self, cr: Obj, names: dict[str, str], operator: OperatorVersion) -> None:
+        """The operator-made ingress MeshGateway (owned by the CR unless createOnly works)."""
+        meta, spec = cr["metadata"], cr.get("spec") or {}
+        ingress = (spec.get("gateways") or {}).get("ingress") or {}
+        create_only = bool(ingress.get("createOnly")) and operator.honours_create_only
+        desired_spec: Obj = {
+            "type": "ingress",
+            "istioControlPlane": {"name": meta["name"], "namespace": meta["namespace"]},
+            "ports": deep_copy(ingress.get("ports") or [
+                {"name": "status-port", "port": 15021, "targetPort": 15021},
+                {"name": "http2", "port": 80, "targetPort": 8080},
+                {"name": "https", "port": 443, "targetPort": 8443},
+            ]),
+            "serviceType": ingress.get("serviceType") or "LoadBalancer",
+            "replicaCount": ingress.get("replicaCount", 1),
+            "minReplicas": ingress.get("minReplicas", 1),
+            "maxReplicas": ingress.get("maxReplicas", 5),
+            "runAsRoot": bool(ingress.get("runAsRoot", False)),
+            "labels": {**GATEWAY_LABELS, **(ingress.get("labels") or {})},
+        }  # fmt: skip
+        for key in (
+            "loadBalancerIP",
+            "serviceAnnotations",
+            "serviceLabels",
+            "resources",
+            "serviceExternalTrafficPolicy",
+        ):
+            if ingress.get(key):
+                desired_spec[key] = deep_copy(ingress[key])
+        mgw_meta: Obj = {
+            "name": names["ingress"],
+            "namespace": meta["namespace"],
+            "labels": dict(GATEWAY_LABELS),
+        }
+        if not create_only:
+            mgw_meta["ownerReferences"] = [owner_ref(cr)]
+        live = self.store.get("MeshGateway", meta["namespace"], names["ingress"])
+        if live is None:
+            self.store.create(
+                {
+                    "apiVersion": "istio.banzaicloud.io/v1beta1",
+                    "kind": "MeshGateway",
+                    "metadata": mgw_meta,
+                    "spec": desired_spec,
+                }
+            )
+            return
+        if create_only:
+            return
+        cp = (live.get("spec") or {}).get("istioControlPlane") or {}
+        if cp and (cp.get("name"), cp.get("namespace", meta["namespace"])) != (
+            meta["name"],
+            meta["namespace"],
+        ):
+            return  # handed over to another control plane: this operator leaves it alone
+        merged = deep_copy(live)
+        merged["spec"] = {**(live.get("spec") or {}), **desired_spec}
+        merged["metadata"]["ownerReferences"] = mgw_meta["ownerReferences"]
+        if merged != live:
+            self.store.update(merged)
+
+    def _auto_injection(self, cr: Obj, operator: OperatorVersion) -> None:
+        spec = cr.get("spec") or {}
+        rev = cr_names(cr)["revision"]
+        namespaces = self.store.list("Namespace")[0]
+        if spec.get("global") is False:
+            if not operator.strips_legacy_label:
+                return
+            for ns in namespaces:
+                labels = ns["metadata"].get("labels") or {}
+                if labels.get("istio.io/rev") == rev and "istio-injection" in labels:
+                    del labels["istio-injection"]
+                    self._label_namespace(ns)
+            return
+        listed = set(spec.get("autoInjectionNamespaces") or [])
+        for ns in namespaces:
+            labels = ns["metadata"].setdefault("labels", {})
+            name = ns["metadata"]["name"]
+            before = dict(labels)
+            if name in listed:
+                if operator.skips_rev_labelled and "istio.io/rev" in labels:
+                    continue
+                labels["istio-injection"] = "enabled"
+                labels[MANAGED_INJECTION] = "enabled"
+            elif labels.get(MANAGED_INJECTION) == "enabled":
+                labels.pop("istio-injection", None)
+                labels.pop(MANAGED_INJECTION, None)
+            if labels != before:
+                self._label_namespace(ns)
+                if "istio.io/rev" in labels:
+                    self._enqueue_crs(revisioned_only=True)  # they strip on their next pass
+
+    # -- MeshGateways ------------------------------------------------------------------------------
+
+    def sync_meshgateway(self, ns: str, name: str) -> None:
+        mgw = self.store.get("MeshGateway", ns, name)
+        if mgw is None or mgw["metadata"].get("deletionTimestamp"):
+            return
+        spec = mgw.get("spec") or {}
+        ref = spec.get("istioControlPlane") or {}
+        if ref.get("name"):
+            cr = self.store.get("Istio", str(ref.get("namespace") or ns), str(ref["name"]))
+        else:  # no reference: the oldest Istio CR in the cluster (banzai.md §2)
+            crs = sorted(
+                self.store.list("Istio")[0], key=lambda c: c["metadata"]["creationTimestamp"]
+            )
+            cr = crs[0] if crs else None
+        if cr is None:
+            return
+        operator = self.operator_for(str((cr.get("spec") or {}).get("version", "")))
+        if operator is None:
+            return
+        names = cr_names(cr)
+        labels = {
+            **(spec.get("labels") or {}),
+            "istio.io/rev": names["revision"],
+            "gateway-name": name,
+            "gateway-type": str(spec.get("type", "ingress")),
+        }
+        owner = [owner_ref(mgw)]
+        cr_ns = cr["metadata"]["namespace"]
+        discovery = f"{names['istiod']}.{cr_ns}.svc:15012"
+        self._apply({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": f"{name}-service-account", "namespace": ns, "labels": dict(labels), "ownerReferences": owner},
+        })  # fmt: skip
+        deployment: Obj = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns, "labels": dict(labels), "ownerReferences": owner},
+            "spec": {
+                "replicas": int(spec.get("replicaCount") or 1),
+                "selector": {"matchLabels": dict(labels)},
+                "template": {
+                    "metadata": {"labels": dict(labels), "annotations": {"sidecar.istio.io/inject": "false"}},
+                    "spec": {
+                        "serviceAccountName": f"{name}-service-account",
+                        "containers": [
+                            {
+                                "name": "istio-proxy",
+                                "image": _proxy_image(cr),
+                                "args": ["proxy", "router", "--domain", "$(POD_NAMESPACE).svc.cluster.local", "--serviceCluster", name],
+                                "ports": [{"containerPort": int(p.get("targetPort") or p.get("port")), "name": str(p.get("name", "")), "protocol": "TCP"} for p in spec.get("ports") or []],
+                                "env": [
+                                    {"name": "CA_ADDR", "value": discovery},
+                                    {"name": "PROXY_CONFIG", "value": json.dumps({"discoveryAddress": discovery}, separators=(",", ":"))},
+                                    {"name": "ISTIO_META_REVISION", "value": names["revision"]},
+                                    {"name": "ISTIO_META_ROUTER_MODE", "value": "sni-dnat"},
+                                ],
+                                "readinessProbe": {"httpGet": {"path": "/healthz/ready", "port": 15021}, "periodSeconds": 2},
+                            }
+                        ],
+                    },
+                },
+            },
+        }  # fmt: skip
+        live = self.store.get("Deployment", ns, name)
+        if (
+            live is not None
+            and (live.get("spec") or {}).get("selector") != deployment["spec"]["selector"]
+        ):
+            # Selector labels are immutable: the operator recreates the Deployment (banzai.md §2).
+            self.store.delete("Deployment", ns, name)
+        self._apply(deployment)
+        svc_labels = {**labels, **(spec.get("serviceLabels") or {})}
+        service: Obj = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": ns, "labels": svc_labels, "ownerReferences": owner},
+            "spec": {
+                "type": str(spec.get("serviceType") or "ClusterIP"),
+                "selector": dict(labels),
+                "ports": [
+                    {"name": str(p.get("name", "")), "port": int(p["port"]), "targetPort": int(p.get("targetPort") or p["port"]), "protocol": "TCP"}
+                    for p in spec.get("ports") or []
+                ],
+            },
+        }  # fmt: skip
+        if spec.get("serviceAnnotations"):
+            service["metadata"]["annotations"] = dict(spec["serviceAnnotations"])
+        if spec.get("loadBalancerIP"):
+            service["spec"]["loadBalancerIP"] = spec["loadBalancerIP"]
+        svc = self._apply(service)
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        status = dict(mgw.get("status") or {})
+        if service["spec"]["type"] == "LoadBalancer" and not ingress:
+            status.update(
+                {
+                    "Status": "ReconcileFailed",
+                    "ErrorMessage": "ingress gateway endpoint address is pending",
+                }
+            )
+        else:
+            addresses = [str(i.get("ip") or i.get("hostname")) for i in ingress]
+            status.update({"Status": "Available", "ErrorMessage": "", "GatewayAddress": addresses})
+        if status != mgw.get("status"):
+            mgw["status"] = status
+            self.store.update(mgw, status_only=True)
+
+
+def _images(ss: Obj | None) -> set[str]:
+    containers = (((ss or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get(
+        "containers"
+    ) or []
+    return {str(c.get("image")) for c in containers}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]

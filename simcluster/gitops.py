@@ -1,0 +1,758 @@
+"""GitOps sync: apply a branch head like Argo CD (auto-sync, prune, self-heal) or Flux would.
+
+``Syncer.sync_once()`` reads the branch head with real git, finds the Argo CD Applications and
+Flux Kustomizations / HelmReleases in the commit (and applies them as objects too), renders each
+one's path (``kubectl kustomize`` where a kustomization.yaml is the entry point, otherwise the
+YAML files of the directory), and applies the result into the store with kubectl's three-way
+merge (``kubectl.kubernetes.io/last-applied-configuration``): fields the repo stopped setting are
+removed, fields others set (operators, controllers) are kept. Objects an app applied before and
+no longer renders are pruned. Then the commit is recorded as the real controllers do:
+Application ``status.sync.revision``, ``status.operationState`` (phase, startedAt, finishedAt,
+``syncResult.revision``), ``status.health`` (from the live objects, refreshed as they change),
+``status.reconciledAt``; Kustomization ``status.lastAppliedRevision`` /
+``lastAttemptedRevision`` (``<branch>@sha1:<sha>``), ``observedGeneration`` and ``Ready``.
+
+Helm sources of the istio-operator chart are not rendered here: the release controller in
+``controllers.operator`` installs them (and owns those Applications' status), as Argo CD's own
+Helm rendering would. Runs on the server's loop thread; git and kustomize run only when the
+head commit changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import pathlib
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from generator.errors import InputError, UsageError
+from simcluster.controllers.injection import select_webhook, webhook_ready
+from simcluster.controllers.operator import is_operator_chart
+from simcluster.controllers.workloads import pod_ready
+from simcluster.faults import Faults
+from simcluster.kinds import kind_by_name
+from simcluster.store import Store, StoreError, deep_copy, now_rfc3339
+
+__all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]
+
+Obj = dict[str, Any]
+log = logging.getLogger("simcluster.gitops")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+TRACKING_ID = "argocd.argoproj.io/tracking-id"
+FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
+FLUX_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
+ARGO = "argoproj.io/v1alpha1"
+HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
+_ROOT = ("repo", "", "")
+KIND_ORDER = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "Service")
+
+
+def three_way_merge(live: Any, last: Any, desired: Any) -> Any:
+    """kubectl apply's merge for maps: set what is desired, drop what only ``last`` had."""
+    if not isinstance(live, dict) or not isinstance(desired, dict):
+        return deep_copy(desired)
+    out = deep_copy(live)
+    last = last if isinstance(last, dict) else {}
+    for key, value in desired.items():
+        out[key] = three_way_merge(live.get(key), last.get(key), value)
+    for key in last:
+        if key not in desired:
+            out.pop(key, None)
+    return out
+
+
+@dataclass
+class Source:
+    """One thing that syncs: an Argo CD Application or a Flux Kustomization."""
+
+    obj: Obj
+    desired: list[Obj] = field(default_factory=list)
+    error: str = ""
+    source_type: str = "Directory"
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj["kind"])
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        meta = self.obj["metadata"]
+        return (self.kind, str(meta.get("namespace", "")), str(meta["name"]))
+
+
+def _run(args: list[str], cwd: pathlib.Path | None = None) -> bytes:
+    env = {**os.environ, "KUBECONFIG": os.devnull}
+    try:
+        done = subprocess.run(args, cwd=cwd, capture_output=True, check=True, env=env, timeout=60)
+    except FileNotFoundError:
+        raise UsageError(f"simcluster: {args[0]} is not installed") from None
+    except subprocess.CalledProcessError as err:
+        message = err.stderr.decode(errors="replace").strip().splitlines()
+        raise InputError(f"{' '.join(args[:3])}: {message[-1] if message else err}") from None
+    return done.stdout
+
+
+def _documents(text: str, where: str) -> list[Obj]:
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{where}{line}: not valid YAML: {getattr(err, 'problem', err)}") from None
+    out: list[Obj] = []
+    for doc in docs:
+        if (
+            isinstance(doc, dict)
+            and doc.get("kind") == "List"
+            and isinstance(doc.get("items"), list)
+        ):
+            out.extend(d for d in doc["items"] if isinstance(d, dict))
+        elif isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"):
+            out.append(doc)
+    return out
+
+
+class Syncer:
+    """Applies a git branch to the store; call ``sync_once`` on the server's loop thread."""
+
+    def __init__(self, repo: str | os.PathLike[str], branch: str, store: Store, faults: Faults):
+        self.repo = pathlib.Path(repo)
+        self.branch = branch
+        self.store = store
+        self.faults = faults
+        self.applied_sha: str | None = None
+        self._rendered_sha: str | None = None
+        self._sources: list[Source] = []
+        self._scanned: list[Obj] = []
+        self._inventory: dict[tuple[str, str, str], set[tuple[str, str, str]]] = {}
+        self._tmp = pathlib.Path(tempfile.mkdtemp(prefix="simcluster-sync-"))
+        self._unsubscribe: Callable[[], None] | None = None
+        self._health_pending = False
+        self._deferred: set[tuple[str, str, str]] = set()
+        self._waited: dict[tuple[str, str, str], int] = {}
+        self.errors: list[str] = []
+
+    def close(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # -- reading the commit ----------------------------------------------------------------------
+
+    def head(self) -> str:
+        """The branch head commit, read with git (not the working tree)."""
+        return (
+            _run(["git", "-C", str(self.repo), "rev-parse", f"refs/heads/{self.branch}"])
+            .decode()
+            .strip()
+        )
+
+    def _checkout(self, sha: str) -> pathlib.Path:
+        target = self._tmp / sha
+        if not target.exists():
+            archive = _run(["git", "-C", str(self.repo), "archive", "--format=tar", sha])
+            staging = self._tmp / f".{sha}"
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(staging, filter="data")
+            staging.rename(target)
+            for old in self._tmp.iterdir():
+                if old != target and not old.name.startswith("."):
+                    shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def _scan(self, root: pathlib.Path) -> list[Obj]:
+        """Every Application / Flux Kustomization / HelmRelease document in the commit."""
+        found = []
+        for path in sorted(root.rglob("*")):
+            if path.suffix not in (".yaml", ".yml") or ".git" in path.parts or not path.is_file():
+                continue
+            rel = path.relative_to(root)
+            try:
+                docs = _documents(path.read_text(), str(rel))
+            except InputError as err:
+                log.warning("%s", err)
+                continue
+            for doc in docs:
+                api = str(doc.get("apiVersion", ""))
+                if (doc["kind"] == "Application" and api.startswith("argoproj.io/")) or (
+                    doc["kind"] in ("Kustomization", "HelmRelease") and ".toolkit.fluxcd.io/" in api
+                ):
+                    found.append(doc)
+        return found
+
+    def _render_dir(self, root: pathlib.Path, rel: str, *, recurse: bool) -> tuple[list[Obj], str]:
+        directory = (root / rel.lstrip("./")).resolve() if rel not in ("", ".", "./") else root
+        if root not in (directory, *directory.parents) or not directory.is_dir():
+            raise InputError(f"path {rel!r} does not exist in the commit")
+        for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+            if (directory / name).is_file():
+                out = _run(["kubectl", "kustomize", str(directory)])
+                return _documents(out.decode(), f"{rel}/{name}"), "Kustomize"
+        pattern = "**/*" if recurse else "*"
+        docs: list[Obj] = []
+        for path in sorted(directory.glob(pattern)):
+            if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+                docs.extend(_documents(path.read_text(), str(path.relative_to(root))))
+        return docs, "Directory"
+
+    def _render(self, sha: str) -> None:
+        root = self._checkout(sha)
+        self._scanned = self._scan(root)
+        sources: list[Source] = []
+        seen: set[tuple[str, str, str]] = set()
+        queue = list(self._scanned)
+        while queue:
+            obj = queue.pop(0)
+            source = Source(obj)
+            if source.key in seen:
+                continue
+            seen.add(source.key)
+            if obj["kind"] == "HelmRelease" or is_operator_chart(obj):
+                continue  # the release controller installs these
+            try:
+                source.desired, source.source_type = self._render_source(root, obj)
+            except (InputError, UsageError) as err:
+                source.error = str(err)
+            for child in source.desired:
+                if child.get("kind") == "Application" and str(
+                    child.get("apiVersion", "")
+                ).startswith("argoproj.io/"):
+                    queue.append(child)
+            sources.append(source)
+        self._sources = sources
+        self._rendered_sha = sha
+
+    def _render_source(self, root: pathlib.Path, obj: Obj) -> tuple[list[Obj], str]:
+        spec = obj.get("spec") or {}
+        if obj["kind"] == "Application":
+            source = spec.get("source") or (spec.get("sources") or [{}])[0]
+            if source.get("chart"):
+                raise InputError(
+                    f"simcluster renders no Helm chart {source['chart']!r} (only istio-operator)"
+                )
+            recurse = bool((source.get("directory") or {}).get("recurse"))
+            docs, kind = self._render_dir(root, str(source.get("path", ".")), recurse=recurse)
+            default_ns = str((spec.get("destination") or {}).get("namespace") or "")
+            override = ""
+        else:
+            docs, kind = self._render_dir(root, str(spec.get("path", "./")), recurse=True)
+            default_ns = override = str(spec.get("targetNamespace") or "")
+        for doc in docs:
+            try:
+                namespaced = kind_by_name(str(doc["kind"])).namespaced
+            except KeyError:
+                continue
+            meta = doc.setdefault("metadata", {})
+            if namespaced and (override or not meta.get("namespace")):
+                meta["namespace"] = override or default_ns or "default"
+        return docs, kind
+
+    # -- applying --------------------------------------------------------------------------------
+
+    def sync_once(self) -> str | None:
+        """Apply the branch head (unless ``no-sync``); returns the commit now applied."""
+        if self._unsubscribe is None:
+            self._unsubscribe = self.store.subscribe(self._on_event)
+        if self.faults.enabled("no-sync"):
+            return self.applied_sha
+        try:
+            sha = self.head()
+        except (InputError, UsageError) as err:  # branch missing, git absent: keep serving
+            log.warning("simcluster: cannot read %s@%s: %s", self.repo, self.branch, err)
+            self.errors.append(str(err))
+            return self.applied_sha
+        if sha != self._rendered_sha:
+            self._render(sha)
+        started = now_rfc3339()
+        roots: set[tuple[str, str, str]] = set()
+        for obj in self._scanned:
+            meta = obj["metadata"]
+            meta.setdefault(
+                "namespace", "argocd" if obj["kind"] == "Application" else "flux-system"
+            )
+            self._ensure_namespace(str(meta["namespace"]))
+            try:
+                self._apply(obj, None)
+                roots.add((str(obj["kind"]), str(meta["namespace"]), str(meta["name"])))
+            except StoreError as err:
+                log.warning("cannot apply %s %s: %s", obj["kind"], meta["name"], err)
+        for kind, ns, name in sorted(self._inventory.get(_ROOT, set()) - roots):
+            try:  # an Application / Kustomization removed from the repo (app-of-apps prune)
+                self.store.delete(kind, ns, name)
+            except StoreError:
+                pass
+        self._inventory[_ROOT] = roots
+        for source in self._sources:
+            self._sync_source(source, sha, started)
+        self.applied_sha = sha
+        return sha
+
+    async def run_forever(self, interval: float) -> None:
+        """``serve``'s loop: sync every ``interval`` seconds; errors are logged, not fatal."""
+        while True:
+            try:
+                self.sync_once()
+            except Exception:
+                log.exception("sync failed")
+            await asyncio.sleep(interval)
+
+    def _ensure_namespace(self, name: str) -> None:
+        if name and self.store.get("Namespace", None, name) is None:
+            self.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    def _tracking(self, source: Source | None, obj: Obj) -> dict[str, str]:
+        if source is None:
+            return {}
+        if source.kind == "Application":
+            group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+            meta = obj["metadata"]
+            tid = (
+                f"{source.key[2]}:{group}/{obj['kind']}:{meta.get('namespace', '')}/{meta['name']}"
+            )
+            return {TRACKING_ID: tid}
+        return {}
+
+    def _apply(self, desired: Obj, source: Source | None) -> str:
+        """Create or three-way-merge one object; returns "created", "configured" or "unchanged"."""
+        desired = deep_copy(desired)
+        meta = desired.setdefault("metadata", {})
+        annotations = meta.setdefault("annotations", {})
+        annotations.update(self._tracking(source, desired))
+        if source is not None and source.kind == "Kustomization":
+            labels = meta.setdefault("labels", {})
+            labels[FLUX_NAME] = source.key[2]
+            labels[FLUX_NAMESPACE] = source.key[1]
+        last_applied = {k: v for k, v in desired.items() if k != "status"}
+        annotations[LAST_APPLIED] = (
+            json.dumps(last_applied, sort_keys=True, separators=(",", ":")) + "\n"
+        )
+        live = self.store.get(str(desired["kind"]), meta.get("namespace"), str(meta["name"]))
+        if live is None:
+            self.store.create(desired)
+            return "created"
+        try:
+            last = json.loads((live["metadata"].get("annotations") or {}).get(LAST_APPLIED, "{}"))
+        except json.JSONDecodeError:
+            last = {}
+        merged = deep_copy(live)
+        for key, value in desired.items():
+            if key in ("status", "apiVersion", "kind"):
+                continue
+            merged[key] = three_way_merge(live.get(key), last.get(key), value)
+        for key in last:
+            if key not in desired and key not in ("metadata", "status", "apiVersion", "kind"):
+                merged.pop(key, None)
+        merged["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        updated = self.store.update(merged)
+        return (
+            "unchanged"
+            if updated["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
+            else "configured"
+        )
+
+    def _sync_source(self, source: Source, sha: str, started: str) -> None:
+        live = self.store.get(*self._store_key(source))
+        if live is None:
+            return
+        if live["metadata"].get("deletionTimestamp"):
+            return
+        automated = source.kind != "Application" or "automated" in (
+            (live.get("spec") or {}).get("syncPolicy") or {}
+        )
+        suspended = source.kind == "Kustomization" and bool((live.get("spec") or {}).get("suspend"))
+        results: list[Obj] = []
+        changed = False
+        errors: list[str] = [source.error] if source.error else []
+        if automated and not suspended and not source.error and self._waits_for_injector(source):
+            self._deferred.add(source.key)
+            if source.kind == "Application":
+                self._application_status(live, source, sha, started, [], [], False, False)
+            return
+        self._deferred.discard(source.key)
+        if automated and not suspended and not source.error:
+            ordered = sorted(
+                source.desired,
+                key=lambda o: (
+                    KIND_ORDER.index(o["kind"]) if o["kind"] in KIND_ORDER else len(KIND_ORDER)
+                ),
+            )
+            if source.kind == "Application" and "CreateNamespace=true" in (
+                ((live.get("spec") or {}).get("syncPolicy") or {}).get("syncOptions") or []
+            ):
+                self._ensure_namespace(
+                    str(((live.get("spec") or {}).get("destination") or {}).get("namespace") or "")
+                )
+            applied: set[tuple[str, str, str]] = set()
+            for obj in ordered:
+                meta = obj["metadata"]
+                ref = (str(obj["kind"]), str(meta.get("namespace", "")), str(meta["name"]))
+                try:
+                    outcome = self._apply(obj, source)
+                    applied.add(ref)
+                    message = f"{obj['kind'].lower()}/{meta['name']} {outcome}"
+                    changed = changed or outcome != "unchanged"
+                    results.append(self._result(obj, "Synced", message))
+                except (StoreError, KeyError) as err:
+                    text = str(err.args[0]) if err.args else repr(err)
+                    errors.append(f"{ref[0]}/{ref[2]}: {text}")
+                    results.append(self._result(obj, "SyncFailed", text))
+            prune = source.kind == "Kustomization" or bool(
+                (((live.get("spec") or {}).get("syncPolicy") or {}).get("automated") or {}).get(
+                    "prune"
+                )
+            )
+            previous = self._inventory.get(source.key, set())
+            if prune:
+                for kind, ns, name in sorted(previous - applied, key=lambda r: r[0] == "Namespace"):
+                    try:
+                        self.store.delete(kind, ns or None, name)
+                        changed = True
+                    except StoreError:
+                        pass
+                self._inventory[source.key] = applied
+            else:
+                self._inventory[source.key] = applied | previous
+        if source.kind == "Application":
+            self._application_status(
+                live, source, sha, started, results, errors, changed, automated
+            )
+        else:
+            self._kustomization_status(live, source, sha, errors, suspended)
+
+    def converged(self) -> bool:
+        """True once no source is held back waiting for its sidecar injector (see below)."""
+        return not self._deferred
+
+    def _waits_for_injector(self, source: Source) -> bool:
+        """Hold a never-synced source whose workloads would be injected by a CP not yet ready.
+
+        A cluster bootstrapped from one commit would otherwise start its apps before the
+        operator made the injector, leaving them without sidecars; this stands in for the sync
+        waves a real repo would use. Once a source has synced it is never held back again.
+        """
+        if source.key in self._inventory:
+            return False
+        expected = [o for s in self._sources for o in s.desired if o["kind"] == "Istio"]
+        live_crs = self.store.list("Istio")[0]
+        if not expected and not live_crs:
+            return False  # no control plane on its way: nothing to wait for
+        self._waited[source.key] = self._waited.get(source.key, 0) + 1
+        if self._waited[source.key] > 100:
+            return False  # never hold a source back forever
+        labels_of: dict[str, dict[str, str]] = {}
+        for obj in source.desired:
+            if obj["kind"] == "Namespace":
+                labels_of[obj["metadata"]["name"]] = dict(obj["metadata"].get("labels") or {})
+        for obj in source.desired:
+            if obj["kind"] not in ("Deployment", "StatefulSet", "DaemonSet"):
+                continue
+            ns = str(obj["metadata"].get("namespace") or "default")
+            labels = labels_of.get(ns)
+            if labels is None:
+                live = self.store.get("Namespace", None, ns)
+                labels = dict(((live or {}).get("metadata") or {}).get("labels") or {})
+            if labels.get("istio-injection") != "enabled" and not labels.get("istio.io/rev"):
+                continue
+            probe = {"kind": "Pod", "metadata": {"namespace": ns, "labels": {}}}
+            if ns not in labels_of:
+                chosen = select_webhook(self.store, probe)
+            else:  # the namespace is not created yet: match its desired labels
+                chosen = select_webhook(self.store, probe, ns_labels=labels)
+            if chosen is None:
+                return True
+            service = (chosen[1].get("clientConfig") or {}).get("service") or {}
+            if not webhook_ready(
+                self.store, str(service.get("namespace")), str(service.get("name"))
+            ):
+                return True
+        return False
+
+    def _store_key(self, source: Source) -> tuple[str, str | None, str]:
+        kind, ns, name = source.key
+        return kind, ns or "default", name
+
+    @staticmethod
+    def _result(obj: Obj, status: str, message: str) -> Obj:
+        meta = obj["metadata"]
+        api = str(obj.get("apiVersion", ""))
+        group, _, version = api.rpartition("/")
+        return {
+            "group": group,
+            "version": version,
+            "kind": obj["kind"],
+            "namespace": meta.get("namespace", ""),
+            "name": meta["name"],
+            "status": status,
+            "message": message,
+            "hookPhase": "Running" if status == "Synced" else "Failed",
+            "syncPhase": "Sync",
+        }
+
+    # -- status ----------------------------------------------------------------------------------
+
+    def _application_status(
+        self,
+        app: Obj,
+        source: Source,
+        sha: str,
+        started: str,
+        results: list[Obj],
+        errors: list[str],
+        changed: bool,
+        automated: bool,
+    ) -> None:
+        spec = app.get("spec") or {}
+        src = deep_copy(spec.get("source") or {})
+        old = app.get("status") or {}
+        now = now_rfc3339()
+        status = deep_copy(old)
+        synced = not errors and automated
+        status["sync"] = {
+            "status": "Synced" if synced else "OutOfSync",
+            "revision": sha,
+            "comparedTo": {"source": src, "destination": deep_copy(spec.get("destination") or {})},
+        }
+        last_op = old.get("operationState") or {}
+        new_operation = automated and (
+            changed or errors or (last_op.get("syncResult") or {}).get("revision") != sha
+        )
+        if new_operation:
+            phase = "Failed" if errors else "Succeeded"
+            status["operationState"] = {
+                "phase": phase,
+                "message": "; ".join(errors) if errors else "successfully synced (all tasks run)",
+                "startedAt": started,
+                "finishedAt": now,
+                "operation": {
+                    "sync": {
+                        "revision": sha,
+                        "prune": True,
+                        "syncOptions": list(
+                            (spec.get("syncPolicy") or {}).get("syncOptions") or []
+                        ),
+                    },
+                    "initiatedBy": {"automated": True},
+                    "retry": {"limit": 5},
+                },
+                "syncResult": {"revision": sha, "source": src, "resources": results},
+            }
+            history = list(old.get("history") or [])
+            if phase == "Succeeded" and (not history or history[-1].get("revision") != sha):
+                history.append(
+                    {
+                        "id": len(history),
+                        "revision": sha,
+                        "deployedAt": now,
+                        "deployStartedAt": started,
+                        "source": src,
+                    }
+                )
+                status["history"] = history[-10:]
+            status["reconciledAt"] = now
+        if errors:
+            status["conditions"] = [
+                {"type": "SyncError", "message": "; ".join(errors), "lastTransitionTime": now}
+            ]
+        else:
+            status.pop("conditions", None)
+        status["sourceType"] = source.source_type
+        status["summary"] = {"images": sorted(self._images(source))} if self._images(source) else {}
+        self._set_health(app, status, source)
+
+    def _images(self, source: Source) -> set[str]:
+        images: set[str] = set()
+        for obj in source.desired:
+            template = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+            for c in (template.get("containers") or []) + (template.get("initContainers") or []):
+                if c.get("image"):
+                    images.add(str(c["image"]))
+        return images
+
+    def _set_health(self, app: Obj, status: Obj, source: Source) -> None:
+        """Aggregate resource health like Argo CD: the worst resource's status wins."""
+        resources = []
+        worst = "Healthy"
+        for obj in source.desired:
+            meta = obj["metadata"]
+            live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
+            health = _health(live) if live is not None else "Missing"
+            group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+            entry: Obj = {
+                "group": group,
+                "version": version,
+                "kind": obj["kind"],
+                "name": meta["name"],
+                "status": "Synced" if live is not None else "OutOfSync",
+            }
+            if meta.get("namespace"):
+                entry["namespace"] = meta["namespace"]
+            if health is not None:
+                entry["health"] = {"status": health}
+                if HEALTH_ORDER.index(health) > HEALTH_ORDER.index(worst):
+                    worst = health
+            resources.append(entry)
+        status["resources"] = resources
+        now = now_rfc3339()
+        old_health = (app.get("status") or {}).get("health") or {}
+        if old_health.get("status") != worst:
+            status["health"] = {"status": worst, "lastTransitionTime": now}
+            status["reconciledAt"] = now
+        else:
+            status["health"] = old_health
+        if status != app.get("status"):
+            app["status"] = status
+            self.store.update(app, status_only=True)
+
+    def _kustomization_status(
+        self, ks: Obj, source: Source, sha: str, errors: list[str], suspended: bool
+    ) -> None:
+        old = ks.get("status") or {}
+        now = now_rfc3339()
+        revision = f"{self.branch}@sha1:{sha}"
+        generation = ks["metadata"].get("generation", 1)
+        status = deep_copy(old)
+        status["observedGeneration"] = generation
+        status["lastAttemptedRevision"] = revision
+        wait = bool((ks.get("spec") or {}).get("wait"))
+        healthy = all(
+            _health(
+                self.store.get(
+                    str(o["kind"]), o["metadata"].get("namespace"), str(o["metadata"]["name"])
+                )
+            )
+            in ("Healthy", None)
+            for o in source.desired
+        )
+        if errors:
+            ready = ("False", "ReconciliationFailed", "; ".join(errors))
+        elif suspended:
+            ready = (
+                next(
+                    (c["status"] for c in old.get("conditions") or [] if c["type"] == "Ready"),
+                    "Unknown",
+                ),
+                "Suspended",
+                "Reconciliation is suspended",
+            )
+        elif wait and not healthy:
+            ready = ("Unknown", "Progressing", "Reconciliation in progress")
+            status["lastAppliedRevision"] = old.get("lastAppliedRevision", "")
+        else:
+            ready = ("True", "ReconciliationSucceeded", f"Applied revision: {revision}")
+            status["lastAppliedRevision"] = revision
+            status["inventory"] = {
+                "entries": [
+                    {
+                        "id": f"{o['metadata'].get('namespace', '')}_{o['metadata']['name']}_{str(o.get('apiVersion', '')).rpartition('/')[0]}_{o['kind']}",
+                        "v": str(o.get("apiVersion", "")).rpartition("/")[2],
+                    }
+                    for o in source.desired
+                ]
+            }
+        prev = next((c for c in old.get("conditions") or [] if c.get("type") == "Ready"), None)
+        same = (
+            prev is not None
+            and (prev.get("status"), prev.get("reason"), prev.get("message")) == ready
+        )
+        status["conditions"] = [
+            {
+                "type": "Ready",
+                "status": ready[0],
+                "reason": ready[1],
+                "message": ready[2],
+                "observedGeneration": generation,
+                "lastTransitionTime": prev["lastTransitionTime"] if same and prev else now,
+            }
+        ]
+        requested = (ks["metadata"].get("annotations") or {}).get("reconcile.fluxcd.io/requestedAt")
+        if requested:
+            status["lastHandledReconcileAt"] = requested
+        if status != old:
+            ks["status"] = status
+            self.store.update(ks, status_only=True)
+
+    # -- health follows the live objects ---------------------------------------------------------
+
+    def _on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
+        if obj.get("kind") in ("Application", "Kustomization", "Event", "Endpoints"):
+            return
+        if self._health_pending or not self._sources:
+            return
+        self._health_pending = True
+        try:
+            asyncio.get_running_loop().call_soon(self._refresh_health)
+        except RuntimeError:
+            self._health_pending = False
+
+    def _refresh_health(self) -> None:
+        self._health_pending = False
+        for source in self._sources:
+            live = self.store.get(*self._store_key(source))
+            if live is None:
+                continue
+            if source.kind == "Application":
+                status = deep_copy(live.get("status") or {})
+                if status:
+                    self._set_health(live, status, source)
+            elif live.get("status") and (live.get("spec") or {}).get("wait"):
+                self._kustomization_status(live, source, self.applied_sha or "", [], False)
+
+
+def _health(obj: Obj | None) -> str | None:
+    """Argo CD's built-in health checks for the kinds a mesh repo holds (None: no check)."""
+    if obj is None:
+        return "Missing"
+    kind = obj.get("kind")
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    generation = obj["metadata"].get("generation", 1)
+    if kind == "Deployment":
+        if spec.get("paused"):
+            return "Suspended"
+        if status.get("observedGeneration", 0) < generation:
+            return "Progressing"
+        for cond in status.get("conditions") or []:
+            if (
+                cond.get("type") == "Progressing"
+                and cond.get("reason") == "ProgressDeadlineExceeded"
+            ):
+                return "Degraded"
+        want = int(spec.get("replicas", 1))
+        if status.get("updatedReplicas", 0) < want or status.get("replicas", 0) > status.get(
+            "updatedReplicas", 0
+        ):
+            return "Progressing"
+        if status.get("availableReplicas", 0) < status.get("updatedReplicas", 0):
+            return "Progressing"
+        return "Healthy"
+    if kind in ("StatefulSet", "DaemonSet"):
+        if status.get("observedGeneration", 0) < generation:
+            return "Progressing"
+        if kind == "StatefulSet":
+            want = int(spec.get("replicas", 1))
+            ok = status.get("readyReplicas", 0) >= want and status.get("updatedReplicas", 0) >= want
+        else:
+            ok = status.get("numberReady", 0) >= status.get("desiredNumberScheduled", 0)
+        return "Healthy" if ok else "Progressing"
+    if kind == "Pod":
+        phase = status.get("phase")
+        if phase == "Failed":
+            return "Degraded"
+        return "Healthy" if phase == "Succeeded" or pod_ready(obj) else "Progressing"
+    if kind == "Service" and spec.get("type") == "LoadBalancer":
+        return "Healthy" if (status.get("loadBalancer") or {}).get("ingress") else "Progressing"
+    if kind in ("Application",):
+        return None
+    if kind in ("Namespace", "Service", "ConfigMap", "Secret", "ServiceAccount"):
+        return "Healthy"
+    return None

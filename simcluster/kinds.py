@@ -1,0 +1,469 @@
+"""The resource kinds simcluster serves, and the server-side defaults a real API server fills in.
+
+One table drives discovery, URL routing, the store's scope checks and the Table printer, so a
+kind added here is served everywhere at once. ``Kind.name`` (e.g. ``"Deployment"``) is the key
+the store and the controllers use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Obj = dict[str, Any]
+
+STANDARD_VERBS: tuple[str, ...] = (
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One served resource: where it lives on the wire and how the store treats it."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = STANDARD_VERBS
+    # Whether metadata.generation is kept (workloads and CRs; not pods, services, namespaces).
+    generation: bool = False
+    # Custom resources reject strategic merge patch with 415, as a real server does.
+    custom: bool = False
+    # Stored at all? (SelfSubjectAccessReview is create-only and never persisted.)
+    persisted: bool = True
+    printer_columns: tuple[tuple[str, str, str], ...] = field(default=())  # (name, type, jsonPath)
+
+    @property
+    def name(self) -> str:
+        """The store key: the kind name, e.g. ``"Deployment"``."""
+        return self.kind
+
+    @property
+    def api_version(self) -> str:
+        """``"apps/v1"`` for named groups, ``"v1"`` for the core group."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def group_resource(self) -> str:
+        """``deployments.apps`` / ``pods``: how Status messages name the resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def has_status(self) -> bool:
+        return "status" in self.subresources
+
+
+_WORKLOAD_SUBS = ("status", "scale")
+_ALL = ("all",)
+
+KINDS: tuple[Kind, ...] = (
+    Kind("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), ("status", "finalize")),
+    Kind(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        "pod",
+        True,
+        ("po",),
+        ("status", "exec", "log", "attach", "portforward", "eviction", "binding"),
+        _ALL,
+    ),
+    Kind("", "v1", "Service", "services", "service", True, ("svc",), ("status", "proxy"), _ALL),
+    Kind("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
+    Kind("", "v1", "Event", "events", "event", True, ("ev",)),
+    Kind("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
+    Kind("", "v1", "Secret", "secrets", "secret", True),
+    Kind("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",)),
+    Kind(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        "deployment",
+        True,
+        ("deploy",),
+        _WORKLOAD_SUBS,
+        _ALL,
+        generation=True,
+    ),
+    Kind(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        True,
+        ("rs",),
+        _WORKLOAD_SUBS,
+        _ALL,
+        generation=True,
+    ),
+    Kind(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        True,
+        ("sts",),
+        _WORKLOAD_SUBS,
+        _ALL,
+        generation=True,
+    ),
+    Kind(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        True,
+        ("ds",),
+        ("status",),
+        _ALL,
+        generation=True,
+    ),
+    Kind("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True),
+    Kind("batch", "v1", "Job", "jobs", "job", True, (), ("status",), _ALL, generation=True),
+    Kind(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        "mutatingwebhookconfiguration",
+        False,
+        generation=True,
+    ),
+    Kind(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        "validatingwebhookconfiguration",
+        False,
+        generation=True,
+    ),
+    Kind(
+        "istio.banzaicloud.io",
+        "v1beta1",
+        "Istio",
+        "istios",
+        "istio",
+        True,
+        (),
+        ("status",),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Status", "string", ".status.Status"),
+            ("Error", "string", ".status.ErrorMessage"),
+            ("Ingress IPs", "string", ".status.GatewayAddress"),
+            ("Age", "date", ".metadata.creationTimestamp"),
+        ),
+    ),
+    Kind(
+        "istio.banzaicloud.io",
+        "v1beta1",
+        "MeshGateway",
+        "meshgateways",
+        "meshgateway",
+        True,
+        ("mgw",),
+        ("status",),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Type", "string", ".spec.type"),
+            ("Service Type", "string", ".spec.serviceType"),
+            ("Status", "string", ".status.Status"),
+            ("Ingress IPs", "string", ".status.GatewayAddress"),
+            ("Error", "string", ".status.ErrorMessage"),
+            ("Age", "date", ".metadata.creationTimestamp"),
+            ("Control Plane", "string", ".spec.istioControlPlane"),
+        ),
+    ),
+    Kind(
+        "argoproj.io",
+        "v1alpha1",
+        "Application",
+        "applications",
+        "application",
+        True,
+        ("app", "apps"),
+        (),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Sync Status", "string", ".status.sync.status"),
+            ("Health Status", "string", ".status.health.status"),
+            ("Revision", "string", ".status.sync.revision"),
+            ("Age", "date", ".metadata.creationTimestamp"),
+        ),
+    ),
+    Kind(
+        "kustomize.toolkit.fluxcd.io",
+        "v1",
+        "Kustomization",
+        "kustomizations",
+        "kustomization",
+        True,
+        ("ks",),
+        ("status",),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Age", "date", ".metadata.creationTimestamp"),
+            ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
+            ("Status", "string", '.status.conditions[?(@.type=="Ready")].message'),
+        ),
+    ),
+    Kind(
+        "helm.toolkit.fluxcd.io",
+        "v2",
+        "HelmRelease",
+        "helmreleases",
+        "helmrelease",
+        True,
+        ("hr",),
+        ("status",),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Age", "date", ".metadata.creationTimestamp"),
+            ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
+            ("Status", "string", '.status.conditions[?(@.type=="Ready")].message'),
+        ),
+    ),
+    Kind(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        False,
+        verbs=("create",),
+        persisted=False,
+    ),
+)
+
+_BY_NAME = {k.kind: k for k in KINDS}
+_BY_PLURAL = {(k.group, k.version, k.plural): k for k in KINDS}
+
+
+def kind_by_name(name: str) -> Kind:
+    """The Kind for a kind name (``"Deployment"``); KeyError names it when unknown."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"simcluster serves no kind {name!r}") from None
+
+
+def kind_by_plural(group: str, version: str, plural: str) -> Kind | None:
+    """The Kind served at ``/apis/<group>/<version>/<plural>`` (group "" for ``/api/v1``)."""
+    return _BY_PLURAL.get((group, version, plural))
+
+
+def kind_for_object(obj: Obj) -> Kind:
+    """The Kind an object's apiVersion/kind names; KeyError when simcluster does not serve it."""
+    kind = kind_by_name(str(obj.get("kind", "")))
+    if kind.api_version != obj.get("apiVersion"):
+        raise KeyError(
+            f"simcluster serves {kind.kind} as {kind.api_version}, not {obj.get('apiVersion')}"
+        )
+    return kind
+
+
+# ---------------------------------------------------------------------------------------------
+# Server-side defaulting: what `kubectl get -o yaml` shows on a real cluster beyond what was sent.
+
+
+def _default_container(c: Obj) -> None:
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    c.setdefault("resources", {})
+    image = str(c.get("image", ""))
+    tag = image.rsplit("/", 1)[-1]
+    latest = "@" not in tag and (":" not in tag or tag.endswith(":latest"))
+    c.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+    for port in c.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+
+
+def default_pod_spec(spec: Obj) -> None:
+    """Fill the pod-spec defaults the apiserver adds (also inside workload templates)."""
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        _default_container(c)
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+
+
+def _default_template(spec: Obj) -> None:
+    template = spec.setdefault("template", {})
+    template.setdefault("metadata", {})
+    default_pod_spec(template.setdefault("spec", {}))
+
+
+def _default_pod(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    default_pod_spec(spec)
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    spec.setdefault("priority", 0)
+    spec.setdefault(
+        "tolerations",
+        [
+            {
+                "effect": "NoExecute",
+                "key": f"node.kubernetes.io/{reason}",
+                "operator": "Exists",
+                "tolerationSeconds": 300,
+            }
+            for reason in ("not-ready", "unreachable")
+        ],
+    )
+    status = obj.setdefault("status", {})
+    status.setdefault("phase", "Pending")
+    status.setdefault("qosClass", "BestEffort")
+
+
+def _default_deployment(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    strategy = spec.setdefault("strategy", {"type": "RollingUpdate"})
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        strategy.setdefault("type", "RollingUpdate")
+        ru = strategy.setdefault("rollingUpdate", {})
+        ru.setdefault("maxSurge", "25%")
+        ru.setdefault("maxUnavailable", "25%")
+    _default_template(spec)
+
+
+def _default_replicaset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    _default_template(spec)
+
+
+def _default_statefulset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+    if strategy.get("type") == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {"partition": 0})
+    spec.setdefault(
+        "persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    )
+    _default_template(spec)
+
+
+def _default_daemonset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+    if strategy.get("type") == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {"maxSurge": 0, "maxUnavailable": 1})
+    _default_template(spec)
+
+
+def _default_job(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("completions", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    _default_template(spec)
+    spec["template"]["spec"]["restartPolicy"] = spec["template"]["spec"].get(
+        "restartPolicy", "Never"
+    )
+
+
+class _ClusterIPs:
+    """Hands out service ClusterIPs from 10.96.0.0/12, as the apiserver's allocator does."""
+
+    def __init__(self) -> None:
+        self._hosts = ipaddress.ip_network("10.96.0.0/12").hosts()
+        next(self._hosts)  # 10.96.0.1 belongs to the `kubernetes` service
+
+    def next(self) -> str:
+        return str(next(self._hosts))
+
+
+_CLUSTER_IPS = _ClusterIPs()
+
+
+def _default_service(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["type"] != "ExternalName":
+        if not spec.get("clusterIP"):
+            spec["clusterIP"] = _CLUSTER_IPS.next()
+        spec.setdefault(
+            "clusterIPs", [spec["clusterIP"]] if spec["clusterIP"] != "None" else ["None"]
+        )
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    if spec["type"] in ("LoadBalancer", "NodePort"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    for i, port in enumerate(spec.get("ports") or []):
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port.get("port"))
+        if spec["type"] in ("LoadBalancer", "NodePort") and "nodePort" not in port:
+            port["nodePort"] = 30000 + (hash((obj["metadata"].get("name"), i)) % 2767)
+    obj.setdefault("status", {"loadBalancer": {}})
+
+
+def _default_namespace(obj: Obj) -> None:
+    obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+    obj.setdefault("status", {"phase": "Active"})
+    labels = obj["metadata"].setdefault("labels", {})
+    labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+
+
+_DEFAULTERS: dict[str, Callable[[Obj], None]] = {
+    "Pod": _default_pod,
+    "Deployment": _default_deployment,
+    "ReplicaSet": _default_replicaset,
+    "StatefulSet": _default_statefulset,
+    "DaemonSet": _default_daemonset,
+    "Job": _default_job,
+    "Service": _default_service,
+    "Namespace": _default_namespace,
+}
+
+
+def apply_defaults(kind: Kind, obj: Obj) -> None:
+    """Fill the server-side defaults for ``kind`` into ``obj`` in place (create and update)."""
+    defaulter = _DEFAULTERS.get(kind.kind)
+    if defaulter is not None:
+        defaulter(obj)
