@@ -12,11 +12,8 @@ from pathlib import Path
 import pytest
 
 from generator.errors import ClusterUnreachable
-from verifier.cluster import PODS, Cluster, RetryPolicy
-
-# Until the lead merges simcluster into this branch (removed after `git merge main`).
-pytest.importorskip("simcluster.harness", reason="simcluster is not merged into this branch yet")
 from tests.verifier.simseed import seed_cluster
+from verifier.cluster import PODS, Cluster, RetryPolicy
 
 pytestmark = pytest.mark.slow
 
