@@ -188,3 +188,17 @@ def test_rollback_pr_is_gated_on_the_current_state_then_the_old_revision_is_acce
         ]
         assert pods and all(e["revision"] == "istio-sample.istio-system" for e in pods)
         assert seed.verify("gate").exit_code == 0
+
+
+def test_gitops_objects_are_auto_detected_when_the_plan_names_none(tmp_path: Path) -> None:
+    with seed_cluster(tmp_path) as seed:
+        seed.promote()
+        seed.open_pr()
+        plan_file = seed.work / ".istio-canary/plan.yaml"
+        text = plan_file.read_text()
+        start, end = text.index("gitops:\n"), text.index("\ngateways:")
+        plan_file.write_text(text[:start] + "gitops:\n  engine: none\n  objects: []" + text[end:])
+        gate = seed.verify("gate")
+        assert gate.exit_code == 0, gate.output
+        objects = {e["object"] for e in gate.check("gitops-sync")["evidence"]}
+        assert {"Application argocd/demo-apps", "Application argocd/istio-system"} <= objects
