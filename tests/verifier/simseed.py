@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from simcluster.harness import SimCluster
 
 from generator.cli import main as generator_cli
 from generator.resources import example_repo_dir
+from simcluster.harness import SimCluster
 from verifier.cli import main as verifier_cli
 
 
