@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from simcluster.harness import SimCluster
 
 from generator.cli import main as generator_cli
 from generator.plan import MeshNamespace, Plan
 from generator.resources import example_repo_dir
+from simcluster.harness import SimCluster
 from verifier.checks import connectivity, controlplane, dataplane, gateways
 from verifier.cluster import Cluster
 from verifier.expectation import expect_stage
