@@ -316,6 +316,8 @@ def render_body(
             rows=rows,
             marker=f"<!-- {MARKER} {json.dumps(marker, sort_keys=True)} -->",
             migrated=plan.migrated_namespaces(stage.index - 1),
+            base_sha=base_sha,
+            head_sha=head_sha,
         )
     )
 
