@@ -463,7 +463,8 @@ def test_open_next_stage_refuses_a_checkout_behind_the_remote(
 # ----- the CLI, with the real generator on example-repo --------------------------------------------
 
 
-def test_next_open_pr_on_example_repo_opens_then_updates_one_pr(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_next_open_pr_on_example_repo_opens_then_updates_one_pr(tmp_path: Path, kind: str) -> None:
     bare = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     work = example_repo(tmp_path / "work")
@@ -472,8 +473,13 @@ def test_next_open_pr_on_example_repo_opens_then_updates_one_pr(tmp_path: Path) 
     git(work, "push", "-q", "origin", "main")
 
     with FakeForge(bare_repo=bare) as forge:
-        env = {"GITHUB_TOKEN": forge.token, "GITHUB_REPOSITORY": forge.project}
-        args = ["next", "--open-pr", "github", "--api-url", forge.url]
+        if kind == "github":
+            env = {"GITHUB_TOKEN": forge.token, "GITHUB_REPOSITORY": forge.project}
+            api, opened = forge.url, forge.pulls
+        else:
+            env = {"GITLAB_TOKEN": forge.token, "CI_PROJECT_PATH": forge.project}
+            api, opened = forge.url + "/api/v4", forge.merge_requests
+        args = ["next", "--open-pr", kind, "--api-url", api]
         first = cli(*args, "--repo", str(work), env=env)
         # A second CI run on a fresh checkout makes the same stage again and updates the PR.
         again = tmp_path / "again"
@@ -481,14 +487,17 @@ def test_next_open_pr_on_example_repo_opens_then_updates_one_pr(tmp_path: Path) 
         second = cli(*args, "--repo", str(again), env=env)
 
         assert first.exit_code == 0, first.output
-        assert "opened github #1: istio-canary 1/5 control-plane" in first.output
+        assert f"opened {kind} #1: istio-canary 1/5 control-plane" in first.output
         assert second.exit_code == 0, second.output
         # Same second, same commit: "unchanged"; otherwise a new head sha: "updated".
-        assert re.search(r"^(updated|unchanged) github #1: ", second.output, re.M)
-        assert len(forge.pulls) == 1
-        body = forge.pulls[1]["body"]
+        assert re.search(rf"^(updated|unchanged) {kind} #1: ", second.output, re.M)
+        assert len(opened) == 1
+        pr = opened[1]
+        body = pr.get("body", pr.get("description", ""))
         branch = "istio-canary/istio-sample-v17x/control-plane"
-        assert forge.pulls[1]["head"]["sha"] == git(bare, "rev-parse", branch)
+        head = pr["head"]["sha"] if kind == "github" else pr["sha"]
+        assert head == git(bare, "rev-parse", branch)
+        assert (parse_marker(body) or {}).get("head") == head
         assert (
             "| Istio istio-system/istio-sample-v17x | `istio-system/istio-sample-v17x.yaml` | **added** |"
             in body
