@@ -21,6 +21,7 @@ from generator.errors import (
     UsageError,
 )
 from generator.forge import Forge, ForgeTarget, connect
+from generator.objectdiff import semantic_diff
 from generator.plan import (
     PLAN_PATH,
     ControlPlane,
@@ -40,7 +41,6 @@ from generator.pullrequest import (
     publish,
     render_body,
     render_title,
-    semantic_diff,
     token_auth,
 )
 from tests.fakeforge import FakeForge, GitHttpServer
