@@ -187,6 +187,88 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL_NAMED = {"Namespace", "Service"}
 _REQUIRED_SPEC = {"Istio": ("version",), "MeshGateway": ("type", "ports")}
+# A slice of the Banzai CRDs' OpenAPI schemas: the fields the canary flow writes, so a manifest
+# a real apiserver would reject (wrong type, value outside an enum or pattern) is rejected here
+# too. (path with [*] for list items, JSON type, enum or regex pattern)
+_CRD_FIELDS: dict[str, tuple[tuple[str, str, tuple[str, ...] | str | None], ...]] = {
+    "Istio": (
+        ("spec.version", "string", "^1."),
+        ("spec.global", "boolean", None),
+        ("spec.autoInjectionNamespaces", "array", None),
+        ("spec.autoInjectionNamespaces[*]", "string", None),
+        ("spec.gateways.enabled", "boolean", None),
+        ("spec.gateways.ingress.enabled", "boolean", None),
+        ("spec.gateways.ingress.createOnly", "boolean", None),
+        ("spec.gateways.egress.enabled", "boolean", None),
+        ("spec.istiod.enabled", "boolean", None),
+    ),
+    "MeshGateway": (
+        ("spec.type", "string", ("ingress", "egress")),
+        ("spec.serviceType", "string", ("ClusterIP", "NodePort", "LoadBalancer")),
+        ("spec.ports", "array", None),
+        ("spec.ports[*].port", "integer", None),
+        ("spec.replicaCount", "integer", None),
+        ("spec.istioControlPlane", "object", None),
+        ("spec.istioControlPlane.name", "string", None),
+        ("spec.istioControlPlane.namespace", "string", None),
+    ),
+}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"
+
+
+def _at(obj: Any, path: str) -> list[tuple[str, Any]]:
+    """(concrete path, value) for every value at ``path`` (``[*]`` walks list items)."""
+    found: list[tuple[str, Any]] = [("", obj)]
+    for part in path.split("."):
+        each = part.endswith("[*]")
+        key = part.removesuffix("[*]")
+        nxt: list[tuple[str, Any]] = []
+        for where, value in found:
+            if not isinstance(value, dict) or key not in value:
+                continue
+            here = f"{where}.{key}" if where else key
+            if each and isinstance(value[key], list):
+                nxt.extend((f"{here}[{i}]", item) for i, item in enumerate(value[key]))
+            elif not each:
+                nxt.append((here, value[key]))
+        found = nxt
+    return found
+
+
+def _schema_causes(kind: str, obj: Obj) -> list[tuple[str, str]]:
+    causes: list[tuple[str, str]] = []
+    for path, json_type, rule in _CRD_FIELDS.get(kind, ()):
+        for where, value in _at(obj, path):
+            actual = _json_type(value)
+            if actual != json_type:
+                causes.append(
+                    (
+                        where,
+                        f'Invalid value: "{actual}": {where} in body must be of type '
+                        f'{json_type}: "{actual}"',
+                    )
+                )
+            elif isinstance(rule, tuple) and value not in rule:
+                allowed = ", ".join(f'"{v}"' for v in rule)
+                causes.append((where, f'Unsupported value: "{value}": supported values: {allowed}'))
+            elif isinstance(rule, str) and not re.match(rule, str(value)):
+                causes.append(
+                    (where, f"Invalid value: \"{value}\": {where} in body should match '{rule}'")
+                )
+    return causes
 
 
 def _meta(obj: Obj) -> Obj:
@@ -692,6 +774,7 @@ class Store:
         for key in _REQUIRED_SPEC.get(kind.kind, ()):
             if key not in spec:
                 causes.append((f"spec.{key}", "Required value"))
+        causes.extend(_schema_causes(kind.kind, obj))
         if kind.kind == "Pod":
             if not spec.get("containers"):
                 causes.append(("spec.containers", "Required value"))

@@ -1116,3 +1116,42 @@ def test_dry_run_writes_nothing(core: client.CoreV1Api, ns: str) -> None:
     core.patch_namespaced_config_map("c", ns, {"data": {"a": "2"}}, dry_run="All")
     core.delete_namespaced_config_map("c", ns, dry_run="All")
     assert core.read_namespaced_config_map("c", ns).data == {"a": "1"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "plural", "spec", "message"),
+    [
+        (
+            "Istio",
+            "istios",
+            {"version": 1.7},
+            'spec.version: Invalid value: "number": spec.version in body must be of type string',
+        ),
+        ("Istio", "istios", {"version": "2.0.0"}, "spec.version in body should match '^1.'"),
+        (
+            "MeshGateway",
+            "meshgateways",
+            {"type": "sideways", "ports": []},
+            'spec.type: Unsupported value: "sideways": supported values: "ingress", "egress"',
+        ),
+        (
+            "MeshGateway",
+            "meshgateways",
+            {"type": "ingress", "ports": [{"port": "80"}]},
+            "spec.ports[0].port in body must be of type integer",
+        ),
+    ],
+)
+def test_custom_resources_are_checked_against_their_crd_schema(
+    custom: client.CustomObjectsApi, ns: str, kind: str, plural: str, spec: Obj, message: str
+) -> None:
+    body = {
+        "apiVersion": "istio.banzaicloud.io/v1beta1",
+        "kind": kind,
+        "metadata": {"name": "x"},
+        "spec": spec,
+    }
+    with pytest.raises(ApiException) as err:
+        custom.create_namespaced_custom_object(*ISTIO, ns, plural, body)
+    assert err.value.status == 422
+    assert message in status_of(err.value)["message"]
