@@ -248,6 +248,18 @@ def _at(obj: Any, path: str) -> list[tuple[str, Any]]:
     return found
 
 
+def _prune_nulls(value: Any) -> None:
+    """Remove null map values in place, as the apiserver does for non-nullable CRD fields."""
+    if isinstance(value, dict):
+        for key in [k for k, v in value.items() if v is None]:
+            del value[key]
+        for v in value.values():
+            _prune_nulls(v)
+    elif isinstance(value, list):
+        for v in value:
+            _prune_nulls(v)
+
+
 def _schema_causes(kind: str, obj: Obj) -> list[tuple[str, str]]:
     causes: list[tuple[str, str]] = []
     for path, json_type, rule in _CRD_FIELDS.get(kind, ()):
@@ -684,6 +696,8 @@ class Store:
 
     def _prepare(self, kind: Kind, obj: Obj, old: Obj | None) -> None:
         """Defaults, admission mutators, defaults again (for what the mutators added)."""
+        if kind.custom:
+            _prune_nulls(obj)  # CRD fields are not nullable: the apiserver drops nulls
         apply_defaults(kind, obj)
         if kind.kind == "Secret":
             self._fold_string_data(obj)

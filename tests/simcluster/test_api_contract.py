@@ -1155,3 +1155,10 @@ def test_custom_resources_are_checked_against_their_crd_schema(
         custom.create_namespaced_custom_object(*ISTIO, ns, plural, body)
     assert err.value.status == 422
     assert message in status_of(err.value)["message"]
+
+
+def test_null_custom_resource_fields_are_pruned(custom: client.CustomObjectsApi, ns: str) -> None:
+    body = istio("cp")
+    body["spec"]["global"] = None
+    created = custom.create_namespaced_custom_object(*ISTIO, ns, "istios", body)
+    assert "global" not in created["spec"]
