@@ -522,7 +522,9 @@ class Store:
             return new
         if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
             self._commit("MODIFIED", kind, new, old)
-            return self._remove(kind, namespace, name)
+            gone = self._remove(kind, namespace, name)
+            self._collect(gone["metadata"]["uid"], "Background")
+            return gone
         return self._commit("MODIFIED", kind, new, old)
 
     def delete(

@@ -1162,3 +1162,18 @@ def test_null_custom_resource_fields_are_pruned(custom: client.CustomObjectsApi,
     body["spec"]["global"] = None
     created = custom.create_namespaced_custom_object(*ISTIO, ns, "istios", body)
     assert "global" not in created["spec"]
+
+
+def test_owner_held_by_a_finalizer_collects_dependents_when_released(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str
+) -> None:
+    body = istio("cp")
+    body["metadata"]["finalizers"] = ["istio-operator.finalizer.banzaicloud.io"]
+    owner = custom.create_namespaced_custom_object(*ISTIO, ns, "istios", body)
+    core.create_namespaced_config_map(ns, _owned_configmap("owned", owner))
+    custom.delete_namespaced_custom_object(*ISTIO, ns, "istios", "cp")
+    assert core.read_namespaced_config_map("owned", ns).metadata.name == "owned"  # still held
+    custom.patch_namespaced_custom_object(
+        *ISTIO, ns, "istios", "cp", {"metadata": {"finalizers": None}}
+    )
+    assert core.list_namespaced_config_map(ns).items == []
