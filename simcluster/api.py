@@ -469,10 +469,8 @@ class Api:
                 body["metadata"] = {"continue": fresh}
                 return json_response(body, 410)
         items, rv, next_key, remaining = self.store.page(
-            kind.kind, target.namespace, label, fields, limit=limit, after=after
+            kind.kind, target.namespace, label, fields, limit=limit, after=after, at=token_rv
         )
-        if token_rv is not None:
-            rv = str(token_rv)
         next_token = _encode_continue(rv, next_key) if next_key else ""
         show_remaining = remaining if next_key and not label and not fields else None
         table = self._table_version(request)

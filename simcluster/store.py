@@ -375,18 +375,23 @@ class Store:
         *,
         limit: int = 0,
         after: tuple[str, str] | None = None,
+        at: int | None = None,
     ) -> tuple[Objs, str, tuple[str, str] | None, int]:
         """One page of a list: (stored items, list RV, key to continue after or None, remaining).
 
         Items are the stored dicts (read-only). ``after`` is the (namespace, name) of the last
-        item of the previous page. ``remaining`` counts matching objects past the page.
+        item of the previous page. ``remaining`` counts matching objects past the page. ``at``
+        reads the list as it was at that resourceVersion (continue pages: one consistent
+        snapshot, like etcd's MVCC read); 410 Expired when the event window no longer has it.
         """
         matches = self._matcher(kind, label_selector, field_selector)
         items: Objs = []
         next_key: tuple[str, str] | None = None
         remaining = 0
         unfiltered = not label_selector.strip() and not field_selector.strip()
-        rest = self._iter(kind, namespace, after)
+        rest = self._snapshot(kind, namespace, after, at) if at is not None else None
+        if rest is None:
+            rest = self._iter(kind, namespace, after)
         for obj in rest:
             if not matches(obj):
                 continue
@@ -397,7 +402,34 @@ class Store:
         if remaining:
             last = items[-1]["metadata"]
             next_key = (last.get("namespace", ""), last["name"])
-        return items, str(self._rv), next_key, remaining
+        return items, str(self._rv if at is None else at), next_key, remaining
+
+    def _snapshot(
+        self, kind: str, namespace: str | None, after: tuple[str, str] | None, at: int
+    ) -> Iterator[Obj] | None:
+        """Objects at resourceVersion ``at`` (None when nothing of theirs changed since)."""
+        self.check_fresh(at)
+
+        def key(obj: Obj) -> tuple[str, str]:
+            return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+        changed = [
+            e
+            for e in self.events_since(at)
+            if e.kind == kind and (namespace is None or key(e.obj)[0] == (namespace or ""))
+        ]
+        if not changed:
+            return None
+        state = {key(o): o for o in self._iter(kind, namespace, after)}
+        for event in reversed(changed):  # undo the changes newest first
+            k = key(event.obj)
+            if after is not None and k <= after:
+                continue
+            if event.type == "ADDED":
+                state.pop(k, None)
+            elif event.old is not None:
+                state[k] = event.old
+        return iter([state[k] for k in sorted(state)])
 
     def _matcher(
         self, kind: str, label_selector: str, field_selector: str

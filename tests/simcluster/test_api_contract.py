@@ -1177,3 +1177,18 @@ def test_owner_held_by_a_finalizer_collects_dependents_when_released(
         *ISTIO, ns, "istios", "cp", {"metadata": {"finalizers": None}}
     )
     assert core.list_namespaced_config_map(ns).items == []
+
+
+def test_continue_pages_are_one_consistent_snapshot(core: client.CoreV1Api, ns: str) -> None:
+    for name in ("a", "c", "e", "g"):
+        core.create_namespaced_config_map(ns, {"metadata": {"name": name}, "data": {"v": "1"}})
+    first = core.list_namespaced_config_map(ns, limit=2)
+    assert [c.metadata.name for c in first.items] == ["a", "c"]
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "d"}})  # after the snapshot
+    core.delete_namespaced_config_map("g", ns)
+    core.patch_namespaced_config_map("e", ns, {"data": {"v": "2"}})
+    rest = core.list_namespaced_config_map(ns, limit=10, _continue=first.metadata._continue)
+    assert rest.metadata.resource_version == first.metadata.resource_version
+    assert [(c.metadata.name, c.data["v"]) for c in rest.items] == [("e", "1"), ("g", "1")]
+    fresh = core.list_namespaced_config_map(ns)
+    assert [c.metadata.name for c in fresh.items] == ["a", "c", "d", "e"]
