@@ -5,9 +5,11 @@ aggregated (v2, v2beta1) and legacy form, ``/version`` 1.32 (so the kubectl disp
 built-in 1.32), an empty protobuf ``/openapi/v2`` (so ``apply`` validates without schemas), CRUD
 with Status errors, server-side Tables, selectors, ``limit``/``continue`` (410 Expired), watches
 from a resourceVersion with bookmarks and 410, patches by Content-Type, DELETE with
-propagationPolicy and preconditions, status subresources, SelfSubjectAccessReview, and exec over
-WebSockets (v5/v4 channel protocols). Handlers run on the server's loop thread, the only thread
-that touches the store.
+propagationPolicy and preconditions, status and scale subresources, SelfSubjectAccessReview,
+protobuf request bodies of ``kubectl create ns|configmap|secret|serviceaccount`` and ``auth can-i``
+(``simcluster.protobuf``), and exec over WebSockets (v5/v4 channel protocols; SPDY is not served).
+Handlers run on the server's loop thread, the only thread that touches the store. Discovery
+documents live in ``simcluster.discovery``; the ``api-flaky`` fault is a middleware here.
 """
 
 from __future__ import annotations
