@@ -64,9 +64,10 @@ class Kubelet:
         self.store = ctl.store
         self._ips = itertools.count(2)
         self._stuck: set[str] = set()  # uids of pods created while stuck-rollout was on
+        self._pending: dict[tuple[str, str], None] = {}  # pods to start at the next tick
 
     def handlers(self) -> dict[str, Callable[[str, str], None]]:
-        return {"pod": self.sync_pod, "podexit": self.finish_pod}
+        return {"pod": self.sync_pod, "podexit": self.finish_pod, "podtick": self.start_pending}
 
     def admit(self, operation: str, obj: Obj, old: Obj | None) -> None:
         """At pod creation: bind to the one node (the scheduler) and note stuck-rollout."""
@@ -83,7 +84,19 @@ class Kubelet:
         if event == "DELETED":
             self._stuck.discard(meta["uid"])
         elif (obj.get("status") or {}).get("phase", "Pending") == "Pending":
-            self.ctl.after(START_DELAY, "pod", meta.get("namespace", ""), meta["name"])
+            # One timer per tick for all pods created meanwhile, so the controllers above see
+            # a batch of pods starting together (as after a scale-up) rather than one by one.
+            self._pending[(meta.get("namespace", ""), meta["name"])] = None
+            self.ctl.after(START_DELAY, "podtick", "", "")
+
+    def start_pending(self, _ns: str, _name: str) -> None:
+        """Start the pods of this tick, a few hundred at a time so the API keeps answering."""
+        batch = list(itertools.islice(self._pending, 200))
+        for key in batch:
+            del self._pending[key]
+            self.sync_pod(*key)
+        if self._pending:
+            self.ctl.enqueue("podtick", "", "")
 
     def release_stuck(self) -> None:
         """stuck-rollout was switched off: the stuck pods pass their readiness probes now."""

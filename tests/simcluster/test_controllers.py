@@ -279,17 +279,24 @@ def test_progress_deadline_exceeded_marks_a_stuck_rollout() -> None:
         web["spec"]["progressDeadlineSeconds"] = 1
         sim.apply(web)
         await sim.settle()
-        sim.faults.set("stuck-rollout", True)
-        sim.edit("Deployment", "default", "web", restart)
-        await sim.settle()
+        seen: list[str] = []
+
+        def record(_e: str, obj: Obj, _old: Obj | None) -> None:
+            if obj.get("kind") == "Deployment":
+                for c in (obj.get("status") or {}).get("conditions") or []:
+                    if c["type"] == "Progressing" and (not seen or seen[-1] != c["reason"]):
+                        seen.append(c["reason"])
 
         def reason() -> str:
             d = sim.store.get("Deployment", "default", "web") or {}
             cond = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
             return f"{cond['status']}/{cond['reason']}"
 
-        assert reason() == "True/ReplicaSetUpdated"
+        sim.store.subscribe(record)
+        sim.faults.set("stuck-rollout", True)
+        sim.edit("Deployment", "default", "web", restart)
         await sim.until(lambda: reason() == "False/ProgressDeadlineExceeded", timeout=5)
+        assert seen[-2:] == ["ReplicaSetUpdated", "ProgressDeadlineExceeded"]
         sim.faults.set("stuck-rollout", False)
         await sim.until(lambda: reason() == "True/NewReplicaSetAvailable", timeout=5)
 
