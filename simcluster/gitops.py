@@ -43,7 +43,7 @@ from simcluster.controllers.releases import is_operator_chart
 from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
 from simcluster.store import Store, StoreError, deep_copy, now_rfc3339
-from simcluster.syncstatus import SyncStatus
+from simcluster.syncstatus import REQUESTED_AT, SyncStatus
 
 __all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]
 
@@ -53,11 +53,9 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 TRACKING_ID = "argocd.argoproj.io/tracking-id"
 FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
 FLUX_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
-ARGO = "argoproj.io/v1alpha1"
 _ROOT = ("repo", "", "")
 REFRESH = "argocd.argoproj.io/refresh"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
-REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 KIND_ORDER = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "Service")
 
 

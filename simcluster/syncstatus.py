@@ -18,7 +18,7 @@ from simcluster.store import Store, deep_copy, now_rfc3339
 if TYPE_CHECKING:
     from simcluster.gitops import Source
 
-__all__ = ["HEALTH_ORDER", "SyncStatus", "resource_health"]
+__all__ = ["HEALTH_ORDER", "REQUESTED_AT", "SyncStatus", "resource_health"]
 
 Obj = dict[str, Any]
 HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
