@@ -1192,3 +1192,52 @@ def test_continue_pages_are_one_consistent_snapshot(core: client.CoreV1Api, ns: 
     assert [(c.metadata.name, c.data["v"]) for c in rest.items] == [("e", "1"), ("g", "1")]
     fresh = core.list_namespaced_config_map(ns)
     assert [c.metadata.name for c in fresh.items] == ["a", "c", "d", "e"]
+
+
+def test_foreground_delete_removes_dependents_first(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str
+) -> None:
+    owner = custom.create_namespaced_custom_object(*ISTIO, ns, "istios", istio("cp"))
+    core.create_namespaced_config_map(ns, _owned_configmap("owned", owner))
+    rv = core.list_namespaced_config_map(ns).metadata.resource_version
+    custom.delete_namespaced_custom_object(
+        *ISTIO, ns, "istios", "cp", propagation_policy="Foreground"
+    )
+    deleted_cm = [
+        e["raw_object"]["metadata"]["resourceVersion"]
+        for e in watch.Watch().stream(
+            core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=1
+        )
+        if e["type"] == "DELETED"
+    ]
+    deleted_cr = [
+        e["raw_object"]["metadata"]["resourceVersion"]
+        for e in watch.Watch().stream(
+            custom.list_namespaced_custom_object,
+            *ISTIO,
+            ns,
+            "istios",
+            resource_version=rv,
+            timeout_seconds=1,
+        )
+        if e["type"] == "DELETED"
+    ]
+    assert len(deleted_cm) == 1 and len(deleted_cr) == 1
+    assert int(deleted_cm[0]) < int(deleted_cr[0])
+
+
+def test_watch_list_sends_initial_events_then_a_marked_bookmark(
+    sim: SimCluster, core: client.CoreV1Api, ns: str
+) -> None:
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "x"}})
+    url = (
+        f"{sim.url}/api/v1/namespaces/{ns}/configmaps?watch=true&sendInitialEvents=true"
+        "&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"
+    )
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        events = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events[:2]] == [
+        ("ADDED", "x"),
+        ("BOOKMARK", None),
+    ]
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
