@@ -25,6 +25,13 @@ Rules kept from a real apiserver:
   delete dependents, Orphan strips the owner reference); deleting a Namespace deletes its content.
 - mutating admission hooks (``add_mutator``) run on create and update, after defaulting and before
   validation, as webhooks do (sidecar injection plugs in here).
+- validation: names, labels, workload selectors vs template labels, immutable selectors, and the
+  Banzai CRD fields the canary flow writes (types, enums, ``^1.`` version); null CR fields pruned.
+- lists read in key order; ``page(at=rv)`` reads the list as it was at ``rv`` (continue tokens).
+
+Also here for tests and the API: ``rbac`` (an RBAC deny switch), ``compact()`` (forget the event
+window, so older resourceVersions answer 410), ``add_listener`` (raw events for watches) and
+``json_of`` (encoded JSON cached per stored object).
 """
 
 from __future__ import annotations
