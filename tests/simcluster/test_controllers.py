@@ -330,3 +330,30 @@ def test_job_completes_unless_an_istio_sidecar_keeps_its_pod_running() -> None:
         assert pod["status"]["phase"] == "Running" and not pod_ready(pod)
 
     run(scenario())
+
+
+def test_deleted_pods_are_terminating_briefly_and_leave_endpoints_at_once() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        sim.apply(deployment("web"), service("web"))
+        await sim.settle()
+        (pod,) = sim.pods("default")
+        name = pod["metadata"]["name"]
+        sim.store.delete("Pod", "default", name)
+        terminating = sim.store.get("Pod", "default", name)
+        assert terminating is not None and terminating["metadata"]["deletionTimestamp"]
+        await sim.until(
+            lambda: (
+                not any(
+                    a["targetRef"]["name"] == name
+                    for s in (sim.store.get("Endpoints", "default", "web") or {}).get("subsets", [])
+                    for a in s.get("addresses", [])
+                )
+            )
+        )
+        await sim.settle()
+        assert sim.store.get("Pod", "default", name) is None
+        (replacement,) = sim.pods("default")
+        assert replacement["metadata"]["name"] != name and pod_ready(replacement)
+
+    run(scenario())
