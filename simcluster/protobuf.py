@@ -3,9 +3,9 @@
 ``kubectl create namespace demo-a`` (and ``create configmap|secret|serviceaccount|deployment|
 service``, ``run``, ``expose``, ``auth can-i``) POST ``application/vnd.kubernetes.protobuf`` and
 do not fall back to JSON on 415, so the API server must read them. Bodies are the ``k8s\\x00``
-magic plus a ``runtime.Unknown`` envelope whose ``raw`` holds the typed message; field numbers come from the generated.proto files of
-k8s.io/api and apimachinery. Only the kinds below are understood; anything else is answered
-415 by the caller, naming the kind.
+magic plus a ``runtime.Unknown`` envelope whose ``raw`` holds the typed message; field numbers
+come from the generated.proto files of k8s.io/api and apimachinery. Only the kinds below are
+understood; anything else is answered 415 by the caller, naming the kind.
 """
 
 from __future__ import annotations
