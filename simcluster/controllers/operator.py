@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simcluster.controllers.kubelet import pod_ready
-from simcluster.controllers.objects import apply_object, controlled_by, delete_quietly, owner_ref
+from simcluster.controllers.objects import apply_object, controlled_by, owner_ref
 from simcluster.controllers.releases import CHART
 from simcluster.mesh import ROOT_CA_ANNOTATION
 from simcluster.store import StoreError, deep_copy
@@ -121,32 +121,7 @@ class Operators:
         return {
             "operators": self.sync_operators,
             "istio": self.sync_istio,
-            "orphans": self.collect_orphans,
         }
-
-    def collect_orphans(self, _ns: str, owner_uid: str) -> None:
-        """Garbage-collect what a deleted CR or gateway owned, when the store has not already.
-
-        The store collects dependents on a plain delete; a CR that went away through its
-        finalizer is removed by an update, so its dependents are swept here as the GC would.
-        """
-        for kind in (
-            "MeshGateway", "Deployment", "Service", "ServiceAccount", "MutatingWebhookConfiguration",
-        ):  # fmt: skip
-            for obj in self.store.list(kind, shared=True)[0]:
-                refs = obj["metadata"].get("ownerReferences") or []
-                if not any(r.get("uid") == owner_uid for r in refs):
-                    continue
-                others = [r for r in refs if r.get("uid") != owner_uid]
-                if any(self._uid_alive(r) for r in others):
-                    continue
-                delete_quietly(self.store, obj)
-
-    def _uid_alive(self, ref: Obj) -> bool:
-        return any(
-            o["metadata"].get("uid") == ref.get("uid")
-            for o in self.store.list(str(ref.get("kind")), shared=True)[0]
-        )
 
     # -- routing ---------------------------------------------------------------------------------
 
@@ -159,12 +134,8 @@ class Operators:
         ):
             self.ctl.enqueue("operators", "", "")
         elif kind == "Istio":
-            if event == "DELETED":
-                self.ctl.enqueue("orphans", "", meta["uid"])
             self.ctl.enqueue("istio", ns, name)
         elif kind == "MeshGateway":
-            if event == "DELETED":
-                self.ctl.enqueue("orphans", "", meta["uid"])
             for owner in meta.get("ownerReferences") or []:
                 if owner.get("kind") == "Istio":
                     self.ctl.enqueue("istio", ns, str(owner["name"]))
