@@ -12,6 +12,7 @@ Releases of the chart live in releases.py, MeshGateways in gateways.py. Here:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -419,6 +420,8 @@ class Operators:
             }
         )  # fmt: skip
         apply_object(self.store, self._webhook_config(cr, names, owner))
+        for obj in _control_plane_config(cr, names, owner):
+            apply_object(self.store, obj)
         if self._ingress_enabled(cr, operator):
             self._ensure_ingress(cr, names, operator)
         return ""
@@ -553,3 +556,47 @@ class Operators:
                     self._enqueue_crs(revisioned_only=True)  # they strip on their next pass
 
     # -- MeshGateways ------------------------------------------------------------------------------
+
+
+def _control_plane_config(cr: Obj, names: dict[str, str], owner: list[Obj]) -> list[Obj]:
+    """The mesh and injector ConfigMaps and istiod's ValidatingWebhookConfiguration (§1.2)."""
+    meta, spec = cr["metadata"], cr.get("spec") or {}
+    ns, rev = meta["namespace"], names["revision"]
+    revisioned = spec.get("global") is False
+    suffix = f"-{meta['name'].replace('.', '-')}" if revisioned else ""
+    labels = {"istio.io/rev": rev}
+    mesh = {
+        "defaultConfig": {"discoveryAddress": f"{names['istiod']}.{ns}.svc:15012"},
+        "trustDomain": spec.get("trustDomain") or "cluster.local",
+        "enableAutoMtls": bool(spec.get("autoMtls", True)),
+        "rootNamespace": ns,
+    }
+    injector = {
+        "policy": "enabled",
+        "template": "# the banzai injection template",
+        "neverInjectSelector": [],
+    }
+    return [
+        {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": f"istio{suffix}", "namespace": ns, "labels": labels, "ownerReferences": owner},
+            "data": {"mesh": json.dumps(mesh, indent=2), "meshNetworks": "networks: {}"},
+        },
+        {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": f"istio-sidecar-injector{suffix}", "namespace": ns, "labels": labels, "ownerReferences": owner},
+            "data": {"config": json.dumps(injector, indent=2), "values": json.dumps({"revision": rev})},
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": f"istiod-{meta['name'].replace('.', '-')}-{ns}" if revisioned else "istiod", "labels": labels, "ownerReferences": owner},
+            "webhooks": [{
+                "name": "validation.istio.io",
+                "admissionReviewVersions": ["v1beta1", "v1"],
+                "clientConfig": {"service": {"name": names["istiod"], "namespace": ns, "path": "/validate", "port": 443}},
+                "failurePolicy": "Ignore",
+                "sideEffects": "None",
+                "rules": [{"apiGroups": ["networking.istio.io", "security.istio.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"], "resources": ["*"], "scope": "*"}],
+            }],
+        },
+    ]  # fmt: skip
