@@ -176,7 +176,7 @@ class Syncer:
             for old in self._tmp.iterdir():
                 if old != target and not old.name.startswith("."):
                     shutil.rmtree(old, ignore_errors=True)
-        return target
+        return target.resolve()
 
     def _scan(self, root: pathlib.Path) -> list[Obj]:
         """Every Application / Flux Kustomization / HelmRelease document in the commit."""
@@ -199,7 +199,11 @@ class Syncer:
         return found
 
     def _render_dir(self, root: pathlib.Path, rel: str, *, recurse: bool) -> tuple[list[Obj], str]:
-        directory = (root / rel.lstrip("./")).resolve() if rel not in ("", ".", "./") else root
+        directory = (
+            (root / rel.removeprefix("./").lstrip("/")).resolve()
+            if rel not in ("", ".", "./")
+            else root
+        )
         if root not in (directory, *directory.parents) or not directory.is_dir():
             raise InputError(f"path {rel!r} does not exist in the commit")
         for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
