@@ -43,7 +43,7 @@ from simcluster.controllers.releases import is_operator_chart
 from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
 from simcluster.store import Store, StoreError, deep_copy, now_rfc3339
-from simcluster.syncstatus import REQUESTED_AT, SyncStatus
+from simcluster.syncstatus import REQUESTED_AT, SyncStatus, is_tooling
 
 __all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]
 
@@ -408,6 +408,10 @@ class Syncer:
             for obj in ordered:
                 meta = obj["metadata"]
                 ref = (str(obj["kind"]), str(meta.get("namespace", "")), str(meta["name"]))
+                if is_tooling(obj):
+                    message = f"{obj['kind'].lower()}/{meta['name']} unchanged (not simulated)"
+                    results.append(self._result(obj, "Synced", message))
+                    continue
                 try:
                     outcome = self._apply(obj, source)
                     applied.add(ref)
