@@ -281,9 +281,13 @@ class Operators:
             meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
             self.store.update(cr)
             return
-        if FINALIZER not in (meta.get("finalizers") or []):
-            meta["finalizers"] = [*(meta.get("finalizers") or []), FINALIZER]
+        if not (cr.get("status") or {}).get("Status"):  # first sight: Created, then finalizer
+            cr["status"] = {**(cr.get("status") or {}), "Status": "Created"}
+            cr = self.store.update(cr, status_only=True)
+        if FINALIZER not in (cr["metadata"].get("finalizers") or []):
+            cr["metadata"]["finalizers"] = [*(cr["metadata"].get("finalizers") or []), FINALIZER]
             cr = self.store.update(cr)
+        meta = cr["metadata"]
         status = cr.get("status") or {}
         generation = int(meta.get("generation", 1))
         if status.get("Status") not in ("Reconciling", "Available", "ReconcileFailed") or (
