@@ -16,7 +16,10 @@ mesh would answer, from the sidecars on both pods and their control planes:
 
 A real mesh keeps serving from cached config until certificates expire (24 h) or a proxy
 restarts; the simulation breaks at once so a check that forgets a pod on a deleted revision fails.
-Traffic from the ``istio-proxy`` container itself runs as UID 1337 and bypasses the sidecar.
+Traffic from the ``istio-proxy`` container itself runs as UID 1337 and bypasses the sidecar; a
+call to a pod IP is passed through as plain TCP (no mTLS). Besides ``curl`` the containers know
+``sh -c`` (``command -v``), ``echo``, ``hostname``, ``true`` and ``false``; anything else fails
+the way containerd reports a missing binary.
 """
 
 from __future__ import annotations
