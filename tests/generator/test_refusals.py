@@ -243,3 +243,15 @@ def test_unsafe_edit_in_a_stage_is_refused_and_nothing_written(tmp_path: Path) -
     assert run("next", "--repo", str(repo)).exit_code == 0
     # The gateways stage would have to edit through an alias, which also changes the labels.
     _refused(repo, ["next"], "gateway.yaml:spec.istioControlPlane: value is an alias")
+
+
+def test_plan_whose_new_operator_release_was_removed(tmp_path: Path) -> None:
+    repo = _initialised(tmp_path)
+    assert run("next", "--repo", str(repo)).exit_code == 0
+    git(repo, "rm", "-q", "argocd/istio-operator-v17x.yaml")
+    git(repo, "commit", "-q", "-m", "oops")
+    _refused(
+        repo,
+        ["next"],
+        "operator release istio-operator-v17x (argocd/istio-operator-v17x.yaml) is missing",
+    )
