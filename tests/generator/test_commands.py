@@ -201,3 +201,14 @@ def test_crlf_files_stay_crlf_through_a_stage(tmp_path: Path) -> None:
         b"        k8s-app: app-a\r\n      annotations:\r\n"
         b"        istio-canary.io/revision: istio-sample-v17x.istio-system\r\n    spec:",
     )
+
+
+def test_reverting_a_rollback_commit_moves_the_namespace_again(tmp_path: Path) -> None:
+    repo = _at_stage(tmp_path, 4)  # both namespaces moved
+    assert run("rollback", "--repo", str(repo), "--namespace", "demo-b").exit_code == 0
+    refused = run("next", "--repo", str(repo))
+    assert refused.exit_code == 2 and "git revert" in refused.stderr
+    git(repo, "revert", "--no-edit", "HEAD")
+    r = run("next", "--repo", str(repo))
+    assert r.exit_code == 0, r.stderr
+    assert "Istio-Canary-Stage: 5/5 cleanup" in head_message(repo)
