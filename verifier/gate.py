@@ -100,10 +100,12 @@ class _Session:
             index = plan.applied_index if request.stage is None else request.stage
             self.fixed: Expectation | None = expect_stage(plan, index)
             self.commits: dict[int, str] = {}
+            self.rollbacks: list[tuple[str, tuple[str, ...]]] = []
         else:
             self.fixed = None
             self.newest = plan.applied_index
             self.commits = checkout.stage_commits() if self.newest else {}
+            self.rollbacks = checkout.rollback_commits() if plan.rolled_back else []
             for i in {max(self.newest - 1, 0), self.newest} if self.newest else ():
                 if i not in self.commits:
                     checkout.stage_commit(i)  # raises a PlanError naming the missing trailer
@@ -129,7 +131,7 @@ class _Session:
         applied_now = bool(commits) and all(contains_cur.values())
         index = self.newest if applied_now else self.newest - 1
         commit = cur if applied_now else prev
-        expect = expect_stage(self.plan, index, with_next_preconditions=True)
+        expect = expect_stage(self._as_applied(commits), index, with_next_preconditions=True)
         found = self._scope_gitops(found, index)
         if applied_now:
             self.checked = f"stage {expect.label} (already applied by the GitOps engine)"
@@ -142,6 +144,21 @@ class _Session:
         label = "the plan commit" if index == 0 else f"stage {index}"
         sync = gitops.check(snap, gitops.SyncTarget(commit, label, contains))
         return Evaluation([sync, *self._checks(snap, expect)])
+
+    def _as_applied(self, applied: set[str]) -> Plan:
+        """The plan without rollbacks the engine has not applied yet (a rollback PR's gate checks
+        the cluster as main left it; once merged and synced, the rollback is expected)."""
+        pending = {
+            ns
+            for sha, names in self.rollbacks
+            if not applied or not all(self.checkout.contains(r, sha) for r in applied)
+            for ns in names
+        }
+        if not pending:
+            return self.plan
+        return replace(
+            self.plan, rolled_back=tuple(n for n in self.plan.rolled_back if n not in pending)
+        )
 
     def _checks(self, snap: Snapshot, expect: Expectation) -> list[CheckResult]:
         results = [

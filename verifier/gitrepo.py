@@ -17,6 +17,7 @@ from generator.plan import PLAN_PATH, Plan, load_plan
 __all__ = ["Checkout"]
 
 STAGE_TRAILER = "Istio-Canary-Stage"
+ROLLBACK_TRAILER = "Istio-Canary-Rollback"
 
 
 class Checkout:
@@ -54,11 +55,24 @@ class Checkout:
                     found.setdefault(int(index), sha)
         return found
 
+    def rollback_commits(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(commit, namespaces) of every rollback commit in HEAD's history, newest first."""
+        fmt = f"%H%x1f%(trailers:key={ROLLBACK_TRAILER},valueonly,separator=%x2C)%x1e"
+        out = self._git("log", f"--format={fmt}", "HEAD") or ""
+        found: list[tuple[str, tuple[str, ...]]] = []
+        for record in out.split("\x1e"):
+            sha, _, value = record.strip().partition("\x1f")
+            names = tuple(n.strip() for n in value.replace("\n", ",").split(",") if n.strip())
+            if sha and names:
+                found.append((sha, names))
+        return found
+
     def stage_commit(self, index: int) -> str:
         sha = self.stage_commits().get(index)
         if sha is None:
             raise PlanError(
-                f"{self.root}: no commit with trailer `{STAGE_TRAILER}: {index}/...` in HEAD's history"
+                f"{self.root}: no commit with trailer `{STAGE_TRAILER}: {index}/...` in HEAD's "
+                "history (a shallow clone? fetch the full history, e.g. fetch-depth: 0)"
             )
         return sha
 

@@ -12,11 +12,8 @@ from pathlib import Path
 import pytest
 
 from generator.errors import ClusterUnreachable
+from tests.verifier.simseed import git, seed_cluster
 from verifier.cluster import PODS, Cluster, RetryPolicy
-
-# Until the lead merges simcluster into this branch (removed after `git merge main`).
-pytest.importorskip("simcluster.harness", reason="simcluster is not merged into this branch yet")
-from tests.verifier.simseed import seed_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -168,3 +165,40 @@ def test_api_down_for_good_is_exit_3_and_rbac_denial_is_named(tmp_path: Path) ->
         r = seed.verify("stage", "0", "--request-timeout", "0.5", timeout=2)
         assert r.exit_code == 3
         assert r.data["outcome"] == "unverifiable"
+
+
+def test_rollback_pr_is_gated_on_the_current_state_then_the_old_revision_is_accepted(
+    tmp_path: Path,
+) -> None:
+    with seed_cluster(tmp_path) as seed:
+        for _ in range(3):
+            seed.promote()  # demo-a now runs on the new control plane
+        git(seed.work, "switch", "-q", "main")
+        git(seed.work, "pull", "-q", "--ff-only", "origin", "main")
+        seed.gen("rollback", "--namespace", "demo-a", "--branch", "istio-canary/rollback-demo-a")
+        before = seed.verify("gate")  # the rollback is not applied: demo-a must still be on new
+        assert before.exit_code == 0, before.output
+        seed.merge()
+        after = seed.verify("stage", "3")
+        assert after.exit_code == 0, after.output
+        pods = [
+            e
+            for e in after.check("data-plane")["evidence"]
+            if str(e.get("pod", "")).startswith("demo-a/")
+        ]
+        assert pods and all(e["revision"] == "istio-sample.istio-system" for e in pods)
+        assert seed.verify("gate").exit_code == 0
+
+
+def test_gitops_objects_are_auto_detected_when_the_plan_names_none(tmp_path: Path) -> None:
+    with seed_cluster(tmp_path) as seed:
+        seed.promote()
+        seed.open_pr()
+        plan_file = seed.work / ".istio-canary/plan.yaml"
+        text = plan_file.read_text()
+        start, end = text.index("gitops:\n"), text.index("\ngateways:")
+        plan_file.write_text(text[:start] + "gitops:\n  engine: none\n  objects: []" + text[end:])
+        gate = seed.verify("gate")
+        assert gate.exit_code == 0, gate.output
+        objects = {e["object"] for e in gate.check("gitops-sync")["evidence"]}
+        assert {"Application argocd/demo-apps", "Application argocd/istio-system"} <= objects
