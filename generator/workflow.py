@@ -199,6 +199,7 @@ def init(
         index,
         [
             found.cr.file,
+            found.operator.doc.file,
             *(ns.doc.file for ns in found.namespaces),
             *(w.file for ns in found.namespaces for w in ns.workloads),
             *(d.file for _, d in found.gateways if d is not None),
