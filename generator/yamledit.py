@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from deepdiff import DeepDiff
 
 from generator.errors import ConflictError, InputError
 from generator.yamlstyle import (
@@ -525,6 +524,10 @@ def apply_ops(
     except InputError as err:
         raise ConflictError(f"{where}: edit would produce invalid YAML ({err})") from err
     if after != expected:
+        # Imported here: deepdiff (with pydantic) costs ~0.1 s to import, and only a refused
+        # edit needs it, to name the paths that would have changed.
+        from deepdiff import DeepDiff
+
         paths = sorted(str(p) for p in DeepDiff(expected, after).affected_paths)
         raise ConflictError(
             f"{where}: edit would change more than intended ({', '.join(map(str, paths[:5]))})"
