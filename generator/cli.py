@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
-from generator import __version__, workflow
+from generator import __version__, pullrequest, workflow
+from generator import demo as demo_module
 from generator.clikit import handle_errors
+from generator.errors import UsageError
+from generator.forge import FORGES
 from generator.planning import InitOptions
 
 PROG = "istio-canary"
@@ -127,11 +131,53 @@ def status(repo: Path, output: str) -> None:
 @repo_option
 @dry_run_option
 @branch_option
+@click.option(
+    "--open-pr",
+    type=click.Choice(FORGES),
+    help="Commit on branch istio-canary/<plan>/<stage>, push it and open or update its PR "
+    "(token from GITHUB_TOKEN / GITLAB_TOKEN only).",
+)
+@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
+@click.option("--base", default="main", show_default=True, help="Branch the PR merges into.")
+@click.option(
+    "--api-url",
+    metavar="URL",
+    help="Forge API base URL for GitHub Enterprise / self-hosted GitLab "
+    "(default: $GITHUB_API_URL / $CI_API_V4_URL, else from the remote's host).",
+)
 @verbose_option
 @handle_errors(PROG)
-def next_(repo: Path, dry_run: bool, branch: str | None, verbose: bool) -> None:
-    """Apply the next stage of the plan as one commit."""
-    _report(workflow.next_stage(repo, dry_run=dry_run, branch=branch), dry_run, verbose)
+def next_(
+    repo: Path,
+    dry_run: bool,
+    branch: str | None,
+    open_pr: str | None,
+    remote: str,
+    base: str,
+    api_url: str | None,
+    verbose: bool,
+) -> None:
+    """Apply the next stage of the plan as one commit (and, with --open-pr, propose it)."""
+    if open_pr is None:
+        _report(workflow.next_stage(repo, dry_run=dry_run, branch=branch), dry_run, verbose)
+        return
+    if dry_run or branch:
+        raise UsageError(
+            "--open-pr names its own branch; it cannot be combined with --dry-run or --branch"
+        )
+
+    def commit(name: str) -> str:
+        outcome = workflow.next_stage(repo, branch=name)
+        _report(outcome, False, verbose)
+        return outcome.commit or ""
+
+    done = pullrequest.open_next_stage(
+        repo, open_pr, commit, remote=remote, base=base, api_url=api_url
+    )
+    click.echo(f"pushed {done.pushed.branch} ({done.pushed.action}) to {remote}")
+    if done.outcome is not None:
+        pr = done.outcome.pr
+        click.echo(f"{done.outcome.action} {open_pr} #{pr.number}: {done.title}\n  {pr.url}")
 
 
 @main.command()
@@ -146,3 +192,25 @@ def rollback(
 ) -> None:
     """Move migrated namespaces back to the old control plane (one commit)."""
     _report(workflow.rollback(repo, namespaces, dry_run=dry_run, branch=branch), dry_run, verbose)
+
+
+@main.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the rehearsal (repos, PR bodies, reports) here; it must be empty or absent. "
+    "Default: a temporary directory, removed at the end.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    type=click.Choice(tuple(demo_module.FAULTS)),
+    help="Inject a simcluster fault (repeatable), e.g. split-trust to watch the gate stop.",
+)
+@handle_errors(PROG)
+def demo(workdir: Path | None, faults: tuple[str, ...]) -> None:
+    """Rehearse the whole upgrade of example-repo on a simulated cluster, gate by gate."""
+    result = demo_module.run_demo(workdir, faults)
+    if result.exit_code:
+        sys.exit(result.exit_code)

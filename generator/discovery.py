@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from generator.errors import InputError
 from generator.index import Document, RepoIndex
-from generator.naming import minor_of
+from generator.naming import minor_of, parse_version
 from generator.plan import (
     GatewayRef,
     GitOpsEngine,
@@ -74,6 +76,7 @@ class Found:
     namespaces: list[MeshNamespaceFound]
     engine: GitOpsEngine
     gitops: list[GitOpsObject]
+    istio_names: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def version(self) -> str:
@@ -98,8 +101,8 @@ def find_doc(
     patches = index.patch_files()
     hits = [
         d
-        for d in index.of_kind(kind, group)
-        if d.name == name
+        for d in index.named(kind, name)
+        if (group is None or d.group == group)
         and d.file not in patches
         and (namespace is None or index.namespace_of(d) in (namespace, ""))
     ]
@@ -121,8 +124,6 @@ def _helm_value(doc: Document, dotted: str) -> Any:
             return p.get("value")
     values = helm.get("valuesObject")
     if values is None and isinstance(helm.get("values"), str):
-        import yaml
-
         try:
             values = yaml.safe_load(helm["values"])
         except yaml.YAMLError:
@@ -201,6 +202,7 @@ def gitops_objects(index: RepoIndex) -> tuple[GitOpsEngine, list[GitOpsObject]]:
 
 def gateways_made_by(cr: Document, cr_namespace: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(name, type, block) of each gateway the operator creates from the CR's `spec.gateways`."""
+    # An absent block means the operator defaults: gateways on, ingress on in 1.6 (off in 1.7).
     gateways = cr.get("spec", "gateways", default={})
     if not isinstance(gateways, dict) or gateways.get("enabled") is False:
         return []
@@ -239,8 +241,6 @@ def _control_plane(index: RepoIndex, target: tuple[int, int, int] | None) -> Doc
         )
     if len(crs) == 1:
         return crs[0]
-    from generator.naming import parse_version
-
     older = [
         d
         for d in crs
@@ -372,4 +372,7 @@ def discover(index: RepoIndex, target: tuple[int, int, int] | None = None) -> Fo
         namespaces=[namespaces[n] for n in sorted(namespaces)],
         engine=engine,
         gitops=objs,
+        istio_names=frozenset(
+            (d.name, index.namespace_of(d) or cr_ns) for d in index.of_kind("Istio", ISTIO_GROUP)
+        ),
     )

@@ -124,7 +124,8 @@ class Editor:
             if total and len(self.deleted_docs.get(path, ())) == total:
                 edits.append(FileEdit(path, "delete", before, None))
                 continue
-            after = apply_ops(before, ops, path)
+            parsed = [d.data for d in self.index.files[path]] if path in self.index.files else None
+            after = apply_ops(before, ops, path, parsed)
             if after != before:
                 edits.append(FileEdit(path, "modify", before, after))
         for path, text in sorted(self.created.items()):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generator import __version__
 from generator.discovery import Found, MeshNamespaceFound
 from generator.errors import UsageError
-from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade, minor_of
+from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade, minor_of, parse_version
 from generator.plan import (
     ConnectivityCheck,
     ControlPlane,
@@ -22,11 +23,25 @@ from generator.plan import (
     WorkloadRef,
 )
 
-__all__ = ["MAX_FULL_PAIRS", "InitOptions", "build_plan", "split_waves"]
+__all__ = [
+    "MAX_FULL_PAIRS",
+    "MAX_STAGE_PAIRS",
+    "InitOptions",
+    "build_plan",
+    "probe_pairs",
+    "split_waves",
+]
+
+_DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 # Up to this many namespace pairs per stage every pair is probed; above it each namespace of the
 # wave is paired with one partner (both directions), so big meshes get a bounded number of probes.
 MAX_FULL_PAIRS = 16
+# Above MAX_FULL_PAIRS, at most this many pairs per stage, spread evenly over the wave (a verifier
+# execs one probe per check, so thousands of them would make every gate take hours).
+MAX_STAGE_PAIRS = 64
+# The starting-state probes: a ring over the namespaces, evenly thinned to at most this many pairs.
+MAX_BASELINE_PAIRS = 50
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,7 @@ def _checks(
     return tuple(out)
 
 
-def _pairs(
+def probe_pairs(
     left: Sequence[str], right: Sequence[str], anchor: Sequence[str]
 ) -> list[tuple[str, str]]:
     if len(left) * len(right) <= MAX_FULL_PAIRS + len(left):
@@ -114,6 +129,8 @@ def _pairs(
             return full
     # Bounded: each namespace of `anchor` (the wave) meets one partner on the other side.
     other = [b for b in right if b not in anchor] or list(right)
+    step = max(1, -(-len(anchor) // MAX_STAGE_PAIRS))
+    anchor = list(anchor)[::step]
     out: list[tuple[str, str]] = []
     for i, a in enumerate(anchor):
         partner = next(
@@ -139,11 +156,20 @@ def build_plan(found: Found, opts: InitOptions) -> Plan:
             f"no default istio-operator release is known for Istio {target_minor}; "
             "pass --operator-version"
         )
+    if opts.operator_version is not None:
+        parse_version(opts.operator_version, "--operator-version")
     old_op = found.operator.release
     new_op_name = canary_name(old_op.name, opts.to_version)
     new_name = opts.name or canary_name(found.cr.name, opts.to_version)
+    if not _DNS_NAME.match(new_name) or len(new_name) > 63:
+        raise UsageError(f"--name {new_name!r} is not a valid object name (lowercase DNS label)")
     if new_name == found.cr.name:
         raise UsageError(f"--name {new_name} is the name of the running control plane")
+    if (new_name, found.cr_namespace) in found.istio_names:
+        raise UsageError(
+            f"an Istio CR {new_name} already exists in {found.cr_namespace}; "
+            "pick another --name or remove it"
+        )
     if new_op_name == old_op.name:
         raise UsageError(f"the new operator release would reuse the name {new_op_name}")
     cr_dir = posixpath.dirname(found.cr.file)
@@ -204,7 +230,7 @@ def build_plan(found: Found, opts: InitOptions) -> Plan:
         before = list(moved)
         moved.extend(wave)
         rest = [n for n in names if n not in moved]
-        pairs = _pairs(moved, rest, wave) if rest else _pairs(wave, before or wave, wave)
+        pairs = probe_pairs(moved, rest, wave) if rest else probe_pairs(wave, before or wave, wave)
         stages.append(
             Stage(
                 len(stages) + 1,
@@ -215,7 +241,8 @@ def build_plan(found: Found, opts: InitOptions) -> Plan:
             )
         )
     stages.append(Stage(len(stages) + 1, "cleanup", "cleanup"))
-    baseline = _checks(_pairs(names, names, names), eps)
+    ring = names[:: max(1, -(-len(names) // MAX_BASELINE_PAIRS))] if len(names) > 8 else names
+    baseline = _checks(probe_pairs(ring, ring, ring), eps)
     return Plan(
         source=source,
         target=target,

@@ -168,7 +168,8 @@ class ObjectChange:
     @property
     def ref(self) -> str:
         """`Kind namespace/name` (or `Kind name` for cluster-scoped objects)."""
-        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}".strip()
 
 
 def semantic_diff(files: Iterable[ChangedFile]) -> tuple[ObjectChange, ...]:

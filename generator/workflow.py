@@ -8,17 +8,18 @@ which verifies them), then either return the diff (`dry_run`) or write atomicall
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from generator.apply import Renamer, restore, write_edits
 from generator.discovery import discover, find_doc, refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
 from generator.errors import CanaryError, InputError, PlanError, PreconditionError, UsageError
 from generator.gitrepo import GitRepo
-from generator.index import RepoIndex, build_index
+from generator.index import RepoIndex, build_index, no_gc
 from generator.naming import parse_version
 from generator.plan import PLAN_PATH, Plan, dump_plan, load_plan
 from generator.planning import InitOptions, build_plan
@@ -51,13 +52,29 @@ class Outcome:
 
 # ----- shared steps ------------------------------------------------------------------------------
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _gc_paused(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a whole command with the cyclic GC paused: it holds the repo index (every parsed
+    document) alive throughout, and each collection would re-walk it while edits allocate."""
+
+    @functools.wraps(fn)
+    def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+        with no_gc():
+            return fn(*args, **kwargs)
+
+    return inner
+
 
 def read_plan(root: Path) -> Plan:
     """The plan file of the repo at `root`, or a PlanError saying to run init."""
     path = root / PLAN_PATH
     if not path.is_file():
         raise PlanError(f"{PLAN_PATH}: no plan in {root}; run `istio-canary init` first")
-    return load_plan(path.read_text(encoding="utf-8"))
+    with no_gc():
+        return load_plan(path.read_text(encoding="utf-8"))
 
 
 def _commit(
@@ -139,6 +156,7 @@ def _index(root: Path) -> RepoIndex:
 # ----- commands ----------------------------------------------------------------------------------
 
 
+@_gc_paused
 def init(
     root: Path,
     opts: InitOptions,
@@ -153,7 +171,7 @@ def init(
     parse_version(opts.to_version, "--to-version")
     existing = root / PLAN_PATH
     if existing.exists():
-        current = load_plan(existing.read_text(encoding="utf-8"))
+        current = read_plan(root)
         if not current.complete:
             raise PreconditionError(
                 f"{PLAN_PATH}: an upgrade to {current.target.version} is in progress "
@@ -187,6 +205,7 @@ def init(
     return out
 
 
+@_gc_paused
 def next_stage(
     root: Path,
     *,
@@ -221,6 +240,7 @@ def next_stage(
     return out
 
 
+@_gc_paused
 def rollback(
     root: Path,
     namespaces: Sequence[str],

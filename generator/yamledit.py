@@ -612,15 +612,21 @@ def _merge(parent: Any, key: Any, value: Any) -> None:
 # ----- entry point -------------------------------------------------------------------------------
 
 
-def apply_ops(text: str, ops: Sequence[Op], where: str = "<text>") -> str:
-    """The text after `ops`, verified to read back as exactly the intended data."""
+def apply_ops(
+    text: str, ops: Sequence[Op], where: str = "<text>", before: list[Any] | None = None
+) -> str:
+    """The text after `ops`, verified to read back as exactly the intended data.
+
+    `before` is the data of `text` when the caller has parsed it already (the repo index has).
+    """
     if not ops:
         return text
     planner = _Planner(text, where)
     for op in ops:
         planner.op(op)
     new_text = planner.result()
-    before = load_documents(text, where)
+    if before is None:
+        before = load_documents(text, where)
     expected = _expect(before, ops)
     try:
         after = load_documents(new_text, where)

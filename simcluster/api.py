@@ -26,28 +26,15 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 
-from simcluster import protobuf, tables
+from simcluster import discovery, protobuf, tables
 from simcluster.faults import Faults
-from simcluster.kinds import KINDS, Kind, kind_by_plural
+from simcluster.kinds import Kind, kind_by_plural
 from simcluster.patch import APPLY_PATCH, apply_patch
 from simcluster.store import Store, StoreError, WatchEvent
 
 Obj = dict[str, Any]
 log = logging.getLogger("simcluster.api")
 
-VERSION_INFO: Obj = {
-    "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.4",
-    "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
-    "gitTreeState": "clean",
-    "buildDate": "2025-04-22T16:02:27Z",
-    "goVersion": "go1.23.6",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
-DISCOVERY_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-DISCOVERY_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 # Kinds whose DELETE answers the deleted object; the others answer a Status (as the registries do).
 RETURNS_DELETED_OBJECT = {"Pod", "Service", "Namespace"}
@@ -104,6 +91,10 @@ class ApiState:
         default_factory=lambda: collections.deque(maxlen=2000)
     )
     streams: set[asyncio.Task[Any]] = field(default_factory=set)
+    # (path, seconds spent in the handler) of finished non-streaming requests, for benchmarks
+    timings: collections.deque[tuple[str, float]] = field(
+        default_factory=lambda: collections.deque(maxlen=2000)
+    )
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("simcluster_state", ApiState)
@@ -139,177 +130,6 @@ def _method_not_allowed() -> StoreError:
         "MethodNotAllowed",
         "the server does not allow this method on the requested resource",
         {},
-    )
-
-
-def _media_params(accept: str) -> list[dict[str, str]]:
-    """Parse an Accept header into [{"type": "application/json", "as": "Table", ...}, ...]."""
-    out = []
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";") if f.strip()]
-        if not fields:
-            continue
-        entry = {"type": fields[0].lower()}
-        for param in fields[1:]:
-            key, _, value = param.partition("=")
-            entry[key.strip().lower()] = value.strip()
-        out.append(entry)
-    return out
-
-
-def _wants(accept: str, group: str, as_kind: str) -> list[str]:
-    """The versions of ``as_kind`` (in group ``group``) the Accept header lists, in its order."""
-    return [
-        m.get("v", "")
-        for m in _media_params(accept)
-        if m.get("as") == as_kind
-        and m.get("g") == group
-        and m["type"] in ("application/json", "*/*")
-    ]
-
-
-# -- discovery ------------------------------------------------------------------------------------
-
-
-def _groups() -> list[tuple[str, list[str]]]:
-    """(group, versions) in first-appearance order; the core group is ""."""
-    seen: dict[str, list[str]] = {}
-    for k in KINDS:
-        versions = seen.setdefault(k.group, [])
-        if k.version not in versions:
-            versions.append(k.version)
-    return list(seen.items())
-
-
-def _sub_kind(kind: Kind, sub: str) -> Obj:
-    special = {
-        "scale": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
-        "exec": {"group": "", "version": "v1", "kind": "PodExecOptions"},
-        "attach": {"group": "", "version": "v1", "kind": "PodAttachOptions"},
-        "portforward": {"group": "", "version": "v1", "kind": "PodPortForwardOptions"},
-        "proxy": {"group": "", "version": "v1", "kind": f"{kind.kind}ProxyOptions"},
-        "eviction": {"group": "policy", "version": "v1", "kind": "Eviction"},
-        "binding": {"group": "", "version": "v1", "kind": "Binding"},
-    }
-    return special.get(sub, {"group": kind.group, "version": kind.version, "kind": kind.kind})
-
-
-def _sub_verbs(sub: str) -> list[str]:
-    return {
-        "status": ["get", "patch", "update"],
-        "scale": ["get", "patch", "update"],
-        "exec": ["create", "get"],
-        "attach": ["create", "get"],
-        "portforward": ["create", "get"],
-        "log": ["get"],
-        "eviction": ["create"],
-        "binding": ["create"],
-        "finalize": ["update"],
-    }.get(sub, ["get"])
-
-
-def _aggregated_group(group: str, versions: list[str]) -> Obj:
-    out_versions = []
-    for version in versions:
-        resources = []
-        for k in KINDS:
-            if k.group != group or k.version != version:
-                continue
-            entry: Obj = {
-                "resource": k.plural,
-                "responseKind": {"group": k.group, "version": k.version, "kind": k.kind},
-                "scope": "Namespaced" if k.namespaced else "Cluster",
-                "singularResource": k.singular,
-                "verbs": sorted(k.verbs),
-            }
-            if k.short_names:
-                entry["shortNames"] = list(k.short_names)
-            if k.categories:
-                entry["categories"] = list(k.categories)
-            if k.subresources:
-                entry["subresources"] = [
-                    {"subresource": s, "responseKind": _sub_kind(k, s), "verbs": _sub_verbs(s)}
-                    for s in k.subresources
-                ]
-            resources.append(entry)
-        out_versions.append({"version": version, "resources": resources, "freshness": "Current"})
-    return {"metadata": {"name": group, "creationTimestamp": None}, "versions": out_versions}
-
-
-def _resource_list(group: str, version: str) -> Obj | None:
-    resources = []
-    for k in KINDS:
-        if k.group != group or k.version != version:
-            continue
-        entry: Obj = {
-            "name": k.plural,
-            "singularName": k.singular,
-            "namespaced": k.namespaced,
-            "kind": k.kind,
-            "verbs": list(k.verbs),
-        }
-        if k.short_names:
-            entry["shortNames"] = list(k.short_names)
-        if k.categories:
-            entry["categories"] = list(k.categories)
-        resources.append(entry)
-        for sub in k.subresources:
-            sk = _sub_kind(k, sub)
-            sub_entry: Obj = {
-                "name": f"{k.plural}/{sub}",
-                "singularName": "",
-                "namespaced": k.namespaced,
-                "kind": sk["kind"],
-                "verbs": _sub_verbs(sub),
-            }
-            if sk["group"] != k.group:
-                sub_entry["group"], sub_entry["version"] = sk["group"], sk["version"]
-            resources.append(sub_entry)
-    if not resources:
-        return None
-    gv = f"{group}/{version}" if group else version
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": gv,
-        "resources": resources,
-    }
-
-
-def _discovery(request: web.Request, core: bool) -> web.Response:
-    accept = request.headers.get("Accept", "")
-    versions = _wants(accept, "apidiscovery.k8s.io", "APIGroupDiscoveryList")
-    chosen = next((v for v in versions if v in ("v2", "v2beta1")), None)
-    groups = [g for g in _groups() if (g[0] == "") == core]
-    if chosen is not None:
-        body = {
-            "kind": "APIGroupDiscoveryList",
-            "apiVersion": f"apidiscovery.k8s.io/{chosen}",
-            "metadata": {},
-            "items": [_aggregated_group(g, vs) for g, vs in groups],
-        }
-        return json_response(
-            body, content_type=DISCOVERY_V2 if chosen == "v2" else DISCOVERY_V2BETA1
-        )
-    host = request.host or "127.0.0.1"
-    cidrs = [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]
-    if core:
-        return json_response(
-            {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": cidrs}
-        )
-    return json_response(
-        {
-            "kind": "APIGroupList",
-            "apiVersion": "v1",
-            "groups": [
-                {
-                    "name": g,
-                    "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
-                    "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
-                }
-                for g, vs in groups
-            ],
-        }
     )
 
 
@@ -467,13 +287,20 @@ class Api:
     # discovery & meta endpoints
 
     async def version(self, request: web.Request) -> web.Response:
-        return json_response(VERSION_INFO)
+        return json_response(discovery.VERSION_INFO)
 
     async def api_root(self, request: web.Request) -> web.Response:
-        return _discovery(request, core=True)
+        return self._discovery(request, core=True)
 
     async def apis_root(self, request: web.Request) -> web.Response:
-        return _discovery(request, core=False)
+        return self._discovery(request, core=False)
+
+    @staticmethod
+    def _discovery(request: web.Request, *, core: bool) -> web.Response:
+        body, content_type = discovery.document(
+            request.headers.get("Accept", ""), request.host or "127.0.0.1", core=core
+        )
+        return json_response(body, content_type=content_type)
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
         # An empty protobuf document: a valid, empty schema set (kubectl.md §7 option 1).
@@ -531,7 +358,7 @@ class Api:
             return await self.apis_root(request)
         if len(parts) == 1:
             group = parts[0]
-            versions = dict(_groups()).get(group)
+            versions = dict(discovery.served_groups()).get(group)
             if not versions or group == "":
                 return status_response(_not_found_path())
             return json_response(
@@ -555,7 +382,7 @@ class Api:
             if not rest:
                 if request.method != "GET":
                     raise _method_not_allowed()
-                listing = _resource_list(group, version)
+                listing = discovery.resource_list(group, version)
                 if listing is None:
                     raise _not_found_path()
                 return json_response(listing)
@@ -660,24 +487,21 @@ class Api:
                     continue_token=next_token,
                     remaining=show_remaining,
                 ),
-                content_type=f"application/json;as=Table;v={table.split('/')[1]};g=meta.k8s.io",
+                content_type=_table_content_type(table),
             )
         meta: Obj = {"resourceVersion": rv}
         if next_token:
             meta["continue"] = next_token
         if show_remaining:
             meta["remainingItemCount"] = show_remaining
-        body = {
-            "kind": kind.list_kind,
-            "apiVersion": kind.api_version,
-            "metadata": meta,
-            "items": items,
-        }
-        return json_response(body)
+        head = _dumps({"kind": kind.list_kind, "apiVersion": kind.api_version, "metadata": meta})
+        items_json = b",".join(self.store.json_of(o) for o in items)
+        list_body = head[:-1] + b',"items":[' + items_json + b"]}"
+        return web.Response(body=list_body, headers={"Content-Type": "application/json"})
 
     @staticmethod
     def _table_version(request: web.Request) -> str | None:
-        versions = _wants(request.headers.get("Accept", ""), "meta.k8s.io", "Table")
+        versions = discovery.wants(request.headers.get("Accept", ""), "meta.k8s.io", "Table")
         for v in versions:
             if v in ("v1", "v1beta1"):
                 return f"meta.k8s.io/{v}"
@@ -687,6 +511,8 @@ class Api:
         kind, store = target.kind, self.store
         assert target.name is not None
         method, sub = request.method, target.sub
+        if sub == "scale":
+            return json_response(await self._scale(request, target))
         if sub not in (None, "status", "log"):
             raise _not_found_path()
         if method == "GET":
@@ -704,7 +530,7 @@ class Api:
                     include_object=request.query.get("includeObject", "Metadata"),
                     api_version=table,
                 )
-                return json_response(body)
+                return json_response(body, content_type=_table_content_type(table))
             return json_response(obj)
         if sub == "log":
             raise _method_not_allowed()
@@ -729,12 +555,12 @@ class Api:
             return json_response(await self._patch(request, target, dry_run))
         if method == "DELETE" and sub is None:
             opts = await self._delete_options(request)
-            before = store.get(kind.kind, target.namespace, target.name)
             result = store.delete(kind.kind, target.namespace, target.name, **opts)
-            still_there = store.get(kind.kind, target.namespace, target.name) is not None
-            if still_there:
-                return json_response(result, 202 if before and not dry_run else 200)
-            if kind.kind in RETURNS_DELETED_OBJECT or opts.get("dry_run"):
+            if opts["dry_run"]:
+                return json_response(result)
+            if store.get(kind.kind, target.namespace, target.name) is not None:
+                return json_response(result, 202)  # finalizers hold it: deletion is pending
+            if kind.kind in RETURNS_DELETED_OBJECT:
                 return json_response(result)
             details: Obj = {
                 "name": target.name,
@@ -753,6 +579,37 @@ class Api:
                 }
             )
         raise _method_not_allowed()
+
+    async def _scale(self, request: web.Request, target: Target) -> Obj:
+        """The autoscaling/v1 Scale view of a workload (``kubectl scale``): GET, PUT, PATCH."""
+        kind, store = target.kind, self.store
+        assert target.name is not None
+        obj = store.get(kind.kind, target.namespace, target.name)
+        if obj is None:
+            raise StoreError.not_found(kind, target.name)
+        current = _scale_of(obj)
+        if request.method == "GET":
+            return current
+        raw = await request.read()
+        if request.method == "PUT":
+            wanted = _read_body(raw, request.content_type)
+        elif request.method == "PATCH":
+            wanted = apply_patch(
+                request.headers.get("Content-Type", ""), current, raw, custom=False
+            )
+        else:
+            raise _method_not_allowed()
+        replicas = (wanted.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise StoreError.invalid(
+                kind, target.name, [("spec.replicas", f"Invalid value: {replicas!r}: must be >= 0")]
+            )
+        sent_rv = (wanted.get("metadata") or {}).get("resourceVersion")
+        if sent_rv and sent_rv != obj["metadata"]["resourceVersion"]:
+            raise StoreError.conflict(kind, target.name)
+        obj["spec"]["replicas"] = replicas
+        dry_run = request.query.get("dryRun") == "All"
+        return _scale_of(store.update(obj, dry_run=dry_run))
 
     async def _patch(self, request: web.Request, target: Target, dry_run: bool) -> Obj:
         kind, store = target.kind, self.store
@@ -835,6 +692,21 @@ class Api:
         initial_events = q.get("sendInitialEvents") == "true"
         rv_param = q.get("resourceVersion", "")
         namespace = target.namespace
+        as_table = self._table_version(request)  # `kubectl get -w` watches Tables
+        include = q.get("includeObject", "Metadata")
+
+        async def send(event_type: str, obj: Obj) -> None:
+            if as_table is None:
+                await self._send(response, event_type, obj)
+                return
+            row = tables.table(
+                kind,
+                [obj],
+                resource_version=obj["metadata"].get("resourceVersion", ""),
+                include_object=include,
+                api_version=as_table,
+            )
+            await response.write(_dumps({"type": event_type, "object": row}) + b"\n")
 
         def translate(ev: WatchEvent) -> tuple[str, Obj] | None:
             if ev.kind != kind.kind:
@@ -889,7 +761,7 @@ class Api:
                 await self._send(response, "ERROR", expired.to_status())
                 return response
             for event_type, obj in pending:
-                await self._send(response, event_type, obj)
+                await send(event_type, obj)
             if initial_events and bookmarks:
                 await self._bookmark(response, kind, initial_end=True)
             deadline = time.monotonic() + timeout
@@ -911,7 +783,7 @@ class Api:
                         await self._bookmark(response, kind)
                         last_bookmark = time.monotonic()
                     continue
-                await self._send(response, event_type, obj)
+                await send(event_type, obj)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -924,9 +796,11 @@ class Api:
             pass
         return response
 
-    @staticmethod
-    async def _send(response: web.StreamResponse, event_type: str, obj: Obj) -> None:
-        await response.write(_dumps({"type": event_type, "object": obj}) + b"\n")
+    async def _send(self, response: web.StreamResponse, event_type: str, obj: Obj) -> None:
+        line = (
+            b'{"type":"' + event_type.encode() + b'","object":' + self.store.json_of(obj) + b"}\n"
+        )
+        await response.write(line)
 
     async def _bookmark(
         self, response: web.StreamResponse, kind: Kind, *, initial_end: bool = False
@@ -1007,6 +881,27 @@ class Api:
         return ws
 
 
+def _table_content_type(api_version: str) -> str:
+    return f"application/json;as=Table;v={api_version.split('/')[1]};g=meta.k8s.io"
+
+
+def _scale_of(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    labels = ",".join(f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items()))
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            key: meta[key]
+            for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if key in meta
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": labels},
+    }
+
+
 def _exec_status(result: ExecOutcome) -> Obj:
     if result.error is not None:
         return {
@@ -1080,11 +975,25 @@ def _flaky_middleware(state: ApiState) -> Any:
     return flaky
 
 
-@web.middleware
-async def _errors_middleware(
+def _errors_middleware(state: ApiState) -> Any:
+    """StoreErrors become Status bodies; unknown paths answer a Status 404 like the apiserver."""
+
+    @web.middleware
+    async def errors(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await _answer(request, handler)
+        if not isinstance(response, web.WebSocketResponse) and response.prepared is False:
+            state.timings.append((request.path, time.perf_counter() - started))
+        return response
+
+    return errors
+
+
+async def _answer(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """StoreErrors become Status bodies; unknown paths answer a Status 404 like the apiserver."""
     try:
         return await handler(request)
     except StoreError as err:
@@ -1098,7 +1007,8 @@ async def _errors_middleware(
 def make_app(state: ApiState) -> web.Application:
     """The aiohttp application serving ``state.store``."""
     app = web.Application(
-        middlewares=[_flaky_middleware(state), _errors_middleware], client_max_size=64 * 1024**2
+        middlewares=[_flaky_middleware(state), _errors_middleware(state)],
+        client_max_size=64 * 1024**2,
     )
     app[STATE] = state
     api = Api(state)

@@ -23,7 +23,7 @@ async def serve(server: SimServer, kubeconfig_out: Path) -> None:
         loop.add_signal_handler(sig, stop.set)
     url = await server.start()
     try:
-        kubeconfig.write(kubeconfig_out, url)
+        kubeconfig.write(kubeconfig_out, url, ca_file=server.ca_file)
         click.echo(f"simcluster: serving {url} (kubeconfig {kubeconfig_out})")
         await stop.wait()
     finally:
@@ -61,6 +61,9 @@ def main() -> None:
     metavar="NAME",
     help=f"Switch a fault on (repeatable): {', '.join(FAULT_NAMES)}.",
 )
+@click.option(
+    "--tls", is_flag=True, help="Serve https with a self-signed certificate (next to OUT)."
+)
 @handle_errors("simcluster")
 def serve_cmd(
     repo: Path | None,
@@ -69,6 +72,7 @@ def serve_cmd(
     port: int,
     sync_interval: float,
     faults: tuple[str, ...],
+    tls: bool,
 ) -> None:
     """Serve the Kubernetes API on 127.0.0.1, sync REPO's branch head, run until SIGTERM."""
     for name in faults:
@@ -76,7 +80,12 @@ def serve_cmd(
     if repo is not None and not (repo / ".git").exists():
         raise InputError(f"{repo}: not a git repository (no .git)")
     server = SimServer(
-        repo=repo, branch=branch, sync_interval=sync_interval, faults=Faults(faults), port=port
+        repo=repo,
+        branch=branch,
+        sync_interval=sync_interval,
+        faults=Faults(faults),
+        port=port,
+        tls_dir=kubeconfig_out.parent / f"{kubeconfig_out.name}.tls" if tls else None,
     )
     try:
         asyncio.run(serve(server, kubeconfig_out))

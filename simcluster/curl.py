@@ -397,8 +397,10 @@ def render(
                 err.append(f"curl: (22) The requested URL returned error: {resp.status}\n")
         if req.verbose:
             err.append(f"* Connection #0 to host {target.host} left intact\n")
-    if req.output is None:
+    if req.output in (None, "-", "/dev/stdout", "/proc/self/fd/1"):
         out.append(body_out)
+    elif req.output in ("/dev/stderr", "/proc/self/fd/2"):
+        err.append(body_out)
     if req.write_out is not None:
         out.append(_write_out(req.write_out, target, req, outcome, code))
     return "".join(out).encode(), "".join(err).encode(), code

@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,11 +39,11 @@ import yaml
 
 from generator.errors import InputError, UsageError
 from simcluster.controllers.injection import select_webhook, webhook_ready
-from simcluster.controllers.operator import is_operator_chart
-from simcluster.controllers.workloads import pod_ready
+from simcluster.controllers.releases import is_operator_chart
 from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
 from simcluster.store import Store, StoreError, deep_copy, now_rfc3339
+from simcluster.syncstatus import SyncStatus
 
 __all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]
 
@@ -53,8 +54,10 @@ TRACKING_ID = "argocd.argoproj.io/tracking-id"
 FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
 FLUX_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
 ARGO = "argoproj.io/v1alpha1"
-HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
 _ROOT = ("repo", "", "")
+REFRESH = "argocd.argoproj.io/refresh"
+FINALIZER = "resources-finalizer.argocd.argoproj.io"
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 KIND_ORDER = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "Service")
 
 
@@ -137,16 +140,22 @@ class Syncer:
         self._scanned: list[Obj] = []
         self._inventory: dict[tuple[str, str, str], set[tuple[str, str, str]]] = {}
         self._tmp = pathlib.Path(tempfile.mkdtemp(prefix="simcluster-sync-"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, True)
+        self.status = SyncStatus(store, branch)
         self._unsubscribe: Callable[[], None] | None = None
         self._health_pending = False
         self._deferred: set[tuple[str, str, str]] = set()
         self._waited: dict[tuple[str, str, str], int] = {}
         self.errors: list[str] = []
+        self._retry_pending = False
+        self._refresh_pending = False
+        self._failed: set[tuple[str, str, str]] = set()
 
     def close(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+            self._unsubscribe = None
+        self._cleanup()
 
     # -- reading the commit ----------------------------------------------------------------------
 
@@ -377,7 +386,7 @@ class Syncer:
         if automated and not suspended and not source.error and self._waits_for_injector(source):
             self._deferred.add(source.key)
             if source.kind == "Application":
-                self._application_status(live, source, sha, started, [], [], False, False)
+                self.status.application(live, source, sha, started, [], [], False, False)
             return
         self._deferred.discard(source.key)
         if automated and not suspended and not source.error:
@@ -423,12 +432,14 @@ class Syncer:
                 self._inventory[source.key] = applied
             else:
                 self._inventory[source.key] = applied | previous
-        if source.kind == "Application":
-            self._application_status(
-                live, source, sha, started, results, errors, changed, automated
-            )
+        if errors and not source.error:
+            self._failed.add(source.key)  # retried when a namespace appears, like Argo's retry
         else:
-            self._kustomization_status(live, source, sha, errors, suspended)
+            self._failed.discard(source.key)
+        if source.kind == "Application":
+            self.status.application(live, source, sha, started, results, errors, changed, automated)
+        else:
+            self.status.kustomization(live, source, sha, errors, suspended)
 
     def converged(self) -> bool:
         """True once no source is held back waiting for its sidecar injector (see below)."""
@@ -499,192 +510,34 @@ class Syncer:
             "syncPhase": "Sync",
         }
 
-    # -- status ----------------------------------------------------------------------------------
-
-    def _application_status(
-        self,
-        app: Obj,
-        source: Source,
-        sha: str,
-        started: str,
-        results: list[Obj],
-        errors: list[str],
-        changed: bool,
-        automated: bool,
-    ) -> None:
-        spec = app.get("spec") or {}
-        src = deep_copy(spec.get("source") or {})
-        old = app.get("status") or {}
-        now = now_rfc3339()
-        status = deep_copy(old)
-        synced = not errors and automated
-        status["sync"] = {
-            "status": "Synced" if synced else "OutOfSync",
-            "revision": sha,
-            "comparedTo": {"source": src, "destination": deep_copy(spec.get("destination") or {})},
-        }
-        last_op = old.get("operationState") or {}
-        new_operation = automated and (
-            changed or errors or (last_op.get("syncResult") or {}).get("revision") != sha
-        )
-        if new_operation:
-            phase = "Failed" if errors else "Succeeded"
-            status["operationState"] = {
-                "phase": phase,
-                "message": "; ".join(errors) if errors else "successfully synced (all tasks run)",
-                "startedAt": started,
-                "finishedAt": now,
-                "operation": {
-                    "sync": {
-                        "revision": sha,
-                        "prune": True,
-                        "syncOptions": list(
-                            (spec.get("syncPolicy") or {}).get("syncOptions") or []
-                        ),
-                    },
-                    "initiatedBy": {"automated": True},
-                    "retry": {"limit": 5},
-                },
-                "syncResult": {"revision": sha, "source": src, "resources": results},
-            }
-            history = list(old.get("history") or [])
-            if phase == "Succeeded" and (not history or history[-1].get("revision") != sha):
-                history.append(
-                    {
-                        "id": len(history),
-                        "revision": sha,
-                        "deployedAt": now,
-                        "deployStartedAt": started,
-                        "source": src,
-                    }
-                )
-                status["history"] = history[-10:]
-            status["reconciledAt"] = now
-        if errors:
-            status["conditions"] = [
-                {"type": "SyncError", "message": "; ".join(errors), "lastTransitionTime": now}
-            ]
-        else:
-            status.pop("conditions", None)
-        status["sourceType"] = source.source_type
-        status["summary"] = {"images": sorted(self._images(source))} if self._images(source) else {}
-        self._set_health(app, status, source)
-
-    def _images(self, source: Source) -> set[str]:
-        images: set[str] = set()
-        for obj in source.desired:
-            template = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
-            for c in (template.get("containers") or []) + (template.get("initContainers") or []):
-                if c.get("image"):
-                    images.add(str(c["image"]))
-        return images
-
-    def _set_health(self, app: Obj, status: Obj, source: Source) -> None:
-        """Aggregate resource health like Argo CD: the worst resource's status wins."""
-        resources = []
-        worst = "Healthy"
-        for obj in source.desired:
-            meta = obj["metadata"]
-            live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
-            health = _health(live) if live is not None else "Missing"
-            group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
-            entry: Obj = {
-                "group": group,
-                "version": version,
-                "kind": obj["kind"],
-                "name": meta["name"],
-                "status": "Synced" if live is not None else "OutOfSync",
-            }
-            if meta.get("namespace"):
-                entry["namespace"] = meta["namespace"]
-            if health is not None:
-                entry["health"] = {"status": health}
-                if HEALTH_ORDER.index(health) > HEALTH_ORDER.index(worst):
-                    worst = health
-            resources.append(entry)
-        status["resources"] = resources
-        now = now_rfc3339()
-        old_health = (app.get("status") or {}).get("health") or {}
-        if old_health.get("status") != worst:
-            status["health"] = {"status": worst, "lastTransitionTime": now}
-            status["reconciledAt"] = now
-        else:
-            status["health"] = old_health
-        if status != app.get("status"):
-            app["status"] = status
-            self.store.update(app, status_only=True)
-
-    def _kustomization_status(
-        self, ks: Obj, source: Source, sha: str, errors: list[str], suspended: bool
-    ) -> None:
-        old = ks.get("status") or {}
-        now = now_rfc3339()
-        revision = f"{self.branch}@sha1:{sha}"
-        generation = ks["metadata"].get("generation", 1)
-        status = deep_copy(old)
-        status["observedGeneration"] = generation
-        status["lastAttemptedRevision"] = revision
-        wait = bool((ks.get("spec") or {}).get("wait"))
-        healthy = all(
-            _health(
-                self.store.get(
-                    str(o["kind"]), o["metadata"].get("namespace"), str(o["metadata"]["name"])
-                )
-            )
-            in ("Healthy", None)
-            for o in source.desired
-        )
-        if errors:
-            ready = ("False", "ReconciliationFailed", "; ".join(errors))
-        elif suspended:
-            ready = (
-                next(
-                    (c["status"] for c in old.get("conditions") or [] if c["type"] == "Ready"),
-                    "Unknown",
-                ),
-                "Suspended",
-                "Reconciliation is suspended",
-            )
-        elif wait and not healthy:
-            ready = ("Unknown", "Progressing", "Reconciliation in progress")
-            status["lastAppliedRevision"] = old.get("lastAppliedRevision", "")
-        else:
-            ready = ("True", "ReconciliationSucceeded", f"Applied revision: {revision}")
-            status["lastAppliedRevision"] = revision
-            status["inventory"] = {
-                "entries": [
-                    {
-                        "id": f"{o['metadata'].get('namespace', '')}_{o['metadata']['name']}_{str(o.get('apiVersion', '')).rpartition('/')[0]}_{o['kind']}",
-                        "v": str(o.get("apiVersion", "")).rpartition("/")[2],
-                    }
-                    for o in source.desired
-                ]
-            }
-        prev = next((c for c in old.get("conditions") or [] if c.get("type") == "Ready"), None)
-        same = (
-            prev is not None
-            and (prev.get("status"), prev.get("reason"), prev.get("message")) == ready
-        )
-        status["conditions"] = [
-            {
-                "type": "Ready",
-                "status": ready[0],
-                "reason": ready[1],
-                "message": ready[2],
-                "observedGeneration": generation,
-                "lastTransitionTime": prev["lastTransitionTime"] if same and prev else now,
-            }
-        ]
-        requested = (ks["metadata"].get("annotations") or {}).get("reconcile.fluxcd.io/requestedAt")
-        if requested:
-            status["lastHandledReconcileAt"] = requested
-        if status != old:
-            ks["status"] = status
-            self.store.update(ks, status_only=True)
-
     # -- health follows the live objects ---------------------------------------------------------
 
     def _on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
+        wake = (obj.get("kind") == "Endpoints" and self._deferred) or (
+            obj.get("kind") == "Namespace" and event == "ADDED" and self._failed
+        )
+        if wake and not self._retry_pending:
+            self._retry_pending = True  # an injector may have become ready: retry held sources
+            try:
+                asyncio.get_running_loop().call_soon(self._retry_deferred)
+            except RuntimeError:
+                self._retry_pending = False
+        if (
+            event != "DELETED"
+            and obj.get("kind") == "Application"
+            and obj["metadata"].get("deletionTimestamp")
+            and any(f.startswith(FINALIZER) for f in obj["metadata"].get("finalizers") or [])
+            and not is_operator_chart(obj)
+        ):
+            meta = obj["metadata"]
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._cascade, str(meta.get("namespace", "")), str(meta["name"]))
+        if event != "DELETED" and self._refresh_requested(obj) and not self._refresh_pending:
+            self._refresh_pending = True
+            try:
+                asyncio.get_running_loop().call_soon(self._refresh, obj["kind"], obj["metadata"])
+            except RuntimeError:
+                self._refresh_pending = False
         if obj.get("kind") in ("Application", "Kustomization", "Event", "Endpoints"):
             return
         if self._health_pending or not self._sources:
@@ -695,6 +548,57 @@ class Syncer:
         except RuntimeError:
             self._health_pending = False
 
+    def _cascade(self, ns: str, name: str) -> None:
+        """Argo CD's resources finalizer: delete what the app applied, then let the app go."""
+        app = self.store.get("Application", ns, name)
+        if app is None:
+            return
+        key = ("Application", ns, name)
+        for kind, obj_ns, obj_name in sorted(
+            self._inventory.pop(key, set()), key=lambda r: r[0] == "Namespace"
+        ):
+            try:
+                self.store.delete(kind, obj_ns or None, obj_name)
+            except StoreError:
+                pass
+        app["metadata"]["finalizers"] = [
+            f for f in app["metadata"].get("finalizers") or [] if not f.startswith(FINALIZER)
+        ]
+        self.store.update(app)
+
+    @staticmethod
+    def _refresh_requested(obj: Obj) -> bool:
+        """Argo CD's refresh annotation, or a Flux reconcile request not handled yet."""
+        annotations = obj["metadata"].get("annotations") or {}
+        if obj.get("kind") == "Application":
+            return bool(annotations.get(REFRESH))
+        if obj.get("kind") == "Kustomization":
+            requested = annotations.get(REQUESTED_AT)
+            return bool(requested) and requested != (obj.get("status") or {}).get(
+                "lastHandledReconcileAt"
+            )
+        return False
+
+    def _refresh(self, kind: str, meta: Obj) -> None:
+        """A hard refresh: sync now (unless no-sync), then clear Argo CD's annotation."""
+        self._refresh_pending = False
+        self.sync_once()
+        live = self.store.get(kind, meta.get("namespace"), str(meta["name"]))
+        if live is not None and kind == "Application":
+            annotations = live["metadata"].get("annotations") or {}
+            if annotations.pop(REFRESH, None) is not None:
+                self.store.update(live)
+
+    def _retry_deferred(self) -> None:
+        """Sync the held-back sources now, so a fresh cluster boots in one settle."""
+        self._retry_pending = False
+        if self.faults.enabled("no-sync") or self._rendered_sha is None:
+            return
+        started = now_rfc3339()
+        for source in self._sources:
+            if source.key in self._deferred or source.key in self._failed:
+                self._sync_source(source, self._rendered_sha, started)
+
     def _refresh_health(self) -> None:
         self._health_pending = False
         for source in self._sources:
@@ -704,55 +608,6 @@ class Syncer:
             if source.kind == "Application":
                 status = deep_copy(live.get("status") or {})
                 if status:
-                    self._set_health(live, status, source)
+                    self.status.health(live, status, source)
             elif live.get("status") and (live.get("spec") or {}).get("wait"):
-                self._kustomization_status(live, source, self.applied_sha or "", [], False)
-
-
-def _health(obj: Obj | None) -> str | None:
-    """Argo CD's built-in health checks for the kinds a mesh repo holds (None: no check)."""
-    if obj is None:
-        return "Missing"
-    kind = obj.get("kind")
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    generation = obj["metadata"].get("generation", 1)
-    if kind == "Deployment":
-        if spec.get("paused"):
-            return "Suspended"
-        if status.get("observedGeneration", 0) < generation:
-            return "Progressing"
-        for cond in status.get("conditions") or []:
-            if (
-                cond.get("type") == "Progressing"
-                and cond.get("reason") == "ProgressDeadlineExceeded"
-            ):
-                return "Degraded"
-        want = int(spec.get("replicas", 1))
-        if status.get("updatedReplicas", 0) < want or status.get("replicas", 0) > status.get(
-            "updatedReplicas", 0
-        ):
-            return "Progressing"
-        if status.get("availableReplicas", 0) < status.get("updatedReplicas", 0):
-            return "Progressing"
-        return "Healthy"
-    if kind in ("StatefulSet", "DaemonSet"):
-        if status.get("observedGeneration", 0) < generation:
-            return "Progressing"
-        if kind == "StatefulSet":
-            want = int(spec.get("replicas", 1))
-            ok = status.get("readyReplicas", 0) >= want and status.get("updatedReplicas", 0) >= want
-        else:
-            ok = status.get("numberReady", 0) >= status.get("desiredNumberScheduled", 0)
-        return "Healthy" if ok else "Progressing"
-    if kind == "Pod":
-        phase = status.get("phase")
-        if phase == "Failed":
-            return "Degraded"
-        return "Healthy" if phase == "Succeeded" or pod_ready(obj) else "Progressing"
-    if kind == "Service" and spec.get("type") == "LoadBalancer":
-        return "Healthy" if (status.get("loadBalancer") or {}).get("ingress") else "Progressing"
-    if kind in ("Application",):
-        return None
-    if kind in ("Namespace", "Service", "ConfigMap", "Secret", "ServiceAccount"):
-        return "Healthy"
-    return None
+                self.status.kustomization(live, source, self.applied_sha or "", [], False)

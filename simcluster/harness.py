@@ -51,10 +51,17 @@ class SimCluster:
         start_timeout: float = 30.0,
         controllers: bool = True,
         exec_handler: ExecHandler | None = None,
+        tls: bool = False,
     ) -> None:
         """``controllers=False`` serves the bare API (no pods from Deployments, no operator);
-        ``exec_handler`` replaces the mesh as the answer to exec'd commands."""
+        ``exec_handler`` replaces the mesh as the answer to exec'd commands; ``tls`` serves https
+        with a self-signed certificate that the kubeconfig names as its CA."""
         self.faults = Faults(faults)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="simcluster-")
+            workdir = self._tmp.name
+        self.workdir = Path(workdir)
         self._server = SimServer(
             repo=Path(repo) if repo is not None else None,
             branch=branch,
@@ -64,12 +71,8 @@ class SimCluster:
             bookmark_interval=bookmark_interval,
             controllers=controllers,
             exec_handler=exec_handler,
+            tls_dir=self.workdir / "tls" if tls else None,
         )
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if workdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="simcluster-")
-            workdir = self._tmp.name
-        self.workdir = Path(workdir)
         self.kubeconfig = self.workdir / "simcluster.kubeconfig"
         self.url = ""
         self._start_timeout = start_timeout
@@ -89,7 +92,7 @@ class SimCluster:
         except BaseException as err:
             self.stop()
             raise SimClusterError(f"simcluster did not start: {err}") from err
-        kubeconfig.write(self.kubeconfig, self.url)
+        kubeconfig.write(self.kubeconfig, self.url, ca_file=self._server.ca_file)
         return self
 
     def _run(self, ready: concurrent.futures.Future[str]) -> None:
@@ -173,6 +176,16 @@ class SimCluster:
     def requests(self) -> list[tuple[str, str, str]]:
         """The last API requests seen (method, path with query, Content-Type), oldest first."""
         return self.call(lambda _store: list(self._server.state.requests))
+
+    def take_timings(self) -> list[tuple[str, float]]:
+        """(path, handler seconds) of finished non-streaming requests since the last call."""
+
+        def take(_store: Store) -> list[tuple[str, float]]:
+            timings = list(self._server.state.timings)
+            self._server.state.timings.clear()
+            return timings
+
+        return self.call(take)
 
     @property
     def controllers(self) -> Any:

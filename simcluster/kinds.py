@@ -46,7 +46,9 @@ class Kind:
     custom: bool = False
     # Stored at all? (SelfSubjectAccessReview is create-only and never persisted.)
     persisted: bool = True
-    printer_columns: tuple[tuple[str, str, str], ...] = field(default=())  # (name, type, jsonPath)
+    printer_columns: tuple[tuple[str, str, str, int], ...] = field(
+        default=()
+    )  # (name, type, jsonPath, priority)
 
     @property
     def name(self) -> str:
@@ -174,10 +176,10 @@ KINDS: tuple[Kind, ...] = (
         generation=True,
         custom=True,
         printer_columns=(
-            ("Status", "string", ".status.Status"),
-            ("Error", "string", ".status.ErrorMessage"),
-            ("Ingress IPs", "string", ".status.GatewayAddress"),
-            ("Age", "date", ".metadata.creationTimestamp"),
+            ("Status", "string", ".status.Status", 0),
+            ("Error", "string", ".status.ErrorMessage", 0),
+            ("Ingress IPs", "string", ".status.GatewayAddress", 0),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
         ),
     ),
     Kind(
@@ -192,13 +194,13 @@ KINDS: tuple[Kind, ...] = (
         generation=True,
         custom=True,
         printer_columns=(
-            ("Type", "string", ".spec.type"),
-            ("Service Type", "string", ".spec.serviceType"),
-            ("Status", "string", ".status.Status"),
-            ("Ingress IPs", "string", ".status.GatewayAddress"),
-            ("Error", "string", ".status.ErrorMessage"),
-            ("Age", "date", ".metadata.creationTimestamp"),
-            ("Control Plane", "string", ".spec.istioControlPlane"),
+            ("Type", "string", ".spec.type", 0),
+            ("Service Type", "string", ".spec.serviceType", 0),
+            ("Status", "string", ".status.Status", 0),
+            ("Ingress IPs", "string", ".status.GatewayAddress", 0),
+            ("Error", "string", ".status.ErrorMessage", 0),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
+            ("Control Plane", "string", ".spec.istioControlPlane", 0),
         ),
     ),
     Kind(
@@ -213,10 +215,10 @@ KINDS: tuple[Kind, ...] = (
         generation=True,
         custom=True,
         printer_columns=(
-            ("Sync Status", "string", ".status.sync.status"),
-            ("Health Status", "string", ".status.health.status"),
-            ("Revision", "string", ".status.sync.revision"),
-            ("Age", "date", ".metadata.creationTimestamp"),
+            ("Sync Status", "string", ".status.sync.status", 0),
+            ("Health Status", "string", ".status.health.status", 0),
+            ("Revision", "string", ".status.sync.revision", 10),
+            ("Project", "string", ".spec.project", 10),
         ),
     ),
     Kind(
@@ -231,9 +233,9 @@ KINDS: tuple[Kind, ...] = (
         generation=True,
         custom=True,
         printer_columns=(
-            ("Age", "date", ".metadata.creationTimestamp"),
-            ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
-            ("Status", "string", '.status.conditions[?(@.type=="Ready")].message'),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
+            ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status', 0),
+            ("Status", "string", '.status.conditions[?(@.type=="Ready")].message', 0),
         ),
     ),
     Kind(
@@ -248,9 +250,9 @@ KINDS: tuple[Kind, ...] = (
         generation=True,
         custom=True,
         printer_columns=(
-            ("Age", "date", ".metadata.creationTimestamp"),
-            ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
-            ("Status", "string", '.status.conditions[?(@.type=="Ready")].message'),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
+            ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status', 0),
+            ("Status", "string", '.status.conditions[?(@.type=="Ready")].message', 0),
         ),
     ),
     Kind(

@@ -18,7 +18,7 @@ def render(url: str, *, namespace: str = "default", ca_file: Path | None = None)
     """
     cluster: dict[str, object] = {"server": url}
     if ca_file is not None:
-        cluster["certificate-authority"] = os.fspath(ca_file)
+        cluster["certificate-authority"] = os.fspath(ca_file.resolve())
     doc = {
         "apiVersion": "v1",
         "kind": "Config",

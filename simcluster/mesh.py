@@ -224,6 +224,8 @@ class Mesh:
         """One HTTP request from ``pod`` to ``target`` through the simulated mesh."""
         caller = self._peer(pod, bypass=container == _PROXY)
         found = self._resolve(target.host, caller.namespace)
+        if found is None and _is_ip(target.host):
+            return _timeout(req, target, target.host)  # an address nothing answers on
         if found is None:
             return curl.Failure(6, f"Could not resolve host: {target.host}")
         service_ip = str((found.get("spec") or {}).get("clusterIP") or "10.96.0.10")
@@ -365,9 +367,13 @@ class Mesh:
             pass
         else:
             services, _ = self._store.list("Service")
-            return next(
-                (s for s in services if (s.get("spec") or {}).get("clusterIP") == host), None
-            )
+            for service in services:
+                lb = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+                if (service.get("spec") or {}).get("clusterIP") == host or any(
+                    i.get("ip") == host for i in lb
+                ):
+                    return service
+            return None
         suffix = f".svc.{self._domain}"
         candidates = [host] if host.endswith(suffix) else []
         candidates += [
@@ -381,9 +387,9 @@ class Mesh:
             parts = fqdn[: -len(suffix)].split(".")
             if len(parts) != 2:
                 continue
-            service = self._store.get("Service", parts[1], parts[0])
-            if service is not None:
-                return service
+            found = self._store.get("Service", parts[1], parts[0])
+            if found is not None:
+                return found
         return None
 
     def _pick_endpoint(self, service: Obj, port: Obj) -> tuple[Obj, int] | None:
@@ -413,6 +419,14 @@ class Mesh:
 
 
 _DATE = "Thu, 26 Nov 2026 07:00:00 GMT"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _svc_fqdn(service: Obj, domain: str) -> str:

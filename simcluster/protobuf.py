@@ -84,8 +84,33 @@ SCHEMAS: dict[str, Schema] = {
         4: ("automountServiceAccountToken", "bool"),
     },
     "LocalObjectReference": {1: ("name", "string")},
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "SelfSubjectAccessReviewSpec"),
+        3: ("status", "SubjectAccessReviewStatus"),
+    },
+    "SubjectAccessReviewStatus": {
+        1: ("allowed", "bool"),
+        2: ("reason", "string"),
+        3: ("evaluationError", "string"),
+        4: ("denied", "bool"),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "ResourceAttributes"),
+        2: ("nonResourceAttributes", "NonResourceAttributes"),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", "string"),
+        2: ("verb", "string"),
+        3: ("group", "string"),
+        4: ("version", "string"),
+        5: ("resource", "string"),
+        6: ("subresource", "string"),
+        7: ("name", "string"),
+    },
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
 }
-KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount")
+KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "SelfSubjectAccessReview")
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:

@@ -12,12 +12,16 @@ import contextlib
 import importlib
 import inspect
 import logging
+import shutil
+import ssl
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from generator.errors import UsageError
 from simcluster.api import ApiState, ExecHandler, make_app, missing_binary
 from simcluster.faults import Faults
 from simcluster.store import Store, StoreError, WatchEvent
@@ -46,6 +50,29 @@ BOOTSTRAP: tuple[dict[str, Any], ...] = (
 )
 
 
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1 (made with the openssl CLI).
+
+    The certificate is its own CA: put it in the kubeconfig's ``certificate-authority``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "simcluster.crt", directory / "simcluster.key"
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise UsageError("TLS needs the openssl command to make a self-signed certificate")
+    cmd = [
+        openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=simcluster", "-keyout", str(key), "-out", str(cert),
+        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise UsageError(f"openssl could not make a certificate: {result.stderr.strip()}")
+    key.chmod(0o600)
+    return cert, key
+
+
 def _optional(module: str) -> Any:
     """The behaviour half's module, or None until it exists (or if it fails to import)."""
     try:
@@ -72,6 +99,7 @@ class SimServer:
         quiet_period: float = 0.1,
         controllers: bool = True,
         exec_handler: ExecHandler | None = None,
+        tls_dir: Path | None = None,
     ) -> None:
         self.repo = repo
         self.branch = branch
@@ -82,6 +110,8 @@ class SimServer:
         self.quiet_period = quiet_period
         self.with_controllers = controllers
         self.exec_override = exec_handler
+        self.tls_dir = tls_dir
+        self.ca_file: Path | None = None
         self.store = Store()
         self.state = ApiState(self.store, self.faults, bookmark_interval=bookmark_interval)
         self.url = ""
@@ -106,10 +136,15 @@ class SimServer:
             self.controllers = controllers.start(self.store, self.faults)
         self._runner = web.AppRunner(make_app(self.state), shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        ssl_context = None
+        if self.tls_dir is not None:
+            self.ca_file, key = self_signed_certificate(self.tls_dir)
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(self.ca_file, key)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
         await site.start()
         host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if ssl_context else 'http'}://{host}:{port}"
         self._sync_lock = asyncio.Lock()
         if self.repo is not None:
             gitops = _optional("simcluster.gitops")

@@ -33,6 +33,7 @@ import base64
 import bisect
 import builtins
 import datetime as dt
+import json
 import random
 import re
 import string
@@ -215,6 +216,7 @@ class Store:
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}
         self._uids: set[str] = set()
         self._listeners: builtins.list[Callable[[WatchEvent], None]] = []
+        self._json: dict[int, bytes] = {}  # id(stored object) -> its JSON, until it is replaced
         self.rbac = AccessRules()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -236,13 +238,20 @@ class Store:
             raise StoreError.not_found(kind_by_name(kind), name)
         return obj
 
-    def _iter(self, kind: str, namespace: str | None) -> Iterator[Obj]:
-        """Stored objects in key order (namespace, name), like etcd's range reads."""
+    def _iter(
+        self, kind: str, namespace: str | None, after: tuple[str, str] | None = None
+    ) -> Iterator[Obj]:
+        """Stored objects in key order (namespace, name) after ``after``, like etcd range reads."""
         by_ns = self._objects.get(kind, {})
         namespaces = [namespace or ""] if namespace is not None else sorted(by_ns)
+        if after is not None:
+            namespaces = namespaces[bisect.bisect_left(namespaces, after[0]) :]
         for ns in namespaces:
             names = by_ns.get(ns, {})
-            for name in sorted(names):
+            keys = sorted(names)
+            if after is not None and ns == after[0]:
+                keys = keys[bisect.bisect_right(keys, after[1]) :]
+            for name in keys:
                 yield names[name]
 
     def list(
@@ -282,15 +291,14 @@ class Store:
         items: Objs = []
         next_key: tuple[str, str] | None = None
         remaining = 0
-        for obj in self._iter(kind, namespace):
-            meta = obj["metadata"]
-            if after is not None and (meta.get("namespace", ""), meta["name"]) <= after:
-                continue
+        unfiltered = not label_selector.strip() and not field_selector.strip()
+        rest = self._iter(kind, namespace, after)
+        for obj in rest:
             if not matches(obj):
                 continue
             if limit and len(items) >= limit:
-                remaining += 1
-                continue
+                remaining = 1 + sum(1 for o in rest if unfiltered or matches(o))
+                break
             items.append(obj)
         if remaining:
             last = items[-1]["metadata"]
@@ -512,6 +520,24 @@ class Store:
 
         return remove
 
+    def json_of(self, obj: Obj) -> bytes:
+        """Compact JSON of an object; cached while ``obj`` is the stored (immutable) version.
+
+        Lists and watches of unchanged objects then cost a join, not a serialisation, the way
+        the apiserver's watch cache keeps encoded objects.
+        """
+        cached = self._json.get(id(obj))
+        if cached is not None:
+            return cached
+        data = json.dumps(obj, separators=(",", ":")).encode()
+        meta = obj.get("metadata") or {}
+        kind_map = self._objects.get(str(obj.get("kind", "")), {})
+        if kind_map.get(meta.get("namespace", ""), {}).get(meta.get("name", "")) is obj or (
+            kind_map.get("", {}).get(meta.get("name", "")) is obj
+        ):
+            self._json[id(obj)] = data
+        return data
+
     @property
     def listener_count(self) -> int:
         """How many raw listeners (open watches plus the server's own) are registered."""
@@ -719,7 +745,11 @@ class Store:
         meta = obj["metadata"]
         meta["resourceVersion"] = str(self._rv)
         ns = meta.get("namespace", "") if kind.namespaced else ""
-        self._objects.setdefault(kind.kind, {}).setdefault(ns, {})[meta["name"]] = obj
+        by_name = self._objects.setdefault(kind.kind, {}).setdefault(ns, {})
+        previous = by_name.get(meta["name"])
+        if previous is not None:
+            self._json.pop(id(previous), None)
+        by_name[meta["name"]] = obj
         self._index_owners(kind, obj, old)
         self._uids.add(meta["uid"])
         self._record(WatchEvent(self._rv, event_type, kind.kind, obj, old))
@@ -728,6 +758,7 @@ class Store:
     def _remove(self, kind: Kind, ns: str, name: str) -> Obj:
         by_ns = self._objects[kind.kind]
         stored = by_ns[ns].pop(name)
+        self._json.pop(id(stored), None)
         if not by_ns[ns]:
             del by_ns[ns]
         self._rv += 1

@@ -571,14 +571,14 @@ def columns_and_printer(kind: Kind) -> tuple[list[Obj], Callable[[Obj], Row]]:
             ("Name", _S, 0),
             *(
                 (name, "string" if typ == "date" else typ, 0)
-                for name, typ, _ in kind.printer_columns
+                for name, typ, _, priority in kind.printer_columns
             ),
         )
         specs = kind.printer_columns
 
         def row(obj: Obj) -> Row:
             return [_meta(obj).get("name", "")] + [
-                _cell(jsonpath_values(obj, path), typ) for _, typ, path in specs
+                _cell(jsonpath_values(obj, path), typ) for _, typ, path, _ in specs
             ]
 
     else:

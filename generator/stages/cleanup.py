@@ -11,6 +11,7 @@ from typing import Any
 from generator.discovery import operator_release
 from generator.errors import PlanError, PreconditionError
 from generator.stages.context import StageContext
+from generator.stages.control_plane import release_documents
 
 __all__ = ["KIND", "plan"]
 
@@ -30,6 +31,8 @@ def plan(ctx: StageContext) -> dict[str, Any]:
         for d in ctx.index.files.get(src.operator.file, [])
         if (rel := operator_release(ctx.index, d)) is not None and rel.name == src.operator.name
     ]
+    if ops_docs and src.operator.form == "plain":
+        ops_docs = release_documents(ctx.index, ops_docs[0], src.operator.name)
     if not ops_docs:
         raise PlanError(
             f"plan does not match the repo: operator release {src.operator.name} is not in "

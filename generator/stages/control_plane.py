@@ -17,14 +17,14 @@ from typing import Any
 import yaml
 
 from generator.discovery import operator_release
-from generator.index import Document
+from generator.index import Document, RepoIndex
 from generator.naming import canary_name, minor_of, parse_version, retag
 from generator.plan import ControlPlane
 from generator.render import render
 from generator.stages.context import StageContext
 from generator.yamledit import detect_style
 
-__all__ = ["KIND", "derive_spec", "operator_documents", "plan"]
+__all__ = ["KIND", "derive_spec", "operator_documents", "plan", "release_documents"]
 
 KIND = "control-plane"
 
@@ -76,8 +76,14 @@ def _without_istio_version(values: Any) -> Any:
     return values
 
 
+def release_documents(index: RepoIndex, old: Document, release: str) -> list[Document]:
+    """A plain release is every document of its file named after it (RBAC, Service, ...)."""
+    docs = [d for d in index.files.get(old.file, []) if release in d.name]
+    return docs or [old]
+
+
 def operator_documents(
-    old: Document, old_cp: ControlPlane, new_cp: ControlPlane
+    old: Document, old_cp: ControlPlane, new_cp: ControlPlane, plain: list[Document] | None = None
 ) -> list[dict[str, Any]]:
     """The new operator release's documents, in the old one's form."""
     old_rel, new_rel = old_cp.operator, new_cp.operator
@@ -122,12 +128,16 @@ def operator_documents(
             spec.get("values") or {}, new_rel.version, keep_istio_version, new_cp.version
         )
         return [data]
-    # plain: rename the release everywhere in the StatefulSet and point its image at the new tag.
-    renamed = _rename(data, old_rel.name, new_rel.name)
-    for c in renamed["spec"]["template"]["spec"]["containers"]:
-        if str(c.get("image", "")).rpartition(":")[0].endswith("istio-operator"):
-            c["image"] = retag(c["image"], new_rel.version)
-    return [renamed]
+    # plain: rename the release in each of its documents and point the image at the new tag.
+    out = []
+    for doc in plain or [old]:
+        renamed = _rename(copy.deepcopy(doc.data), old_rel.name, new_rel.name)
+        if doc.kind == "StatefulSet":
+            for c in renamed["spec"]["template"]["spec"]["containers"]:
+                if str(c.get("image", "")).rpartition(":")[0].endswith("istio-operator"):
+                    c["image"] = retag(c["image"], new_rel.version)
+        out.append(renamed)
+    return out
 
 
 def _set_tag(
@@ -144,7 +154,11 @@ def _set_tag(
 
 def _rename(node: Any, old: str, new: str) -> Any:
     if isinstance(node, dict):
-        return {_rename(k, old, new): _rename(v, old, new) for k, v in node.items()}
+        # Image references name the upstream repository, not the release: keep them.
+        return {
+            _rename(k, old, new): v if k == "image" else _rename(v, old, new)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_rename(v, old, new) for v in node]
     if isinstance(node, str):
@@ -181,7 +195,9 @@ def plan(ctx: StageContext) -> dict[str, Any]:
         f"operator-{src.operator.form}.yaml.j2",
         source=src,
         target=tgt,
-        documents=operator_documents(op_doc, src, tgt),
+        documents=operator_documents(
+            op_doc, src, tgt, release_documents(ctx.index, op_doc, src.operator.name)
+        ),
         indentless=op_style.indentless,
     )
     ctx.editor.create(tgt.operator.file, op_text)

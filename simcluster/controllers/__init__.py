@@ -28,7 +28,15 @@ class Controllers:
     """The running controllers of one simulated cluster; build with ``start``."""
 
     def __init__(self, store: Store, faults: Faults) -> None:
-        from simcluster.controllers import endpoints, injection, operator, workloads
+        from simcluster.controllers import (
+            endpoints,
+            gateways,
+            injection,
+            kubelet,
+            operator,
+            releases,
+            workloads,
+        )
 
         self.store = store
         self.faults = faults
@@ -37,26 +45,46 @@ class Controllers:
         self._wake = asyncio.Event()
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._busy = False
+        self._deadlines: list[asyncio.TimerHandle] = []
         self.errors: list[str] = []
+        self.kubelet = kubelet.Kubelet(self)
         self.workloads = workloads.Workloads(self)
         self.endpoints = endpoints.Endpoints(self)
+        self.releases = releases.Releases(self)
         self.operator = operator.Operators(self)
-        self._handlers: dict[str, Callable[[str, str], None]] = {
-            **self.workloads.handlers(),
-            **self.endpoints.handlers(),
-            **self.operator.handlers(),
-        }
+        self.gateways = gateways.Gateways(self, self.operator)
+        parts = (
+            self.kubelet,
+            self.workloads,
+            self.endpoints,
+            self.releases,
+            self.operator,
+            self.gateways,
+        )
+        self._parts = parts
+        self._handlers: dict[str, Callable[[str, str], None]] = {}
+        for part in parts:
+            self._handlers.update(part.handlers())
         self._unsubscribe = [
             store.subscribe(self._on_event),
             store.add_mutator(injection.mutator(store)),
-            store.add_mutator(self.workloads.admit),
+            store.add_mutator(self.kubelet.admit),
+            store.add_mutator(self.operator.validate_istio),
             faults.subscribe(self._on_fault),
         ]
         self.tasks: list[asyncio.Task[None]] = [self._loop.create_task(self._run())]
         for kind in ("Namespace", "Service", "Deployment", "ReplicaSet", "StatefulSet"):
             for obj in store.list(kind, shared=True)[0]:
                 self._on_event("ADDED", obj, None)
-        for kind in ("DaemonSet", "Pod", "Istio", "MeshGateway", "Application", "HelmRelease"):
+        for kind in (
+            "DaemonSet",
+            "Job",
+            "Pod",
+            "Istio",
+            "MeshGateway",
+            "Application",
+            "HelmRelease",
+        ):
             for obj in store.list(kind, shared=True)[0]:
                 self._on_event("ADDED", obj, None)
 
@@ -78,6 +106,14 @@ class Controllers:
 
         self._timers[key] = self._loop.call_later(delay, fire)
 
+    def later(self, delay: float, controller: str, namespace: str, name: str) -> None:
+        """Enqueue a key after ``delay`` seconds without counting as pending work (deadlines)."""
+        handle = self._loop.call_later(delay, self.enqueue, controller, namespace, name)
+        self._deadlines.append(handle)
+        if len(self._deadlines) > 1000:  # forget the ones that already fired
+            now = self._loop.time()
+            self._deadlines = [h for h in self._deadlines if h.when() > now]
+
     def idle(self) -> bool:
         """Nothing queued, running, or about to fire."""
         return not self._queue and not self._busy and not self._timers
@@ -85,7 +121,7 @@ class Controllers:
     def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        for handle in self._timers.values():
+        for handle in [*self._timers.values(), *self._deadlines]:
             handle.cancel()
         self._timers.clear()
         for task in self.tasks:
@@ -115,16 +151,15 @@ class Controllers:
 
     def _on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
         """Route a store change to the controllers that watch that kind (enqueue only)."""
-        self.workloads.on_event(event, obj, old)
-        self.endpoints.on_event(event, obj, old)
-        self.operator.on_event(event, obj, old)
+        for part in self._parts:
+            part.on_event(event, obj, old)
 
     def _on_fault(self, name: str, on: bool) -> None:
         self._loop.call_soon_threadsafe(self._fault_changed, name, on)
 
     def _fault_changed(self, name: str, on: bool) -> None:
         if name == "stuck-rollout" and not on:
-            self.workloads.release_stuck()
+            self.kubelet.release_stuck()
         if name == "split-trust":
             self.operator.resync_all()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from simcluster.controllers.workloads import pod_ready
+from simcluster.controllers.kubelet import pod_ready
 from simcluster.store import StoreError
 
 if TYPE_CHECKING:

@@ -1,10 +1,6 @@
 """Banzai Cloud istio-operator 0.6.x / 0.7.x, simulated (banzai.md is the specification).
 
-Three parts:
-- releases: an Argo CD Application or Flux HelmRelease of the ``istio-operator`` chart is rendered
-  (no real Helm) into the chart's StatefulSet ``<release>`` (pod ``<release>-0``, 2/2) plus its
-  ServiceAccount and Service, tracked by ``app.kubernetes.io/instance``; deleting the release
-  deletes them. The Application / HelmRelease status is written as Argo CD / helm-controller do.
+Releases of the chart live in releases.py, MeshGateways in gateways.py. Here:
 - operators: every StatefulSet whose ``manager`` image is ``.../istio-operator:<tag>`` and whose
   pod is Ready is a running operator of that tag. It reconciles only Istio CRs whose
   ``spec.version`` minor matches (0.6.x: 1.6, 0.7.x: 1.7), and MeshGateways whose control plane's
@@ -16,35 +12,24 @@ Three parts:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from simcluster.controllers.workloads import controlled_by, owner_ref, pod_ready
+from simcluster.controllers.kubelet import pod_ready
+from simcluster.controllers.objects import apply_object, controlled_by, delete_quietly, owner_ref
+from simcluster.controllers.releases import CHART
 from simcluster.mesh import ROOT_CA_ANNOTATION
-from simcluster.store import StoreError, deep_copy, now_rfc3339
+from simcluster.store import StoreError, deep_copy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from simcluster.controllers import Controllers
 
-__all__ = [
-    "FINALIZER",
-    "OperatorVersion",
-    "Operators",
-    "cr_names",
-    "is_operator_chart",
-    "render_release",
-]
+__all__ = ["FINALIZER", "OperatorVersion", "Operators", "cr_names"]
 
 Obj = dict[str, Any]
 FINALIZER = "istio-operator.finializer.banzaicloud.io"  # sic, as the operator spells it
-CHART = "istio-operator"
-INSTANCE = "app.kubernetes.io/instance"
 MANAGED_INJECTION = "istio-operator-managed-injection"
 GATEWAY_LABELS = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
 
@@ -122,163 +107,8 @@ def _version_minor(version: str) -> str:
     return ".".join(parts[:2])
 
 
-def _proxy_image(cr: Obj) -> str:
-    spec = cr.get("spec") or {}
-    return str(
-        (spec.get("proxy") or {}).get("image") or f"docker.io/istio/proxyv2:{spec.get('version')}"
-    )
-
-
-# -- releases (the chart, rendered) ------------------------------------------------------------
-
-
-def is_operator_chart(obj: Obj) -> bool:
-    """Is this Application / HelmRelease a release of the istio-operator chart?"""
-    if obj.get("kind") == "Application":
-        source = (obj.get("spec") or {}).get("source") or {}
-        return source.get("chart") == CHART or str(source.get("path", "")).rstrip("/").endswith(
-            f"charts/{CHART}"
-        )
-    if obj.get("kind") == "HelmRelease":
-        chart = (((obj.get("spec") or {}).get("chart") or {}).get("spec") or {}).get("chart", "")
-        return str(chart).rstrip("/").endswith(CHART)
-    return False
-
-
-def _set_path(values: Obj, dotted: str, value: Any) -> None:
-    node = values
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-
-
-def release_values(obj: Obj) -> tuple[str, str, Obj]:
-    """(release name, namespace, values) of an operator chart release."""
-    spec = obj.get("spec") or {}
-    meta = obj["metadata"]
-    values: Obj = {}
-    if obj.get("kind") == "Application":
-        helm = (spec.get("source") or {}).get("helm") or {}
-        if helm.get("values"):
-            loaded = yaml.safe_load(str(helm["values"])) or {}
-            if isinstance(loaded, dict):
-                values.update(loaded)
-        values.update(deep_copy(helm.get("valuesObject") or {}))
-        for param in helm.get("parameters") or []:
-            _set_path(values, str(param.get("name")), str(param.get("value", "")))
-        release = str(helm.get("releaseName") or meta["name"])
-        namespace = str((spec.get("destination") or {}).get("namespace") or "default")
-    else:
-        values.update(deep_copy(spec.get("values") or {}))
-        target = spec.get("targetNamespace")
-        release = str(
-            spec.get("releaseName") or (f"{target}-{meta['name']}" if target else meta["name"])
-        )
-        namespace = str(target or meta.get("namespace", "default"))
-    return release, namespace, values
-
-
-def render_release(release: str, namespace: str, values: Obj) -> list[Obj]:
-    """The istio-operator chart's workload objects for one release (what `helm template` gives)."""
-    op = values.get("operator") or {}
-    image = op.get("image") or {}
-    istio_version = str(values.get("istioVersion", "1.7"))
-    repo = image.get("repository") or (
-        "banzaicloud/istio-operator"
-        if istio_version == "1.6"
-        else "ghcr.io/banzaicloud/istio-operator"
-    )
-    tag = str(image.get("tag") or ("0.6.22" if istio_version == "1.6" else "0.7.14"))
-    labels = {
-        "app.kubernetes.io/name": CHART,
-        "app.kubernetes.io/instance": release,
-        "app.kubernetes.io/component": "operator",
-        "control-plane": "controller-manager",
-        "controller-tools.k8s.io": "1.0",
-    }
-    args = [
-        "--leader-election-namespace", namespace,
-        "--leader-election-name", f"{release}-leader",
-        "--webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs",
-    ]  # fmt: skip
-    if istio_version >= "1.7":
-        args += ["--webhook-name", f"{release}-webhook"]
-    selector = {k: labels[k] for k in ("control-plane", "controller-tools.k8s.io", INSTANCE)}
-    statefulset = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": release, "namespace": namespace, "labels": dict(labels)},
-        "spec": {
-            "replicas": 1,
-            "serviceName": f"{release}-authproxy",
-            "selector": {"matchLabels": selector},
-            "template": {
-                "metadata": {
-                    "labels": dict(labels),
-                    "annotations": {"sidecar.istio.io/inject": "false"},
-                },
-                "spec": {
-                    "serviceAccountName": release,
-                    "terminationGracePeriodSeconds": 60,
-                    "containers": [
-                        {
-                            "name": "kube-rbac-proxy",
-                            "image": "gcr.io/kubebuilder/kube-rbac-proxy:v0.5.0",
-                            "args": [
-                                "--secure-listen-address=0.0.0.0:8443",
-                                "--upstream=http://127.0.0.1:8080/",
-                                "--logtostderr=true",
-                                "--v=10",
-                            ],
-                            "ports": [{"containerPort": 8443, "name": "https"}],
-                        },
-                        {
-                            "name": "manager",
-                            "image": f"{repo}:{tag}",
-                            "command": ["/manager"],
-                            "args": args,
-                            "ports": [
-                                {"containerPort": 443, "name": "webhook-server"},
-                                {"containerPort": 8080, "name": "metrics"},
-                            ],
-                            "env": [{"name": "POD_NAMESPACE", "value": namespace}],
-                        },
-                    ],
-                },
-            },
-        },
-    }
-    account = {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {"name": release, "namespace": namespace, "labels": dict(labels)},
-    }
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": f"{release}-authproxy",
-            "namespace": namespace,
-            "labels": dict(labels),
-        },
-        "spec": {
-            "selector": selector,
-            "ports": [{"name": "https", "port": 8443, "targetPort": "https"}],
-        },
-    }
-    return [account, service, statefulset]
-
-
-@dataclass(frozen=True)
-class RunningOperator:
-    name: str
-    namespace: str
-    version: OperatorVersion
-
-
 class Operators:
-    """Chart releases, the operators they run, and what those operators reconcile."""
+    """Which operators run, and their reconciliation of Istio CRs (gateways: gateways.py)."""
 
     def __init__(self, ctl: Controllers) -> None:
         self.ctl = ctl
@@ -289,10 +119,8 @@ class Operators:
 
     def handlers(self) -> dict[str, Callable[[str, str], None]]:
         return {
-            "release": self.sync_release,
             "operators": self.sync_operators,
             "istio": self.sync_istio,
-            "meshgateway": self.sync_meshgateway,
             "orphans": self.collect_orphans,
         }
 
@@ -312,7 +140,7 @@ class Operators:
                 others = [r for r in refs if r.get("uid") != owner_uid]
                 if any(self._uid_alive(r) for r in others):
                     continue
-                self._delete(obj)
+                delete_quietly(self.store, obj)
 
     def _uid_alive(self, ref: Obj) -> bool:
         return any(
@@ -326,32 +154,17 @@ class Operators:
         kind = obj.get("kind")
         meta = obj["metadata"]
         ns, name = meta.get("namespace", ""), meta["name"]
-        if kind in ("Application", "HelmRelease") and (
-            is_operator_chart(obj) or (old is not None and is_operator_chart(old))
-        ):
-            self.ctl.enqueue("release", f"{kind}/{ns}", name)
-        elif kind in ("StatefulSet",) or (
+        if kind == "StatefulSet" or (
             kind == "Pod" and (meta.get("labels") or {}).get("app.kubernetes.io/name") == CHART
         ):
             self.ctl.enqueue("operators", "", "")
-            instance = (meta.get("labels") or {}).get(INSTANCE)
-            if kind == "StatefulSet" and instance:
-                for rel_kind in ("Application", "HelmRelease"):
-                    for rel in self.store.list(rel_kind, shared=True)[0]:
-                        if is_operator_chart(rel) and release_values(rel)[0] == instance:
-                            self.ctl.enqueue(
-                                "release", f"{rel_kind}/{rel['metadata'].get('namespace', '')}",
-                                rel["metadata"]["name"],
-                            )  # fmt: skip
         elif kind == "Istio":
             if event == "DELETED":
                 self.ctl.enqueue("orphans", "", meta["uid"])
             self.ctl.enqueue("istio", ns, name)
-            self._enqueue_gateways()
         elif kind == "MeshGateway":
             if event == "DELETED":
                 self.ctl.enqueue("orphans", "", meta["uid"])
-            self.ctl.enqueue("meshgateway", ns, name)
             for owner in meta.get("ownerReferences") or []:
                 if owner.get("kind") == "Istio":
                     self.ctl.enqueue("istio", ns, str(owner["name"]))
@@ -365,8 +178,6 @@ class Operators:
             for ref in meta.get("ownerReferences") or []:
                 if ref.get("kind") == "Istio":
                     self.ctl.enqueue("istio", ns, str(ref["name"]))
-                elif ref.get("kind") == "MeshGateway":
-                    self.ctl.enqueue("meshgateway", ns, str(ref["name"]))
 
     def _enqueue_crs(self, *, revisioned_only: bool = False) -> None:
         """Reconcile CRs, global ones first so a revisioned CP's label clean-up runs last."""
@@ -394,176 +205,6 @@ class Operators:
         for cr in self.store.list("Istio", shared=True)[0]:
             self.ctl.enqueue("istio", cr["metadata"]["namespace"], cr["metadata"]["name"])
         self._enqueue_gateways()
-
-    # -- releases --------------------------------------------------------------------------------
-
-    def sync_release(self, kind_ns: str, name: str) -> None:
-        """Install, upgrade or uninstall one istio-operator chart release."""
-        kind, _, ns = kind_ns.partition("/")
-        rel = self.store.get(kind, ns or None, name)
-        tracked = self._tracked(kind, ns, name)
-        if rel is None or rel["metadata"].get("deletionTimestamp") or not is_operator_chart(rel):
-            for obj in tracked:
-                self._delete(obj)
-            if rel is not None and rel["metadata"].get("deletionTimestamp"):
-                rel["metadata"]["finalizers"] = [
-                    f for f in rel["metadata"].get("finalizers") or []
-                    if f != "resources-finalizer.argocd.argoproj.io"
-                ]  # fmt: skip
-                self.store.update(rel)
-            return
-        release, namespace, values = release_values(rel)
-        if self.store.get("Namespace", None, namespace) is None:
-            self.store.create(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-            )
-        desired = render_release(release, namespace, values)
-        tracking = f"{kind}/{ns}/{name}"
-        for obj in desired:
-            obj["metadata"].setdefault("annotations", {})["simcluster.istio-canary.dev/release"] = (
-                tracking
-            )
-            self._apply(obj)
-        wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
-        for obj in tracked:
-            if (obj["kind"], obj["metadata"]["name"]) not in wanted:
-                self._delete(obj)
-        self._release_status(kind, rel, release, namespace)
-
-    def _tracked(self, kind: str, ns: str, name: str) -> list[Obj]:
-        tracking = f"{kind}/{ns}/{name}"
-        out = []
-        for k in ("StatefulSet", "Service", "ServiceAccount"):
-            for obj in self.store.list(k, shared=True)[0]:
-                if (obj["metadata"].get("annotations") or {}).get(
-                    "simcluster.istio-canary.dev/release"
-                ) == tracking:
-                    out.append(obj)
-        return out
-
-    def _apply(self, desired: Obj) -> Obj:
-        """Create, or update the fields we render (keeping status and allocated fields)."""
-        meta = desired["metadata"]
-        live = self.store.get(desired["kind"], meta.get("namespace"), meta["name"])
-        if live is None:
-            return self.store.create(desired)
-        merged = deep_copy(live)
-        merged["metadata"]["labels"] = {
-            **(live["metadata"].get("labels") or {}),
-            **(meta.get("labels") or {}),
-        }
-        if meta.get("annotations"):
-            merged["metadata"]["annotations"] = {
-                **(live["metadata"].get("annotations") or {}),
-                **meta["annotations"],
-            }
-        if "ownerReferences" in meta:
-            merged["metadata"]["ownerReferences"] = meta["ownerReferences"]
-        for key, value in desired.items():
-            if key in ("metadata", "status", "apiVersion", "kind"):
-                continue
-            if key == "spec" and desired["kind"] == "Service":
-                spec = dict(live.get("spec") or {})
-                spec.update(value)
-                merged["spec"] = spec
-            else:
-                merged[key] = value
-        if merged == live:
-            return live
-        return self.store.update(merged)
-
-    def _delete(self, obj: Obj) -> None:
-        meta = obj["metadata"]
-        try:
-            self.store.delete(obj["kind"], meta.get("namespace"), meta["name"])
-        except StoreError:
-            pass
-
-    def _release_status(self, kind: str, rel: Obj, release: str, namespace: str) -> None:
-        ss = self.store.get("StatefulSet", namespace, release)
-        ready = bool(ss and (ss.get("status") or {}).get("readyReplicas", 0) >= 1)
-        now = now_rfc3339()
-        old = rel.get("status") or {}
-        if kind == "Application":
-            source = (rel.get("spec") or {}).get("source") or {}
-            revision = str(source.get("targetRevision") or "")
-            op = old.get("operationState") or {}
-            fresh = (op.get("syncResult") or {}).get("revision") == revision and op.get(
-                "phase"
-            ) == "Succeeded"
-            health = "Healthy" if ready else "Progressing"
-            status = {
-                "sync": {
-                    "status": "Synced",
-                    "revision": revision,
-                    "comparedTo": {
-                        "source": deep_copy(source),
-                        "destination": deep_copy((rel.get("spec") or {}).get("destination") or {}),
-                    },
-                },
-                "health": {"status": health},
-                "operationState": op
-                if fresh
-                else {
-                    "phase": "Succeeded",
-                    "message": "successfully synced (all tasks run)",
-                    "startedAt": now,
-                    "finishedAt": now,
-                    "operation": {
-                        "sync": {"revision": revision},
-                        "initiatedBy": {"automated": True},
-                    },
-                    "syncResult": {"revision": revision, "source": deep_copy(source)},
-                },
-                "reconciledAt": old.get("reconciledAt")
-                if fresh and (old.get("health") or {}).get("status") == health
-                else now,
-                "sourceType": "Helm",
-                "summary": {"images": sorted(_images(ss))} if ss else {},
-                "resources": [
-                    {
-                        "group": "apps",
-                        "version": "v1",
-                        "kind": "StatefulSet",
-                        "namespace": namespace,
-                        "name": release,
-                        "status": "Synced",
-                        "health": {"status": health},
-                    },
-                ],
-            }
-        else:
-            spec = rel.get("spec") or {}
-            chart = (spec.get("chart") or {}).get("spec") or {}
-            version = str(chart.get("version") or "*")
-            generation = rel["metadata"].get("generation", 1)
-            reason, message = (
-                "InstallSucceeded",
-                f"Helm install succeeded for release {namespace}/{release}.v1 with chart {CHART}@{version}",
-            )
-            cond_status = "True" if ready else "Unknown"
-            prev = {c.get("type"): c for c in old.get("conditions") or []}
-            conditions = []
-            for ctype in ("Ready", "Released"):
-                st = cond_status if ctype == "Ready" else "True"
-                keep = prev.get(ctype)
-                conditions.append({
-                    "type": ctype, "status": st,
-                    "reason": reason if st == "True" else "Progressing",
-                    "message": message if st == "True" else "Running 'install' action with timeout of 5m0s",
-                    "observedGeneration": generation,
-                    "lastTransitionTime": keep["lastTransitionTime"] if keep and keep.get("status") == st else now,
-                })  # fmt: skip
-            status = {
-                "observedGeneration": generation,
-                "conditions": conditions,
-                "lastAttemptedRevision": version,
-                "lastAttemptedReleaseAction": "install",
-                "history": [{"chartName": CHART, "chartVersion": version, "name": release, "namespace": namespace, "status": "deployed", "version": 1}],
-            }  # fmt: skip
-        if status != old:
-            rel["status"] = status
-            self.store.update(rel, status_only=True)
 
     # -- which operators run -------------------------------------------------------------------------
 
@@ -625,6 +266,27 @@ class Operators:
                 self.store.update(cr, status_only=True)
         if stopped or started:
             self.resync_all()
+
+    def validate_istio(self, operation: str, obj: Obj, old: Obj | None) -> None:
+        """The operator's validating webhook: one global (unrevisioned) CP per namespace.
+
+        Served by the operator pods, so it only answers while an operator runs; failurePolicy
+        Ignore means nothing is checked otherwise (banzai.md §1.2).
+        """
+        if operation != "CREATE" or obj.get("kind") != "Istio" or not self._running:
+            return
+        if (obj.get("spec") or {}).get("global") is False:
+            return
+        ns = obj["metadata"].get("namespace", "")
+        for cr in self.store.list("Istio", ns, shared=True)[0]:
+            if (cr.get("spec") or {}).get("global") is not False:
+                raise StoreError(
+                    403,
+                    "Forbidden",
+                    'admission webhook "istio.validation.banzaicloud.io" denied the request: '
+                    "'global' property must be set to false. "
+                    "A global Istio control plane already exists.",
+                )
 
     def operator_for(self, version: str) -> OperatorVersion | None:
         """The running operator that reconciles an Istio ``spec.version`` (newest of that minor)."""
@@ -731,7 +393,7 @@ class Operators:
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
             *[e for e in pilot.get("additionalEnvVars") or [] if isinstance(e, dict)],
         ]  # fmt: skip
-        self._apply(
+        apply_object(self.store,
             {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
@@ -769,7 +431,7 @@ class Operators:
                 },
             }
         )  # fmt: skip
-        self._apply(
+        apply_object(self.store,
             {
                 "apiVersion": "v1",
                 "kind": "Service",
@@ -785,7 +447,7 @@ class Operators:
                 },
             }
         )  # fmt: skip
-        self._apply(self._webhook_config(cr, names, owner))
+        apply_object(self.store, self._webhook_config(cr, names, owner))
         if self._ingress_enabled(cr, operator):
             self._ensure_ingress(cr, names, operator)
         return ""
@@ -920,119 +582,3 @@ class Operators:
                     self._enqueue_crs(revisioned_only=True)  # they strip on their next pass
 
     # -- MeshGateways ------------------------------------------------------------------------------
-
-    def sync_meshgateway(self, ns: str, name: str) -> None:
-        mgw = self.store.get("MeshGateway", ns, name)
-        if mgw is None or mgw["metadata"].get("deletionTimestamp"):
-            return
-        spec = mgw.get("spec") or {}
-        ref = spec.get("istioControlPlane") or {}
-        if ref.get("name"):
-            cr = self.store.get("Istio", str(ref.get("namespace") or ns), str(ref["name"]))
-        else:  # no reference: the oldest Istio CR in the cluster (banzai.md §2)
-            crs = sorted(
-                self.store.list("Istio")[0], key=lambda c: c["metadata"]["creationTimestamp"]
-            )
-            cr = crs[0] if crs else None
-        if cr is None:
-            return
-        operator = self.operator_for(str((cr.get("spec") or {}).get("version", "")))
-        if operator is None:
-            return
-        names = cr_names(cr)
-        labels = {
-            **(spec.get("labels") or {}),
-            "istio.io/rev": names["revision"],
-            "gateway-name": name,
-            "gateway-type": str(spec.get("type", "ingress")),
-        }
-        owner = [owner_ref(mgw)]
-        cr_ns = cr["metadata"]["namespace"]
-        discovery = f"{names['istiod']}.{cr_ns}.svc:15012"
-        self._apply({
-            "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": f"{name}-service-account", "namespace": ns, "labels": dict(labels), "ownerReferences": owner},
-        })  # fmt: skip
-        deployment: Obj = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns, "labels": dict(labels), "ownerReferences": owner},
-            "spec": {
-                "replicas": int(spec.get("replicaCount") or 1),
-                "selector": {"matchLabels": dict(labels)},
-                "template": {
-                    "metadata": {"labels": dict(labels), "annotations": {"sidecar.istio.io/inject": "false"}},
-                    "spec": {
-                        "serviceAccountName": f"{name}-service-account",
-                        "containers": [
-                            {
-                                "name": "istio-proxy",
-                                "image": _proxy_image(cr),
-                                "args": ["proxy", "router", "--domain", "$(POD_NAMESPACE).svc.cluster.local", "--serviceCluster", name],
-                                "ports": [{"containerPort": int(p.get("targetPort") or p.get("port")), "name": str(p.get("name", "")), "protocol": "TCP"} for p in spec.get("ports") or []],
-                                "env": [
-                                    {"name": "CA_ADDR", "value": discovery},
-                                    {"name": "PROXY_CONFIG", "value": json.dumps({"discoveryAddress": discovery}, separators=(",", ":"))},
-                                    {"name": "ISTIO_META_REVISION", "value": names["revision"]},
-                                    {"name": "ISTIO_META_ROUTER_MODE", "value": "sni-dnat"},
-                                ],
-                                "readinessProbe": {"httpGet": {"path": "/healthz/ready", "port": 15021}, "periodSeconds": 2},
-                            }
-                        ],
-                    },
-                },
-            },
-        }  # fmt: skip
-        live = self.store.get("Deployment", ns, name)
-        if (
-            live is not None
-            and (live.get("spec") or {}).get("selector") != deployment["spec"]["selector"]
-        ):
-            # Selector labels are immutable: the operator recreates the Deployment (banzai.md §2).
-            self.store.delete("Deployment", ns, name)
-        self._apply(deployment)
-        svc_labels = {**labels, **(spec.get("serviceLabels") or {})}
-        service: Obj = {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "namespace": ns, "labels": svc_labels, "ownerReferences": owner},
-            "spec": {
-                "type": str(spec.get("serviceType") or "ClusterIP"),
-                "selector": dict(labels),
-                "ports": [
-                    {"name": str(p.get("name", "")), "port": int(p["port"]), "targetPort": int(p.get("targetPort") or p["port"]), "protocol": "TCP"}
-                    for p in spec.get("ports") or []
-                ],
-            },
-        }  # fmt: skip
-        if spec.get("serviceAnnotations"):
-            service["metadata"]["annotations"] = dict(spec["serviceAnnotations"])
-        if spec.get("loadBalancerIP"):
-            service["spec"]["loadBalancerIP"] = spec["loadBalancerIP"]
-        svc = self._apply(service)
-        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-        status = dict(mgw.get("status") or {})
-        if service["spec"]["type"] == "LoadBalancer" and not ingress:
-            status.update(
-                {
-                    "Status": "ReconcileFailed",
-                    "ErrorMessage": "ingress gateway endpoint address is pending",
-                }
-            )
-        else:
-            addresses = [str(i.get("ip") or i.get("hostname")) for i in ingress]
-            status.update({"Status": "Available", "ErrorMessage": "", "GatewayAddress": addresses})
-        if status != mgw.get("status"):
-            mgw["status"] = status
-            self.store.update(mgw, status_only=True)
-
-
-def _images(ss: Obj | None) -> set[str]:
-    containers = (((ss or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get(
-        "containers"
-    ) or []
-    return {str(c.get("image")) for c in containers}
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:10]

@@ -1,24 +1,25 @@
-"""Workload controllers and a kubelet: Deployments, ReplicaSets, StatefulSets, DaemonSets, pods.
+"""Workload controllers: Deployments, ReplicaSets, StatefulSets, DaemonSets and Jobs.
 
 Follows kube-controller-manager's rules closely enough for ``kubectl rollout status`` and a
 verifier to see the real sequence: a template change makes a new ReplicaSet named by
 ``pod-template-hash``; the rolling update surges new pods (maxSurge), and old ones are scaled
 down only as new ones become available (maxUnavailable); Deployment status carries
 observedGeneration, updated/ready/available replicas and the Available/Progressing conditions.
-Pods start Pending and turn Running/Ready after a short delay, unless ``stuck-rollout`` was on
-when they were created. A pod creation a webhook denies becomes a ReplicaFailure condition and a
+Pods themselves are the kubelet's (kubelet.py). A pod creation a webhook denies becomes a ReplicaFailure condition and a
 FailedCreate event on the ReplicaSet, retried when the cluster changes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from simcluster.controllers.injection import matches_selector
+from simcluster.controllers.kubelet import pod_ready
+from simcluster.controllers.objects import controlled_by, controller_of, owner_ref, terminating
 from simcluster.store import StoreError, deep_copy, now_rfc3339
 
 if TYPE_CHECKING:
@@ -26,12 +27,9 @@ if TYPE_CHECKING:
 
     from simcluster.controllers import Controllers
 
-__all__ = ["NODE_NAME", "Workloads", "controlled_by", "owner_ref", "pod_ready", "template_hash"]
+__all__ = ["Workloads", "template_hash"]
 
 Obj = dict[str, Any]
-NODE_NAME = "simcluster-node"
-HOST_IP = "172.18.0.2"
-START_DELAY = 0.03  # seconds from pod creation to Running (the kubelet's work)
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s rand.SafeEncodeString alphabet
 
 
@@ -39,61 +37,6 @@ def template_hash(template: Obj, length: int = 10) -> str:
     """A stable, name-safe hash of a pod template (like ``pod-template-hash``)."""
     raw = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
     return "".join(_SAFE[b % len(_SAFE)] for b in raw[:length])
-
-
-def owner_ref(owner: Obj, *, controller: bool = True) -> Obj:
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": controller,
-        "blockOwnerDeletion": True,
-    }
-
-
-def controlled_by(obj: Obj, owner_uid: str) -> bool:
-    return any(
-        r.get("uid") == owner_uid and r.get("controller")
-        for r in obj["metadata"].get("ownerReferences") or []
-    )
-
-
-def controller_of(obj: Obj) -> Obj | None:
-    return next(
-        (r for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")), None
-    )
-
-
-def pod_ready(pod: Obj) -> bool:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return bool(cond.get("status") == "True")
-    return False
-
-
-def _terminating(obj: Obj) -> bool:
-    return bool(obj["metadata"].get("deletionTimestamp"))
-
-
-def _image_ref(image: str) -> str:
-    """How containerd reports an image: registry and tag made explicit."""
-    name = image
-    first = name.split("/", 1)[0]
-    if "/" not in name:
-        name = f"docker.io/library/{name}"
-    elif "." not in first and ":" not in first and first != "localhost":
-        name = f"docker.io/{name}"
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last and "@" not in last:
-        name += ":latest"
-    return name
-
-
-def _image_id(image: str) -> str:
-    ref = _image_ref(image)
-    repo = ref.split("@", 1)[0].rsplit(":", 1)[0]
-    return f"{repo}@sha256:{hashlib.sha256(ref.encode()).hexdigest()}"
 
 
 def _scaled(value: Any, total: int, *, round_up: bool) -> int:
@@ -134,9 +77,8 @@ class Workloads:
     def __init__(self, ctl: Controllers) -> None:
         self.ctl = ctl
         self.store = ctl.store
-        self._ips = itertools.count(2)
-        self._stuck: set[str] = set()  # uids of pods created while stuck-rollout was on
         self._failing: set[tuple[str, str]] = set()  # ReplicaSets whose pod creation was denied
+        self._progress: dict[str, tuple[Any, float]] = {}  # Deployment uid -> (progress, since)
 
     def handlers(self) -> dict[str, Callable[[str, str], None]]:
         return {
@@ -144,18 +86,10 @@ class Workloads:
             "replicaset": self.sync_replicaset,
             "statefulset": self.sync_statefulset,
             "daemonset": self.sync_daemonset,
-            "pod": self.sync_pod,
+            "job": self.sync_job,
         }
 
     # -- admission and events --------------------------------------------------------------------
-
-    def admit(self, operation: str, obj: Obj, old: Obj | None) -> None:
-        """At pod creation: bind to the one node (the scheduler) and note stuck-rollout."""
-        if operation != "CREATE" or obj.get("kind") != "Pod":
-            return
-        obj.setdefault("spec", {}).setdefault("nodeName", NODE_NAME)
-        if self.ctl.faults.enabled("stuck-rollout"):
-            self._stuck.add(obj["metadata"]["uid"])
 
     def on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
         kind = obj.get("kind")
@@ -163,6 +97,8 @@ class Workloads:
         ns, name = meta.get("namespace", ""), meta["name"]
         if kind == "Deployment":
             self.ctl.enqueue("deployment", ns, name)
+        elif kind == "Job":
+            self.ctl.enqueue("job", ns, name)
         elif kind in ("ReplicaSet", "StatefulSet", "DaemonSet"):
             self.ctl.enqueue(kind.lower(), ns, name)
             if kind == "ReplicaSet" and event == "DELETED":
@@ -171,28 +107,21 @@ class Workloads:
             if kind == "ReplicaSet" and owner and owner.get("kind") == "Deployment":
                 self.ctl.enqueue("deployment", ns, str(owner["name"]))
         elif kind == "Pod":
-            if event == "DELETED":
-                self._stuck.discard(meta["uid"])
-            elif (obj.get("status") or {}).get("phase", "Pending") == "Pending":
-                self.ctl.after(START_DELAY, "pod", ns, name)
             owner = controller_of(obj)
-            if owner and owner.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet"):
+            if owner and owner.get("kind") in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
                 self.ctl.enqueue(str(owner["kind"]).lower(), ns, str(owner["name"]))
         elif kind in ("Endpoints", "Namespace", "MutatingWebhookConfiguration", "Istio"):
             for rs_ns, rs_name in sorted(self._failing):
                 self.ctl.enqueue("replicaset", rs_ns, rs_name)
 
-    def release_stuck(self) -> None:
-        """stuck-rollout was switched off: the stuck pods pass their readiness probes now."""
-        uids = set(self._stuck)
-        self._stuck.clear()
-        for pod in self.store.list("Pod", shared=True)[0]:
-            if pod["metadata"]["uid"] in uids:
-                self.ctl.enqueue(
-                    "pod", pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
-                )
-
-    def _event(self, obj: Obj, reason: str, message: str, etype: str = "Normal") -> None:
+    def _event(
+        self,
+        obj: Obj,
+        reason: str,
+        message: str,
+        etype: str = "Normal",
+        component: str = "deployment-controller",
+    ) -> None:
         """Record a core/v1 Event about ``obj`` (what `kubectl describe` lists)."""
         meta = obj["metadata"]
         now = now_rfc3339()
@@ -220,115 +149,69 @@ class Workloads:
                     "count": 1,
                     "firstTimestamp": now,
                     "lastTimestamp": now,
-                    "source": {"component": "simcluster-controller-manager"},
-                    "reportingComponent": "simcluster-controller-manager",
+                    "source": {"component": component},
+                    "reportingComponent": component,
                 }
             )
         except StoreError:
             pass
 
-    # -- kubelet -----------------------------------------------------------------------------------
-
-    def sync_pod(self, ns: str, name: str) -> None:
-        """Start a Pending pod (Running, all containers up) or mark a released one Ready."""
-        pod = self.store.get("Pod", ns, name)
-        if pod is None or _terminating(pod):
+    def sync_job(self, ns: str, name: str) -> None:
+        job = self.store.get("Job", ns, name)
+        if job is None or terminating(job):
             return
-        status = pod.get("status") or {}
-        stuck = pod["metadata"]["uid"] in self._stuck
-        if status.get("phase") == "Running" and pod_ready(pod) != stuck:
-            return
-        pod["status"] = self._running_status(pod, ready=not stuck)
-        self.store.update(pod, status_only=True)
-
-    def _running_status(self, pod: Obj, *, ready: bool) -> Obj:
-        spec = pod.get("spec") or {}
-        old = pod.get("status") or {}
+        status = deep_copy(job.get("status") or {})
+        uid = job["metadata"]["uid"]
+        pods = self._owned("Pod", ns, uid)
+        done = any(
+            c.get("type") == "Complete" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+        spec = job.get("spec") or {}
+        completions = int(spec.get("completions", 1) or 1)
+        succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
+        active = [
+            p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        ]
         now = now_rfc3339()
-        started = old.get("startTime") or now
-        ip = old.get("podIP") or self._next_ip()
-        uid = pod["metadata"]["uid"]
-
-        def cid(name: str) -> str:
-            return "containerd://" + hashlib.sha256(f"{uid}/{name}".encode()).hexdigest()
-
-        inits = [
-            {
-                "name": c["name"],
-                "image": _image_ref(str(c.get("image", ""))),
-                "imageID": _image_id(str(c.get("image", ""))),
-                "containerID": cid(c["name"]),
-                "ready": True,
-                "restartCount": 0,
-                "started": False,
-                "lastState": {},
-                "state": {
-                    "terminated": {
-                        "exitCode": 0,
-                        "reason": "Completed",
-                        "startedAt": started,
-                        "finishedAt": started,
-                        "containerID": cid(c["name"]),
+        if not done and not spec.get("suspend"):
+            want = min(int(spec.get("parallelism", 1) or 1), completions - succeeded)
+            for _ in range(max(want - len(active), 0)):
+                tmpl = deep_copy(spec.get("template") or {})
+                labels = tmpl.setdefault("metadata", {}).setdefault("labels", {})
+                labels.update(
+                    {
+                        "batch.kubernetes.io/controller-uid": uid,
+                        "batch.kubernetes.io/job-name": name,
+                        "controller-uid": uid,
+                        "job-name": name,
                     }
-                },
-            }
-            for c in spec.get("initContainers") or []
-        ]
-        app_names = [c["name"] for c in spec.get("containers") or [] if c["name"] != "istio-proxy"]
-        unready = [] if ready else app_names[:1]
-        statuses = [
-            {
-                "name": c["name"],
-                "image": _image_ref(str(c.get("image", ""))),
-                "imageID": _image_id(str(c.get("image", ""))),
-                "containerID": cid(c["name"]),
-                "ready": c["name"] not in unready,
-                "restartCount": 0,
-                "started": True,
-                "lastState": {},
-                "state": {"running": {"startedAt": started}},
-            }
-            for c in spec.get("containers") or []
-        ]
-        flag = "True" if not unready else "False"
-        not_ready = {
-            "reason": "ContainersNotReady",
-            "message": f"containers with unready status: [{' '.join(unready)}]",
-        }
-        conditions: list[Obj] = [
-            {"type": "PodReadyToStartContainers", "status": "True"},
-            {"type": "Initialized", "status": "True"},
-            {"type": "Ready", "status": flag, **({} if ready else not_ready)},
-            {"type": "ContainersReady", "status": flag, **({} if ready else not_ready)},
-            {"type": "PodScheduled", "status": "True"},
-        ]
-        for cond in conditions:
-            cond_prev: Obj | None = next(
-                (c for c in old.get("conditions") or [] if c.get("type") == cond["type"]), None
-            )
-            same = cond_prev is not None and cond_prev.get("status") == cond["status"]
-            cond["lastProbeTime"] = None
-            cond["lastTransitionTime"] = (
-                cond_prev["lastTransitionTime"] if same and cond_prev else now
-            )
-        status: Obj = {
-            "phase": "Running",
-            "conditions": conditions,
-            "hostIP": HOST_IP,
-            "hostIPs": [{"ip": HOST_IP}],
-            "podIP": ip,
-            "podIPs": [{"ip": ip}],
-            "startTime": started,
-            "qosClass": old.get("qosClass", "BestEffort"),
-            "containerStatuses": statuses,
-        }
-        if inits:
-            status["initContainerStatuses"] = inits
-        return status
-
-    def _next_ip(self) -> str:
-        n = next(self._ips)
-        return f"10.244.{n // 250}.{n % 250 + 2}"
+                )
+                self._create_pod(job, self._new_pod(job, tmpl))
+            pods = self._owned("Pod", ns, uid)
+            active = [
+                p
+                for p in pods
+                if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            ]
+        status.setdefault("startTime", now)
+        status["active"] = len(active)
+        status["ready"] = sum(1 for p in active if pod_ready(p))
+        status["succeeded"] = succeeded
+        status["uncountedTerminatedPods"] = {}
+        if succeeded >= completions and not done:
+            status["completionTime"] = now
+            status["conditions"] = [
+                {"type": t, "status": "True", "reason": r, "message": "Reached expected number of succeeded pods",
+                 "lastProbeTime": now, "lastTransitionTime": now}
+                for t, r in (("SuccessCriteriaMet", "CompletionsReached"), ("Complete", "CompletionsReached"))
+            ]  # fmt: skip
+        for key in ("active", "succeeded"):
+            if not status[key]:
+                del status[key]
+        if status != job.get("status"):
+            job["status"] = status
+            self.store.update(job, status_only=True)
 
     # -- ReplicaSet ------------------------------------------------------------------------------
 
@@ -336,7 +219,7 @@ class Workloads:
         return [
             o
             for o in self.store.list(kind, ns, shared=True)[0]
-            if controlled_by(o, owner_uid) and not _terminating(o)
+            if controlled_by(o, owner_uid) and not terminating(o)
         ]
 
     def _new_pod(self, owner: Obj, template: Obj, name: str | None = None) -> Obj:
@@ -405,7 +288,13 @@ class Workloads:
         conditions = list((rs.get("status") or {}).get("conditions") or [])
         if failure:
             if key not in self._failing:
-                self._event(rs, "FailedCreate", f"Error creating: {failure}", "Warning")
+                self._event(
+                    rs,
+                    "FailedCreate",
+                    f"Error creating: {failure}",
+                    "Warning",
+                    "replicaset-controller",
+                )
             self._failing.add(key)
             conditions = _condition(
                 conditions, "ReplicaFailure", "True", "FailedCreate", failure, now
@@ -439,7 +328,7 @@ class Workloads:
 
     def sync_deployment(self, ns: str, name: str) -> None:
         d = self.store.get("Deployment", ns, name)
-        if d is None or _terminating(d):
+        if d is None or terminating(d):
             return
         spec = d["spec"]
         replicas = int(spec.get("replicas", 1))
@@ -511,13 +400,13 @@ class Workloads:
             if err.reason != "AlreadyExists":
                 raise
             return None
-        self._event(d, "ScalingReplicaSet", f"Created new replica set {rs['metadata']['name']!r}")
         return created
 
     def _scale(self, d: Obj, rs: Obj, count: int) -> None:
         if int(rs["spec"].get("replicas", 0)) == count:
             return
-        direction = "up" if count > int(rs["spec"].get("replicas", 0)) else "down"
+        before = int(rs["spec"].get("replicas", 0))
+        direction = "up" if count > before else "down"
         rs["spec"]["replicas"] = count
         annotations = rs["metadata"].setdefault("annotations", {})
         annotations["deployment.kubernetes.io/desired-replicas"] = str(d["spec"].get("replicas", 1))
@@ -525,7 +414,7 @@ class Workloads:
         self._event(
             d,
             "ScalingReplicaSet",
-            f"Scaled {direction} replica set {rs['metadata']['name']} to {count}",
+            f"Scaled {direction} replica set {rs['metadata']['name']} from {before} to {count}",
         )
 
     def _recreate(self, d: Obj, new: Obj, old: list[Obj], replicas: int) -> None:
@@ -641,6 +530,11 @@ class Workloads:
                     conditions, "Progressing", "True", "NewReplicaSetAvailable",
                     f'ReplicaSet "{rs_name}" has successfully progressed.', now,
                 )  # fmt: skip
+            elif self._deadline_passed(d, (rs_name, updated, available, total)):
+                conditions = _condition(
+                    conditions, "Progressing", "False", "ProgressDeadlineExceeded",
+                    f'ReplicaSet "{rs_name}" has timed out progressing.', now,
+                )  # fmt: skip
             else:
                 conditions = _condition(
                     conditions, "Progressing", "True", "ReplicaSetUpdated",
@@ -670,11 +564,25 @@ class Workloads:
             d["status"] = status
             self.store.update(d, status_only=True)
 
+    def _deadline_passed(self, d: Obj, progress: tuple[Any, ...]) -> bool:
+        """progressDeadlineSeconds without progress; re-checked by a timer that does not keep
+        the cluster from settling (a stuck rollout is settled)."""
+        uid = d["metadata"]["uid"]
+        deadline = float(d["spec"].get("progressDeadlineSeconds", 600))
+        now = time.monotonic()
+        seen = self._progress.get(uid)
+        if seen is None or seen[0] != progress:
+            self._progress[uid] = (progress, now)
+            meta = d["metadata"]
+            self.ctl.later(deadline + 0.05, "deployment", meta["namespace"], meta["name"])
+            return False
+        return now - seen[1] >= deadline
+
     # -- StatefulSet -------------------------------------------------------------------------------
 
     def sync_statefulset(self, ns: str, name: str) -> None:
         ss = self.store.get("StatefulSet", ns, name)
-        if ss is None or _terminating(ss):
+        if ss is None or terminating(ss):
             return
         spec = ss["spec"]
         replicas = int(spec.get("replicas", 1))
@@ -750,7 +658,7 @@ class Workloads:
 
     def sync_daemonset(self, ns: str, name: str) -> None:
         ds = self.store.get("DaemonSet", ns, name)
-        if ds is None or _terminating(ds):
+        if ds is None or terminating(ds):
             return
         template = deep_copy(ds["spec"].get("template") or {})
         generation = str(ds["metadata"].get("generation", 1))

@@ -151,3 +151,26 @@ def test_rerun_of_a_dry_run_init_is_deterministic(tmp_path: Path) -> None:
     first = run("init", "--repo", str(repo), "--to-version", "1.7.7", "--dry-run").output
     second = run("init", "--repo", str(repo), "--to-version", "1.7.7", "--dry-run").output
     assert first == second and "+kind: UpgradePlan" in first
+
+
+def test_repo_may_be_a_subdirectory_of_the_git_work_tree(tmp_path: Path) -> None:
+    import shutil
+
+    from generator.resources import example_repo_dir
+
+    top = tmp_path / "platform"
+    shutil.copytree(example_repo_dir(), top / "mesh")
+    (top / "other").mkdir()
+    (top / "other/notes.yaml").write_text("a: 1\n")
+    git(top, "init", "-q", "-b", "main")
+    git(top, "add", "-A")
+    git(top, "commit", "-q", "-m", "start")
+    repo = top / "mesh"
+    assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 0
+    assert run("next", "--repo", str(repo)).exit_code == 0
+    files = git(top, "show", "--name-only", "--format=", "HEAD").split()
+    assert "mesh/istio-system/istio-sample-v17x.yaml" in files
+    assert all(f.startswith("mesh/") for f in files)
+    # Changes outside the GitOps directory do not block it.
+    (top / "other/notes.yaml").write_text("a: 2\n")
+    assert run("next", "--repo", str(repo), "--dry-run").exit_code == 0

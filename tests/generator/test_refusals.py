@@ -196,3 +196,31 @@ def test_injected_namespace_without_manifest(tmp_path: Path) -> None:
         tmp_path, {**MINI, "istio.yaml": MINI["istio.yaml"].replace("[a]", "[a, ghost]")}
     )
     _refused(repo, ["init", "--to-version", "1.7.7"], "autoInjectionNamespaces lists ghost")
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--name", "Istio_New"], "is not a valid object name"),
+        (["--name", "istio-sample"], "is the name of the running control plane"),
+        (["--operator-version", "latest"], "--operator-version 'latest' is not a version"),
+        (["--operator-version", "0.6.22"], "reconciles Istio 1.6, not 1.7"),
+        (["--wave-size", "0"], "--wave-size must be at least 1"),
+    ],
+)
+def test_bad_init_options(tmp_path: Path, args: list[str], reason: str) -> None:
+    repo = example_repo(tmp_path / "repo")
+    _refused(repo, ["init", "--to-version", "1.7.7", *args], reason)
+
+
+def test_canary_cr_already_in_the_repo(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    text = (repo / "istio-system/istio.yaml").read_text()
+    new = text.replace("name: istio-sample\n", "name: istio-sample-v17x\n").replace(
+        'version: "1.6.14"', 'version: "1.7.2"\n  global: false'
+    )
+    (repo / "istio-system/stale.yaml").write_text(new)
+    _commit_all(repo)
+    _refused(
+        repo, ["init", "--to-version", "1.7.7"], "an Istio CR istio-sample-v17x already exists"
+    )

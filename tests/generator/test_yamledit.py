@@ -224,6 +224,27 @@ CASES = [
         "template:\n  metadata:\n    annotations:\n      a: b\n  spec: {}\n",
     ),
     (
+        "set-mapping-merges-into-existing",
+        d("""
+            spec:
+              istioControlPlane:
+                name: istio-sample   # old
+              type: ingress
+            """),
+        [
+            set_value(
+                0, ("spec", "istioControlPlane"), {"name": "cp-v17x", "namespace": "istio-system"}
+            )
+        ],
+        d("""
+            spec:
+              istioControlPlane:
+                name: cp-v17x   # old
+                namespace: istio-system
+              type: ingress
+            """),
+    ),
+    (
         "unicode-offsets",
         "# Grüße, 日本\nname: 'é'\nv: 1\n",
         [set_value(0, ("v",), 2)],

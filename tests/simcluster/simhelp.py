@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from simcluster.controllers import Controllers, start
-from simcluster.controllers.operator import render_release
+from simcluster.controllers.releases import render_release
 from simcluster.faults import Faults
 from simcluster.mesh import ExecResult, Mesh
 from simcluster.store import Store

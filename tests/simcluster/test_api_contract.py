@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -992,3 +993,126 @@ def test_api_flaky_hang_times_the_client_out(
     with pytest.raises(urllib3.exceptions.HTTPError):
         core.list_namespace(_request_timeout=0.5)
     assert time.monotonic() - started < 5
+
+
+# -- TLS ------------------------------------------------------------------------------------------
+
+
+def test_tls_serves_https_and_wss_with_the_kubeconfig_ca(tmp_path: Path) -> None:
+    with SimCluster(
+        workdir=tmp_path, controllers=False, exec_handler=scripted_exec, tls=True
+    ) as tls_sim:
+        assert tls_sim.url.startswith("https://127.0.0.1:")
+        api_client = config.new_client_from_config(config_file=str(tls_sim.kubeconfig))
+        core = client.CoreV1Api(api_client)
+        assert "default" in {n.metadata.name for n in core.list_namespace().items}
+        _running_pod(tls_sim, core, "default", "p")
+        ws = _exec(core, "default", "p", ["echo", "over", "tls"])
+        assert ws.read_stdout() == "over tls\n"
+        api_client.close()
+        with pytest.raises(urllib.error.URLError):  # not trusted without the kubeconfig's CA
+            urllib.request.urlopen(tls_sim.url + "/version", timeout=5)
+
+
+def test_scale_subresource(apps: client.AppsV1Api, ns: str) -> None:
+    apps.create_namespaced_deployment(ns, deployment("web"))
+    scale = apps.read_namespaced_deployment_scale("web", ns)
+    assert (scale.spec.replicas, scale.status.selector) == (1, "app=web")
+    patched = apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 4}})
+    assert patched.spec.replicas == 4
+    web = apps.read_namespaced_deployment("web", ns)
+    assert web.spec.replicas == 4 and web.metadata.generation == 2
+    with pytest.raises(ApiException) as err:
+        apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": -1}})
+    assert err.value.status == 422
+
+
+def test_strategic_merge_directives(
+    apps: client.AppsV1Api, core: client.CoreV1Api, ns: str
+) -> None:
+    containers = [{"name": n, "image": f"{n}:1"} for n in ("a", "b", "c")]
+    apps.create_namespaced_deployment(ns, deployment("web", containers=containers))
+    order = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "c"}, {"name": "a"}, {"name": "b"}],
+                    "containers": [{"name": "a", "image": "a:2"}],
+                }
+            }
+        }
+    }
+    patched = apps.patch_namespaced_deployment("web", ns, order)
+    assert [(c.name, c.image) for c in patched.spec.template.spec.containers] == [
+        ("c", "c:1"),
+        ("a", "a:2"),
+        ("b", "b:1"),
+    ]
+    replaced = apps.patch_namespaced_deployment(
+        "web",
+        ns,
+        {
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"$patch": "replace"}, {"name": "z", "image": "z:1"}]}
+                }
+            }
+        },
+    )
+    assert [c.name for c in replaced.spec.template.spec.containers] == ["z"]
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "f", "finalizers": ["x/a"]}})
+    merged = core.patch_namespaced_config_map("f", ns, {"metadata": {"finalizers": ["x/b"]}})
+    assert merged.metadata.finalizers == ["x/a", "x/b"]  # finalizers merge, not replace
+    dropped = core.patch_namespaced_config_map(
+        "f", ns, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["x/a"]}}
+    )
+    assert dropped.metadata.finalizers == ["x/b"]
+
+
+def test_selector_pages_carry_no_remaining_count(core: client.CoreV1Api, ns: str) -> None:
+    for i in range(5):
+        core.create_namespaced_config_map(
+            ns, {"metadata": {"name": f"cm-{i}", "labels": {"even": str(i % 2 == 0)}}}
+        )
+    page = core.list_namespaced_config_map(ns, label_selector="even=True", limit=2)
+    assert [c.metadata.name for c in page.items] == ["cm-0", "cm-2"]
+    assert page.metadata._continue and page.metadata.remaining_item_count is None
+    rest = core.list_namespaced_config_map(
+        ns, label_selector="even=True", limit=2, _continue=page.metadata._continue
+    )
+    assert [c.metadata.name for c in rest.items] == ["cm-4"] and not rest.metadata._continue
+
+
+@pytest.mark.parametrize(
+    ("include", "object_kind"),
+    [("Metadata", "PartialObjectMetadata"), ("Object", "Pod"), ("None", None)],
+)
+def test_tables_carry_the_object_as_asked(
+    sim: SimCluster, core: client.CoreV1Api, ns: str, include: str, object_kind: str | None
+) -> None:
+    core.create_namespaced_pod(ns, pod("p", {"app": "x"}))
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    content_type, body = raw(sim, f"/api/v1/namespaces/{ns}/pods?includeObject={include}", accept)
+    assert body["kind"] == "Table" and "as=Table" in content_type
+    assert [c["name"] for c in body["columnDefinitions"]][:5] == [
+        "Name",
+        "Ready",
+        "Status",
+        "Restarts",
+        "Age",
+    ]
+    row = body["rows"][0]
+    assert row["cells"][:4] == ["p", "0/1", "Pending", "0"]
+    assert (row.get("object") or {}).get("kind") == object_kind
+
+
+def test_dry_run_writes_nothing(core: client.CoreV1Api, ns: str) -> None:
+    core.create_namespaced_config_map(
+        ns, {"metadata": {"name": "c"}, "data": {"a": "1"}}, dry_run="All"
+    )
+    with pytest.raises(ApiException):
+        core.read_namespaced_config_map("c", ns)
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    core.patch_namespaced_config_map("c", ns, {"data": {"a": "2"}}, dry_run="All")
+    core.delete_namespaced_config_map("c", ns, dry_run="All")
+    assert core.read_namespaced_config_map("c", ns).data == {"a": "1"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simcluster.controllers.workloads import pod_ready
+from simcluster.controllers.kubelet import pod_ready
 from tests.simcluster.simhelp import Sim, run
 
 Obj = dict[str, Any]
@@ -268,5 +268,58 @@ def test_load_balancer_address_is_stable_across_updates() -> None:
         again = sim.store.get("Service", "default", "gw")
         assert again is not None and again["metadata"]["uid"] == svc["metadata"]["uid"]
         assert again["status"]["loadBalancer"]["ingress"] == [ingress]
+
+    run(scenario())
+
+
+def test_progress_deadline_exceeded_marks_a_stuck_rollout() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        web = deployment("web")
+        web["spec"]["progressDeadlineSeconds"] = 1
+        sim.apply(web)
+        await sim.settle()
+        sim.faults.set("stuck-rollout", True)
+        sim.edit("Deployment", "default", "web", restart)
+        await sim.settle()
+
+        def reason() -> str:
+            d = sim.store.get("Deployment", "default", "web") or {}
+            cond = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
+            return f"{cond['status']}/{cond['reason']}"
+
+        assert reason() == "True/ReplicaSetUpdated"
+        await sim.until(lambda: reason() == "False/ProgressDeadlineExceeded", timeout=5)
+        sim.faults.set("stuck-rollout", False)
+        await sim.until(lambda: reason() == "True/NewReplicaSetAvailable", timeout=5)
+
+    run(scenario())
+
+
+def test_job_completes_unless_an_istio_sidecar_keeps_its_pod_running() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        sim.ensure_ns("meshed", {"istio-injection": "enabled"})
+
+        def job(ns: str) -> Obj:
+            return {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "probe", "namespace": ns},
+                "spec": {"template": {"metadata": {}, "spec": {"restartPolicy": "Never", "containers": [{"name": "curl", "image": "curlimages/curl:8.5.0"}]}}},
+            }  # fmt: skip
+
+        await sim.seed()
+        sim.apply(job("default"), job("meshed"))
+        await sim.settle()
+        plain = (sim.store.get("Job", "default", "probe") or {})["status"]
+        assert plain["succeeded"] == 1 and "active" not in plain and plain["completionTime"]
+        assert {c["type"] for c in plain["conditions"]} == {"Complete", "SuccessCriteriaMet"}
+        (pod,) = sim.pods("default", "job-name=probe")
+        assert pod["status"]["phase"] == "Succeeded"
+        meshed = (sim.store.get("Job", "meshed", "probe") or {})["status"]
+        assert meshed["active"] == 1 and "conditions" not in meshed
+        (pod,) = sim.pods("meshed", "job-name=probe")
+        assert pod["status"]["phase"] == "Running" and not pod_ready(pod)
 
     run(scenario())

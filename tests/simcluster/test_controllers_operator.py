@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from simcluster.controllers.kubelet import pod_ready
 from simcluster.controllers.operator import OperatorVersion, cr_names
-from simcluster.controllers.workloads import pod_ready
+from simcluster.store import StoreError
 from tests.simcluster.simhelp import Obj, Sim, cr_v17, operator_release, run
 
 
@@ -365,5 +366,78 @@ def test_removing_an_operator_release_stops_it_and_marks_crs_unmanaged() -> None
         )
         await sim.settle()
         assert ns_labels(sim, "demo-a").get("istio-injection") == "enabled"
+
+    run(scenario())
+
+
+def test_flux_helmrelease_and_argo_application_install_the_operator_chart() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        sim.ensure_ns("flux-system")
+        sim.ensure_ns("argocd")
+        sim.apply(
+            {
+                "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                "kind": "HelmRelease",
+                "metadata": {"name": "istio-operator-v17x", "namespace": "flux-system"},
+                "spec": {
+                    "targetNamespace": "istio-system",
+                    "releaseName": "istio-operator-v17x",
+                    "chart": {"spec": {"chart": "istio-operator", "version": "0.0.88", "sourceRef": {"kind": "HelmRepository", "name": "banzaicloud"}}},
+                    "values": {"operator": {"image": {"tag": "0.7.14"}}},
+                },
+            },
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": "op16", "namespace": "argocd"},
+                "spec": {
+                    "source": {"chart": "istio-operator", "targetRevision": "0.0.88", "helm": {"releaseName": "istio-operator-v16x", "values": "operator:\n  image:\n    tag: '0.6.12'\nistioVersion: '1.6'\n"}},
+                    "destination": {"namespace": "istio-system"},
+                    "syncPolicy": {"automated": {"prune": True}},
+                },
+            },
+        )  # fmt: skip
+        await sim.settle()
+        ss = sim.store.get("StatefulSet", "istio-system", "istio-operator-v17x")
+        assert ss is not None
+        images = [c["image"] for c in ss["spec"]["template"]["spec"]["containers"]]
+        assert "ghcr.io/banzaicloud/istio-operator:0.7.14" in images
+        hr = sim.store.get("HelmRelease", "flux-system", "istio-operator-v17x")
+        assert hr is not None
+        ready = next(c for c in hr["status"]["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], ready["reason"]) == ("True", "InstallSucceeded")
+        assert hr["status"]["observedGeneration"] == hr["metadata"]["generation"]
+        app = sim.store.get("Application", "argocd", "op16")
+        assert app is not None and app["status"]["health"]["status"] == "Healthy"
+        assert (
+            app["status"]["sync"]["revision"]
+            == app["status"]["operationState"]["syncResult"]["revision"]
+            == "0.0.88"
+        )
+        v16 = sim.store.get("StatefulSet", "istio-system", "istio-operator-v16x")
+        assert v16 is not None and "banzaicloud/istio-operator:0.6.12" in [
+            c["image"] for c in v16["spec"]["template"]["spec"]["containers"]
+        ]
+        # Deleting the release uninstalls its StatefulSet (the operator stops).
+        sim.store.delete("HelmRelease", "flux-system", "istio-operator-v17x")
+        await sim.settle()
+        assert sim.store.get("StatefulSet", "istio-system", "istio-operator-v17x") is None
+        assert sim.pods("istio-system", "app.kubernetes.io/instance=istio-operator-v17x") == []
+
+    run(scenario())
+
+
+def test_a_second_global_cr_is_denied_while_an_operator_serves_the_webhook() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        await sim.seed()
+        second = cr_v17()
+        del second["spec"]["global"]
+        with pytest.raises(StoreError) as err:
+            sim.store.create(second)
+        assert err.value.code == 403
+        assert "'global' property must be set to false" in str(err.value.args[0])
+        sim.store.create(cr_v17())  # global: false is fine
 
     run(scenario())

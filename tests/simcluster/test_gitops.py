@@ -228,6 +228,119 @@ def test_flux_kustomization_records_revision_ready_and_inventory(tmp_path: pathl
         deployment = sim.store.get("Deployment", "demo-a", "app-a")
         assert deployment is not None
         assert deployment["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "apps"
+        # `flux reconcile`: a requestedAt token makes it sync now and echo the token.
+        edit_yaml(repo / "apps/demo-b/app-b.yaml", lambda d: d[0]["spec"].update(replicas=2))
+        newer = commit(repo, "scale b")
+        sim.edit(
+            "Kustomization",
+            "flux-system",
+            "apps",
+            lambda k: (
+                k["metadata"]
+                .setdefault("annotations", {})
+                .update({"reconcile.fluxcd.io/requestedAt": "token-1"})
+            ),
+        )
+        await sim.settle()
+        status = (sim.store.get("Kustomization", "flux-system", "apps") or {})["status"]
+        assert status["lastHandledReconcileAt"] == "token-1"
+        assert status["lastAppliedRevision"] == f"main@sha1:{newer}"
+        syncer.close()
+
+    run(scenario())
+
+
+def test_harness_boots_the_example_repo_meshed_in_one_settle(tmp_path: pathlib.Path) -> None:
+    """The CR's namespace comes from the operator release and the apps wait for the injector;
+    both are retried on the events that unblock them, not on the next sync tick."""
+    from simcluster.harness import SimCluster
+
+    repo = make_repo(tmp_path)
+    with SimCluster(repo=repo, sync_interval=30.0, workdir=tmp_path / "sim") as sim:
+        sim.wait_settled()
+        pods = sim.call(lambda s: {p["metadata"]["namespace"]: p for p in s.list("Pod")[0]})
+        for ns in ("demo-a", "demo-b"):
+            names = [c["name"] for c in pods[ns]["spec"]["containers"]]
+            assert names == ["echo-service", "istio-proxy"], ns
+        status = sim.call(
+            lambda s: (s.get("Istio", "istio-system", "istio-sample") or {}).get("status")
+        )
+        assert status is not None and status["Status"] == "Available"
+
+
+def test_argo_refresh_annotation_and_flux_requested_at_sync_at_once(tmp_path: pathlib.Path) -> None:
+    repo = make_repo(tmp_path)
+
+    async def scenario() -> None:
+        sim = Sim()
+        syncer = Syncer(repo, "main", sim.store, sim.faults)
+        await converge(sim, syncer)
+        edit_yaml(repo / "apps/demo-a/app-a.yaml", lambda d: d[0]["spec"].update(replicas=2))
+        sha = commit(repo, "scale a")
+        sim.edit(
+            "Application",
+            "argocd",
+            "demo-apps",
+            lambda a: (
+                a["metadata"]
+                .setdefault("annotations", {})
+                .update({"argocd.argoproj.io/refresh": "hard"})
+            ),
+        )
+        await sim.settle()
+        app = sim.store.get("Application", "argocd", "demo-apps")
+        assert app is not None and app["status"]["operationState"]["syncResult"]["revision"] == sha
+        assert "argocd.argoproj.io/refresh" not in (app["metadata"].get("annotations") or {})
+        assert len(sim.pods("demo-a")) == 2
+        # With no-sync the refresh clears the annotation but applies nothing.
+        sim.faults.set("no-sync", True)
+        edit_yaml(repo / "apps/demo-a/app-a.yaml", lambda d: d[0]["spec"].update(replicas=3))
+        commit(repo, "scale a more")
+        sim.edit(
+            "Application",
+            "argocd",
+            "demo-apps",
+            lambda a: (
+                a["metadata"]
+                .setdefault("annotations", {})
+                .update({"argocd.argoproj.io/refresh": "normal"})
+            ),
+        )
+        await sim.settle()
+        app = sim.store.get("Application", "argocd", "demo-apps")
+        assert app is not None and app["status"]["sync"]["revision"] == sha
+        assert "argocd.argoproj.io/refresh" not in (app["metadata"].get("annotations") or {})
+        syncer.close()
+
+    run(scenario())
+
+
+def test_deleting_an_app_with_the_resources_finalizer_deletes_its_resources(
+    tmp_path: pathlib.Path,
+) -> None:
+    repo = make_repo(tmp_path)
+    edit_yaml(
+        repo / "argocd/apps.yaml",
+        lambda d: d[0]["metadata"].update(finalizers=["resources-finalizer.argocd.argoproj.io"]),
+    )
+    commit(repo, "cascade apps")
+
+    async def scenario() -> None:
+        sim = Sim()
+        syncer = Syncer(repo, "main", sim.store, sim.faults)
+        await converge(sim, syncer)
+        assert sim.store.get("Deployment", "demo-b", "app-b") is not None
+        keep = sim.store.get("Istio", "istio-system", "istio-sample")
+        (repo / "argocd/apps.yaml").unlink()
+        commit(repo, "drop the demo apps")
+        syncer.sync_once()
+        await sim.settle()
+        assert sim.store.get("Application", "argocd", "demo-apps") is None
+        assert sim.store.get("Namespace", None, "demo-b") is None
+        assert sim.store.get("Deployment", "demo-a", "app-a") is None
+        assert (
+            keep is not None and sim.store.get("Istio", "istio-system", "istio-sample") is not None
+        )
         syncer.close()
 
     run(scenario())

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import queue
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +63,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimCluster]:
 
 @dataclass
 class Kubectl:
-    sim: SimCluster
+    kubeconfig: Path
     cache: Path
     namespace: str
 
@@ -68,7 +73,7 @@ class Kubectl:
         cmd = [
             "kubectl",
             "--kubeconfig",
-            str(self.sim.kubeconfig),
+            str(self.kubeconfig),
             "--cache-dir",
             str(self.cache),
             *args,
@@ -91,7 +96,7 @@ class Kubectl:
 def kubectl(sim: SimCluster, tmp_path: Path, request: pytest.FixtureRequest) -> Kubectl:
     base = re.sub(r"[^a-z0-9]+", "-", request.node.originalname.lower().removeprefix("test_"))
     ns = f"{base[:40].strip('-')}-{next(_COUNTER)}"
-    k = Kubectl(sim, tmp_path / "kubecache", ns)
+    k = Kubectl(sim.kubeconfig, tmp_path / "kubecache", ns)
     k.ok("create", "namespace", ns)
     return k
 
@@ -436,3 +441,126 @@ def test_create_commands_send_protobuf_and_work(kubectl: Kubectl, sim: SimCluste
     unsupported = kubectl("create", "deployment", "web", "--image=nginx", "-n", name)
     assert unsupported.returncode == 1
     assert "simcluster cannot read Deployment as protobuf" in unsupported.stderr
+
+
+def test_get_watch_prints_table_rows_for_changes(kubectl: Kubectl) -> None:
+    ns = kubectl.namespace
+    kubectl.apply(istio("cp-v16x", ns, version="1.6.8"))
+    cmd = [
+        "kubectl",
+        "--kubeconfig",
+        str(kubectl.kubeconfig),
+        "--cache-dir",
+        str(kubectl.cache),
+    ]
+    proc = subprocess.Popen(
+        [*cmd, "get", "istio", "-n", ns, "-w"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(
+        target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True
+    )
+    reader.start()
+    try:
+        assert table(lines.get(timeout=20))[0] == ["NAME", "STATUS", "ERROR", "INGRESS IPS", "AGE"]
+        assert table(lines.get(timeout=20))[0][0] == "cp-v16x"
+        kubectl.apply(istio("cp-v17x", ns))
+        row = table(lines.get(timeout=20))[0]
+        assert row[0] == "cp-v17x" and re.fullmatch(r"\d+s", row[-1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_kubectl_over_tls_with_the_generated_ca(tmp_path: Path) -> None:
+    with SimCluster(workdir=tmp_path / "sim", controllers=False, tls=True) as tls_sim:
+        k = Kubectl(tls_sim.kubeconfig, tmp_path / "kubecache", "default")
+        assert table(k.ok("get", "ns", "default"))[1][:2] == ["default", "Active"]
+        k.ok("create", "configmap", "over-tls", "--from-literal=a=1")
+        assert tls_sim.call(
+            lambda store: store.must_get("ConfigMap", "default", "over-tls")["data"]
+        ) == {"a": "1"}
+
+
+def test_scale_and_auth_can_i(kubectl: Kubectl, sim: SimCluster) -> None:
+    ns = kubectl.namespace
+    kubectl.apply(deployment("web", ns, replicas=1))
+    assert (
+        kubectl.ok("scale", "deploy", "web", "-n", ns, "--replicas=3").strip()
+        == "deployment.apps/web scaled"
+    )
+    assert kubectl.ok("get", "deploy", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}") == "3"
+    assert kubectl.ok("auth", "can-i", "list", "pods", "-n", ns).strip() == "yes"
+    sim.call(lambda store: store.rbac.deny("list", "pods", ns))
+    try:
+        denied = kubectl("auth", "can-i", "list", "pods", "-n", ns)
+        assert denied.returncode == 1 and denied.stdout.startswith("no")
+        forbidden = kubectl("get", "pods", "-n", ns)
+        assert forbidden.returncode == 1 and "Error from server (Forbidden)" in forbidden.stderr
+    finally:
+        sim.call(lambda store: store.rbac.allow_all())
+
+
+# -- `simcluster serve` as a process --------------------------------------------------------------
+
+
+def _simcluster_bin() -> str:
+    found = shutil.which("simcluster", path=str(Path(sys.executable).parent))
+    assert found is not None, "the simcluster console script is not installed in this venv"
+    return found
+
+
+def test_serve_prints_its_url_serves_kubectl_and_stops_on_sigterm(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "out" / "kubeconfig"
+    proc = subprocess.Popen(
+        [
+            _simcluster_bin(),
+            "serve",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--port",
+            "0",
+            "--fault",
+            "no-sync",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = (proc.stdout.readline() if proc.stdout else "").strip()
+        match = re.fullmatch(
+            r"simcluster: serving (http://127\.0\.0\.1:\d+) \(kubeconfig (.+)\)", line
+        )
+        assert match, f"unexpected first line {line!r}"
+        assert Path(match.group(2)) == kubeconfig
+        k = Kubectl(kubeconfig, tmp_path / "kubecache", "default")
+        assert table(k.ok("get", "ns", "default"))[1][0] == "default"
+        with urllib.request.urlopen(match.group(1) + "/simcluster/v1/faults", timeout=5) as resp:
+            assert json.loads(resp.read())["faults"]["no-sync"] is True
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "typo"], "unknown fault 'typo'"),
+        (["--repo", "/nonexistent/repo"], "/nonexistent/repo: not a git repository"),
+    ],
+)
+def test_serve_rejects_bad_input_with_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [_simcluster_bin(), "serve", "--kubeconfig", str(tmp_path / "k"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("simcluster: error: ") and message in result.stderr
+    assert not (tmp_path / "k").exists()

@@ -170,3 +170,22 @@ def test_curl_transport_errors_and_other_binaries() -> None:
         assert via_sh.stdout == b"200"
 
     run(scenario())
+
+
+def test_service_ips_and_the_gateway_load_balancer_address() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        await sim.seed()
+        svc = sim.store.get("Service", "demo-b", "app-b")
+        assert svc is not None
+        by_ip = sim.curl("demo-a", "k8s-app=app-a", *CODE, svc["spec"]["clusterIP"])
+        assert (by_ip.stdout, by_ip.exit_code) == (b"200", 0)
+        gateway = sim.store.get("Service", "istio-system", "istio-ingressgateway")
+        assert gateway is not None
+        lb_ip = gateway["status"]["loadBalancer"]["ingress"][0]["ip"]
+        no_route = sim.curl("demo-a", "k8s-app=app-a", *CODE, f"http://{lb_ip}/")
+        assert (no_route.stdout, no_route.exit_code) == (b"404", 0)  # Envoy: no route for the host
+        nowhere = sim.curl("demo-a", "k8s-app=app-a", "-sS", "--max-time", "1", "10.99.99.99")
+        assert nowhere.exit_code == 28
+
+    run(scenario())

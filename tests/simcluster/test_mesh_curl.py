@@ -102,3 +102,14 @@ def test_echoserver_body_layout_sorted_escaped_headers() -> None:
         "\tx-forwarded-client-cert=Subject=&quot;&quot;;x&amp;y",
     ]
     assert body.endswith("Request Body:\n\t-no body in request-\n\n")
+
+
+def test_output_to_stdout_keeps_the_body_before_write_out() -> None:
+    """The verifier's probe: -o /dev/stdout -w '\\n%{http_code}'."""
+    target = curl.parse_url("x")
+    ok = curl.Response(200, "OK", [], b"body")
+    for sink in ("/dev/stdout", "-"):
+        req = curl.parse_args(["-sS", "-o", sink, "-w", "\\n%{http_code}", "--max-time", "5", "x"])
+        assert curl.render(req, target, ok) == (b"body\n200", b"", 0)
+    req = curl.parse_args(["-s", "-o", "/dev/stderr", "x"])
+    assert curl.render(req, target, ok) == (b"", b"body", 0)

@@ -1,0 +1,241 @@
+"""The kubelet (and scheduler) of the one simulated node: pods start, become Ready, finish.
+
+Pods are bound to the node at admission and turn Running after a short delay, with the
+statuses a real kubelet reports (sorted containerStatuses, containerd image references,
+``imageID`` digests, init containers Completed, Ready/ContainersReady conditions). A pod created
+while ``stuck-rollout`` is on stays Running but not Ready until the fault is switched off. Job
+pods run to completion, except that an Istio 1.6/1.7 sidecar keeps them Running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from simcluster.controllers.objects import controller_of, terminating
+from simcluster.store import deep_copy, now_rfc3339
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from simcluster.controllers import Controllers
+
+__all__ = ["HOST_IP", "NODE_NAME", "START_DELAY", "Kubelet", "pod_ready"]
+
+Obj = dict[str, Any]
+NODE_NAME = "simcluster-node"
+HOST_IP = "172.18.0.2"
+START_DELAY = 0.03  # seconds from pod creation to Running
+
+
+def pod_ready(pod: Obj) -> bool:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
+def _image_ref(image: str) -> str:
+    """How containerd reports an image: registry and tag made explicit."""
+    name = image
+    first = name.split("/", 1)[0]
+    if "/" not in name:
+        name = f"docker.io/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name}"
+    last = name.rsplit("/", 1)[-1]
+    if ":" not in last and "@" not in last:
+        name += ":latest"
+    return name
+
+
+def _image_id(image: str) -> str:
+    ref = _image_ref(image)
+    repo = ref.split("@", 1)[0].rsplit(":", 1)[0]
+    return f"{repo}@sha256:{hashlib.sha256(ref.encode()).hexdigest()}"
+
+
+class Kubelet:
+    """Pod lifecycle on the simulated node."""
+
+    def __init__(self, ctl: Controllers) -> None:
+        self.ctl = ctl
+        self.store = ctl.store
+        self._ips = itertools.count(2)
+        self._stuck: set[str] = set()  # uids of pods created while stuck-rollout was on
+
+    def handlers(self) -> dict[str, Callable[[str, str], None]]:
+        return {"pod": self.sync_pod, "podexit": self.finish_pod}
+
+    def admit(self, operation: str, obj: Obj, old: Obj | None) -> None:
+        """At pod creation: bind to the one node (the scheduler) and note stuck-rollout."""
+        if operation != "CREATE" or obj.get("kind") != "Pod":
+            return
+        obj.setdefault("spec", {}).setdefault("nodeName", NODE_NAME)
+        if self.ctl.faults.enabled("stuck-rollout"):
+            self._stuck.add(obj["metadata"]["uid"])
+
+    def on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
+        if obj.get("kind") != "Pod":
+            return
+        meta = obj["metadata"]
+        if event == "DELETED":
+            self._stuck.discard(meta["uid"])
+        elif (obj.get("status") or {}).get("phase", "Pending") == "Pending":
+            self.ctl.after(START_DELAY, "pod", meta.get("namespace", ""), meta["name"])
+
+    def release_stuck(self) -> None:
+        """stuck-rollout was switched off: the stuck pods pass their readiness probes now."""
+        uids = set(self._stuck)
+        self._stuck.clear()
+        for pod in self.store.list("Pod", shared=True)[0]:
+            if pod["metadata"]["uid"] in uids:
+                self.ctl.enqueue(
+                    "pod", pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
+                )
+
+    def sync_pod(self, ns: str, name: str) -> None:
+        """Start a Pending pod (Running, all containers up) or mark a released one Ready."""
+        pod = self.store.get("Pod", ns, name)
+        if pod is None or terminating(pod):
+            return
+        status = pod.get("status") or {}
+        stuck = pod["metadata"]["uid"] in self._stuck
+        if status.get("phase") == "Running" and pod_ready(pod) != stuck:
+            return
+        pod["status"] = self._running_status(pod, ready=not stuck)
+        self.store.update(pod, status_only=True)
+        owner = controller_of(pod)
+        if owner and owner.get("kind") == "Job" and not stuck:
+            self.ctl.after(START_DELAY, "podexit", ns, name)
+
+    def finish_pod(self, ns: str, name: str) -> None:
+        """A Job's containers run to completion (exit 0). A sidecar keeps running, as Istio
+        1.6/1.7 proxies do without native sidecars, so such a pod never Succeeds."""
+        pod = self.store.get("Pod", ns, name)
+        if pod is None or terminating(pod) or (pod.get("status") or {}).get("phase") != "Running":
+            return
+        status = deep_copy(pod["status"])
+        now = now_rfc3339()
+        sidecar = False
+        for cs in status.get("containerStatuses") or []:
+            if cs["name"] == "istio-proxy":
+                sidecar = True
+                continue
+            started = (cs.get("state") or {}).get("running", {}).get("startedAt", now)
+            cs["state"] = {
+                "terminated": {
+                    "exitCode": 0,
+                    "reason": "Completed",
+                    "startedAt": started,
+                    "finishedAt": now,
+                    "containerID": cs.get("containerID", ""),
+                }
+            }
+            cs["ready"] = False
+            cs["started"] = False
+        for cond in status.get("conditions") or []:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond.update(status="False", lastTransitionTime=now)
+                if not sidecar:
+                    cond["reason"] = "PodCompleted"
+                else:
+                    apps = [
+                        c["name"] for c in status["containerStatuses"] if c["name"] != "istio-proxy"
+                    ]
+                    cond["reason"] = "ContainersNotReady"
+                    cond["message"] = f"containers with unready status: [{' '.join(apps)}]"
+        if not sidecar:
+            status["phase"] = "Succeeded"
+        pod["status"] = status
+        self.store.update(pod, status_only=True)
+
+    def _running_status(self, pod: Obj, *, ready: bool) -> Obj:
+        spec = pod.get("spec") or {}
+        old = pod.get("status") or {}
+        now = now_rfc3339()
+        started = old.get("startTime") or now
+        ip = old.get("podIP") or self._next_ip()
+        uid = pod["metadata"]["uid"]
+
+        def cid(name: str) -> str:
+            return "containerd://" + hashlib.sha256(f"{uid}/{name}".encode()).hexdigest()
+
+        inits = [
+            {
+                "name": c["name"],
+                "image": _image_ref(str(c.get("image", ""))),
+                "imageID": _image_id(str(c.get("image", ""))),
+                "containerID": cid(c["name"]),
+                "ready": True,
+                "restartCount": 0,
+                "started": False,
+                "lastState": {},
+                "state": {
+                    "terminated": {
+                        "exitCode": 0,
+                        "reason": "Completed",
+                        "startedAt": started,
+                        "finishedAt": started,
+                        "containerID": cid(c["name"]),
+                    }
+                },
+            }
+            for c in spec.get("initContainers") or []
+        ]
+        app_names = [c["name"] for c in spec.get("containers") or [] if c["name"] != "istio-proxy"]
+        unready = [] if ready else app_names[:1]
+        statuses = [
+            {
+                "name": c["name"],
+                "image": _image_ref(str(c.get("image", ""))),
+                "imageID": _image_id(str(c.get("image", ""))),
+                "containerID": cid(c["name"]),
+                "ready": c["name"] not in unready,
+                "restartCount": 0,
+                "started": True,
+                "lastState": {},
+                "state": {"running": {"startedAt": started}},
+            }
+            for c in spec.get("containers") or []
+        ]
+        flag = "True" if not unready else "False"
+        not_ready = {
+            "reason": "ContainersNotReady",
+            "message": f"containers with unready status: [{' '.join(unready)}]",
+        }
+        conditions: list[Obj] = [
+            {"type": "PodReadyToStartContainers", "status": "True"},
+            {"type": "Initialized", "status": "True"},
+            {"type": "Ready", "status": flag, **({} if ready else not_ready)},
+            {"type": "ContainersReady", "status": flag, **({} if ready else not_ready)},
+            {"type": "PodScheduled", "status": "True"},
+        ]
+        for cond in conditions:
+            cond_prev: Obj | None = next(
+                (c for c in old.get("conditions") or [] if c.get("type") == cond["type"]), None
+            )
+            same = cond_prev is not None and cond_prev.get("status") == cond["status"]
+            cond["lastProbeTime"] = None
+            cond["lastTransitionTime"] = (
+                cond_prev["lastTransitionTime"] if same and cond_prev else now
+            )
+        status: Obj = {
+            "phase": "Running",
+            "conditions": conditions,
+            "hostIP": HOST_IP,
+            "hostIPs": [{"ip": HOST_IP}],
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "startTime": started,
+            "qosClass": old.get("qosClass", "BestEffort"),
+            "containerStatuses": sorted(statuses, key=lambda c: str(c["name"])),  # kubelet sorts
+        }
+        if inits:
+            status["initContainerStatuses"] = inits
+        return status
+
+    def _next_ip(self) -> str:
+        n = next(self._ips)
+        return f"10.244.{n // 250}.{n % 250 + 2}"

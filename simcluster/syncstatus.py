@@ -1,0 +1,263 @@
+"""What Argo CD and Flux write into their objects' status after a sync (gitops.md §1, §2).
+
+Argo CD Application: ``sync`` (status, revision, comparedTo), ``operationState`` (phase,
+message, startedAt, finishedAt, ``syncResult.revision`` and resources), ``history``,
+``health`` (the worst resource health, with lastTransitionTime), ``resources``, ``summary``,
+``sourceType`` and ``reconciledAt``. Flux Kustomization: ``lastAppliedRevision`` /
+``lastAttemptedRevision`` as ``<branch>@sha1:<sha>``, ``observedGeneration``, the ``Ready``
+condition (health-gated with ``spec.wait``), ``inventory`` and ``lastHandledReconcileAt``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simcluster.controllers.kubelet import pod_ready
+from simcluster.store import Store, deep_copy, now_rfc3339
+
+if TYPE_CHECKING:
+    from simcluster.gitops import Source
+
+__all__ = ["HEALTH_ORDER", "SyncStatus", "resource_health"]
+
+Obj = dict[str, Any]
+HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+
+
+class SyncStatus:
+    """Writes Application / Kustomization status from a sync's outcome and the live objects."""
+
+    def __init__(self, store: Store, branch: str) -> None:
+        self.store = store
+        self.branch = branch
+
+    def application(
+        self,
+        app: Obj,
+        source: Source,
+        sha: str,
+        started: str,
+        results: list[Obj],
+        errors: list[str],
+        changed: bool,
+        automated: bool,
+    ) -> None:
+        spec = app.get("spec") or {}
+        src = deep_copy(spec.get("source") or {})
+        old = app.get("status") or {}
+        now = now_rfc3339()
+        status = deep_copy(old)
+        synced = not errors and automated
+        status["sync"] = {
+            "status": "Synced" if synced else "OutOfSync",
+            "revision": sha,
+            "comparedTo": {"source": src, "destination": deep_copy(spec.get("destination") or {})},
+        }
+        last_op = old.get("operationState") or {}
+        new_operation = automated and (
+            changed or errors or (last_op.get("syncResult") or {}).get("revision") != sha
+        )
+        if new_operation:
+            phase = "Failed" if errors else "Succeeded"
+            status["operationState"] = {
+                "phase": phase,
+                "message": "; ".join(errors) if errors else "successfully synced (all tasks run)",
+                "startedAt": started,
+                "finishedAt": now,
+                "operation": {
+                    "sync": {
+                        "revision": sha,
+                        "prune": True,
+                        "syncOptions": list(
+                            (spec.get("syncPolicy") or {}).get("syncOptions") or []
+                        ),
+                    },
+                    "initiatedBy": {"automated": True},
+                    "retry": {"limit": 5},
+                },
+                "syncResult": {"revision": sha, "source": src, "resources": results},
+            }
+            history = list(old.get("history") or [])
+            if phase == "Succeeded" and (not history or history[-1].get("revision") != sha):
+                history.append(
+                    {
+                        "id": len(history),
+                        "revision": sha,
+                        "deployedAt": now,
+                        "deployStartedAt": started,
+                        "source": src,
+                    }
+                )
+                status["history"] = history[-10:]
+            status["reconciledAt"] = now
+        if errors:
+            status["conditions"] = [
+                {"type": "SyncError", "message": "; ".join(errors), "lastTransitionTime": now}
+            ]
+        else:
+            status.pop("conditions", None)
+        status["sourceType"] = source.source_type
+        status["summary"] = {"images": sorted(self._images(source))} if self._images(source) else {}
+        self.health(app, status, source)
+
+    def _images(self, source: Source) -> set[str]:
+        images: set[str] = set()
+        for obj in source.desired:
+            template = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+            for c in (template.get("containers") or []) + (template.get("initContainers") or []):
+                if c.get("image"):
+                    images.add(str(c["image"]))
+        return images
+
+    def health(self, app: Obj, status: Obj, source: Source) -> None:
+        """Aggregate resource health like Argo CD: the worst resource's status wins."""
+        resources = []
+        worst = "Healthy"
+        for obj in source.desired:
+            meta = obj["metadata"]
+            live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
+            health = resource_health(live) if live is not None else "Missing"
+            group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+            entry: Obj = {
+                "group": group,
+                "version": version,
+                "kind": obj["kind"],
+                "name": meta["name"],
+                "status": "Synced" if live is not None else "OutOfSync",
+            }
+            if meta.get("namespace"):
+                entry["namespace"] = meta["namespace"]
+            if health is not None:
+                entry["health"] = {"status": health}
+                if HEALTH_ORDER.index(health) > HEALTH_ORDER.index(worst):
+                    worst = health
+            resources.append(entry)
+        status["resources"] = resources
+        now = now_rfc3339()
+        old_health = (app.get("status") or {}).get("health") or {}
+        if old_health.get("status") != worst:
+            status["health"] = {"status": worst, "lastTransitionTime": now}
+            status["reconciledAt"] = now
+        else:
+            status["health"] = old_health
+        if status != app.get("status"):
+            app["status"] = status
+            self.store.update(app, status_only=True)
+
+    def kustomization(
+        self, ks: Obj, source: Source, sha: str, errors: list[str], suspended: bool
+    ) -> None:
+        old = ks.get("status") or {}
+        now = now_rfc3339()
+        revision = f"{self.branch}@sha1:{sha}"
+        generation = ks["metadata"].get("generation", 1)
+        status = deep_copy(old)
+        status["observedGeneration"] = generation
+        status["lastAttemptedRevision"] = revision
+        wait = bool((ks.get("spec") or {}).get("wait"))
+        healthy = all(
+            resource_health(
+                self.store.get(
+                    str(o["kind"]), o["metadata"].get("namespace"), str(o["metadata"]["name"])
+                )
+            )
+            in ("Healthy", None)
+            for o in source.desired
+        )
+        if errors:
+            ready = ("False", "ReconciliationFailed", "; ".join(errors))
+        elif suspended:
+            ready = (
+                next(
+                    (c["status"] for c in old.get("conditions") or [] if c["type"] == "Ready"),
+                    "Unknown",
+                ),
+                "Suspended",
+                "Reconciliation is suspended",
+            )
+        elif wait and not healthy:
+            ready = ("Unknown", "Progressing", "Reconciliation in progress")
+            status["lastAppliedRevision"] = old.get("lastAppliedRevision", "")
+        else:
+            ready = ("True", "ReconciliationSucceeded", f"Applied revision: {revision}")
+            status["lastAppliedRevision"] = revision
+            status["inventory"] = {
+                "entries": [
+                    {
+                        "id": f"{o['metadata'].get('namespace', '')}_{o['metadata']['name']}_{str(o.get('apiVersion', '')).rpartition('/')[0]}_{o['kind']}",
+                        "v": str(o.get("apiVersion", "")).rpartition("/")[2],
+                    }
+                    for o in source.desired
+                ]
+            }
+        prev = next((c for c in old.get("conditions") or [] if c.get("type") == "Ready"), None)
+        same = (
+            prev is not None
+            and (prev.get("status"), prev.get("reason"), prev.get("message")) == ready
+        )
+        status["conditions"] = [
+            {
+                "type": "Ready",
+                "status": ready[0],
+                "reason": ready[1],
+                "message": ready[2],
+                "observedGeneration": generation,
+                "lastTransitionTime": prev["lastTransitionTime"] if same and prev else now,
+            }
+        ]
+        requested = (ks["metadata"].get("annotations") or {}).get(REQUESTED_AT)
+        if requested:
+            status["lastHandledReconcileAt"] = requested
+        if status != old:
+            ks["status"] = status
+            self.store.update(ks, status_only=True)
+
+
+def resource_health(obj: Obj | None) -> str | None:
+    """Argo CD's built-in health checks for the kinds a mesh repo holds (None: no check)."""
+    if obj is None:
+        return "Missing"
+    kind = obj.get("kind")
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    generation = obj["metadata"].get("generation", 1)
+    if kind == "Deployment":
+        if spec.get("paused"):
+            return "Suspended"
+        if status.get("observedGeneration", 0) < generation:
+            return "Progressing"
+        for cond in status.get("conditions") or []:
+            if (
+                cond.get("type") == "Progressing"
+                and cond.get("reason") == "ProgressDeadlineExceeded"
+            ):
+                return "Degraded"
+        want = int(spec.get("replicas", 1))
+        if status.get("updatedReplicas", 0) < want or status.get("replicas", 0) > status.get(
+            "updatedReplicas", 0
+        ):
+            return "Progressing"
+        if status.get("availableReplicas", 0) < status.get("updatedReplicas", 0):
+            return "Progressing"
+        return "Healthy"
+    if kind in ("StatefulSet", "DaemonSet"):
+        if status.get("observedGeneration", 0) < generation:
+            return "Progressing"
+        if kind == "StatefulSet":
+            want = int(spec.get("replicas", 1))
+            ok = status.get("readyReplicas", 0) >= want and status.get("updatedReplicas", 0) >= want
+        else:
+            ok = status.get("numberReady", 0) >= status.get("desiredNumberScheduled", 0)
+        return "Healthy" if ok else "Progressing"
+    if kind == "Pod":
+        phase = status.get("phase")
+        if phase == "Failed":
+            return "Degraded"
+        return "Healthy" if phase == "Succeeded" or pod_ready(obj) else "Progressing"
+    if kind == "Service" and spec.get("type") == "LoadBalancer":
+        return "Healthy" if (status.get("loadBalancer") or {}).get("ingress") else "Progressing"
+    if kind in ("Application",):
+        return None
+    if kind in ("Namespace", "Service", "ConfigMap", "Secret", "ServiceAccount"):
+        return "Healthy"
+    return None
