@@ -103,8 +103,11 @@ def collect(
     legacy: frozenset[str] | None = None
     moved = any(cp is plan.target for cp in expect.namespaces.values())
     if plan.source.global_ and (moved or expect.cleanup_safety):
-        # The old global CP injects wherever this label is, and it wins over istio.io/rev.
-        labelled = cluster.list(NAMESPACES, label_selector="istio-injection=enabled")
+        # The old global CP injects wherever istio-injection=enabled is, and it wins over
+        # istio.io/rev. Before cleanup only namespaces carrying both labels are in conflict (one
+        # small filtered list, whatever the cluster's size); for cleanup none may carry it.
+        selector = "istio-injection=enabled" + ("" if expect.cleanup_safety else ",istio.io/rev")
+        labelled = cluster.list(NAMESPACES, label_selector=selector)
         legacy = frozenset(str((n.get("metadata") or {}).get("name")) for n in labelled)
         if expect.cleanup_safety:
             old.extend(labelled)
