@@ -40,9 +40,9 @@ from generator.resources import example_repo_dir
 __all__ = ["DemoResult", "PodRow", "run_demo"]
 
 TARGET_VERSION = "1.7.7"
-# Fast polling: the simulated cluster settles in about a second per stage, so 15 s is plenty, and
-# a check that stays pending (cross-revision mTLS under split-trust) stops the demo soon.
-POLLING = ["--timeout", "15", "--interval", "0.2", "--successes", "2", "--probe-timeout", "2"]
+# Fast polling: the simulated cluster settles in about a second per stage, so 20 s is plenty even
+# on a busy machine, and a check that stays pending (split-trust mTLS) stops the demo soon.
+POLLING = ["--timeout", "20", "--interval", "0.2", "--successes", "2", "--probe-timeout", "3"]
 # What each simcluster fault does, in words for the demo's closing line.
 FAULTS = {
     "split-trust": "the new control plane got its own root CA, so mTLS between 1.6 and 1.7 "
@@ -149,8 +149,11 @@ def _rehearse(sim: Any, work: Path, root: Path, progress: _Progress, result: Dem
     kubeconfig = Path(sim.kubeconfig)
 
     def synced() -> str:
-        sha = str(sim.sync_now())
-        sim.wait_settled(timeout=20.0)
+        try:
+            sha = str(sim.sync_now())
+            sim.wait_settled(timeout=20.0)
+        except RuntimeError as err:  # SimClusterError: the simulated cluster did not settle
+            raise ClusterUnreachable(f"simcluster: {err}") from err
         return sha[:12]
 
     with progress.step("plan", f"istio-canary init --to-version {TARGET_VERSION}") as s:

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-import yaml
-from deepdiff import DeepDiff
 
 from generator.errors import (
     CanaryError,
@@ -43,14 +41,13 @@ from generator.forge import (
     redact_url,
     resolve_target,
 )
+from generator.objectdiff import ChangedFile, semantic_diff
 from generator.plan import PLAN_PATH, Plan, Stage, load_plan
 from generator.resources import templates_dir
 
 __all__ = [
     "MARKER",
     "ChangedFile",
-    "FieldChange",
-    "ObjectChange",
     "Published",
     "Pushed",
     "RemoteAuth",
@@ -62,7 +59,6 @@ __all__ = [
     "push_stage_branch",
     "render_body",
     "render_title",
-    "semantic_diff",
     "stage_of_commit",
     "token_auth",
 ]
@@ -70,7 +66,6 @@ __all__ = [
 MARKER = "istio-canary"
 BRANCH_PREFIX = "istio-canary"
 STAGE_TRAILER = "Istio-Canary-Stage"
-_MAX_FIELDS = 40
 
 Rebuild = Callable[[str], str]
 """Make the stage commit again on top of the given base sha; return the new commit's sha."""
@@ -90,22 +85,6 @@ def branch_name(plan: Plan, stage: Stage) -> str:
 
 
 # ----- reading a stage back from git ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChangedFile:
-    """One file of the stage commit; None means the file does not exist on that side."""
-
-    path: str
-    before: str | None
-    after: str | None
-
-    @property
-    def action(self) -> Literal["create", "modify", "delete"]:
-        """The generator's edit vocabulary."""
-        if self.before is None:
-            return "create"
-        return "delete" if self.after is None else "modify"
 
 
 def changed_files(repo: Path, base: str, head: str) -> tuple[ChangedFile, ...]:
@@ -139,117 +118,6 @@ def stage_of_commit(repo: Path, commit: str) -> tuple[Plan, Stage]:
             f"{stage.index} is {stage.name!r}"
         )
     return plan, stage
-
-
-# ----- semantic diff -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    """One field of one object: `before`/`after` are short renderings, '' when absent."""
-
-    path: str
-    before: str
-    after: str
-
-
-@dataclass(frozen=True)
-class ObjectChange:
-    """A Kubernetes object the stage adds, removes or modifies, and where it lives."""
-
-    file: str
-    kind: str
-    namespace: str
-    name: str
-    action: Literal["added", "removed", "modified"]
-    fields: tuple[FieldChange, ...] = ()
-    more: int = 0
-
-    @property
-    def ref(self) -> str:
-        """`Kind namespace/name` (or `Kind name` for cluster-scoped objects)."""
-        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.kind} {where}".strip()
-
-
-def semantic_diff(files: Iterable[ChangedFile]) -> tuple[ObjectChange, ...]:
-    """Objects and fields changed, from the YAML documents on both sides of each file."""
-    changes: list[ObjectChange] = []
-    for f in files:
-        if f.path == PLAN_PATH or not f.path.endswith((".yaml", ".yml")):
-            continue
-        before, after = _objects(f.before, f.path), _objects(f.after, f.path)
-        for key in sorted(before.keys() | after.keys()):
-            kind, namespace, name = key
-            if key not in before:
-                changes.append(ObjectChange(f.path, kind, namespace, name, "added"))
-            elif key not in after:
-                changes.append(ObjectChange(f.path, kind, namespace, name, "removed"))
-            else:
-                fields = _fields(before[key], after[key])
-                if fields:
-                    changes.append(
-                        ObjectChange(
-                            f.path,
-                            kind,
-                            namespace,
-                            name,
-                            "modified",
-                            tuple(fields[:_MAX_FIELDS]),
-                            max(0, len(fields) - _MAX_FIELDS),
-                        )
-                    )
-    return tuple(changes)
-
-
-def _objects(text: str | None, path: str) -> dict[tuple[str, str, str], Any]:
-    if text is None:
-        return {}
-    try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: cannot be read as YAML for the PR diff ({e})") from None
-    found: dict[tuple[str, str, str], Any] = {}
-    for doc in docs:
-        if isinstance(doc, Mapping) and doc.get("kind"):
-            meta = doc.get("metadata") or {}
-            key = (str(doc["kind"]), str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-            found[key] = doc
-    return found
-
-
-def _fields(before: Any, after: Any) -> list[FieldChange]:
-    diff = DeepDiff(before, after, view="tree", threshold_to_diff_deeper=0)
-    out: list[FieldChange] = []
-    for levels in diff.values():
-        for level in levels:
-            out.append(
-                FieldChange(
-                    _dotted(level.path(output_format="list")),
-                    _short(level.t1),
-                    _short(level.t2),
-                )
-            )
-    return sorted(out, key=lambda c: c.path)
-
-
-def _dotted(parts: list[Any]) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", str(part)):
-            out += ("." if out else "") + str(part)
-        else:
-            out += f'["{part}"]'
-    return out
-
-
-def _short(value: Any) -> str:
-    if type(value).__name__ == "NotPresent":
-        return ""
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= 70 else text[:67] + "..."
 
 
 # ----- rendering ---------------------------------------------------------------------------------
@@ -316,6 +184,8 @@ def render_body(
             rows=rows,
             marker=f"<!-- {MARKER} {json.dumps(marker, sort_keys=True)} -->",
             migrated=plan.migrated_namespaces(stage.index - 1),
+            base_sha=base_sha,
+            head_sha=head_sha,
         )
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
@@ -9,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from generator.cli import main
 from generator.errors import (
     ConflictError,
     ForgeError,
@@ -18,6 +21,7 @@ from generator.errors import (
     UsageError,
 )
 from generator.forge import Forge, ForgeTarget, connect
+from generator.objectdiff import semantic_diff
 from generator.plan import (
     PLAN_PATH,
     ControlPlane,
@@ -37,10 +41,10 @@ from generator.pullrequest import (
     publish,
     render_body,
     render_title,
-    semantic_diff,
     token_auth,
 )
 from tests.fakeforge import FakeForge, GitHttpServer
+from tests.generator.helpers import example_repo
 
 BRANCH = "istio-canary/istio-sample-v17x/namespaces-1"
 
@@ -84,6 +88,10 @@ MOVED = NAMESPACES.replace(
     "  name: demo-a\n  labels:\n    istio-injection: enabled",
     "  name: demo-a\n  labels:\n    istio.io/rev: istio-sample-v17x.istio-system",
 )
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -450,3 +458,56 @@ def test_open_next_stage_refuses_a_checkout_behind_the_remote(
     with pytest.raises(PreconditionError, match="must be made on the newest main"):
         open_next_stage(remote.work, "github", stage_commit_on(remote), api_url=forge.url, env=env)
     assert forge.requests == []
+
+
+# ----- the CLI, with the real generator on example-repo --------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_next_open_pr_on_example_repo_opens_then_updates_one_pr(tmp_path: Path, kind: str) -> None:
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    work = example_repo(tmp_path / "work")
+    assert cli("init", "--repo", str(work), "--to-version", "1.7.7").exit_code == 0
+    git(work, "remote", "add", "origin", str(bare))
+    git(work, "push", "-q", "origin", "main")
+
+    with FakeForge(bare_repo=bare) as forge:
+        if kind == "github":
+            env = {"GITHUB_TOKEN": forge.token, "GITHUB_REPOSITORY": forge.project}
+            api, opened = forge.url, forge.pulls
+        else:
+            env = {"GITLAB_TOKEN": forge.token, "CI_PROJECT_PATH": forge.project}
+            api, opened = forge.url + "/api/v4", forge.merge_requests
+        args = ["next", "--open-pr", kind, "--api-url", api]
+        first = cli(*args, "--repo", str(work), env=env)
+        # A second CI run on a fresh checkout makes the same stage again and updates the PR.
+        again = tmp_path / "again"
+        git(tmp_path, "clone", "-q", str(bare), str(again))
+        second = cli(*args, "--repo", str(again), env=env)
+
+        assert first.exit_code == 0, first.output
+        assert f"opened {kind} #1: istio-canary 1/5 control-plane" in first.output
+        assert second.exit_code == 0, second.output
+        # Same second, same commit: "unchanged"; otherwise a new head sha: "updated".
+        assert re.search(rf"^(updated|unchanged) {kind} #1: ", second.output, re.M)
+        assert len(opened) == 1
+        pr = opened[1]
+        body = pr.get("body", pr.get("description", ""))
+        branch = "istio-canary/istio-sample-v17x/control-plane"
+        head = pr["head"]["sha"] if kind == "github" else pr["sha"]
+        assert head == git(bare, "rev-parse", branch)
+        assert (parse_marker(body) or {}).get("head") == head
+        assert (
+            "| Istio istio-system/istio-sample-v17x | `istio-system/istio-sample-v17x.yaml` | **added** |"
+            in body
+        )
+        assert "| Application argocd/istio-operator-v17x |" in body
+        assert git(bare, "rev-parse", "main") == git(work, "rev-parse", "origin/main")
+        assert forge.token not in first.output + second.output
+
+
+def test_next_open_pr_does_not_mix_with_dry_run(tmp_path: Path) -> None:
+    work = example_repo(tmp_path / "work")
+    result = cli("next", "--repo", str(work), "--open-pr", "gitlab", "--dry-run")
+    assert result.exit_code == 2 and "cannot be combined with --dry-run" in result.output
