@@ -4,6 +4,8 @@ Measures, in one run and one process:
 - ``t_dumps``: ``json.dumps`` of the 20,000 pod objects (the floor: serialising them at all);
 - ``t_kubectl``: wall time of ``kubectl get pods -A -o json`` against simcluster (kubectl pages
   through with ``limit=500``: 40 requests), first (cold) and then warm runs;
+- ``t_floor``: kubectl decoding and printing the same pods from a file with no API I/O
+  (``create --dry-run=client -o json``), i.e. what kubectl costs whatever the server does;
 - watch responsiveness meanwhile: a watch on one namespace while a writer updates a ConfigMap
   every 50 ms; the delay from each write returning to its MODIFIED event arriving.
 
@@ -249,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             f"json.dumps(indent=4) of the List kubectl prints: {t_indent:.3f}s "
             f"({len(indented) / 1e6:.1f} MB)"
         )
+        manifest = Path(tmp) / "pods.json"
+        manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": pods}))
         del dumped, indented, pods
         cache = Path(tmp) / "kubecache"
         subprocess.run(  # discovery into the cache, outside the timing
@@ -281,6 +285,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio best kubectl / json.dumps: {ratio:.2f} (target < 3)")
         print(f"ratio best kubectl / json.dumps(indent=4): {min(times) / t_indent:.2f}")
         print(f"ratio server side / json.dumps: {t_fetch / t_dumps:.2f}")
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                *("kubectl", "--kubeconfig", str(sim.kubeconfig), "--cache-dir", str(cache)),
+                *("create", "--dry-run=client", "-o", "json", "-f", str(manifest)),
+            ],
+            capture_output=True,
+            check=True,
+        )
+        t_floor = time.perf_counter() - started
+        print(
+            f"kubectl's own floor (create --dry-run=client -o json of the same pods, no API I/O): "
+            f"{t_floor:.3f}s = {t_floor / t_dumps:.1f} x json.dumps"
+        )
         if probe.delays:
             print(
                 f"watch during the lists: {len(probe.delays)} events, median "

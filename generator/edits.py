@@ -131,8 +131,7 @@ class Editor:
         for path, text in sorted(self.created.items()):
             edits.append(FileEdit(path, "create", None, text))
         for path, text in sorted(self.replaced.items()):
-            full = self.index.root / path
-            before_text = full.read_text(encoding="utf-8") if full.exists() else None
+            before_text = self.index.read(path) if (self.index.root / path).exists() else None
             if before_text != text:
                 edits.append(
                     FileEdit(path, "create" if before_text is None else "modify", before_text, text)

@@ -123,24 +123,19 @@ def _checks(
 def probe_pairs(
     left: Sequence[str], right: Sequence[str], anchor: Sequence[str]
 ) -> list[tuple[str, str]]:
+    """Namespace pairs to probe (both ways): all of left x right while that is small, else each
+    of up to MAX_STAGE_PAIRS namespaces of `anchor` (the wave) with one partner on the other side."""
     if len(left) * len(right) <= MAX_FULL_PAIRS + len(left):
         full = [(a, b) for a in left for b in right if a != b]
         if len(full) <= MAX_FULL_PAIRS:
             return full
-    # Bounded: each namespace of `anchor` (the wave) meets one partner on the other side.
     other = [b for b in right if b not in anchor] or list(right)
     step = max(1, -(-len(anchor) // MAX_STAGE_PAIRS))
-    anchor = list(anchor)[::step]
     out: list[tuple[str, str]] = []
-    for i, a in enumerate(anchor):
-        partner = next(
-            (
-                other[(i + j) % len(other)]
-                for j in range(len(other))
-                if other[(i + j) % len(other)] != a
-            ),
-            None,
-        )
+    for i, a in enumerate(list(anchor)[::step]):
+        # Walk the other side round-robin so partners spread out, skipping `a` itself.
+        rotated = other[i % len(other) :] + other[: i % len(other)]
+        partner = next((b for b in rotated if b != a), None)
         if partner is not None:
             out.append((a, partner))
     return out

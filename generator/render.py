@@ -7,7 +7,7 @@ from typing import Any
 import jinja2
 
 from generator.resources import templates_dir
-from generator.yamledit import block_yaml, render_scalar
+from generator.yamlstyle import block_yaml, render_scalar
 
 __all__ = ["render"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from generator.apply import Renamer, restore, write_edits
-from generator.discovery import discover, find_doc, refuse_shared_bases
+from generator.discovery import discover, find_doc, operator_release, refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
 from generator.errors import CanaryError, InputError, PlanError, PreconditionError, UsageError
 from generator.gitrepo import GitRepo
@@ -131,6 +131,21 @@ def _check_matches(index: RepoIndex, plan: Plan) -> None:
         problems.append(f"the new Istio CR {tgt.name} is missing though control-plane is applied")
     if "control-plane" not in done and new is not None:
         problems.append(f"an Istio CR {tgt.name} exists though control-plane is not applied")
+    for rel, present in (
+        (src.operator, "cleanup" not in done),
+        (tgt.operator, "control-plane" in done),
+    ):
+        exists = any(
+            (found := operator_release(index, d)) is not None and found.name == rel.name
+            for d in index.files.get(rel.file, [])
+        )
+        if exists != present:
+            state = "missing" if present else "present"
+            problems.append(f"operator release {rel.name} ({rel.file}) is {state}")
+    if "gateways" in done:
+        for g in plan.gateways:
+            if find_doc(index, "MeshGateway", g.name, g.namespace, "istio.banzaicloud.io") is None:
+                problems.append(f"MeshGateway {g.name} is missing though gateways is applied")
     if old is not None and str(old.get("spec", "version", default="")) != src.version:
         problems.append(
             f"{src.name} runs {old.get('spec', 'version')}, the plan says {src.version}"
@@ -184,6 +199,7 @@ def init(
         index,
         [
             found.cr.file,
+            found.operator.doc.file,
             *(ns.doc.file for ns in found.namespaces),
             *(w.file for ns in found.namespaces for w in ns.workloads),
             *(d.file for _, d in found.gateways if d is not None),

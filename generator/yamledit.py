@@ -1,7 +1,7 @@
 """Pure text-in/text-out YAML editing that keeps every byte it was not asked to change.
 
-Renovate-style: the file is never re-serialised. libyaml (``CSafeLoader``) composes the text into
-nodes that carry character offsets; each operation becomes a splice of the original text at those
+Renovate-style: the file is never re-serialised (new text comes from :mod:`generator.yamlstyle`).
+libyaml (``CSafeLoader``) composes the text into nodes that carry character offsets; each operation becomes a splice of the original text at those
 offsets (a new scalar in place of an old one, a few lines inserted after a mapping's last line, the
 lines of a dropped key or list item cut out, a document's segment removed). Comments, blank lines,
 key order, quotes, flow style, anchors, ``---`` separators and CRLF line ends outside the spliced
@@ -15,16 +15,21 @@ because callers only write what this module returns).
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from deepdiff import DeepDiff
 
 from generator.errors import ConflictError, InputError
+from generator.yamlstyle import (
+    Style,
+    block_lines,
+    detect_node_style,
+    flow_yaml,
+    render_scalar,
+)
 
 __all__ = [
     "Loader",
@@ -32,33 +37,18 @@ __all__ = [
     "PathT",
     "append_item",
     "apply_ops",
-    "block_yaml",
     "delete_document",
     "delete_key",
     "detect_style",
     "load_documents",
     "remove_items",
     "rename_key",
-    "render_scalar",
     "set_value",
 ]
 
 Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PathT = tuple[str | int, ...]
-
-# Plain scalars that some YAML 1.1 reader (PyYAML, go-yaml v2 under kubectl and Argo CD) retypes.
-_RETYPED = re.compile(
-    r"""^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
-    |null|Null|NULL|~|[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?
-    |[-+]?0[xob][0-9a-fA-F_]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[0-9:]+(?::[0-9]+)+
-    |=|<<)$""",
-    re.VERBOSE,
-)
-# Versions (`1.7.7`, `0.7.14`) read as strings anyway, but reviewers expect them quoted, as in the
-# Istio samples; quoting them also keeps `1.10`-style values safe when one dot goes missing.
-_VERSIONISH = re.compile(r"^v?[0-9]+(?:\.[0-9]+)+$")
-
 
 # ----- operations ------------------------------------------------------------------------------
 
@@ -137,114 +127,13 @@ def load_documents(text: str, where: str = "<text>") -> list[Any]:
         raise _yaml_error(where, err) from err
 
 
-# ----- scalar and block rendering ----------------------------------------------------------------
-
-
-def _plain_ok(s: str) -> bool:
-    if not s or _RETYPED.match(s) or _VERSIONISH.match(s) or s != s.strip() or "\n" in s:
-        return False
-    dumped = yaml.safe_dump(s, default_flow_style=True, width=10_000)
-    return not dumped.startswith(("'", '"'))
-
-
-def render_scalar(value: Any, style: str | None = None) -> str:
-    """YAML text for a scalar that reads back as exactly `value` (quoting what YAML would retype)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    s = str(value)
-    if style == "'" and "\n" not in s:
-        return "'" + s.replace("'", "''") + "'"
-    if style == '"' or not _plain_ok(s):
-        return json.dumps(s)
-    return s
-
-
-def _flow(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{render_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    return render_scalar(value)
-
-
-@dataclass(frozen=True)
-class Style:
-    """How this file indents: mapping step, and whether lists sit at their key's column."""
-
-    step: int = 2
-    indentless: bool = True
-    newline: str = "\n"
-
-
-def _block(value: Any, col: int, st: Style) -> list[str]:
-    """Lines (without newline) of `value` as block YAML whose keys start at column `col`."""
-    pad = " " * col
-    out: list[str] = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            key = render_scalar(k)
-            if isinstance(v, dict) and v:
-                out.append(f"{pad}{key}:")
-                out.extend(_block(v, col + st.step, st))
-            elif isinstance(v, list) and v:
-                out.append(f"{pad}{key}:")
-                out.extend(_block(v, col if st.indentless else col + st.step, st))
-            else:
-                out.append(f"{pad}{key}: {_flow(v)}")
-        return out
-    if isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict | list) and item:
-                inner = _block(item, col + 2, st)
-                out.append(f"{pad}- {inner[0].lstrip()}")
-                out.extend(inner[1:])
-            else:
-                out.append(f"{pad}- {_flow(item)}")
-        return out
-    return [pad + _flow(value)]
-
-
-def block_yaml(value: Any, col: int = 0, step: int = 2, indentless: bool = True) -> list[str]:
-    """Lines of `value` as block YAML (used for new files, so they quote like our edits)."""
-    return _block(value, col, Style(step, indentless))
+# ----- style (rendering lives in generator.yamlstyle) -----------------------------------------------
 
 
 def detect_style(text: str) -> Style:
     """How `text` indents (first document), so new files and inserted blocks look the same."""
     nodes = compose_documents(text)
-    return _detect_style(text, nodes[0] if nodes else None)
-
-
-def _detect_style(text: str, root: yaml.Node | None) -> Style:
-    newline = "\r\n" if "\r\n" in text else "\n"
-    step, indentless = 2, True
-    found_step = found_seq = False
-    stack = [root] if root is not None else []
-    while stack and not (found_step and found_seq):
-        node = stack.pop()
-        if isinstance(node, yaml.MappingNode) and not node.flow_style:
-            for k, v in node.value:
-                if isinstance(v, yaml.MappingNode) and not v.flow_style and v.value:
-                    if not found_step and v.start_mark.line > k.start_mark.line:
-                        step = max(1, v.start_mark.column - k.start_mark.column)
-                        found_step = True
-                elif (
-                    isinstance(v, yaml.SequenceNode)
-                    and not v.flow_style
-                    and v.value
-                    and not found_seq
-                    and v.start_mark.line > k.start_mark.line
-                ):
-                    indentless = v.start_mark.column <= k.start_mark.column
-                    found_seq = True
-                stack.append(v)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return Style(step, indentless, newline)
+    return detect_node_style(text, nodes[0] if nodes else None)
 
 
 # ----- locating ----------------------------------------------------------------------------------
@@ -342,7 +231,7 @@ class _Planner:
         self.text = text
         self.where = where
         self.nodes = compose_documents(text, where)
-        self.style = _detect_style(text, self.nodes[0] if self.nodes else None)
+        self.style = detect_node_style(text, self.nodes[0] if self.nodes else None)
         self.splices: list[_Splice] = []
 
     def nl(self) -> str:
@@ -420,12 +309,12 @@ class _Planner:
 
     def fill_null(self, node: yaml.Node, key: yaml.Node | None, value: Any, where: str) -> None:
         if key is None or not value:
-            self.replace(node, _flow(value))
+            self.replace(node, flow_yaml(value))
             return
         col = key.start_mark.column + self.style.step
         if isinstance(value, list) and self.style.indentless:
             col = key.start_mark.column
-        body = self.nl() + self.lines(_block(value, col, self.style)).rstrip("\r\n")
+        body = self.nl() + self.lines(block_lines(value, col, self.style)).rstrip("\r\n")
         start = node.start_mark.index
         # `key:` then nothing (or spaces, a comment): put the block right after the colon.
         self.splices.append(_Splice(start, node.end_mark.index, body))
@@ -436,20 +325,22 @@ class _Planner:
         if mapping.flow_style or not mapping.value:
             close = mapping.end_mark.index - 1
             sep = ", " if mapping.value else ""
-            self.splices.append(_Splice(close, close, f"{sep}{render_scalar(key)}: {_flow(value)}"))
+            self.splices.append(
+                _Splice(close, close, f"{sep}{render_scalar(key)}: {flow_yaml(value)}")
+            )
             return
         col = mapping.value[0][0].start_mark.column
         pos = _after_line(self.text, _content_end(mapping))
         prefix = "" if pos == 0 or self.text[pos - 1] == "\n" else self.nl()
         self.splices.append(
-            _Splice(pos, pos, prefix + self.lines(_block({key: value}, col, self.style)))
+            _Splice(pos, pos, prefix + self.lines(block_lines({key: value}, col, self.style)))
         )
 
     def append(self, seq: yaml.SequenceNode, value: Any) -> None:
         if seq.flow_style or not seq.value:
             close = seq.end_mark.index - 1
             sep = ", " if seq.value else ""
-            self.splices.append(_Splice(close, close, f"{sep}{_flow(value)}"))
+            self.splices.append(_Splice(close, close, f"{sep}{flow_yaml(value)}"))
             return
         last = seq.value[-1]
         line = self.text[_line_start(self.text, last.start_mark.index) : last.start_mark.index]
@@ -457,7 +348,7 @@ class _Planner:
         pos = _after_line(self.text, _content_end(seq))
         prefix = "" if pos == 0 or self.text[pos - 1] == "\n" else self.nl()
         self.splices.append(
-            _Splice(pos, pos, prefix + self.lines(_block([value], col, self.style)))
+            _Splice(pos, pos, prefix + self.lines(block_lines([value], col, self.style)))
         )
 
     def delete_pair(self, loc: _Located, where: str) -> None:
@@ -633,6 +524,10 @@ def apply_ops(
     except InputError as err:
         raise ConflictError(f"{where}: edit would produce invalid YAML ({err})") from err
     if after != expected:
+        # Imported here: deepdiff (with pydantic) costs ~0.1 s to import, and only a refused
+        # edit needs it, to name the paths that would have changed.
+        from deepdiff import DeepDiff
+
         paths = sorted(str(p) for p in DeepDiff(expected, after).affected_paths)
         raise ConflictError(
             f"{where}: edit would change more than intended ({', '.join(map(str, paths[:5]))})"

@@ -5,9 +5,11 @@ aggregated (v2, v2beta1) and legacy form, ``/version`` 1.32 (so the kubectl disp
 built-in 1.32), an empty protobuf ``/openapi/v2`` (so ``apply`` validates without schemas), CRUD
 with Status errors, server-side Tables, selectors, ``limit``/``continue`` (410 Expired), watches
 from a resourceVersion with bookmarks and 410, patches by Content-Type, DELETE with
-propagationPolicy and preconditions, status subresources, SelfSubjectAccessReview, and exec over
-WebSockets (v5/v4 channel protocols). Handlers run on the server's loop thread, the only thread
-that touches the store.
+propagationPolicy and preconditions, status and scale subresources, SelfSubjectAccessReview,
+protobuf request bodies of ``kubectl create ns|configmap|secret|serviceaccount`` and ``auth can-i``
+(``simcluster.protobuf``), and exec over WebSockets (v5/v4 channel protocols; SPDY is not served).
+Handlers run on the server's loop thread, the only thread that touches the store. Discovery
+documents live in ``simcluster.discovery``; the ``api-flaky`` fault is a middleware here.
 """
 
 from __future__ import annotations
@@ -469,10 +471,8 @@ class Api:
                 body["metadata"] = {"continue": fresh}
                 return json_response(body, 410)
         items, rv, next_key, remaining = self.store.page(
-            kind.kind, target.namespace, label, fields, limit=limit, after=after
+            kind.kind, target.namespace, label, fields, limit=limit, after=after, at=token_rv
         )
-        if token_rv is not None:
-            rv = str(token_rv)
         next_token = _encode_continue(rv, next_key) if next_key else ""
         show_remaining = remaining if next_key and not label and not fields else None
         table = self._table_version(request)

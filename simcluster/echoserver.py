@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["IMAGE_MARK", "RESPONSE_HEADERS", "body"]
+__all__ = ["RESPONSE_HEADERS", "body"]
 
-IMAGE_MARK = "echoserver"
 RESPONSE_HEADERS: tuple[tuple[str, str], ...] = (
     ("Server", "echoserver"),
     ("Content-Type", "text/plain"),

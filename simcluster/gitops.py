@@ -43,7 +43,7 @@ from simcluster.controllers.releases import is_operator_chart
 from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
 from simcluster.store import Store, StoreError, deep_copy, now_rfc3339
-from simcluster.syncstatus import SyncStatus
+from simcluster.syncstatus import REQUESTED_AT, SyncStatus, is_tooling
 
 __all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]
 
@@ -53,11 +53,9 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 TRACKING_ID = "argocd.argoproj.io/tracking-id"
 FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
 FLUX_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
-ARGO = "argoproj.io/v1alpha1"
 _ROOT = ("repo", "", "")
 REFRESH = "argocd.argoproj.io/refresh"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
-REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 KIND_ORDER = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "Service")
 
 
@@ -178,7 +176,7 @@ class Syncer:
             for old in self._tmp.iterdir():
                 if old != target and not old.name.startswith("."):
                     shutil.rmtree(old, ignore_errors=True)
-        return target
+        return target.resolve()
 
     def _scan(self, root: pathlib.Path) -> list[Obj]:
         """Every Application / Flux Kustomization / HelmRelease document in the commit."""
@@ -201,7 +199,11 @@ class Syncer:
         return found
 
     def _render_dir(self, root: pathlib.Path, rel: str, *, recurse: bool) -> tuple[list[Obj], str]:
-        directory = (root / rel.lstrip("./")).resolve() if rel not in ("", ".", "./") else root
+        directory = (
+            (root / rel.removeprefix("./").lstrip("/")).resolve()
+            if rel not in ("", ".", "./")
+            else root
+        )
         if root not in (directory, *directory.parents) or not directory.is_dir():
             raise InputError(f"path {rel!r} does not exist in the commit")
         for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
@@ -406,6 +408,10 @@ class Syncer:
             for obj in ordered:
                 meta = obj["metadata"]
                 ref = (str(obj["kind"]), str(meta.get("namespace", "")), str(meta["name"]))
+                if is_tooling(obj):
+                    message = f"{obj['kind'].lower()}/{meta['name']} unchanged (not simulated)"
+                    results.append(self._result(obj, "Synced", message))
+                    continue
                 try:
                     outcome = self._apply(obj, source)
                     applied.add(ref)

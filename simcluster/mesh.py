@@ -16,7 +16,10 @@ mesh would answer, from the sidecars on both pods and their control planes:
 
 A real mesh keeps serving from cached config until certificates expire (24 h) or a proxy
 restarts; the simulation breaks at once so a check that forgets a pod on a deleted revision fails.
-Traffic from the ``istio-proxy`` container itself runs as UID 1337 and bypasses the sidecar.
+Traffic from the ``istio-proxy`` container itself runs as UID 1337 and bypasses the sidecar; a
+call to a pod IP is passed through as plain TCP (no mTLS). Besides ``curl`` the containers know
+``sh -c`` (``command -v``), ``echo``, ``hostname``, ``true`` and ``false``; anything else fails
+the way containerd reports a missing binary.
 """
 
 from __future__ import annotations
@@ -225,7 +228,10 @@ class Mesh:
         caller = self._peer(pod, bypass=container == _PROXY)
         found = self._resolve(target.host, caller.namespace)
         if found is None and _is_ip(target.host):
-            return _timeout(req, target, target.host)  # an address nothing answers on
+            pod_at_ip = self._pod_by_ip(target.host)
+            if pod_at_ip is None:
+                return _timeout(req, target, target.host)  # an address nothing answers on
+            return self._direct(caller, req, target, pod_at_ip)
         if found is None:
             return curl.Failure(6, f"Could not resolve host: {target.host}")
         service_ip = str((found.get("spec") or {}).get("clusterIP") or "10.96.0.10")
@@ -336,6 +342,54 @@ class Mesh:
             request_body=req.data,
         )
         return curl.Response(200, "OK", response_headers, text.encode(), service_ip, target.port)
+
+    def _direct(
+        self, caller: _Peer, req: curl.CurlRequest, target: curl.Target, pod: Obj
+    ) -> curl.Outcome:
+        """A call to a pod IP: Envoy passes it through as plain TCP (no mTLS, no headers)."""
+        ip = target.host
+        if caller.sidecar is not None and caller.cp is None:
+            return curl.Failure(56, "Recv failure: Connection reset by peer", ip, target.port)
+        ports = {
+            int(p.get("containerPort", 0))
+            for c in (pod.get("spec") or {}).get("containers") or []
+            for p in c.get("ports") or []
+        }
+        if target.port not in ports:
+            return curl.Failure(
+                7,
+                f"Failed to connect to {ip} port {target.port}: Connection refused",
+                ip,
+                target.port,
+            )
+        callee = self._peer(pod, bypass=False)
+        if callee.sidecar is not None and (callee.cp is None or callee.cp.mtls_mode == "STRICT"):
+            return curl.Failure(56, "Recv failure: Connection reset by peer", ip, target.port)
+        headers = req.request_headers(target)
+        text = echoserver.body(
+            hostname=callee.name,
+            client_address="127.0.0.1" if callee.sidecar is not None else caller.ip,
+            method=req.effective_method,
+            path=target.path,
+            host_header=next(v for n, v in headers if n.lower() == "host"),
+            server_port=target.port,
+            headers=headers,
+            request_body=req.data,
+        )
+        response_headers = [("Date", _DATE), *echoserver.RESPONSE_HEADERS]
+        return curl.Response(200, "OK", response_headers, text.encode(), ip, target.port)
+
+    def _pod_by_ip(self, ip: str) -> Obj | None:
+        pods, _ = self._store.list("Pod")
+        return next(
+            (
+                p
+                for p in pods
+                if (p.get("status") or {}).get("podIP") == ip
+                and not p["metadata"].get("deletionTimestamp")
+            ),
+            None,
+        )
 
     # -- lookups -----------------------------------------------------------------------------
 

@@ -1,11 +1,11 @@
 """Decode the Kubernetes protobuf request bodies kubectl's typed commands send.
 
-``kubectl create namespace demo-a`` (and ``create configmap|secret|serviceaccount``) POST
-``application/vnd.kubernetes.protobuf`` and do not fall back to JSON on 415, so the API server
-must read them. Bodies are the ``k8s\\x00`` magic plus a ``runtime.Unknown`` envelope whose
-``raw`` holds the typed message; field numbers come from the generated.proto files of
-k8s.io/api and apimachinery. Only the kinds below are understood; anything else is answered
-415 by the caller, naming the kind.
+``kubectl create namespace demo-a`` (and ``create configmap|secret|serviceaccount|deployment|
+service``, ``run``, ``expose``, ``auth can-i``) POST ``application/vnd.kubernetes.protobuf`` and
+do not fall back to JSON on 415, so the API server must read them. Bodies are the ``k8s\\x00``
+magic plus a ``runtime.Unknown`` envelope whose ``raw`` holds the typed message; field numbers
+come from the generated.proto files of k8s.io/api and apimachinery. Only the kinds below are
+understood; anything else is answered 415 by the caller, naming the kind.
 """
 
 from __future__ import annotations
@@ -110,7 +110,118 @@ SCHEMAS: dict[str, Schema] = {
     },
     "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
 }
-KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "SelfSubjectAccessReview")
+# Workloads and Services, for `kubectl create deployment`, `kubectl run` and `kubectl expose`
+# (field numbers from k8s.io/api core/v1 and apps/v1 generated.proto).
+SCHEMAS.update(
+    {
+        "Pod": {1: ("metadata", "ObjectMeta"), 2: ("spec", "PodSpec"), 3: ("status", "Empty")},
+        "PodTemplateSpec": {1: ("metadata", "ObjectMeta"), 2: ("spec", "PodSpec")},
+        "PodSpec": {
+            2: ("containers", "list:Container"),
+            3: ("restartPolicy", "string"),
+            4: ("terminationGracePeriodSeconds", "int"),
+            5: ("activeDeadlineSeconds", "int"),
+            6: ("dnsPolicy", "string"),
+            7: ("nodeSelector", "map:string"),
+            8: ("serviceAccountName", "string"),
+            9: ("serviceAccount", "string"),
+            10: ("nodeName", "string"),
+            11: ("hostNetwork", "bool"),
+            15: ("imagePullSecrets", "list:LocalObjectReference"),
+            19: ("schedulerName", "string"),
+            20: ("initContainers", "list:Container"),
+            30: ("enableServiceLinks", "bool"),
+        },
+        "Container": {
+            1: ("name", "string"),
+            2: ("image", "string"),
+            3: ("command", "list:string"),
+            4: ("args", "list:string"),
+            5: ("workingDir", "string"),
+            6: ("ports", "list:ContainerPort"),
+            7: ("env", "list:EnvVar"),
+            8: ("resources", "ResourceRequirements"),
+            13: ("terminationMessagePath", "string"),
+            14: ("imagePullPolicy", "string"),
+            16: ("stdin", "bool"),
+            17: ("stdinOnce", "bool"),
+            18: ("tty", "bool"),
+            20: ("terminationMessagePolicy", "string"),
+            24: ("restartPolicy", "string"),
+        },
+        "ContainerPort": {
+            1: ("name", "string"),
+            2: ("hostPort", "int"),
+            3: ("containerPort", "int"),
+            4: ("protocol", "string"),
+            5: ("hostIP", "string"),
+        },
+        "EnvVar": {1: ("name", "string"), 2: ("value", "string")},
+        "ResourceRequirements": {1: ("limits", "map:Quantity"), 2: ("requests", "map:Quantity")},
+        "Deployment": {
+            1: ("metadata", "ObjectMeta"),
+            2: ("spec", "DeploymentSpec"),
+            3: ("status", "Empty"),
+        },
+        "DeploymentSpec": {
+            1: ("replicas", "int"),
+            2: ("selector", "LabelSelector"),
+            3: ("template", "PodTemplateSpec"),
+            4: ("strategy", "DeploymentStrategy"),
+            5: ("minReadySeconds", "int"),
+            6: ("revisionHistoryLimit", "int"),
+            7: ("paused", "bool"),
+            9: ("progressDeadlineSeconds", "int"),
+        },
+        "DeploymentStrategy": {1: ("type", "string"), 2: ("rollingUpdate", "RollingUpdate")},
+        "RollingUpdate": {1: ("maxUnavailable", "IntOrString"), 2: ("maxSurge", "IntOrString")},
+        "LabelSelector": {
+            1: ("matchLabels", "map:string"),
+            2: ("matchExpressions", "list:LabelSelectorRequirement"),
+        },
+        "LabelSelectorRequirement": {
+            1: ("key", "string"),
+            2: ("operator", "string"),
+            3: ("values", "list:string"),
+        },
+        "Service": {
+            1: ("metadata", "ObjectMeta"),
+            2: ("spec", "ServiceSpec"),
+            3: ("status", "Empty"),
+        },
+        "ServiceSpec": {
+            1: ("ports", "list:ServicePort"),
+            2: ("selector", "map:string"),
+            3: ("clusterIP", "string"),
+            4: ("type", "string"),
+            5: ("externalIPs", "list:string"),
+            7: ("sessionAffinity", "string"),
+            8: ("loadBalancerIP", "string"),
+            10: ("externalName", "string"),
+            18: ("clusterIPs", "list:string"),
+        },
+        "ServicePort": {
+            1: ("name", "string"),
+            2: ("protocol", "string"),
+            3: ("port", "int"),
+            4: ("targetPort", "IntOrString"),
+            5: ("nodePort", "int"),
+            6: ("appProtocol", "string"),
+        },
+        # status of a new object: only empty sub-messages are expected; anything set is an error
+        "Empty": {},
+    }
+)
+KINDS = (
+    "Namespace",
+    "ConfigMap",
+    "Secret",
+    "ServiceAccount",
+    "SelfSubjectAccessReview",
+    "Pod",
+    "Deployment",
+    "Service",
+)
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -177,6 +288,13 @@ def _scalar(kind: str, value: int | bytes) -> Any:
         raise ProtobufError(f"expected a {kind} message")
     if kind == "Time":
         return _time(value)
+    if kind == "Quantity":  # resource.Quantity {string = 1}
+        return _scalar("string", dict(_fields(value)).get(1, b""))
+    if kind == "IntOrString":  # {type = 1 (0 int, 1 string), intVal = 2, strVal = 3}
+        parts = dict(_fields(value))
+        if parts.get(1, 0) == 1:
+            return _scalar("string", parts.get(3, b""))
+        return _scalar("int", parts.get(2, 0))
     return decode_message(kind, value)
 
 

@@ -25,6 +25,13 @@ Rules kept from a real apiserver:
   delete dependents, Orphan strips the owner reference); deleting a Namespace deletes its content.
 - mutating admission hooks (``add_mutator``) run on create and update, after defaulting and before
   validation, as webhooks do (sidecar injection plugs in here).
+- validation: names, labels, workload selectors vs template labels, immutable selectors, and the
+  Banzai CRD fields the canary flow writes (types, enums, ``^1.`` version); null CR fields pruned.
+- lists read in key order; ``page(at=rv)`` reads the list as it was at ``rv`` (continue tokens).
+
+Also here for tests and the API: ``rbac`` (an RBAC deny switch), ``compact()`` (forget the event
+window, so older resourceVersions answer 410), ``add_listener`` (raw events for watches) and
+``json_of`` (encoded JSON cached per stored object).
 """
 
 from __future__ import annotations
@@ -187,6 +194,100 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL_NAMED = {"Namespace", "Service"}
 _REQUIRED_SPEC = {"Istio": ("version",), "MeshGateway": ("type", "ports")}
+# A slice of the Banzai CRDs' OpenAPI schemas: the fields the canary flow writes, so a manifest
+# a real apiserver would reject (wrong type, value outside an enum or pattern) is rejected here
+# too. (path with [*] for list items, JSON type, enum or regex pattern)
+_CRD_FIELDS: dict[str, tuple[tuple[str, str, tuple[str, ...] | str | None], ...]] = {
+    "Istio": (
+        ("spec.version", "string", "^1."),
+        ("spec.global", "boolean", None),
+        ("spec.autoInjectionNamespaces", "array", None),
+        ("spec.autoInjectionNamespaces[*]", "string", None),
+        ("spec.gateways.enabled", "boolean", None),
+        ("spec.gateways.ingress.enabled", "boolean", None),
+        ("spec.gateways.ingress.createOnly", "boolean", None),
+        ("spec.gateways.egress.enabled", "boolean", None),
+        ("spec.istiod.enabled", "boolean", None),
+    ),
+    "MeshGateway": (
+        ("spec.type", "string", ("ingress", "egress")),
+        ("spec.serviceType", "string", ("ClusterIP", "NodePort", "LoadBalancer")),
+        ("spec.ports", "array", None),
+        ("spec.ports[*].port", "integer", None),
+        ("spec.replicaCount", "integer", None),
+        ("spec.istioControlPlane", "object", None),
+        ("spec.istioControlPlane.name", "string", None),
+        ("spec.istioControlPlane.namespace", "string", None),
+    ),
+}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"
+
+
+def _at(obj: Any, path: str) -> list[tuple[str, Any]]:
+    """(concrete path, value) for every value at ``path`` (``[*]`` walks list items)."""
+    found: list[tuple[str, Any]] = [("", obj)]
+    for part in path.split("."):
+        each = part.endswith("[*]")
+        key = part.removesuffix("[*]")
+        nxt: list[tuple[str, Any]] = []
+        for where, value in found:
+            if not isinstance(value, dict) or key not in value:
+                continue
+            here = f"{where}.{key}" if where else key
+            if each and isinstance(value[key], list):
+                nxt.extend((f"{here}[{i}]", item) for i, item in enumerate(value[key]))
+            elif not each:
+                nxt.append((here, value[key]))
+        found = nxt
+    return found
+
+
+def _prune_nulls(value: Any) -> None:
+    """Remove null map values in place, as the apiserver does for non-nullable CRD fields."""
+    if isinstance(value, dict):
+        for key in [k for k, v in value.items() if v is None]:
+            del value[key]
+        for v in value.values():
+            _prune_nulls(v)
+    elif isinstance(value, list):
+        for v in value:
+            _prune_nulls(v)
+
+
+def _schema_causes(kind: str, obj: Obj) -> list[tuple[str, str]]:
+    causes: list[tuple[str, str]] = []
+    for path, json_type, rule in _CRD_FIELDS.get(kind, ()):
+        for where, value in _at(obj, path):
+            actual = _json_type(value)
+            if actual != json_type:
+                causes.append(
+                    (
+                        where,
+                        f'Invalid value: "{actual}": {where} in body must be of type '
+                        f'{json_type}: "{actual}"',
+                    )
+                )
+            elif isinstance(rule, tuple) and value not in rule:
+                allowed = ", ".join(f'"{v}"' for v in rule)
+                causes.append((where, f'Unsupported value: "{value}": supported values: {allowed}'))
+            elif isinstance(rule, str) and not re.match(rule, str(value)):
+                causes.append(
+                    (where, f"Invalid value: \"{value}\": {where} in body should match '{rule}'")
+                )
+    return causes
 
 
 def _meta(obj: Obj) -> Obj:
@@ -281,18 +382,23 @@ class Store:
         *,
         limit: int = 0,
         after: tuple[str, str] | None = None,
+        at: int | None = None,
     ) -> tuple[Objs, str, tuple[str, str] | None, int]:
         """One page of a list: (stored items, list RV, key to continue after or None, remaining).
 
         Items are the stored dicts (read-only). ``after`` is the (namespace, name) of the last
-        item of the previous page. ``remaining`` counts matching objects past the page.
+        item of the previous page. ``remaining`` counts matching objects past the page. ``at``
+        reads the list as it was at that resourceVersion (continue pages: one consistent
+        snapshot, like etcd's MVCC read); 410 Expired when the event window no longer has it.
         """
         matches = self._matcher(kind, label_selector, field_selector)
         items: Objs = []
         next_key: tuple[str, str] | None = None
         remaining = 0
         unfiltered = not label_selector.strip() and not field_selector.strip()
-        rest = self._iter(kind, namespace, after)
+        rest = self._snapshot(kind, namespace, after, at) if at is not None else None
+        if rest is None:
+            rest = self._iter(kind, namespace, after)
         for obj in rest:
             if not matches(obj):
                 continue
@@ -303,7 +409,34 @@ class Store:
         if remaining:
             last = items[-1]["metadata"]
             next_key = (last.get("namespace", ""), last["name"])
-        return items, str(self._rv), next_key, remaining
+        return items, str(self._rv if at is None else at), next_key, remaining
+
+    def _snapshot(
+        self, kind: str, namespace: str | None, after: tuple[str, str] | None, at: int
+    ) -> Iterator[Obj] | None:
+        """Objects at resourceVersion ``at`` (None when nothing of theirs changed since)."""
+        self.check_fresh(at)
+
+        def key(obj: Obj) -> tuple[str, str]:
+            return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+        changed = [
+            e
+            for e in self.events_since(at)
+            if e.kind == kind and (namespace is None or key(e.obj)[0] == (namespace or ""))
+        ]
+        if not changed:
+            return None
+        state = {key(o): o for o in self._iter(kind, namespace, after)}
+        for event in reversed(changed):  # undo the changes newest first
+            k = key(event.obj)
+            if after is not None and k <= after:
+                continue
+            if event.type == "ADDED":
+                state.pop(k, None)
+            elif event.old is not None:
+                state[k] = event.old
+        return iter([state[k] for k in sorted(state)])
 
     def _matcher(
         self, kind: str, label_selector: str, field_selector: str
@@ -428,7 +561,9 @@ class Store:
             return new
         if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
             self._commit("MODIFIED", kind, new, old)
-            return self._remove(kind, namespace, name)
+            gone = self._remove(kind, namespace, name)
+            self._collect(gone["metadata"]["uid"], "Background")
+            return gone
         return self._commit("MODIFIED", kind, new, old)
 
     def delete(
@@ -602,6 +737,8 @@ class Store:
 
     def _prepare(self, kind: Kind, obj: Obj, old: Obj | None) -> None:
         """Defaults, admission mutators, defaults again (for what the mutators added)."""
+        if kind.custom:
+            _prune_nulls(obj)  # CRD fields are not nullable: the apiserver drops nulls
         apply_defaults(kind, obj)
         if kind.kind == "Secret":
             self._fold_string_data(obj)
@@ -692,6 +829,7 @@ class Store:
         for key in _REQUIRED_SPEC.get(kind.kind, ()):
             if key not in spec:
                 causes.append((f"spec.{key}", "Required value"))
+        causes.extend(_schema_causes(kind.kind, obj))
         if kind.kind == "Pod":
             if not spec.get("containers"):
                 causes.append(("spec.containers", "Required value"))

@@ -18,11 +18,37 @@ from simcluster.store import Store, deep_copy, now_rfc3339
 if TYPE_CHECKING:
     from simcluster.gitops import Source
 
-__all__ = ["HEALTH_ORDER", "SyncStatus", "resource_health"]
+__all__ = [
+    "HEALTH_ORDER",
+    "REQUESTED_AT",
+    "TOOLING_GROUPS",
+    "SyncStatus",
+    "is_tooling",
+    "resource_health",
+]
 
 Obj = dict[str, Any]
 HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+
+
+TOOLING_GROUPS = frozenset(
+    {
+        "source.toolkit.fluxcd.io",
+        "notification.toolkit.fluxcd.io",
+        "image.toolkit.fluxcd.io",
+        "apiextensions.k8s.io",
+    }
+)
+
+
+def is_tooling(obj: Obj) -> bool:
+    """GitOps plumbing and CRDs the simulation does not model (its CRDs are built in): Flux
+    sources and notifications, Argo CD AppProjects. Real controllers accept them; so do we."""
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    if group in TOOLING_GROUPS or (group == "argoproj.io" and obj.get("kind") == "AppProject"):
+        return True
+    return obj.get("kind") == "CustomResourceDefinition"
 
 
 class SyncStatus:
@@ -116,6 +142,8 @@ class SyncStatus:
         worst = "Healthy"
         for obj in source.desired:
             meta = obj["metadata"]
+            if is_tooling(obj):
+                continue
             live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
             health = resource_health(live) if live is not None else "Missing"
             group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
@@ -164,6 +192,7 @@ class SyncStatus:
             )
             in ("Healthy", None)
             for o in source.desired
+            if not is_tooling(o)
         )
         if errors:
             ready = ("False", "ReconciliationFailed", "; ".join(errors))

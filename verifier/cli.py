@@ -133,6 +133,12 @@ def gate(**opts: Any) -> None:
     _run("gate", None, **opts)
 
 
+@main.command()
+def rbac() -> None:
+    """Print the least-privilege ClusterRole the verifier needs (pipe it to kubectl apply -f -)."""
+    click.echo((Path(__file__).parent / "rbac.yaml").read_text(encoding="utf-8"), nl=False)
+
+
 def _run(
     command: Command,
     n: int | None,

@@ -155,6 +155,8 @@ class Cluster:
         self.retry = retry or RetryPolicy()
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._exec_apis: list[client.CoreV1Api] = []
+        self._idle_exec_apis: list[client.CoreV1Api] = []
         cfg = client.Configuration()
         if host is not None:
             cfg.host = host
@@ -176,6 +178,20 @@ class Cluster:
 
     def close(self) -> None:
         self._api.close()
+        with self._lock:
+            for api in self._exec_apis:
+                api.api_client.close()
+            self._exec_apis.clear()
+            self._idle_exec_apis.clear()
+
+    def _exec_api(self) -> client.CoreV1Api:
+        """An idle exec client, or a new one (at most one per concurrent exec, then reused)."""
+        with self._lock:
+            if self._idle_exec_apis:
+                return self._idle_exec_apis.pop()
+            api = client.CoreV1Api(client.ApiClient(self._config))
+            self._exec_apis.append(api)
+            return api
 
     def __enter__(self) -> Cluster:
         return self
@@ -264,12 +280,12 @@ class Cluster:
     ) -> ExecResult:
         """Run `argv` in a container over the exec websocket; ClusterUnreachable if it cannot run.
 
-        A dedicated ApiClient per call: `kubernetes.stream` swaps `call_api` on the client it is
-        given, which is not safe to share between the probe threads.
+        A client of its own while it runs: `kubernetes.stream` swaps `call_api` on the client it
+        is given, which is not safe to share between the probe threads; idle ones are reused.
         """
         what = f"exec in {namespace}/{pod} -c {container}"
         self._count("exec")
-        api = client.CoreV1Api(client.ApiClient(self._config))
+        api = self._exec_api()
         # The websocket handshake has no timeout of its own; bound it (process-wide default).
         websocket.setdefaulttimeout(self.retry.connect_timeout + timeout)
         ws: Any = None
@@ -305,7 +321,8 @@ class Cluster:
                     ws.close()
                 except (websocket.WebSocketException, OSError):
                     pass
-            api.api_client.close()
+            with self._lock:
+                self._idle_exec_apis.append(api)
         if not raw_status.strip():
             raise ClusterUnreachable(f"{what}: the exec stream ended without an exit status")
         try:

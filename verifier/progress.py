@@ -7,6 +7,7 @@ changed, so a long wait does not flood the log.
 
 from __future__ import annotations
 
+import shutil
 from typing import TextIO
 
 from verifier.result import Status
@@ -40,7 +41,9 @@ class Progress:
         )
 
     def _redraw(self, checked: str, ev: Evaluation, consecutive: int) -> None:
-        width = 160
+        width = max(
+            40, shutil.get_terminal_size((160, 24)).columns - 1
+        )  # no wrapping: redraw counts lines
         lines = [self._summary(checked, ev, consecutive)]
         if ev.error:
             lines.append(f"  ! {ev.error}")

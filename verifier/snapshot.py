@@ -70,6 +70,7 @@ class Snapshot:
     deployments: Mapping[Key, Obj | None]
     services: Mapping[Key, Obj | None]
     old_namespaces: Sequence[Obj] = ()
+    legacy_injection: frozenset[str] | None = None  # namespaces labelled istio-injection=enabled
     gitops: Mapping[GitOpsRef, Obj | None] = field(default_factory=dict)
     _by_ns: dict[str, list[Obj]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -99,12 +100,21 @@ def collect(
         for g, _ in expect.gateways
     }
     old: list[Obj] = []
+    legacy: frozenset[str] | None = None
+    moved = any(cp is plan.target for cp in expect.namespaces.values())
+    if plan.source.global_ and (moved or expect.cleanup_safety):
+        # The old global CP injects wherever istio-injection=enabled is, and it wins over
+        # istio.io/rev. Before cleanup only namespaces carrying both labels are in conflict (one
+        # small filtered list, whatever the cluster's size); for cleanup none may carry it.
+        selector = "istio-injection=enabled" + ("" if expect.cleanup_safety else ",istio.io/rev")
+        labelled = cluster.list(NAMESPACES, label_selector=selector)
+        legacy = frozenset(str((n.get("metadata") or {}).get("name")) for n in labelled)
+        if expect.cleanup_safety:
+            old.extend(labelled)
     if expect.cleanup_safety:
         old.extend(cluster.list(NAMESPACES, label_selector=f"istio.io/rev={plan.source.revision}"))
-        if plan.source.global_:
-            old.extend(cluster.list(NAMESPACES, label_selector="istio-injection=enabled"))
     found = {ref: cluster.get_or_none(ref.resource, ref.namespace, ref.name) for ref in gitops}
-    return Snapshot(pods, istios, mgws, deployments, services, old, found)
+    return Snapshot(pods, istios, mgws, deployments, services, old, legacy, found)
 
 
 def _key(obj: Obj) -> Key:

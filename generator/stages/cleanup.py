@@ -23,7 +23,8 @@ def plan(ctx: StageContext) -> dict[str, Any]:
     if ctx.plan.rolled_back:
         raise PreconditionError(
             f"namespaces {', '.join(ctx.plan.rolled_back)} were rolled back to {src.name}; "
-            "cleanup would leave them without a control plane"
+            "cleanup would leave them without a control plane (to move them again, "
+            "`git revert` their rollback commit)"
         )
     old_cr = ctx.old_cr()
     ops_docs = [

@@ -206,7 +206,20 @@ def plan(ctx: StageContext) -> dict[str, Any]:
         "cr_file": tgt.file,
         "operator_file": tgt.operator.file,
         "operator_dir": posixpath.dirname(tgt.operator.file),
+        "chart": _chart_source(op_doc),
     }
+
+
+def _chart_source(doc: Document) -> str:
+    """`repo chart@version` the new release reuses (empty for plain manifests)."""
+    if doc.kind == "Application":
+        src = doc.get("spec", "source", default={})
+        chart = src.get("chart") or src.get("path") or ""
+        return f"{src.get('repoURL', '')} {chart}@{src.get('targetRevision', '')}".strip()
+    if doc.kind == "HelmRelease":
+        spec = doc.get("spec", "chart", "spec", default={})
+        return f"{spec.get('chart', '')}@{spec.get('version', '')}"
+    return ""
 
 
 def _operator_object_name(ctx: StageContext) -> str:

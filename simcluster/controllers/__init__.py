@@ -45,7 +45,7 @@ class Controllers:
         self._wake = asyncio.Event()
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._busy = False
-        self._deadlines: list[asyncio.TimerHandle] = []
+        self._deadlines: dict[Key, asyncio.TimerHandle] = {}
         self.errors: list[str] = []
         self.kubelet = kubelet.Kubelet(self)
         self.workloads = workloads.Workloads(self)
@@ -108,11 +108,16 @@ class Controllers:
 
     def later(self, delay: float, controller: str, namespace: str, name: str) -> None:
         """Enqueue a key after ``delay`` seconds without counting as pending work (deadlines)."""
-        handle = self._loop.call_later(delay, self.enqueue, controller, namespace, name)
-        self._deadlines.append(handle)
-        if len(self._deadlines) > 1000:  # forget the ones that already fired
-            now = self._loop.time()
-            self._deadlines = [h for h in self._deadlines if h.when() > now]
+        key = (controller, namespace, name)
+        previous = self._deadlines.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+
+        def fire() -> None:
+            self._deadlines.pop(key, None)
+            self.enqueue(*key)
+
+        self._deadlines[key] = self._loop.call_later(delay, fire)
 
     def idle(self) -> bool:
         """Nothing queued, running, or about to fire."""
@@ -121,7 +126,7 @@ class Controllers:
     def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        for handle in [*self._timers.values(), *self._deadlines]:
+        for handle in [*self._timers.values(), *self._deadlines.values()]:
             handle.cancel()
         self._timers.clear()
         for task in self.tasks:

@@ -4,7 +4,8 @@ Pods are bound to the node at admission and turn Running after a short delay, wi
 statuses a real kubelet reports (sorted containerStatuses, containerd image references,
 ``imageID`` digests, init containers Completed, Ready/ContainersReady conditions). A pod created
 while ``stuck-rollout`` is on stays Running but not Ready until the fault is switched off. Job
-pods run to completion, except that an Istio 1.6/1.7 sidecar keeps them Running.
+pods run to completion, except that an Istio 1.6/1.7 sidecar keeps them Running. A deleted pod
+stays Terminating for a moment before it goes, as with a grace period.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ if TYPE_CHECKING:
 
     from simcluster.controllers import Controllers
 
-__all__ = ["HOST_IP", "NODE_NAME", "START_DELAY", "Kubelet", "pod_ready"]
+__all__ = ["HOST_IP", "NODE_NAME", "START_DELAY", "TERMINATION", "Kubelet", "pod_ready"]
 
 Obj = dict[str, Any]
 NODE_NAME = "simcluster-node"
 HOST_IP = "172.18.0.2"
 START_DELAY = 0.03  # seconds from pod creation to Running
+TERMINATION_DELAY = 0.1  # seconds a deleted pod stays Terminating (the grace period, shortened)
+TERMINATION = "simcluster.istio-canary.dev/graceful-termination"
+"""A finalizer standing in for graceful deletion: the store removes finalizer-free pods at once,
+so pods carry this one and the kubelet drops it once the (shortened) grace period is over."""
 
 
 def pod_ready(pod: Obj) -> bool:
@@ -64,15 +69,24 @@ class Kubelet:
         self.store = ctl.store
         self._ips = itertools.count(2)
         self._stuck: set[str] = set()  # uids of pods created while stuck-rollout was on
+        self._pending: dict[tuple[str, str], None] = {}  # pods to start at the next tick
 
     def handlers(self) -> dict[str, Callable[[str, str], None]]:
-        return {"pod": self.sync_pod, "podexit": self.finish_pod}
+        return {
+            "pod": self.sync_pod,
+            "podexit": self.finish_pod,
+            "podtick": self.start_pending,
+            "podgone": self.remove_terminated,
+        }
 
     def admit(self, operation: str, obj: Obj, old: Obj | None) -> None:
         """At pod creation: bind to the one node (the scheduler) and note stuck-rollout."""
         if operation != "CREATE" or obj.get("kind") != "Pod":
             return
         obj.setdefault("spec", {}).setdefault("nodeName", NODE_NAME)
+        finalizers = obj["metadata"].setdefault("finalizers", [])
+        if TERMINATION not in finalizers:
+            finalizers.append(TERMINATION)
         if self.ctl.faults.enabled("stuck-rollout"):
             self._stuck.add(obj["metadata"]["uid"])
 
@@ -82,8 +96,33 @@ class Kubelet:
         meta = obj["metadata"]
         if event == "DELETED":
             self._stuck.discard(meta["uid"])
+        elif meta.get("deletionTimestamp"):
+            # Terminating: the kubelet stops the containers, then lets the API remove the pod.
+            self.ctl.after(TERMINATION_DELAY, "podgone", meta.get("namespace", ""), meta["name"])
         elif (obj.get("status") or {}).get("phase", "Pending") == "Pending":
-            self.ctl.after(START_DELAY, "pod", meta.get("namespace", ""), meta["name"])
+            # One timer per tick for all pods created meanwhile, so the controllers above see
+            # a batch of pods starting together (as after a scale-up) rather than one by one.
+            self._pending[(meta.get("namespace", ""), meta["name"])] = None
+            self.ctl.after(START_DELAY, "podtick", "", "")
+
+    def remove_terminated(self, ns: str, name: str) -> None:
+        """The grace period is over: release the pod so the API server deletes it."""
+        pod = self.store.get("Pod", ns, name)
+        if pod is None or not pod["metadata"].get("deletionTimestamp"):
+            return
+        finalizers = pod["metadata"].get("finalizers") or []
+        if TERMINATION in finalizers:
+            pod["metadata"]["finalizers"] = [f for f in finalizers if f != TERMINATION]
+            self.store.update(pod)
+
+    def start_pending(self, _ns: str, _name: str) -> None:
+        """Start the pods of this tick, a few hundred at a time so the API keeps answering."""
+        batch = list(itertools.islice(self._pending, 200))
+        for key in batch:
+            del self._pending[key]
+            self.sync_pod(*key)
+        if self._pending:
+            self.ctl.enqueue("podtick", "", "")
 
     def release_stuck(self) -> None:
         """stuck-rollout was switched off: the stuck pods pass their readiness probes now."""

@@ -12,11 +12,12 @@ Releases of the chart live in releases.py, MeshGateways in gateways.py. Here:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simcluster.controllers.kubelet import pod_ready
-from simcluster.controllers.objects import apply_object, controlled_by, delete_quietly, owner_ref
+from simcluster.controllers.objects import apply_object, controlled_by, owner_ref
 from simcluster.controllers.releases import CHART
 from simcluster.mesh import ROOT_CA_ANNOTATION
 from simcluster.store import StoreError, deep_copy
@@ -121,32 +122,7 @@ class Operators:
         return {
             "operators": self.sync_operators,
             "istio": self.sync_istio,
-            "orphans": self.collect_orphans,
         }
-
-    def collect_orphans(self, _ns: str, owner_uid: str) -> None:
-        """Garbage-collect what a deleted CR or gateway owned, when the store has not already.
-
-        The store collects dependents on a plain delete; a CR that went away through its
-        finalizer is removed by an update, so its dependents are swept here as the GC would.
-        """
-        for kind in (
-            "MeshGateway", "Deployment", "Service", "ServiceAccount", "MutatingWebhookConfiguration",
-        ):  # fmt: skip
-            for obj in self.store.list(kind, shared=True)[0]:
-                refs = obj["metadata"].get("ownerReferences") or []
-                if not any(r.get("uid") == owner_uid for r in refs):
-                    continue
-                others = [r for r in refs if r.get("uid") != owner_uid]
-                if any(self._uid_alive(r) for r in others):
-                    continue
-                delete_quietly(self.store, obj)
-
-    def _uid_alive(self, ref: Obj) -> bool:
-        return any(
-            o["metadata"].get("uid") == ref.get("uid")
-            for o in self.store.list(str(ref.get("kind")), shared=True)[0]
-        )
 
     # -- routing ---------------------------------------------------------------------------------
 
@@ -159,12 +135,8 @@ class Operators:
         ):
             self.ctl.enqueue("operators", "", "")
         elif kind == "Istio":
-            if event == "DELETED":
-                self.ctl.enqueue("orphans", "", meta["uid"])
             self.ctl.enqueue("istio", ns, name)
         elif kind == "MeshGateway":
-            if event == "DELETED":
-                self.ctl.enqueue("orphans", "", meta["uid"])
             for owner in meta.get("ownerReferences") or []:
                 if owner.get("kind") == "Istio":
                     self.ctl.enqueue("istio", ns, str(owner["name"]))
@@ -309,9 +281,13 @@ class Operators:
             meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
             self.store.update(cr)
             return
-        if FINALIZER not in (meta.get("finalizers") or []):
-            meta["finalizers"] = [*(meta.get("finalizers") or []), FINALIZER]
+        if not (cr.get("status") or {}).get("Status"):  # first sight: Created, then finalizer
+            cr["status"] = {**(cr.get("status") or {}), "Status": "Created"}
+            cr = self.store.update(cr, status_only=True)
+        if FINALIZER not in (cr["metadata"].get("finalizers") or []):
+            cr["metadata"]["finalizers"] = [*(cr["metadata"].get("finalizers") or []), FINALIZER]
             cr = self.store.update(cr)
+        meta = cr["metadata"]
         status = cr.get("status") or {}
         generation = int(meta.get("generation", 1))
         if status.get("Status") not in ("Reconciling", "Available", "ReconcileFailed") or (
@@ -448,6 +424,8 @@ class Operators:
             }
         )  # fmt: skip
         apply_object(self.store, self._webhook_config(cr, names, owner))
+        for obj in _control_plane_config(cr, names, owner):
+            apply_object(self.store, obj)
         if self._ingress_enabled(cr, operator):
             self._ensure_ingress(cr, names, operator)
         return ""
@@ -582,3 +560,47 @@ class Operators:
                     self._enqueue_crs(revisioned_only=True)  # they strip on their next pass
 
     # -- MeshGateways ------------------------------------------------------------------------------
+
+
+def _control_plane_config(cr: Obj, names: dict[str, str], owner: list[Obj]) -> list[Obj]:
+    """The mesh and injector ConfigMaps and istiod's ValidatingWebhookConfiguration (§1.2)."""
+    meta, spec = cr["metadata"], cr.get("spec") or {}
+    ns, rev = meta["namespace"], names["revision"]
+    revisioned = spec.get("global") is False
+    suffix = f"-{meta['name'].replace('.', '-')}" if revisioned else ""
+    labels = {"istio.io/rev": rev}
+    mesh = {
+        "defaultConfig": {"discoveryAddress": f"{names['istiod']}.{ns}.svc:15012"},
+        "trustDomain": spec.get("trustDomain") or "cluster.local",
+        "enableAutoMtls": bool(spec.get("autoMtls", True)),
+        "rootNamespace": ns,
+    }
+    injector = {
+        "policy": "enabled",
+        "template": "# the banzai injection template",
+        "neverInjectSelector": [],
+    }
+    return [
+        {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": f"istio{suffix}", "namespace": ns, "labels": labels, "ownerReferences": owner},
+            "data": {"mesh": json.dumps(mesh, indent=2), "meshNetworks": "networks: {}"},
+        },
+        {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": f"istio-sidecar-injector{suffix}", "namespace": ns, "labels": labels, "ownerReferences": owner},
+            "data": {"config": json.dumps(injector, indent=2), "values": json.dumps({"revision": rev})},
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": f"istiod-{meta['name'].replace('.', '-')}-{ns}" if revisioned else "istiod", "labels": labels, "ownerReferences": owner},
+            "webhooks": [{
+                "name": "validation.istio.io",
+                "admissionReviewVersions": ["v1beta1", "v1"],
+                "clientConfig": {"service": {"name": names["istiod"], "namespace": ns, "path": "/validate", "port": 443}},
+                "failurePolicy": "Ignore",
+                "sideEffects": "None",
+                "rules": [{"apiGroups": ["networking.istio.io", "security.istio.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"], "resources": ["*"], "scope": "*"}],
+            }],
+        },
+    ]  # fmt: skip

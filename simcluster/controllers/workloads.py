@@ -420,8 +420,10 @@ class Workloads:
     def _recreate(self, d: Obj, new: Obj, old: list[Obj], replicas: int) -> None:
         for rs in old:
             self._scale(d, rs, 0)
-        if any((rs.get("status") or {}).get("replicas") for rs in old):
-            return  # old pods still running: wait for them to go
+        uids = {rs["metadata"]["uid"] for rs in old}
+        pods = self.store.list("Pod", d["metadata"]["namespace"], shared=True)[0]
+        if any((controller_of(p) or {}).get("uid") in uids for p in pods):
+            return  # old pods still running or terminating: wait for them to go
         self._scale(d, new, replicas)
 
     def _rolling(self, d: Obj, new: Obj, old: list[Obj], replicas: int, ru: Obj) -> None:

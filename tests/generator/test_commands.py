@@ -174,3 +174,41 @@ def test_repo_may_be_a_subdirectory_of_the_git_work_tree(tmp_path: Path) -> None
     # Changes outside the GitOps directory do not block it.
     (top / "other/notes.yaml").write_text("a: 2\n")
     assert run("next", "--repo", str(repo), "--dry-run").exit_code == 0
+
+
+def test_crlf_files_stay_crlf_through_a_stage(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    for rel in ("apps/namespaces.yaml", "apps/demo-a/app-a.yaml"):
+        path = repo / rel
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "windows")
+    before = {
+        rel: (repo / rel).read_bytes() for rel in ("apps/namespaces.yaml", "apps/demo-a/app-a.yaml")
+    }
+    assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 0
+    for _ in range(3):
+        assert run("next", "--repo", str(repo)).exit_code == 0
+    ns = (repo / "apps/namespaces.yaml").read_bytes()
+    app = (repo / "apps/demo-a/app-a.yaml").read_bytes()
+    assert b"\n" not in ns.replace(b"\r\n", b"") and b"\n" not in app.replace(b"\r\n", b"")
+    assert ns == before["apps/namespaces.yaml"].replace(
+        b"    istio-injection: enabled\r\n---",
+        b"    istio.io/rev: istio-sample-v17x.istio-system\r\n---",
+    )
+    assert app == before["apps/demo-a/app-a.yaml"].replace(
+        b"        k8s-app: app-a\r\n    spec:",
+        b"        k8s-app: app-a\r\n      annotations:\r\n"
+        b"        istio-canary.io/revision: istio-sample-v17x.istio-system\r\n    spec:",
+    )
+
+
+def test_reverting_a_rollback_commit_moves_the_namespace_again(tmp_path: Path) -> None:
+    repo = _at_stage(tmp_path, 4)  # both namespaces moved
+    assert run("rollback", "--repo", str(repo), "--namespace", "demo-b").exit_code == 0
+    refused = run("next", "--repo", str(repo))
+    assert refused.exit_code == 2 and "git revert" in refused.stderr
+    git(repo, "revert", "--no-edit", "HEAD")
+    r = run("next", "--repo", str(repo))
+    assert r.exit_code == 0, r.stderr
+    assert "Istio-Canary-Stage: 5/5 cleanup" in head_message(repo)

@@ -224,3 +224,34 @@ def test_canary_cr_already_in_the_repo(tmp_path: Path) -> None:
     _refused(
         repo, ["init", "--to-version", "1.7.7"], "an Istio CR istio-sample-v17x already exists"
     )
+
+
+def test_unsafe_edit_in_a_stage_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    gateway = """
+        apiVersion: istio.banzaicloud.io/v1beta1
+        kind: MeshGateway
+        metadata:
+          name: gw
+          namespace: istio-system
+          labels: &cp {name: mesh, namespace: istio-system}
+        spec:
+          type: ingress
+          istioControlPlane: *cp
+        """
+    repo = build_tree(tmp_path, {**MINI, "gateway.yaml": gateway})
+    assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 0
+    assert run("next", "--repo", str(repo)).exit_code == 0
+    # The gateways stage would have to edit through an alias, which also changes the labels.
+    _refused(repo, ["next"], "gateway.yaml:spec.istioControlPlane: value is an alias")
+
+
+def test_plan_whose_new_operator_release_was_removed(tmp_path: Path) -> None:
+    repo = _initialised(tmp_path)
+    assert run("next", "--repo", str(repo)).exit_code == 0
+    git(repo, "rm", "-q", "argocd/istio-operator-v17x.yaml")
+    git(repo, "commit", "-q", "-m", "oops")
+    _refused(
+        repo,
+        ["next"],
+        "operator release istio-operator-v17x (argocd/istio-operator-v17x.yaml) is missing",
+    )

@@ -1116,3 +1116,128 @@ def test_dry_run_writes_nothing(core: client.CoreV1Api, ns: str) -> None:
     core.patch_namespaced_config_map("c", ns, {"data": {"a": "2"}}, dry_run="All")
     core.delete_namespaced_config_map("c", ns, dry_run="All")
     assert core.read_namespaced_config_map("c", ns).data == {"a": "1"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "plural", "spec", "message"),
+    [
+        (
+            "Istio",
+            "istios",
+            {"version": 1.7},
+            'spec.version: Invalid value: "number": spec.version in body must be of type string',
+        ),
+        ("Istio", "istios", {"version": "2.0.0"}, "spec.version in body should match '^1.'"),
+        (
+            "MeshGateway",
+            "meshgateways",
+            {"type": "sideways", "ports": []},
+            'spec.type: Unsupported value: "sideways": supported values: "ingress", "egress"',
+        ),
+        (
+            "MeshGateway",
+            "meshgateways",
+            {"type": "ingress", "ports": [{"port": "80"}]},
+            "spec.ports[0].port in body must be of type integer",
+        ),
+    ],
+)
+def test_custom_resources_are_checked_against_their_crd_schema(
+    custom: client.CustomObjectsApi, ns: str, kind: str, plural: str, spec: Obj, message: str
+) -> None:
+    body = {
+        "apiVersion": "istio.banzaicloud.io/v1beta1",
+        "kind": kind,
+        "metadata": {"name": "x"},
+        "spec": spec,
+    }
+    with pytest.raises(ApiException) as err:
+        custom.create_namespaced_custom_object(*ISTIO, ns, plural, body)
+    assert err.value.status == 422
+    assert message in status_of(err.value)["message"]
+
+
+def test_null_custom_resource_fields_are_pruned(custom: client.CustomObjectsApi, ns: str) -> None:
+    body = istio("cp")
+    body["spec"]["global"] = None
+    created = custom.create_namespaced_custom_object(*ISTIO, ns, "istios", body)
+    assert "global" not in created["spec"]
+
+
+def test_owner_held_by_a_finalizer_collects_dependents_when_released(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str
+) -> None:
+    body = istio("cp")
+    body["metadata"]["finalizers"] = ["istio-operator.finalizer.banzaicloud.io"]
+    owner = custom.create_namespaced_custom_object(*ISTIO, ns, "istios", body)
+    core.create_namespaced_config_map(ns, _owned_configmap("owned", owner))
+    custom.delete_namespaced_custom_object(*ISTIO, ns, "istios", "cp")
+    assert core.read_namespaced_config_map("owned", ns).metadata.name == "owned"  # still held
+    custom.patch_namespaced_custom_object(
+        *ISTIO, ns, "istios", "cp", {"metadata": {"finalizers": None}}
+    )
+    assert core.list_namespaced_config_map(ns).items == []
+
+
+def test_continue_pages_are_one_consistent_snapshot(core: client.CoreV1Api, ns: str) -> None:
+    for name in ("a", "c", "e", "g"):
+        core.create_namespaced_config_map(ns, {"metadata": {"name": name}, "data": {"v": "1"}})
+    first = core.list_namespaced_config_map(ns, limit=2)
+    assert [c.metadata.name for c in first.items] == ["a", "c"]
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "d"}})  # after the snapshot
+    core.delete_namespaced_config_map("g", ns)
+    core.patch_namespaced_config_map("e", ns, {"data": {"v": "2"}})
+    rest = core.list_namespaced_config_map(ns, limit=10, _continue=first.metadata._continue)
+    assert rest.metadata.resource_version == first.metadata.resource_version
+    assert [(c.metadata.name, c.data["v"]) for c in rest.items] == [("e", "1"), ("g", "1")]
+    fresh = core.list_namespaced_config_map(ns)
+    assert [c.metadata.name for c in fresh.items] == ["a", "c", "d", "e"]
+
+
+def test_foreground_delete_removes_dependents_first(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, ns: str
+) -> None:
+    owner = custom.create_namespaced_custom_object(*ISTIO, ns, "istios", istio("cp"))
+    core.create_namespaced_config_map(ns, _owned_configmap("owned", owner))
+    rv = core.list_namespaced_config_map(ns).metadata.resource_version
+    custom.delete_namespaced_custom_object(
+        *ISTIO, ns, "istios", "cp", propagation_policy="Foreground"
+    )
+    deleted_cm = [
+        e["raw_object"]["metadata"]["resourceVersion"]
+        for e in watch.Watch().stream(
+            core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=1
+        )
+        if e["type"] == "DELETED"
+    ]
+    deleted_cr = [
+        e["raw_object"]["metadata"]["resourceVersion"]
+        for e in watch.Watch().stream(
+            custom.list_namespaced_custom_object,
+            *ISTIO,
+            ns,
+            "istios",
+            resource_version=rv,
+            timeout_seconds=1,
+        )
+        if e["type"] == "DELETED"
+    ]
+    assert len(deleted_cm) == 1 and len(deleted_cr) == 1
+    assert int(deleted_cm[0]) < int(deleted_cr[0])
+
+
+def test_watch_list_sends_initial_events_then_a_marked_bookmark(
+    sim: SimCluster, core: client.CoreV1Api, ns: str
+) -> None:
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "x"}})
+    url = (
+        f"{sim.url}/api/v1/namespaces/{ns}/configmaps?watch=true&sendInitialEvents=true"
+        "&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"
+    )
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        events = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events[:2]] == [
+        ("ADDED", "x"),
+        ("BOOKMARK", None),
+    ]
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}

@@ -279,17 +279,24 @@ def test_progress_deadline_exceeded_marks_a_stuck_rollout() -> None:
         web["spec"]["progressDeadlineSeconds"] = 1
         sim.apply(web)
         await sim.settle()
-        sim.faults.set("stuck-rollout", True)
-        sim.edit("Deployment", "default", "web", restart)
-        await sim.settle()
+        seen: list[str] = []
+
+        def record(_e: str, obj: Obj, _old: Obj | None) -> None:
+            if obj.get("kind") == "Deployment":
+                for c in (obj.get("status") or {}).get("conditions") or []:
+                    if c["type"] == "Progressing" and (not seen or seen[-1] != c["reason"]):
+                        seen.append(c["reason"])
 
         def reason() -> str:
             d = sim.store.get("Deployment", "default", "web") or {}
             cond = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
             return f"{cond['status']}/{cond['reason']}"
 
-        assert reason() == "True/ReplicaSetUpdated"
+        sim.store.subscribe(record)
+        sim.faults.set("stuck-rollout", True)
+        sim.edit("Deployment", "default", "web", restart)
         await sim.until(lambda: reason() == "False/ProgressDeadlineExceeded", timeout=5)
+        assert seen[-2:] == ["ReplicaSetUpdated", "ProgressDeadlineExceeded"]
         sim.faults.set("stuck-rollout", False)
         await sim.until(lambda: reason() == "True/NewReplicaSetAvailable", timeout=5)
 
@@ -321,5 +328,32 @@ def test_job_completes_unless_an_istio_sidecar_keeps_its_pod_running() -> None:
         assert meshed["active"] == 1 and "conditions" not in meshed
         (pod,) = sim.pods("meshed", "job-name=probe")
         assert pod["status"]["phase"] == "Running" and not pod_ready(pod)
+
+    run(scenario())
+
+
+def test_deleted_pods_are_terminating_briefly_and_leave_endpoints_at_once() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        sim.apply(deployment("web"), service("web"))
+        await sim.settle()
+        (pod,) = sim.pods("default")
+        name = pod["metadata"]["name"]
+        sim.store.delete("Pod", "default", name)
+        terminating = sim.store.get("Pod", "default", name)
+        assert terminating is not None and terminating["metadata"]["deletionTimestamp"]
+        await sim.until(
+            lambda: (
+                not any(
+                    a["targetRef"]["name"] == name
+                    for s in (sim.store.get("Endpoints", "default", "web") or {}).get("subsets", [])
+                    for a in s.get("addresses", [])
+                )
+            )
+        )
+        await sim.settle()
+        assert sim.store.get("Pod", "default", name) is None
+        (replacement,) = sim.pods("default")
+        assert replacement["metadata"]["name"] != name and pod_ready(replacement)
 
     run(scenario())

@@ -130,10 +130,20 @@ def test_canary_cp_is_reconciled_only_by_the_matching_operator() -> None:
             and cr["status"]["Status"] == "Available"
             and "GatewayAddress" not in cr["status"]
         )
-        assert "Reconciling" in states and states.index("Reconciling") < states.index("Available")
+        changes = [s for i, s in enumerate(states) if s and (i == 0 or states[i - 1] != s)]
+        assert changes[:3] == ["Created", "Reconciling", "Available"]
         istiod = sim.store.get("Deployment", "istio-system", "istiod-istio-sample-v17x")
         assert istiod is not None and istiod["status"]["availableReplicas"] == 1
         assert sim.store.get("Service", "istio-system", "istiod-istio-sample-v17x") is not None
+        for cm in ("istio-istio-sample-v17x", "istio-sidecar-injector-istio-sample-v17x"):
+            assert sim.store.get("ConfigMap", "istio-system", cm) is not None, cm
+        assert (
+            sim.store.get(
+                "ValidatingWebhookConfiguration", None, "istiod-istio-sample-v17x-istio-system"
+            )
+            is not None
+        )
+        assert sim.store.get("ValidatingWebhookConfiguration", None, "istiod") is not None
         hook = sim.store.get(
             "MutatingWebhookConfiguration",
             None,

@@ -193,6 +193,15 @@ def test_flux_kustomization_records_revision_ready_and_inventory(tmp_path: pathl
     repo = tmp_path / "flux"
     (repo / "clusters/sim").mkdir(parents=True)
     shutil.copytree(EXAMPLE / "apps", repo / "apps")
+    (repo / "clusters/sim/source.yaml").write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {interval: 1m, url: https://git.example.com/platform/mesh-gitops.git, ref: {branch: main}}\n"
+    )
+    (repo / "apps/source.yaml").write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: banzaicloud, namespace: flux-system}\n"
+        "spec: {interval: 1h, url: https://kubernetes-charts.banzaicloud.com}\n"
+    )
+    edit_yaml(repo / "apps/kustomization.yaml", lambda d: d[0]["resources"].append("source.yaml"))
     (repo / "clusters/sim/apps.yaml").write_text(
         yaml.safe_dump(
             {

@@ -438,9 +438,34 @@ def test_create_commands_send_protobuf_and_work(kubectl: Kubectl, sim: SimCluste
     rows = table(kubectl.ok("get", "ns", name, kubectl.namespace, "-L", "istio-injection"))
     assert rows[0] == ["NAME", "STATUS", "AGE", "ISTIO-INJECTION"]
     assert [r[0] for r in rows[1:]] == [name, kubectl.namespace]
-    unsupported = kubectl("create", "deployment", "web", "--image=nginx", "-n", name)
+    unsupported = kubectl("create", "job", "once", "--image=busybox", "-n", name)
     assert unsupported.returncode == 1
-    assert "simcluster cannot read Deployment as protobuf" in unsupported.stderr
+    assert "simcluster cannot read Job as protobuf" in unsupported.stderr
+
+
+def test_create_deployment_expose_and_run(kubectl: Kubectl, sim: SimCluster) -> None:
+    ns = kubectl.namespace
+    kubectl.ok(
+        "create", "deployment", "web", "--image=nginx:1.25", "--replicas=2", "--port=80", "-n", ns
+    )
+    kubectl.ok("expose", "deployment", "web", "--port=8080", "--target-port=80", "-n", ns)
+    kubectl.ok("run", "one", "--image=busybox", "--env=A=b", "-n", ns, "--", "sleep", "3600")
+    kubectl.ok("rollout", "status", "deployment/web", "-n", ns, "--timeout=20s")
+    web = sim.call(lambda store: store.must_get("Deployment", ns, "web"))
+    assert web["spec"]["replicas"] == 2 and web["spec"]["selector"] == {
+        "matchLabels": {"app": "web"}
+    }
+    container = web["spec"]["template"]["spec"]["containers"][0]
+    assert (container["name"], container["image"], container["ports"]) == (
+        "nginx",
+        "nginx:1.25",
+        [{"containerPort": 80, "protocol": "TCP"}],
+    )
+    svc = sim.call(lambda store: store.must_get("Service", ns, "web"))
+    assert svc["spec"]["ports"] == [{"port": 8080, "protocol": "TCP", "targetPort": 80}]
+    assert svc["spec"]["selector"] == {"app": "web"}
+    one = sim.call(lambda store: store.must_get("Pod", ns, "one"))["spec"]["containers"][0]
+    assert one["args"] == ["sleep", "3600"] and one["env"] == [{"name": "A", "value": "b"}]
 
 
 def test_get_watch_prints_table_rows_for_changes(kubectl: Kubectl) -> None:

@@ -187,5 +187,13 @@ def test_service_ips_and_the_gateway_load_balancer_address() -> None:
         assert (no_route.stdout, no_route.exit_code) == (b"404", 0)  # Envoy: no route for the host
         nowhere = sim.curl("demo-a", "k8s-app=app-a", "-sS", "--max-time", "1", "10.99.99.99")
         assert nowhere.exit_code == 28
+        (pod_b,) = sim.pods("demo-b")
+        direct = sim.curl(
+            "demo-a", "k8s-app=app-a", "-sS", f"http://{pod_b['status']['podIP']}:8080/"
+        )
+        assert direct.exit_code == 0 and b"Hostname: app-b-" in direct.stdout
+        assert "x-forwarded-client-cert" not in headers(direct.stdout)  # passthrough, no mTLS
+        closed = sim.curl("demo-a", "k8s-app=app-a", *CODE, f"{pod_b['status']['podIP']}:9999")
+        assert (closed.stdout, closed.exit_code) == (b"000", 7)
 
     run(scenario())

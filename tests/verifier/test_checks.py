@@ -364,3 +364,17 @@ def test_probes_pick_a_ready_source_pod_and_its_app_container() -> None:
     assert "--max-time" in probes[0].argv and "4" in probes[0].argv
     none = connectivity.plan_probes(B.healthy(3, pods=[]), expect)
     assert none[0].problem == "no pod matches k8s-app=app-a in demo-a"
+
+
+def test_moved_namespace_still_labelled_for_the_old_global_injector_is_pending() -> None:
+    expect = expect_stage(B.plan(), 3)
+    snap = B.healthy(3, legacy_injection=frozenset({"demo-a", "demo-b"}))
+    r = dataplane.check(snap, expect)
+    assert r.status is Status.PENDING
+    assert "namespace demo-a still has istio-injection=enabled" in r.message
+    assert "remove demo-a from istio-sample's autoInjectionNamespaces" in r.message
+    assert "demo-b" not in r.message  # demo-b is still meant to be on the old control plane
+    assert (
+        dataplane.check(B.healthy(3, legacy_injection=frozenset({"demo-b"})), expect).status
+        is Status.PASSED
+    )

@@ -120,3 +120,20 @@ def test_api_down_is_exit_3_within_the_deadline_and_still_reports(tmp_path: Path
         assert "Connection refused" in data["error"] or "NewConnectionError" in data["error"]
     else:
         assert "unverifiable" in text.lower()
+
+
+def test_rbac_command_prints_the_shipped_cluster_role() -> None:
+    import yaml
+
+    res = CliRunner().invoke(main, ["rbac"])
+    assert res.exit_code == 0
+    role = yaml.safe_load(res.output)
+    assert role["kind"] == "ClusterRole"
+    exec_rule = next(r for r in role["rules"] if r["resources"] == ["pods/exec"])
+    assert sorted(exec_rule["verbs"]) == ["create", "get"]
+    writes = {"create", "update", "patch", "delete", "deletecollection"}
+    assert all(
+        not (set(r["verbs"]) & writes)
+        for r in role["rules"]
+        if r["resources"] not in (["pods/exec"], ["selfsubjectaccessreviews"])
+    )

@@ -31,6 +31,12 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
     unmanaged: list[str] = []
     checked = 0
     for ns, cp in sorted(expect.namespaces.items()):
+        if cp is expect.plan.target and snap.legacy_injection and ns in snap.legacy_injection:
+            pending.append(
+                f"namespace {ns} still has istio-injection=enabled, so the old control plane "
+                f"injects its new pods (drop the label; remove {ns} from "
+                f"{expect.plan.source.name}'s autoInjectionNamespaces)"
+            )
         repo_workloads = {(w.kind, w.name) for w in _workloads(expect, ns)}
         generations: dict[tuple[str, str], set[str]] = defaultdict(set)
         for pod in snap.pods_in(ns):

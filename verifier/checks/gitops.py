@@ -71,7 +71,15 @@ def check(snap: Snapshot, target: SyncTarget) -> CheckResult:
             continue
         rev = applied_revision(ref, obj)
         problems = _argo(obj) if ref.kind == "Application" else _flux(obj)
-        record: dict[str, Any] = {"object": who, "appliedRevision": rev, "problems": problems}
+        status = obj.get("status") or {}
+        record: dict[str, Any] = {
+            "object": who,
+            "appliedRevision": rev,
+            "operation": ((status.get("operationState") or {}).get("phase", "")),
+            "health": ((status.get("health") or {}).get("status", "")),
+            "syncStatus": ((status.get("sync") or {}).get("status", "")),
+            "problems": problems,
+        }
         if is_commit(rev):
             contained = target.contains.get(rev)
             record["containsStageCommit"] = contained
