@@ -10,6 +10,7 @@ __all__ = [
     "DEFAULT_OPERATOR",
     "canary_name",
     "check_upgrade",
+    "honours_create_only",
     "minor_of",
     "parse_version",
     "retag",
@@ -18,6 +19,9 @@ __all__ = [
 # The newest istio-operator (v1beta1 line) release per Istio minor it reconciles (banzai.md §1.1).
 DEFAULT_OPERATOR = {"1.6": "0.6.22", "1.7": "0.7.14"}
 MAX_MINOR_JUMP = 2
+# First operator release per line that honours `gateways.<type>.createOnly` (PR #535 in 0.6.17,
+# PR #507 in 0.7.2; banzai.md §1.4): older ones keep owning, and reverting, the gateways they made.
+CREATE_ONLY_SINCE = {(0, 6): (0, 6, 17), (0, 7): (0, 7, 2)}
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
 _SUFFIX = re.compile(r"-v\d+x$")
@@ -66,3 +70,13 @@ def retag(image: str, tag: str) -> str:
     if not sep or "/" in image[len(head) :]:
         return f"{image}:{tag}"
     return f"{head}:{tag}"
+
+
+def honours_create_only(operator_version: str) -> bool:
+    """Whether this istio-operator release drops its ownerReference for `createOnly` gateways."""
+    try:
+        v = parse_version(operator_version, "operator version")
+    except UsageError:
+        return False
+    since = CREATE_ONLY_SINCE.get(v[:2])
+    return v >= since if since else v[:2] > (0, 7)

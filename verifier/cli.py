@@ -172,3 +172,7 @@ def _run(
     else:
         click.echo(render(result, output), nl=False)
     sys.exit(result.verdict.exit_code)
+
+
+if __name__ == "__main__":
+    main()

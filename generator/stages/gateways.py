@@ -14,6 +14,7 @@ from typing import Any
 
 from generator.discovery import gateways_made_by
 from generator.errors import PlanError
+from generator.naming import honours_create_only
 from generator.render import render
 from generator.stages.context import StageContext
 from generator.yamledit import detect_style, set_value
@@ -87,6 +88,7 @@ def plan(ctx: StageContext) -> dict[str, Any]:
             metadata={"name": ref.name, "namespace": ref.namespace},
             spec=adopted_spec(gtype, block, tgt.name, tgt.namespace),
             indentless=style.indentless,
+            create_only_honoured=honours_create_only(src.operator.version),
         )
         path = ref.file or posixpath.join(posixpath.dirname(old_cr.file), f"{ref.name}.yaml")
         ctx.editor.create(path, text)
@@ -95,4 +97,8 @@ def plan(ctx: StageContext) -> dict[str, Any]:
             old_cr, set_value(old_cr.pos, ("spec", "gateways", gtype, "createOnly"), True)
         )
         adopted.append(ref.name)
-    return {"adopted": adopted, "moved": moved}
+    return {
+        "adopted": adopted,
+        "moved": moved,
+        "create_only_honoured": honours_create_only(src.operator.version),
+    }

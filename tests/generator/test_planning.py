@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from generator.errors import UsageError
-from generator.naming import canary_name, retag
+from generator.naming import canary_name, honours_create_only, retag
 from generator.planning import MAX_FULL_PAIRS, MAX_STAGE_PAIRS, probe_pairs, split_waves
 from generator.resources import example_repo_dir
 from generator.stages.control_plane import derive_spec
@@ -36,6 +36,23 @@ def test_canary_name_follows_the_vNNx_convention(name: str, version: str, expect
 )
 def test_retag_keeps_registry_and_repository(image: str, expected: str) -> None:
     assert retag(image, "1.7.7") == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("0.6.12", False),
+        ("0.6.16", False),
+        ("0.6.17", True),
+        ("0.6.22", True),
+        ("0.7.1", False),
+        ("0.7.2", True),
+        ("0.7.14", True),
+        ("not-a-version", False),
+    ],
+)
+def test_create_only_is_honoured_from_0_6_17_and_0_7_2(version: str, expected: bool) -> None:
+    assert honours_create_only(version) is expected
 
 
 def test_waves_explicit_first_then_the_rest_by_size() -> None:

@@ -85,6 +85,8 @@ def test_init_and_five_stages_follow_the_architecture_table(tmp_path: Path) -> N
     msg = head_message(repo)
     assert msg.rstrip().endswith("Istio-Canary-Stage: 2/5 gateways")
     assert "not owned by" in " ".join(msg.split()) or "no longer owned by" in msg
+    # The seed's 0.6.12 operator ignores createOnly (0.6.17+): the message must not promise it.
+    assert "predates `createOnly`" in msg and "drops its ownerReference" not in msg
     (mgw,) = _docs(repo / "istio-system/istio-ingressgateway.yaml")
     assert mgw["kind"] == "MeshGateway" and mgw["metadata"]["name"] == "istio-ingressgateway"
     assert mgw["spec"]["istioControlPlane"] == {

@@ -165,6 +165,31 @@ def test_gateway_still_on_old_control_plane_is_pending() -> None:
     assert "proxy 1.6.14, expected istio-sample-v17x.istio-system proxy 1.7.7" in r.message
 
 
+def test_gateway_service_younger_than_the_canary_control_plane_was_recreated() -> None:
+    """MeshGateway and Service re-created together (GC of the old CR): only the canary's age tells."""
+    expect = expect_stage(B.plan(), 5)
+    canary = B.istio(B.NEW)
+    canary["metadata"]["creationTimestamp"] = "2026-01-01T00:10:00Z"
+    istios = {(B.NEW.namespace, B.NEW.name): canary}
+    both_new = B.healthy(
+        5,
+        istios=istios,
+        meshgateways={
+            ("istio-system", "istio-ingressgateway"): B.mgw(B.NEW, created="2026-01-01T00:20:00Z")
+        },
+        services={
+            ("istio-system", "istio-ingressgateway"): B.service("uid-2", "2026-01-01T00:20:01Z")
+        },
+    )
+    r = gateways.check(both_new, expect)
+    assert r.status is Status.FAILED
+    assert "was recreated during the upgrade: created 2026-01-01T00:20:01Z" in r.message
+    assert "after the new control plane istio-sample-v17x (2026-01-01T00:10:00Z)" in r.message
+
+    kept = B.healthy(5, istios=istios)  # the Service dates from before the canary existed
+    assert gateways.check(kept, expect).status is Status.PASSED
+
+
 def test_recreated_gateway_service_fails_from_cluster_evidence_or_baseline() -> None:
     expect = expect_stage(B.plan(), 2)
     late = B.healthy(

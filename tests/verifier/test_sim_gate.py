@@ -58,6 +58,22 @@ def test_seed_flow_stage_by_stage_to_the_end(tmp_path: Path) -> None:
         assert seed.verify("stage", "5").check("control-planes")["status"] == "passed"
 
 
+def test_cleanup_merged_past_the_gate_is_caught_as_a_recreated_gateway(tmp_path: Path) -> None:
+    # Nobody ran the cleanup gate: deleting the 1.6 CR garbage-collected the gateway it still
+    # owned, and Argo CD re-created it from the adopted manifest, Service and LoadBalancer anew.
+    with seed_cluster(tmp_path) as seed:
+        for _ in range(4):
+            seed.promote()
+        before = seed.verify("stage", "4").check("gateways")["evidence"][0]["service"]["uid"]
+        seed.open_pr()
+        seed.merge()
+        after = seed.verify("stage", "5", timeout=3)
+        assert after.exit_code == 1
+        evidence = after.check("gateways")["evidence"][0]["service"]["uid"]
+        assert evidence != before
+        assert "was recreated during the upgrade" in after.message("gateways")
+
+
 def test_gate_waits_for_the_engine_to_apply_the_previous_stage(tmp_path: Path) -> None:
     with seed_cluster(tmp_path) as seed:
         seed.sim.set_fault("no-sync", True)

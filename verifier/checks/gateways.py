@@ -5,9 +5,14 @@ address; banzai.md §8.2). Where the baseline comes from, in order:
 
 1. `--baseline REPORT.json`: a JSON report of an earlier run (e.g. the gate before the gateways
    stage) records each gateway Service's UID and address; any change fails.
-2. Otherwise, evidence inside the cluster: the Service must be owned by the *current* MeshGateway
-   (ownerReference UID) when it has an owner, and must not have been created more than
-   `RECREATE_SLACK` seconds after that MeshGateway (the operator creates both in one reconcile).
+2. Otherwise, evidence inside the cluster, all on the API server's own clock: the Service must be
+   owned by the *current* MeshGateway (ownerReference UID) when it has an owner; must not have
+   been created more than `RECREATE_SLACK` seconds after that MeshGateway (the operator creates
+   both in one reconcile); and, once the new control plane's `Istio` CR exists, must be older than
+   that CR. The last rule catches the worst case, where the MeshGateway and its Service were
+   garbage-collected and re-created *together* (deleting the old CR while it still owned the
+   gateway): every gateway in the plan existed before the upgrade started, so its Service cannot
+   legitimately be younger than the canary control plane.
 A recreated Service fails at once (it will not heal); a missing address is pending.
 """
 
@@ -61,7 +66,8 @@ def check(
         if svc is None:
             pending.append(f"Service {key} not found")
         else:
-            recreated = _recreated(key, svc, mgw, baseline)
+            canary = snap.istios.get((expect.plan.target.namespace, expect.plan.target.name))
+            recreated = _recreated(key, svc, mgw, baseline, canary)
             if recreated:
                 failed.append(recreated)
             elif not address:
@@ -114,6 +120,7 @@ def _recreated(
     svc: Mapping[str, Any],
     mgw: Mapping[str, Any],
     baseline: Mapping[str, Mapping[str, str]] | None,
+    canary: Mapping[str, Any] | None = None,
 ) -> str:
     uid, address = _uid(svc), service_address(svc)
     before = (baseline or {}).get(key)
@@ -134,7 +141,19 @@ def _recreated(
     if created and born and (created - born).total_seconds() > RECREATE_SLACK:
         gap = int((created - born).total_seconds())
         return f"Service {key} was recreated: created {gap}s after its MeshGateway (uid {uid})"
+    started = _time(canary) if canary else None
+    if created and started and created > started:
+        name = (canary or {}).get("metadata", {}).get("name", "the new control plane")
+        return (
+            f"Service {key} was recreated during the upgrade: created {_stamp(created)}, after the "
+            f"new control plane {name} ({_stamp(started)}), so its LoadBalancer and address were "
+            "replaced"
+        )
     return ""
+
+
+def _stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _time(obj: Mapping[str, Any]) -> datetime | None:
