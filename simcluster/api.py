@@ -87,6 +87,8 @@ class ApiState:
     faults: Faults | None = None
     exec_handler: ExecHandler = missing_binary
     sync: Callable[[], Awaitable[str | None]] | None = None
+    # answers whether controllers are idle and the store quiet (`simcluster serve`'s settle probe)
+    settled: Callable[[], bool] = lambda: True
     bookmark_interval: float = 1.0
     hang_seconds: float = 30.0
     requests: collections.deque[tuple[str, str, str]] = field(
@@ -338,6 +340,10 @@ class Api:
             )
         faults.set(name, enabled)
         return json_response({"name": name, "enabled": faults.enabled(name)})
+
+    async def settled_get(self, request: web.Request) -> web.Response:
+        """Whether the controllers are idle: lets a client of `serve` wait as the harness does."""
+        return json_response({"settled": bool(self.state.settled())})
 
     async def sync_post(self, request: web.Request) -> web.Response:
         if self.state.sync is None:
@@ -1022,6 +1028,7 @@ def make_app(state: ApiState) -> web.Application:
     r.add_get("/simcluster/v1/faults", api.faults_list)
     r.add_put("/simcluster/v1/faults/{name}", api.fault_put)
     r.add_post("/simcluster/v1/sync", api.sync_post)
+    r.add_get("/simcluster/v1/settled", api.settled_get)
     r.add_route("*", "/api", api.core)
     r.add_route("*", "/api/{tail:.*}", api.core)
     r.add_route("*", "/apis", api.named)
