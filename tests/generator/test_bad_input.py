@@ -1,0 +1,83 @@
+"""A demanding user's broken repos: each refusal is one line naming the file:line, exit 2, nothing
+written. (The generic refusals of issue 2 live in test_refusals.py; these are the QA pass's finds.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.generator.helpers import example_repo, git, run, snapshot
+from tests.generator.test_refusals import _commit_all, _refused
+
+
+def test_duplicate_key_in_the_istio_cr_is_refused_at_its_line(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    cr = repo / "istio-system" / "istio.yaml"
+    text = cr.read_text()
+    cr.write_text(
+        text.replace('  version: "1.6.14"\n', '  version: "1.6.14"\n  version: "1.5.0"\n')
+    )
+    line = cr.read_text().splitlines().index('  version: "1.5.0"') + 1
+    _commit_all(repo)
+    _refused(
+        repo,
+        ["init", "--to-version", "1.7.7"],
+        f"istio-system/istio.yaml:{line}: invalid YAML (found duplicate key 'version')",
+    )
+
+
+def test_duplicate_key_in_a_namespace_is_named_not_reported_as_missing(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    ns = repo / "apps" / "namespaces.yaml"
+    ns.write_text(ns.read_text().replace("  name: demo-a\n", "  name: demo-a\n  name: demo-x\n", 1))
+    _commit_all(repo)
+    _refused(
+        repo,
+        ["init", "--to-version", "1.7.7"],
+        "apps/namespaces.yaml:7: invalid YAML (found duplicate key 'name')",
+    )
+
+
+def test_yaml_merge_keys_are_not_mistaken_for_duplicates(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    (repo / "apps" / "anchors.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\n"
+        "data:\n  base: &b {a: '1', b: '2'}\n  over:\n    <<: *b\n    a: '3'\n"
+    )
+    _commit_all(repo)
+    r = run("init", "--repo", str(repo), "--to-version", "1.7.7")
+    assert r.exit_code == 0, r.stderr
+    assert "anchors.yaml" not in r.stderr
+
+
+def test_non_utf8_file_to_edit_is_named_with_its_line(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    ns = repo / "apps" / "namespaces.yaml"
+    ns.write_bytes(ns.read_bytes() + b"# caf\xe9\n")
+    line = ns.read_bytes().count(b"\n")
+    _commit_all(repo)
+    _refused(
+        repo,
+        ["init", "--to-version", "1.7.7"],
+        f"apps/namespaces.yaml:{line}: not UTF-8 (byte 0xe9)",
+    )
+
+
+def test_non_utf8_file_elsewhere_is_a_warning_not_silence(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    (repo / "apps" / "latin1.yaml").write_bytes(b"# caf\xe9\nkind: ConfigMap\n")
+    _commit_all(repo)
+    r = run("init", "--repo", str(repo), "--to-version", "1.7.7")
+    assert r.exit_code == 0, r.stderr
+    assert "apps/latin1.yaml:1: not UTF-8 (byte 0xe9)" in r.stderr
+
+
+def test_no_istio_cr_names_the_file_that_could_not_be_parsed(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    cr = repo / "istio-system" / "istio.yaml"
+    cr.write_text(cr.read_text() + "foo: [\n")
+    _commit_all(repo)
+    _refused(repo, ["init", "--to-version", "1.7.7"], "istio-system/istio.yaml:")
+    head = git(repo, "rev-parse", "HEAD")
+    before = snapshot(repo)
+    assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 2
+    assert snapshot(repo) == before and git(repo, "rev-parse", "HEAD") == head
