@@ -50,7 +50,7 @@ _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class Loader(_Base):  # type: ignore[misc]
+class Loader(_Base):
     """libyaml's safe loader that refuses duplicate mapping keys (YAML 1.2 forbids them).
 
     PyYAML silently keeps the last value, so `version: 1.6.14` followed by `version: 1.5.0`
