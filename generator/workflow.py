@@ -21,7 +21,7 @@ from generator.errors import CanaryError, InputError, PlanError, PreconditionErr
 from generator.gitrepo import GitRepo
 from generator.index import RepoIndex, build_index, no_gc
 from generator.naming import parse_version
-from generator.plan import PLAN_PATH, Plan, dump_plan, load_plan
+from generator.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
 from generator.planning import InitOptions, build_plan
 from generator.render import render
 from generator.stages import STAGES, StageContext
@@ -74,7 +74,7 @@ def read_plan(root: Path) -> Plan:
     if not path.is_file():
         raise PlanError(f"{PLAN_PATH}: no plan in {root}; run `istio-canary init` first")
     with no_gc():
-        return load_plan(path.read_text(encoding="utf-8"))
+        return read_plan_file(path)
 
 
 def _commit(

@@ -81,3 +81,41 @@ def test_no_istio_cr_names_the_file_that_could_not_be_parsed(tmp_path: Path) -> 
     before = snapshot(repo)
     assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 2
     assert snapshot(repo) == before and git(repo, "rev-parse", "HEAD") == head
+
+
+def _plan_edited(tmp_path: Path, edit: bytes | None = None, old: str = "", new: str = "") -> Path:
+    repo = example_repo(tmp_path / "repo")
+    assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 0
+    plan = repo / ".istio-canary" / "plan.yaml"
+    if edit is not None:
+        plan.write_bytes(plan.read_bytes() + edit)
+    else:
+        text = plan.read_text()
+        assert old in text
+        plan.write_text(text.replace(old, new, 1))
+    _commit_all(repo)
+    return repo
+
+
+def test_plan_with_a_non_utf8_byte_is_a_one_line_plan_error(tmp_path: Path) -> None:
+    repo = _plan_edited(tmp_path, edit=b"# caf\xe9\n")
+    for cmd in (["status"], ["next"], ["rollback", "--namespace", "demo-a"]):
+        _refused(repo, cmd, ".istio-canary/plan.yaml:")
+        _refused(repo, cmd, "not UTF-8 (byte 0xe9)")
+
+
+def test_plan_with_a_duplicate_key_is_refused_at_its_line(tmp_path: Path) -> None:
+    repo = _plan_edited(tmp_path, edit=b"kind: Other\n")
+    _refused(repo, ["next"], "invalid YAML (found duplicate key 'kind')")
+
+
+def test_plan_applied_must_be_a_boolean(tmp_path: Path) -> None:
+    # `applied: maybe` read as True would skip the control-plane stage.
+    repo = _plan_edited(tmp_path, old="applied: false", new="applied: maybe")
+    _refused(repo, ["status"], "stages[1].applied must be true or false")
+    _refused(repo, ["next"], "stages[1].applied must be true or false")
+
+
+def test_plan_version_that_is_not_a_version_names_the_plan_field(tmp_path: Path) -> None:
+    repo = _plan_edited(tmp_path, old="version: 1.7.7", new="version: 1.x")
+    _refused(repo, ["status"], ".istio-canary/plan.yaml: to.controlPlane.version '1.x' is not")
