@@ -3,7 +3,11 @@ written. (The generic refusals of issue 2 live in test_refusals.py; these are th
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.generator.helpers import example_repo, git, run, snapshot
 from tests.generator.test_refusals import _commit_all, _refused
@@ -119,3 +123,37 @@ def test_plan_applied_must_be_a_boolean(tmp_path: Path) -> None:
 def test_plan_version_that_is_not_a_version_names_the_plan_field(tmp_path: Path) -> None:
     repo = _plan_edited(tmp_path, old="version: 1.7.7", new="version: 1.x")
     _refused(repo, ["status"], ".istio-canary/plan.yaml: to.controlPlane.version '1.x' is not")
+
+
+# A pre-commit hook that presses Ctrl-C: SIGINT to the whole process group (istio-canary, git,
+# the hook), exactly what a terminal sends, at the worst moment (files written, git committing).
+CTRL_C_HOOK = """#!/bin/sh
+kill -INT -$(ps -o pgid= -p $$ | tr -d ' ') || exit 1
+exec sleep 30
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--branch", "stage-1"]])
+def test_ctrl_c_while_committing_a_stage_leaves_the_tree_as_before(
+    tmp_path: Path, extra: list[str]
+) -> None:
+    repo = example_repo(tmp_path / "repo")
+    assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 0
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text(CTRL_C_HOOK)
+    hook.chmod(0o755)
+    before, head = snapshot(repo), git(repo, "rev-parse", "HEAD")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "istio-canary"), "next", "--repo", str(repo), *extra],
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=60,
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == "istio-canary: interrupted; the tree is as before"
+    assert snapshot(repo) == before
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    assert git(repo, "symbolic-ref", "--short", "HEAD").strip() == "main"
+    assert "stage-1" not in git(repo, "branch", "--list")
