@@ -74,7 +74,7 @@ def write_edits(root: Path, edits: Sequence[FileEdit], rename: Renamer = os.repl
                 rename(os.fspath(target), aside)
                 trash.append(aside)
                 done.append(e)
-    except OSError as err:
+    except BaseException as err:  # OSError, or Ctrl-C part-way through the renames
         restore(root, done)
         for _, tmp in temps:
             if os.path.exists(tmp):
@@ -82,7 +82,9 @@ def write_edits(root: Path, edits: Sequence[FileEdit], rename: Renamer = os.repl
         for aside in trash:
             if os.path.exists(aside):
                 os.unlink(aside)
-        raise InputError(f"could not write the stage ({err}); the tree is as before") from err
+        if isinstance(err, OSError):
+            raise InputError(f"could not write the stage ({err}); the tree is as before") from err
+        raise
     for aside in trash:
         os.unlink(aside)
     for e in edits:

@@ -16,6 +16,8 @@ from generator.forge import FORGES
 from generator.planning import InitOptions
 
 PROG = "istio-canary"
+# What a Ctrl-C of a writing command leaves (workflow restores files, index and branch).
+UNTOUCHED = "interrupted; the tree is as before"
 
 repo_option = click.option(
     "--repo",
@@ -73,7 +75,7 @@ def main() -> None:
 @dry_run_option
 @branch_option
 @verbose_option
-@handle_errors(PROG)
+@handle_errors(PROG, interrupted=UNTOUCHED)
 def init(
     repo: Path,
     to_version: str,
@@ -146,7 +148,7 @@ def status(repo: Path, output: str) -> None:
     "(default: $GITHUB_API_URL / $CI_API_V4_URL, else from the remote's host).",
 )
 @verbose_option
-@handle_errors(PROG)
+@handle_errors(PROG, interrupted=UNTOUCHED)
 def next_(
     repo: Path,
     dry_run: bool,
@@ -186,7 +188,7 @@ def next_(
 @dry_run_option
 @branch_option
 @verbose_option
-@handle_errors(PROG)
+@handle_errors(PROG, interrupted=UNTOUCHED)
 def rollback(
     repo: Path, namespaces: tuple[str, ...], dry_run: bool, branch: str | None, verbose: bool
 ) -> None:

@@ -17,8 +17,17 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def handle_errors(prog: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorate a click callback so a CanaryError prints one line and exits with its code."""
+INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C'd command
+
+
+def handle_errors(
+    prog: str, interrupted: str = "interrupted"
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a click callback so a CanaryError prints one line and exits with its code.
+
+    Ctrl-C prints `interrupted` (say what state it leaves) and exits 130, instead of click's
+    "Aborted!" with exit 1, which the contract reserves for a failed check.
+    """
 
     def wrap(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
@@ -29,6 +38,9 @@ def handle_errors(prog: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 message = " ".join(str(err).split("\n")[0].split())
                 click.echo(f"{prog}: error: {message}", err=True)
                 sys.exit(err.exit_code)
+            except KeyboardInterrupt:
+                click.echo(f"{prog}: {interrupted}", err=True)
+                sys.exit(INTERRUPTED)
 
         return inner
 

@@ -235,9 +235,8 @@ def refuse_shared_bases(index: RepoIndex, files: Iterable[str]) -> None:
 def _control_plane(index: RepoIndex, target: tuple[int, int, int] | None) -> Document:
     crs = [d for d in index.of_kind("Istio", ISTIO_GROUP) if d.file not in index.patch_files()]
     if not crs:
-        broken = f" ({len(index.broken)} file(s) could not be parsed)" if index.broken else ""
         raise InputError(
-            f"{index.root}: no Istio CR (istio.banzaicloud.io/v1beta1) found in the repo{broken}"
+            f"{index.root}: no Istio CR (istio.banzaicloud.io/v1beta1) found in the repo"
         )
     if len(crs) == 1:
         return crs[0]
@@ -271,7 +270,22 @@ def _duplicates(index: RepoIndex, kinds: set[str]) -> None:
 
 
 def discover(index: RepoIndex, target: tuple[int, int, int] | None = None) -> Found:
-    """Read the mesh out of the repo; refuses (InputError) what it cannot act on safely."""
+    """Read the mesh out of the repo; refuses (InputError) what it cannot act on safely.
+
+    A file discovery could not parse is the likely cause of anything it then finds missing
+    (a duplicate key hides a Namespace, a stray byte hides the Istio CR), so a refusal names
+    those files first rather than sending the user to look for a manifest that is there.
+    """
+    try:
+        return _discover(index, target)
+    except InputError as err:
+        if not index.broken:
+            raise
+        unseen = "; ".join(list(index.broken.values())[:3])
+        raise InputError(f"{unseen} (discovery could not see inside it); so: {err}") from err
+
+
+def _discover(index: RepoIndex, target: tuple[int, int, int] | None) -> Found:
     _duplicates(
         index,
         {

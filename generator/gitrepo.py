@@ -95,6 +95,18 @@ class GitRepo:
         """Create `branch` at HEAD and check it out (the tree is clean, so nothing moves)."""
         self._git("switch", "-q", "-c", branch)
 
+    def abandon_branch(self, branch: str, back_to: str | None, head: str | None) -> None:
+        """Undo `switch_new` after a failed or interrupted stage (best effort: the stage's
+        files are already restored, so the switch moves nothing)."""
+        try:
+            if back_to is not None:
+                self._git("switch", "-q", back_to)
+            elif head is not None:
+                self._git("switch", "-q", "--detach", head)
+            self._git("branch", "-q", "-D", branch)
+        except PreconditionError:
+            pass
+
     def commit(self, paths: Sequence[str], message: str) -> str:
         """Stage exactly `paths` (new, changed or deleted) and commit them; returns the sha."""
         if not paths:

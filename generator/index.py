@@ -227,6 +227,18 @@ def _walk(root: Path) -> Iterator[str]:
             yield name if rel == "." else posixpath.join(rel.replace(os.sep, "/"), name)
 
 
+def _read_text(full: Path, path: str) -> str:
+    """A file's text; bytes that are not UTF-8 are an InputError naming file:line and the byte
+    (kubectl, Argo CD and Flux all read manifests as UTF-8, so such a file is broken, not skipped)."""
+    with open(full, "rb") as fh:
+        raw = fh.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{raw[err.start]:02x})") from err
+
+
 def _parse(text: str, path: str) -> list[Document]:
     loader = Loader(text)
     docs: list[Document] = []
@@ -302,10 +314,13 @@ def _build(root: Path) -> RepoIndex:
             index.notes.append(f"skipped {path}: not YAML")
             continue
         try:
-            with open(root / path, encoding="utf-8", newline="") as fh:
-                text = fh.read()
-        except (OSError, UnicodeDecodeError) as err:
-            index.notes.append(f"skipped {path}: unreadable ({err})")
+            text = _read_text(root / path, path)
+        except OSError as err:
+            index.notes.append(f"skipped {path}: unreadable ({err.strerror or err})")
+            continue
+        except InputError as err:
+            index.broken[path] = str(err)
+            index.notes.append(f"skipped {err}")
             continue
         if "{{" in text:
             index.notes.append(f"skipped {path}: Helm/Go template (contains '{{{{')")

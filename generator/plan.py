@@ -10,13 +10,16 @@ namespace should be on after stage N) live here so they are answered one way onl
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
 from generator.errors import PlanError
+from generator.yamledit import Loader as _Loader
 
 __all__ = [
     "API_VERSION",
@@ -34,11 +37,11 @@ __all__ = [
     "WorkloadRef",
     "dump_plan",
     "load_plan",
+    "read_plan_file",
     "revision_of",
 ]
 
 # libyaml when present: a 2,500-namespace plan is ~1 MB, which pure-Python PyYAML takes seconds on.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 API_VERSION = "istio-canary.io/v1alpha1"
@@ -397,7 +400,7 @@ class Plan:
                     namespaces=tuple(str(x) for x in r.seq(st, "namespaces", "", required=False)),
                     gateways=tuple(str(x) for x in r.seq(st, "gateways", "", required=False)),
                     checks=tuple(r.check(c) for c in r.seq(st, "checks", "", required=False)),
-                    applied=bool(st.get("applied", False)) if isinstance(st, Mapping) else False,
+                    applied=r.b(st, "applied", f"stages[{pos}]", False),
                 )
             )
         if not stages:
@@ -486,6 +489,9 @@ def _check_to_dict(c: ConnectivityCheck) -> dict[str, Any]:
     }
 
 
+_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+].*)?$")
+
+
 class _Reader:
     """Typed field access that records problems instead of raising on the first one."""
 
@@ -500,6 +506,14 @@ class _Reader:
                 return ""
             return default
         return str(value)
+
+    def b(self, m: Any, key: str, where: str, default: bool) -> bool:
+        """A strict boolean: `applied: maybe` must not read as applied."""
+        value = m.get(key, default) if isinstance(m, Mapping) else default
+        if not isinstance(value, bool):
+            self.problems.append(f"{where}.{key} must be true or false, not {value!r}")
+            return default
+        return value
 
     def i(self, m: Any, key: str, where: str) -> int:
         value = m.get(key) if isinstance(m, Mapping) else None
@@ -533,13 +547,16 @@ class _Reader:
             form=self.s(op, "form", f"{where}.operator", "plain"),  # type: ignore[arg-type]
             file=self.s(op, "file", f"{where}.operator", ""),
         )
+        version = self.s(cp, "version", w)
+        if version and not _VERSION.match(version):
+            self.problems.append(f"{w}.version {version!r} is not a version like 1.7.7")
         return ControlPlane(
             name=self.s(cp, "name", w),
             namespace=self.s(cp, "namespace", w),
-            version=self.s(cp, "version", w),
+            version=version,
             operator=operator,
             file=self.s(cp, "file", w, ""),
-            global_=bool(cp.get("global", True)) if isinstance(cp, Mapping) else True,
+            global_=self.b(cp, "global", w, True),
         )
 
     def check(self, m: Any) -> ConnectivityCheck:
@@ -553,6 +570,22 @@ class _Reader:
             target_service=self.s(dst, "service", "checks.to"),
             port=self.i(dst, "port", "checks.to"),
         )
+
+
+def read_plan_file(path: Path, where: str = PLAN_PATH) -> Plan:
+    """Read and parse a plan file; unreadable or non-UTF-8 bytes are a PlanError naming it."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PlanError(f"{where}: no plan; run `istio-canary init` first") from None
+    except OSError as e:
+        raise PlanError(f"{where}: cannot read ({e.strerror or e})") from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise PlanError(f"{where}:{line}: not UTF-8 (byte 0x{raw[e.start]:02x})") from e
+    return load_plan(text, where)
 
 
 def load_plan(text: str, where: str = PLAN_PATH) -> Plan:

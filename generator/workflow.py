@@ -17,11 +17,11 @@ from typing import Any, ParamSpec, TypeVar
 from generator.apply import Renamer, restore, write_edits
 from generator.discovery import discover, find_doc, operator_release, refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
-from generator.errors import CanaryError, InputError, PlanError, PreconditionError, UsageError
+from generator.errors import InputError, PlanError, PreconditionError, UsageError
 from generator.gitrepo import GitRepo
 from generator.index import RepoIndex, build_index, no_gc
 from generator.naming import parse_version
-from generator.plan import PLAN_PATH, Plan, dump_plan, load_plan
+from generator.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
 from generator.planning import InitOptions, build_plan
 from generator.render import render
 from generator.stages import STAGES, StageContext
@@ -74,7 +74,7 @@ def read_plan(root: Path) -> Plan:
     if not path.is_file():
         raise PlanError(f"{PLAN_PATH}: no plan in {root}; run `istio-canary init` first")
     with no_gc():
-        return load_plan(path.read_text(encoding="utf-8"))
+        return read_plan_file(path)
 
 
 def _commit(
@@ -86,21 +86,30 @@ def _commit(
     dry_run: bool,
     rename: Renamer | None,
 ) -> Outcome:
-    out = Outcome(message, edits, branch=branch or git.branch())
+    start_branch, start_head = git.branch(), git.head()
+    out = Outcome(message, edits, branch=branch or start_branch)
     if dry_run:
         return out
-    if branch is not None:
-        git.switch_new(branch)
-    if rename is None:
-        write_edits(root, edits)
-    else:
-        write_edits(root, edits, rename)
     paths = [e.path for e in edits]
+    created = written = False
+    # BaseException: a Ctrl-C (KeyboardInterrupt) between the first write and the commit must
+    # leave the tree, the index and the checked-out branch as they were, like any failure.
     try:
+        if branch is not None:
+            git.switch_new(branch)
+            created = True
+        if rename is None:
+            write_edits(root, edits)
+        else:
+            write_edits(root, edits, rename)
+        written = True
         out.commit = git.commit(paths, message)
-    except CanaryError:
-        git.unstage(paths)
-        restore(root, edits)
+    except BaseException:
+        if written:
+            git.unstage(paths)
+            restore(root, edits)
+        if created and branch is not None:
+            git.abandon_branch(branch, start_branch, start_head)
         raise
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 from pathlib import Path
 
 import click
@@ -28,6 +29,17 @@ async def serve(server: SimServer, kubeconfig_out: Path) -> None:
         await stop.wait()
     finally:
         await server.stop()
+
+
+def _require_branch(repo: Path, branch: str) -> None:
+    """Refuse at start what the sync loop would otherwise warn about every interval, forever."""
+    found = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}"],
+        capture_output=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        raise InputError(f"{repo}: branch {branch} has no commits; commit the manifests first")
 
 
 @click.group()
@@ -79,6 +91,8 @@ def serve_cmd(
         Faults.check_name(name)
     if repo is not None and not (repo / ".git").exists():
         raise InputError(f"{repo}: not a git repository (no .git)")
+    if repo is not None:
+        _require_branch(repo, branch)
     server = SimServer(
         repo=repo,
         branch=branch,

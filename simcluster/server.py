@@ -208,5 +208,7 @@ class SimServer:
         except (StoreError, OSError, ValueError, RuntimeError) as err:
             # a broken commit must not kill the cluster (Argo CD keeps running too); the
             # verifier sees the old revision still applied
-            log.warning("simcluster: sync failed: %s", err)
+            if not self.sync_errors or self.sync_errors[-1] != str(err):
+                # once per new error, like Argo CD's ComparisonError condition, not per interval
+                log.warning("simcluster: sync failed: %s", err)
             self.sync_errors.append(str(err))

@@ -19,7 +19,7 @@ from verifier.cluster import Cluster, RetryPolicy
 from verifier.gate import Command, Request, load_baseline, run
 from verifier.probe import ProbeSettings
 from verifier.progress import Progress
-from verifier.report import FORMATS, render
+from verifier.report import FORMATS, check_writable, render, write_report
 from verifier.runner import Polling
 
 PROG = "istio-canary-verify"
@@ -163,12 +163,14 @@ def _run(
         ProbeSettings(concurrency=concurrency, max_time=probe_timeout),
         load_baseline(baseline) if baseline else None,
     )
+    if report is not None:
+        check_writable(report)
     retry = RetryPolicy(read_timeout=request_timeout, budget=max(30.0, 3 * request_timeout))
     with Cluster(kubeconfig, context, retry=retry) as cluster:
         result = run(request, cluster, Progress(sys.stderr, successes))
     if report is not None:
-        report.write_text(render(result, output), encoding="utf-8")
         click.echo(render(result, "text"), nl=False)
+        write_report(report, render(result, output))
     else:
         click.echo(render(result, output), nl=False)
     sys.exit(result.verdict.exit_code)

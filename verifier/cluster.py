@@ -170,6 +170,8 @@ class Cluster:
             except (ConfigException, OSError, ValueError, TypeError, KeyError, yaml.YAMLError) as e:
                 where = kubeconfig or "the default kubeconfig"
                 first = " ".join(str(e).split())
+                if isinstance(e, (TypeError, KeyError)):  # the loader indexed a wrong shape
+                    first = f"not a kubeconfig ({_shape_of(kubeconfig)})"
                 raise UsageError(f"cannot use kubeconfig {where}: {first}") from e
         cfg.retries = 0  # our loop owns retries; urllib3's own would hide them and ignore budgets
         self._config = cfg
@@ -440,6 +442,19 @@ class Cluster:
         if not isinstance(body, dict):
             raise _Transient("response is not a JSON object")
         return body
+
+
+def _shape_of(kubeconfig: Path | None) -> str:
+    """Why a YAML file is not a kubeconfig, for the one-line error."""
+    try:
+        data = yaml.safe_load(kubeconfig.read_text(encoding="utf-8")) if kubeconfig else None
+    except (OSError, ValueError, yaml.YAMLError):
+        return "unreadable"
+    if isinstance(data, list):
+        return "a YAML list, not a mapping"
+    if not isinstance(data, dict):
+        return "a YAML scalar, not a mapping"
+    return "clusters, users and contexts must be lists of named entries"
 
 
 def _singular(resource: Resource) -> str:

@@ -76,11 +76,15 @@ def load_baseline(path: Path) -> dict[str, dict[str, str]]:
     except (OSError, ValueError) as e:
         raise InputError(f"--baseline {path}: not a readable JSON report ({e})") from e
     found: dict[str, dict[str, str]] = {}
-    for chk in raw.get("checks") or () if isinstance(raw, dict) else ():
-        if chk.get("name") != gateways.NAME:
+    checks = raw.get("checks") if isinstance(raw, dict) else None
+    for chk in checks if isinstance(checks, list) else ():
+        if not isinstance(chk, dict) or chk.get("name") != gateways.NAME:
             continue
-        for ev in chk.get("evidence") or ():
-            svc = ev.get("service") or {}
+        evidence = chk.get("evidence")
+        for ev in evidence if isinstance(evidence, list) else ():
+            svc = ev.get("service") if isinstance(ev, dict) else None
+            if not isinstance(svc, dict):
+                continue
             if ev.get("gateway") and svc.get("uid"):
                 found[ev["gateway"]] = {"uid": svc["uid"], "address": svc.get("address", "")}
     if not found:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from generator.errors import PlanError, UsageError
-from generator.plan import PLAN_PATH, Plan, load_plan
+from generator.plan import PLAN_PATH, Plan, read_plan_file
 
 __all__ = ["Checkout"]
 
@@ -33,13 +33,7 @@ class Checkout:
 
     def plan(self) -> Plan:
         path = self.root / PLAN_PATH
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise PlanError(f"{path}: no plan (run `istio-canary init` first)") from None
-        except OSError as e:
-            raise PlanError(f"{path}: cannot read ({e.strerror})") from e
-        return load_plan(text, str(path))
+        return read_plan_file(path, str(path))
 
     def stage_commits(self) -> dict[int, str]:
         """Stage index -> the newest commit in HEAD's history whose trailer names it."""

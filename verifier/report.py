@@ -8,13 +8,16 @@ and `$GITHUB_STEP_SUMMARY`.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from generator.errors import InputError, UsageError
 from verifier.gate import Result
 
-__all__ = ["FORMATS", "render", "to_data"]
+__all__ = ["FORMATS", "check_writable", "render", "to_data", "write_report"]
 
 FORMATS = ("text", "json", "junit", "markdown")
 SCHEMA_VERSION = 1
@@ -155,3 +158,22 @@ def _markdown(data: Mapping[str, Any]) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a --report destination before polling for minutes, not after."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--report {path}: directory {parent} does not exist")
+    if path.is_dir():
+        raise UsageError(f"--report {path}: is a directory")
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        raise UsageError(f"--report {path}: not writable")
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write the report file; a failure now (disk full, removed directory) is one line."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"--report {path}: cannot write ({e.strerror or e})") from e

@@ -301,8 +301,9 @@ def test_values_yaml_would_retype_stay_strings(value: str, where: str) -> None:
 
 def test_edit_that_changes_more_than_intended_is_refused() -> None:
     # Renaming `a` to `b` where a later `b` exists: the later key wins when read back, so the
-    # result is not what was intended and nothing is returned.
-    with pytest.raises(ConflictError, match="more than intended"):
+    # result is not what was intended (a duplicate key, which the loader now refuses outright)
+    # and nothing is returned.
+    with pytest.raises(ConflictError, match="duplicate key 'b'"):
         apply_ops("a: 1\nb: 2\n", [rename_key(0, ("a",), "b", 9)], "f.yaml")
 
 

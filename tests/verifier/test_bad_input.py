@@ -1,0 +1,68 @@
+"""A demanding user's bad inputs to istio-canary-verify: one line, the contract's exit code, and
+no work done that a bad flag would throw away. (test_cli.py holds the basic usage errors.)"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from tests.verifier.test_cli import _closed_port, _kubeconfig, _repo
+from verifier.cli import main
+
+
+def _verify(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def _one_line_error(res: Result, code: int, reason: str) -> None:
+    assert res.exit_code == code, (res.exit_code, res.output, res.exception)
+    assert not isinstance(res.exception, Exception) or isinstance(res.exception, SystemExit)
+    line = res.stderr.strip()
+    assert "\n" not in line and line.startswith("istio-canary-verify: error: "), line
+    assert reason in line, line
+
+
+def test_report_into_a_missing_directory_is_refused_before_polling(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    kc = _kubeconfig(tmp_path, f"http://127.0.0.1:{_closed_port()}")
+    report = tmp_path / "no" / "such" / "dir" / "r.json"
+    started = time.monotonic()
+    res = _verify(
+        "stage",
+        "1",
+        "--repo",
+        str(repo),
+        "--kubeconfig",
+        str(kc),
+        "--timeout",
+        "20",
+        "--report",
+        str(report),
+    )
+    _one_line_error(res, 2, f"--report {report}: directory {report.parent} does not exist")
+    assert time.monotonic() - started < 10, "it polled the cluster before refusing the flag"
+
+
+def test_baseline_that_is_json_but_not_a_report_is_an_input_error(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    kc = _kubeconfig(tmp_path, f"http://127.0.0.1:{_closed_port()}")
+    for body in ([1, 2], {"checks": [1, "x"]}, {"checks": [{"name": "gateways", "evidence": [3]}]}):
+        baseline = tmp_path / "baseline.json"
+        baseline.write_text(json.dumps(body))
+        res = _verify(
+            "stage", "1", "--repo", str(repo), "--kubeconfig", str(kc), "--baseline", str(baseline)
+        )
+        _one_line_error(res, 2, f"--baseline {baseline}: the report records no gateway Service")
+
+
+def test_kubeconfig_that_is_a_yaml_list_says_so(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    kc = tmp_path / "kc"
+    kc.write_text("- a\n- b\n")
+    res = _verify("stage", "1", "--repo", str(repo), "--kubeconfig", str(kc))
+    _one_line_error(
+        res, 2, f"cannot use kubeconfig {kc}: not a kubeconfig (a YAML list, not a mapping)"
+    )
