@@ -142,6 +142,9 @@ class ExecResult:
         return str(self.status.get("message") or self.status.get("reason") or "no exit status")
 
 
+_MIN_TIMEOUT = 1.0  # even past the deadline a request gets this long (one last honest look)
+
+
 class Cluster:
     """Reads the cluster (and runs probe commands in pods) for the verifier; see module docs."""
 
@@ -173,6 +176,7 @@ class Cluster:
                 if isinstance(e, (TypeError, KeyError)):  # the loader indexed a wrong shape
                     first = f"not a kubeconfig ({_shape_of(kubeconfig)})"
                 raise UsageError(f"cannot use kubeconfig {where}: {first}") from e
+        self.deadline: float | None = None  # time.monotonic() the whole run must end by
         cfg.retries = 0  # our loop owns retries; urllib3's own would hide them and ignore budgets
         self._config = cfg
         self._api = client.ApiClient(cfg)
@@ -335,8 +339,16 @@ class Cluster:
 
     # ----- plumbing ------------------------------------------------------------------------
 
+    def end_by(self, deadline: float) -> None:
+        """Cap every later request (timeouts and retry budget) at the gate's --timeout, so a
+        hanging API server cannot hold the gate for a read timeout past its deadline."""
+        self.deadline = deadline
+
     def _timeout(self) -> tuple[float, float]:
-        return (self.retry.connect_timeout, self.retry.read_timeout)
+        read = self.retry.read_timeout
+        if self.deadline is not None:
+            read = max(_MIN_TIMEOUT, min(read, self.deadline - time.monotonic()))
+        return (min(self.retry.connect_timeout, read), read)
 
     def _count(self, verb: str) -> None:
         with self._lock:
@@ -398,6 +410,8 @@ class Cluster:
     ) -> Obj:
         """Run one request with the retry policy; return its JSON body as a dict."""
         deadline = time.monotonic() + self.retry.budget
+        if self.deadline is not None:
+            deadline = min(deadline, self.deadline)
         last = ""
         for attempt in range(self.retry.attempts):
             self._count(verb)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
+from tests.verifier.simseed import seed_cluster
 from tests.verifier.test_cli import _closed_port, _kubeconfig, _repo
 from verifier.cli import main
 
@@ -66,3 +67,18 @@ def test_kubeconfig_that_is_a_yaml_list_says_so(tmp_path: Path) -> None:
     _one_line_error(
         res, 2, f"cannot use kubeconfig {kc}: not a kubeconfig (a YAML list, not a mapping)"
     )
+
+
+def test_a_hanging_api_cannot_hold_the_gate_past_its_deadline(tmp_path: Path) -> None:
+    # api-flaky's "hang" on every request: the 30 s read timeout must not outlast --timeout 3.
+    with seed_cluster(tmp_path) as seed:
+        seed.sim.faults.flaky_share = 1.0
+        seed.sim.faults.flaky_actions = ("hang",)
+        seed.sim.set_fault("api-flaky", True)
+        started = time.monotonic()
+        verdict = seed.verify("stage", "0", timeout=3)
+        took = time.monotonic() - started
+        seed.sim.set_fault("api-flaky", False)
+    assert verdict.exit_code == 3, verdict.output
+    assert verdict.data["outcome"] == "unverifiable"
+    assert took < 3 + 5, f"the gate ran {took:.1f}s with --timeout 3"
