@@ -157,3 +157,27 @@ def test_ctrl_c_while_committing_a_stage_leaves_the_tree_as_before(
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
     assert git(repo, "symbolic-ref", "--short", "HEAD").strip() == "main"
     assert "stage-1" not in git(repo, "branch", "--list")
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "reason"),
+    [
+        ("istio-canary", ["status", "--repo", "{file}"], "Invalid value for '--repo'"),
+        ("istio-canary", ["init"], "Missing option '--to-version'"),
+        ("istio-canary", ["nxt"], "No such command 'nxt'"),
+        ("istio-canary-verify", ["stage", "-1"], "No such option '-1'"),
+        ("istio-canary-verify", ["stage", "1", "--successes", "0"], "0 is not in the range x>=1"),
+        ("simcluster", ["serve", "--port", "99999"], "99999 is not in the range 0<=x<=65535"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(
+    tmp_path: Path, script: str, args: list[str], reason: str
+) -> None:
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    argv = [str(Path(sys.executable).parent / script), *(a.format(file=afile) for a in args)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert "\n" not in line and line.startswith(f"{script}: error: "), line
+    assert reason in line, line
