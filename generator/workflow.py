@@ -70,6 +70,8 @@ def _gc_paused(fn: Callable[P, R]) -> Callable[P, R]:
 
 def read_plan(root: Path) -> Plan:
     """The plan file of the repo at `root`, or a PlanError saying to run init."""
+    if not root.is_dir():
+        raise UsageError(f"--repo {root}: not a directory")
     path = root / PLAN_PATH
     if not path.is_file():
         raise PlanError(f"{PLAN_PATH}: no plan in {root}; run `istio-canary init` first")

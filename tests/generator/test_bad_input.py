@@ -181,3 +181,11 @@ def test_usage_errors_are_one_line_with_exit_2(
     line = done.stderr.strip()
     assert "\n" not in line and line.startswith(f"{script}: error: "), line
     assert reason in line, line
+
+
+def test_status_of_a_missing_repo_says_so_rather_than_run_init(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    r = run("status", "--repo", str(missing))
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"istio-canary: error: --repo {missing}: not a directory"
+    assert not missing.exists()
