@@ -229,6 +229,7 @@ def init(
     out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
     out.notes = list(index.notes)
     out.warnings = [f"{msg}; discovery could not see inside it" for msg in index.broken.values()]
+    out.warnings += found.warnings
     return out
 
 

@@ -189,3 +189,22 @@ def test_status_of_a_missing_repo_says_so_rather_than_run_init(tmp_path: Path) -
     assert r.exit_code == 2
     assert r.stderr.strip() == f"istio-canary: error: --repo {missing}: not a directory"
     assert not missing.exists()
+
+
+def test_a_revisioned_old_cr_whose_namespaces_it_cannot_inject_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    # global: false: the operator ignores autoInjectionNamespaces and istio-injection=enabled,
+    # so the plan moves no namespace; say why instead of silently planning straight to cleanup.
+    repo = example_repo(tmp_path / "repo")
+    cr = repo / "istio-system" / "istio.yaml"
+    cr.write_text(cr.read_text().replace("\nspec:\n", "\nspec:\n  global: false\n", 1))
+    _commit_all(repo)
+    r = run("init", "--repo", str(repo), "--to-version", "1.7.7")
+    assert r.exit_code == 0, r.stderr
+    assert (
+        "istio-canary: warning: istio-system/istio.yaml:4: istio-sample is revisioned "
+        "(global: false), so it injects only namespaces labelled "
+        "istio.io/rev=istio-sample.istio-system; it ignores autoInjectionNamespaces "
+        "(demo-a, demo-b) and istio-injection=enabled (demo-a, demo-b): the plan moves no namespace"
+    ) in r.stderr
