@@ -15,7 +15,7 @@ from typing import Literal
 
 from generator.discovery import refuse_shared_bases
 from generator.errors import ConflictError, InputError
-from generator.index import Document, RepoIndex
+from generator.index import KUSTOMIZATION_NAMES, Document, RepoIndex
 from generator.yamledit import Op, append_item, apply_ops, delete_document, remove_items
 
 __all__ = ["Editor", "FileEdit", "render_diff"]
@@ -71,6 +71,12 @@ class Editor:
         """A new file; it must not exist yet."""
         if path in self.created or (self.index.root / path).exists():
             raise ConflictError(f"{path}: already exists; the stage would overwrite it")
+        folder = posixpath.dirname(path)
+        for name in KUSTOMIZATION_NAMES:
+            beside = posixpath.join(folder, name) if folder else name
+            if beside in self.index.broken:
+                # the new file could not be listed there, so GitOps would never apply it
+                raise InputError(f"{self.index.broken[beside]} (cannot list {path} in it)")
         self.created[path] = text
 
     def write(self, path: str, text: str) -> None:

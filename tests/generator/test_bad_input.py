@@ -208,3 +208,18 @@ def test_a_revisioned_old_cr_whose_namespaces_it_cannot_inject_is_warned_about(
         "istio.io/rev=istio-sample.istio-system; it ignores autoInjectionNamespaces "
         "(demo-a, demo-b) and istio-injection=enabled (demo-a, demo-b): the plan moves no namespace"
     ) in r.stderr
+
+
+@pytest.mark.parametrize("body", ["", "- a\n", "just text\n"])
+def test_a_kustomization_that_is_not_a_mapping_is_refused_not_bypassed(
+    tmp_path: Path, body: str
+) -> None:
+    # kustomize cannot build such a directory; the control-plane stage used to create the new
+    # CR next to it, unlisted, and commit as if Argo CD would apply it.
+    repo = example_repo(tmp_path / "repo")
+    (repo / "istio-system" / "kustomization.yaml").write_text(body)
+    _commit_all(repo)
+    r = run("init", "--repo", str(repo), "--to-version", "1.7.7")
+    assert r.exit_code == 0, r.stderr
+    assert "istio-system/kustomization.yaml:1: not a kustomization" in r.stderr
+    _refused(repo, ["next"], "istio-system/kustomization.yaml:1: not a kustomization")
