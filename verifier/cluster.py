@@ -20,8 +20,10 @@ error, never an empty success.
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import random
+import ssl
 import threading
 import time
 from collections import Counter
@@ -339,6 +341,29 @@ class Cluster:
 
     # ----- plumbing ------------------------------------------------------------------------
 
+    def _wire_problem(self, e: BaseException) -> str:
+        """One plain sentence for what went wrong on the wire (no urllib3 reprs)."""
+        where = urllib3.util.parse_url(self.host)
+        addr = f"{where.host}:{where.port or (443 if where.scheme == 'https' else 80)}"
+        cause = _innermost(e)
+        if isinstance(e, urllib3.exceptions.ReadTimeoutError):
+            return f"{addr}: Read timed out (no answer within {self._timeout()[1]:g}s)"
+        if isinstance(e, urllib3.exceptions.ConnectTimeoutError):
+            return f"{addr}: connect timed out"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"cannot connect to {addr} (connection refused)"
+        if isinstance(cause, (http.client.RemoteDisconnected, ConnectionResetError)):
+            # a plain-http request to a TLS port ends either way, depending on timing
+            hint = " (an https server?)" if where.scheme == "http" else ""
+            return f"{addr} closed the connection without an HTTP response{hint}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS to {addr} failed: {getattr(cause, 'reason', None) or cause}"
+        if isinstance(cause, (TimeoutError, urllib3.exceptions.TimeoutError)):
+            return f"{addr}: Read timed out (no answer within {self._timeout()[1]:g}s)"
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"cannot reach {addr} ({cause.strerror.lower()})"
+        return f"{e.__class__.__name__}: {_short(e)}"
+
     def end_by(self, deadline: float) -> None:
         """Cap every later request (timeouts and retry budget) at the gate's --timeout, so a
         hanging API server cannot hold the gate for a read timeout past its deadline."""
@@ -446,9 +471,9 @@ class Cluster:
                 ) from e
             raise ClusterUnreachable(f"{what}: HTTP {status} {_status_message(e)}") from e
         except urllib3.exceptions.HTTPError as e:
-            raise _Transient(f"{e.__class__.__name__}: {_short(e)}") from e
+            raise _Transient(self._wire_problem(e)) from e
         except OSError as e:
-            raise _Transient(f"{e.__class__.__name__}: {e}") from e
+            raise _Transient(self._wire_problem(e)) from e
         try:
             body = json.loads(data)
         except ValueError as e:
@@ -469,6 +494,27 @@ def _shape_of(kubeconfig: Path | None) -> str:
     if not isinstance(data, dict):
         return "a YAML scalar, not a mapping"
     return "clusters, users and contexts must be lists of named entries"
+
+
+def _innermost(e: BaseException) -> BaseException:
+    """The socket-level cause urllib3 wraps (MaxRetryError -> NewConnectionError -> OSError)."""
+    seen: set[int] = set()
+    while id(e) not in seen:
+        seen.add(id(e))
+        inner = getattr(e, "reason", None)
+        if isinstance(inner, BaseException):
+            e = inner
+            continue
+        args = getattr(e, "args", ())
+        nested = [a for a in args if isinstance(a, BaseException)]
+        if isinstance(e, urllib3.exceptions.ProtocolError) and nested:
+            e = nested[-1]
+            continue
+        if e.__cause__ is not None and isinstance(e, urllib3.exceptions.HTTPError):
+            e = e.__cause__
+            continue
+        break
+    return e
 
 
 def _singular(resource: Resource) -> str:
@@ -492,7 +538,7 @@ def _status_message(e: ApiException) -> str:
     return str(body.get("message") or e.reason or "")
 
 
-def _short(e: Exception) -> str:
+def _short(e: BaseException) -> str:
     reason = getattr(e, "reason", None)
     return str(reason or e).split("\n")[0][:200]
 
