@@ -20,7 +20,7 @@ from generator.edits import Editor, FileEdit, render_diff
 from generator.errors import InputError, PlanError, PreconditionError, UsageError
 from generator.gitrepo import GitRepo
 from generator.index import RepoIndex, build_index, no_gc
-from generator.naming import parse_version
+from generator.naming import parse_version, require_release
 from generator.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
 from generator.planning import InitOptions, build_plan
 from generator.render import render
@@ -194,7 +194,7 @@ def init(
     """Discover the mesh, write `.istio-canary/plan.yaml` and commit it (`Istio-Canary-Stage: 0/n`)."""
     git = GitRepo(root)
     git.require_clean(branch)
-    parse_version(opts.to_version, "--to-version")
+    require_release(opts.to_version, "--to-version")
     existing = root / PLAN_PATH
     if existing.exists():
         current = read_plan(root)

@@ -223,3 +223,19 @@ def test_a_kustomization_that_is_not_a_mapping_is_refused_not_bypassed(
     assert r.exit_code == 0, r.stderr
     assert "istio-system/kustomization.yaml:1: not a kustomization" in r.stderr
     _refused(repo, ["next"], "istio-system/kustomization.yaml:1: not a kustomization")
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        (
+            "v1.7.7",
+            "--to-version 'v1.7.7' is not a release like 1.7.7 (Istio images are tagged X.Y.Z)",
+        ),
+        ("1.7", "--to-version '1.7' is not a release like 1.7.7 (Istio images are tagged X.Y.Z)"),
+    ],
+)
+def test_to_version_must_be_an_image_tag(tmp_path: Path, version: str, reason: str) -> None:
+    # v1.7.7 or 1.7 went into spec.version and the proxy/pilot image tags: ImagePullBackOff.
+    repo = example_repo(tmp_path / "repo")
+    _refused(repo, ["init", "--to-version", version], reason)
