@@ -42,11 +42,12 @@ _RELEASE = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$")
 def require_release(text: str, what: str) -> tuple[int, int, int]:
     """A target version exactly as Istio tags its images (`1.7.7`, `1.8.0-beta.1`): it becomes
     spec.version and the proxy/pilot image tags, so `v1.7.7` or `1.7` would not pull."""
+    parsed = parse_version(text, what)
     if not _RELEASE.match(text):
         raise UsageError(
             f"{what} {text!r} is not a release like 1.7.7 (Istio images are tagged X.Y.Z)"
         )
-    return parse_version(text, what)
+    return parsed
 
 
 def minor_of(version: str) -> str:
