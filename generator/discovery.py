@@ -263,9 +263,19 @@ def _duplicates(index: RepoIndex, kinds: set[str]) -> None:
             continue
         key = (d.group, d.kind, index.namespace_of(d), d.name)
         if key in seen:
+            first = seen[key]
+            for link, real in ((first, d), (d, first)):
+                if (index.root / link.file).is_symlink() and (
+                    (index.root / link.file).resolve() == (index.root / real.file).resolve()
+                ):
+                    raise InputError(
+                        f"{link.file} is a symlink to {real.file}, so {d.kind} {d.name} is "
+                        f"found twice ({link.where}, {real.where}); the generator edits files, "
+                        "not links: keep one real file"
+                    )
             raise InputError(
                 f"{d.kind} {d.name}: two objects with the same identity "
-                f"({seen[key].where} and {d.where}); keep one"
+                f"({first.where} and {d.where}); keep one"
             )
         seen[key] = d
 

@@ -7,6 +7,7 @@ unified diff and :mod:`generator.apply` writes it; nothing here touches the disk
 from __future__ import annotations
 
 import difflib
+import os
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -115,6 +116,13 @@ class Editor:
         for path in touched:
             if path in self.index.broken:
                 raise InputError(self.index.broken[path])
+            full = self.index.root / path
+            if full.is_symlink():
+                # the rename would replace the link with a file and leave its target as it was
+                raise InputError(
+                    f"{path}: a symlink (to {os.readlink(full)}); the generator does not edit "
+                    "through links: replace it with the real file"
+                )
         refuse_shared_bases(self.index, touched)
         gone = [
             p

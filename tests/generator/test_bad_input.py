@@ -239,3 +239,33 @@ def test_to_version_must_be_an_image_tag(tmp_path: Path, version: str, reason: s
     # v1.7.7 or 1.7 went into spec.version and the proxy/pilot image tags: ImagePullBackOff.
     repo = example_repo(tmp_path / "repo")
     _refused(repo, ["init", "--to-version", version], reason)
+
+
+def _symlinked_namespaces(tmp_path: Path, target: str) -> Path:
+    repo = example_repo(tmp_path / "repo")
+    (repo / "shared").mkdir()
+    git(repo, "mv", "apps/namespaces.yaml", f"shared/{target}")
+    (repo / "apps" / "namespaces.yaml").symlink_to(f"../shared/{target}")
+    _commit_all(repo)
+    return repo
+
+
+def test_a_symlinked_manifest_seen_twice_is_named_as_a_link(tmp_path: Path) -> None:
+    repo = _symlinked_namespaces(tmp_path, "namespaces.yaml")
+    _refused(
+        repo,
+        ["init", "--to-version", "1.7.7"],
+        "apps/namespaces.yaml is a symlink to shared/namespaces.yaml",
+    )
+
+
+def test_a_stage_never_replaces_a_symlink_with_a_file(tmp_path: Path) -> None:
+    # The link is the only YAML name of the Namespaces; os.replace would turn it into a regular
+    # file (a mode change in git) and leave the real file unedited.
+    repo = _symlinked_namespaces(tmp_path, "namespaces.txt")
+    assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 0
+    for _ in range(2):
+        assert run("next", "--repo", str(repo)).exit_code == 0
+    _refused(repo, ["next", "--dry-run"], "apps/namespaces.yaml: a symlink (to ../shared/")
+    _refused(repo, ["next"], "apps/namespaces.yaml: a symlink (to ../shared/namespaces.txt)")
+    assert (repo / "apps" / "namespaces.yaml").is_symlink()
