@@ -10,7 +10,7 @@ import click
 
 from generator import __version__, pullrequest, workflow
 from generator import demo as demo_module
-from generator.clikit import handle_errors
+from generator.clikit import handle_errors, one_line_group
 from generator.errors import UsageError
 from generator.forge import FORGES
 from generator.planning import InitOptions
@@ -53,7 +53,7 @@ def _report(outcome: workflow.Outcome, dry_run: bool, verbose: bool) -> None:
         click.echo(f"  {e.action:<7} {e.path}")
 
 
-@click.group()
+@click.group(cls=one_line_group(PROG))
 @click.version_option(__version__, prog_name=PROG)
 def main() -> None:
     """Stage an Istio canary control-plane upgrade in a GitOps repo, one commit per stage."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from generator.errors import CanaryError
 
-__all__ = ["handle_errors"]
+__all__ = ["INTERRUPTED", "handle_errors", "one_line_group"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,3 +45,39 @@ def handle_errors(
         return inner
 
     return wrap
+
+
+def one_line_group(prog: str) -> type[click.Group]:
+    """A click.Group class whose usage errors are one line like every other error.
+
+    Click's default is "Usage: ...", "Try ... --help", a blank line and "Error: ...": four
+    lines on stderr that CI logs and wrappers cut badly. Same message and exit code (2).
+    """
+
+    class OneLineGroup(click.Group):
+        def main(
+            self,
+            args: Sequence[str] | None = None,
+            prog_name: str | None = None,
+            complete_var: str | None = None,
+            standalone_mode: bool = True,
+            **extra: Any,
+        ) -> Any:
+            if not standalone_mode:
+                return super().main(args, prog_name, complete_var, False, **extra)
+            try:
+                return super().main(args, prog_name, complete_var, False, **extra)
+            except click.exceptions.NoArgsIsHelpError as err:  # bare command: the help, as is
+                click.echo(err.format_message(), err=True)
+                sys.exit(err.exit_code)
+            except click.ClickException as err:
+                ctx = getattr(err, "ctx", None)
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                message = " ".join(err.format_message().split())
+                click.echo(f"{prog}: error: {message}{hint}", err=True)
+                sys.exit(err.exit_code)
+            except click.Abort:
+                click.echo(f"{prog}: interrupted", err=True)
+                sys.exit(INTERRUPTED)
+
+    return OneLineGroup

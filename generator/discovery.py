@@ -77,6 +77,7 @@ class Found:
     engine: GitOpsEngine
     gitops: list[GitOpsObject]
     istio_names: frozenset[tuple[str, str]] = frozenset()
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def version(self) -> str:
@@ -262,9 +263,19 @@ def _duplicates(index: RepoIndex, kinds: set[str]) -> None:
             continue
         key = (d.group, d.kind, index.namespace_of(d), d.name)
         if key in seen:
+            first = seen[key]
+            for link, real in ((first, d), (d, first)):
+                if (index.root / link.file).is_symlink() and (
+                    (index.root / link.file).resolve() == (index.root / real.file).resolve()
+                ):
+                    raise InputError(
+                        f"{link.file} is a symlink to {real.file}, so {d.kind} {d.name} is "
+                        f"found twice ({link.where}, {real.where}); the generator edits files, "
+                        "not links: keep one real file"
+                    )
             raise InputError(
                 f"{d.kind} {d.name}: two objects with the same identity "
-                f"({seen[key].where} and {d.where}); keep one"
+                f"({first.where} and {d.where}); keep one"
             )
         seen[key] = d
 
@@ -366,6 +377,31 @@ def _discover(index: RepoIndex, target: tuple[int, int, int] | None) -> Found:
             "Namespace manifest for it; add one so the upgrade can relabel it"
         )
 
+    warnings: list[str] = []
+    if not is_global:
+        ignored_auto = [n for n in auto if n not in namespaces]
+        ignored_label = [
+            n
+            for n, d in sorted(ns_docs.items())
+            if (d.metadata.get("labels") or {}).get("istio-injection") == "enabled"
+            and n not in namespaces
+        ]
+        if ignored_auto or ignored_label:
+            why = [
+                f"{what} ({', '.join(names)})"
+                for what, names in (
+                    ("autoInjectionNamespaces", ignored_auto),
+                    ("istio-injection=enabled", ignored_label),
+                )
+                if names
+            ]
+            moves = "no namespace" if not namespaces else ", ".join(sorted(namespaces))
+            warnings.append(
+                f"{cr.where}: {cr.name} is revisioned (global: false), so it injects only "
+                f"namespaces labelled istio.io/rev={revision}; it ignores {' and '.join(why)}: "
+                f"the plan moves {moves}"
+            )
+
     by_ns: dict[str, list[Document]] = defaultdict(list)
     services: dict[str, list[Document]] = defaultdict(list)
     for d in index.documents():
@@ -389,4 +425,5 @@ def _discover(index: RepoIndex, target: tuple[int, int, int] | None) -> Found:
         istio_names=frozenset(
             (d.name, index.namespace_of(d) or cr_ns) for d in index.of_kind("Istio", ISTIO_GROUP)
         ),
+        warnings=warnings,
     )

@@ -7,6 +7,7 @@ unified diff and :mod:`generator.apply` writes it; nothing here touches the disk
 from __future__ import annotations
 
 import difflib
+import os
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -15,7 +16,7 @@ from typing import Literal
 
 from generator.discovery import refuse_shared_bases
 from generator.errors import ConflictError, InputError
-from generator.index import Document, RepoIndex
+from generator.index import KUSTOMIZATION_NAMES, Document, RepoIndex
 from generator.yamledit import Op, append_item, apply_ops, delete_document, remove_items
 
 __all__ = ["Editor", "FileEdit", "render_diff"]
@@ -71,6 +72,12 @@ class Editor:
         """A new file; it must not exist yet."""
         if path in self.created or (self.index.root / path).exists():
             raise ConflictError(f"{path}: already exists; the stage would overwrite it")
+        folder = posixpath.dirname(path)
+        for name in KUSTOMIZATION_NAMES:
+            beside = posixpath.join(folder, name) if folder else name
+            if beside in self.index.broken:
+                # the new file could not be listed there, so GitOps would never apply it
+                raise InputError(f"{self.index.broken[beside]} (cannot list {path} in it)")
         self.created[path] = text
 
     def write(self, path: str, text: str) -> None:
@@ -109,6 +116,13 @@ class Editor:
         for path in touched:
             if path in self.index.broken:
                 raise InputError(self.index.broken[path])
+            full = self.index.root / path
+            if full.is_symlink():
+                # the rename would replace the link with a file and leave its target as it was
+                raise InputError(
+                    f"{path}: a symlink (to {os.readlink(full)}); the generator does not edit "
+                    "through links: replace it with the real file"
+                )
         refuse_shared_bases(self.index, touched)
         gone = [
             p

@@ -337,8 +337,15 @@ def _build(root: Path) -> RepoIndex:
             index.broken[path] = f"{path}{line}: invalid YAML ({problem})"
             index.notes.append(f"skipped {index.broken[path]}")
             continue
-        index.files[path] = docs
         base = posixpath.basename(path)
+        if base in KUSTOMIZATION_NAMES and not (docs and isinstance(docs[0].data, dict)):
+            index.broken[path] = (
+                f"{path}:1: not a kustomization (empty, or not a mapping); "
+                "kustomize cannot build this directory"
+            )
+            index.notes.append(f"skipped {index.broken[path]}")
+            continue
+        index.files[path] = docs
         if (
             (
                 base in KUSTOMIZATION_NAMES

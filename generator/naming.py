@@ -13,6 +13,7 @@ __all__ = [
     "honours_create_only",
     "minor_of",
     "parse_version",
+    "require_release",
     "retag",
 ]
 
@@ -33,6 +34,20 @@ def parse_version(text: str, what: str = "version") -> tuple[int, int, int]:
     if not m:
         raise UsageError(f"{what} {text!r} is not a version like 1.7.7")
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+_RELEASE = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$")
+
+
+def require_release(text: str, what: str) -> tuple[int, int, int]:
+    """A target version exactly as Istio tags its images (`1.7.7`, `1.8.0-beta.1`): it becomes
+    spec.version and the proxy/pilot image tags, so `v1.7.7` or `1.7` would not pull."""
+    parsed = parse_version(text, what)
+    if not _RELEASE.match(text):
+        raise UsageError(
+            f"{what} {text!r} is not a release like 1.7.7 (Istio images are tagged X.Y.Z)"
+        )
+    return parsed
 
 
 def minor_of(version: str) -> str:

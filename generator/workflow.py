@@ -20,7 +20,7 @@ from generator.edits import Editor, FileEdit, render_diff
 from generator.errors import InputError, PlanError, PreconditionError, UsageError
 from generator.gitrepo import GitRepo
 from generator.index import RepoIndex, build_index, no_gc
-from generator.naming import parse_version
+from generator.naming import parse_version, require_release
 from generator.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
 from generator.planning import InitOptions, build_plan
 from generator.render import render
@@ -70,6 +70,8 @@ def _gc_paused(fn: Callable[P, R]) -> Callable[P, R]:
 
 def read_plan(root: Path) -> Plan:
     """The plan file of the repo at `root`, or a PlanError saying to run init."""
+    if not root.is_dir():
+        raise UsageError(f"--repo {root}: not a directory")
     path = root / PLAN_PATH
     if not path.is_file():
         raise PlanError(f"{PLAN_PATH}: no plan in {root}; run `istio-canary init` first")
@@ -192,7 +194,7 @@ def init(
     """Discover the mesh, write `.istio-canary/plan.yaml` and commit it (`Istio-Canary-Stage: 0/n`)."""
     git = GitRepo(root)
     git.require_clean(branch)
-    parse_version(opts.to_version, "--to-version")
+    require_release(opts.to_version, "--to-version")
     existing = root / PLAN_PATH
     if existing.exists():
         current = read_plan(root)
@@ -227,6 +229,7 @@ def init(
     out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
     out.notes = list(index.notes)
     out.warnings = [f"{msg}; discovery could not see inside it" for msg in index.broken.values()]
+    out.warnings += found.warnings
     return out
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from generator.clikit import handle_errors
+from generator.clikit import handle_errors, one_line_group
 from generator.errors import InputError, UsageError
 from simcluster import kubeconfig
 from simcluster.faults import FAULT_NAMES, Faults
@@ -42,7 +42,7 @@ def _require_branch(repo: Path, branch: str) -> None:
         raise InputError(f"{repo}: branch {branch} has no commits; commit the manifests first")
 
 
-@click.group()
+@click.group(cls=one_line_group("simcluster"))
 def main() -> None:
     """A simulated Kubernetes API server with the Banzai Istio operator's behaviour."""
 

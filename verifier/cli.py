@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from generator.clikit import handle_errors
+from generator.clikit import handle_errors, one_line_group
 from verifier import __version__
 from verifier.cluster import Cluster, RetryPolicy
 from verifier.gate import Command, Request, load_baseline, run
@@ -110,7 +110,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-@click.group()
+@click.group(cls=one_line_group(PROG))
 @click.version_option(__version__, prog_name=PROG)
 def main() -> None:
     """Verify a stage of an Istio canary upgrade on the live cluster (a fail-closed merge gate)."""

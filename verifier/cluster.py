@@ -20,8 +20,10 @@ error, never an empty success.
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import random
+import ssl
 import threading
 import time
 from collections import Counter
@@ -144,6 +146,9 @@ class ExecResult:
         return str(self.status.get("message") or self.status.get("reason") or "no exit status")
 
 
+_MIN_TIMEOUT = 1.0  # even past the deadline a request gets this long (one last honest look)
+
+
 class Cluster:
     """Reads the cluster (and runs probe commands in pods) for the verifier; see module docs."""
 
@@ -175,6 +180,7 @@ class Cluster:
                 if isinstance(e, (TypeError, KeyError)):  # the loader indexed a wrong shape
                     first = f"not a kubeconfig ({_shape_of(kubeconfig)})"
                 raise UsageError(f"cannot use kubeconfig {where}: {first}") from e
+        self.deadline: float | None = None  # time.monotonic() the whole run must end by
         cfg.retries = 0  # our loop owns retries; urllib3's own would hide them and ignore budgets
         self._config = cfg
         self._api = client.ApiClient(cfg)
@@ -337,8 +343,39 @@ class Cluster:
 
     # ----- plumbing ------------------------------------------------------------------------
 
+    def _wire_problem(self, e: BaseException) -> str:
+        """One plain sentence for what went wrong on the wire (no urllib3 reprs)."""
+        where = urllib3.util.parse_url(self.host)
+        addr = f"{where.host}:{where.port or (443 if where.scheme == 'https' else 80)}"
+        cause = _innermost(e)
+        if isinstance(e, urllib3.exceptions.ReadTimeoutError):
+            return f"{addr}: Read timed out (no answer within {self._timeout()[1]:g}s)"
+        if isinstance(e, urllib3.exceptions.ConnectTimeoutError):
+            return f"{addr}: connect timed out"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"cannot connect to {addr} (connection refused)"
+        if isinstance(cause, (http.client.RemoteDisconnected, ConnectionResetError)):
+            # a plain-http request to a TLS port ends either way, depending on timing
+            hint = " (an https server?)" if where.scheme == "http" else ""
+            return f"{addr} closed the connection without an HTTP response{hint}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS to {addr} failed: {getattr(cause, 'reason', None) or cause}"
+        if isinstance(cause, (TimeoutError, urllib3.exceptions.TimeoutError)):
+            return f"{addr}: Read timed out (no answer within {self._timeout()[1]:g}s)"
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"cannot reach {addr} ({cause.strerror.lower()})"
+        return f"{e.__class__.__name__}: {_short(e)}"
+
+    def end_by(self, deadline: float) -> None:
+        """Cap every later request (timeouts and retry budget) at the gate's --timeout, so a
+        hanging API server cannot hold the gate for a read timeout past its deadline."""
+        self.deadline = deadline
+
     def _timeout(self) -> tuple[float, float]:
-        return (self.retry.connect_timeout, self.retry.read_timeout)
+        read = self.retry.read_timeout
+        if self.deadline is not None:
+            read = max(_MIN_TIMEOUT, min(read, self.deadline - time.monotonic()))
+        return (min(self.retry.connect_timeout, read), read)
 
     def _count(self, verb: str) -> None:
         with self._lock:
@@ -400,6 +437,8 @@ class Cluster:
     ) -> Obj:
         """Run one request with the retry policy; return its JSON body as a dict."""
         deadline = time.monotonic() + self.retry.budget
+        if self.deadline is not None:
+            deadline = min(deadline, self.deadline)
         last = ""
         for attempt in range(self.retry.attempts):
             self._count(verb)
@@ -434,9 +473,9 @@ class Cluster:
                 ) from e
             raise ClusterUnreachable(f"{what}: HTTP {status} {_status_message(e)}") from e
         except urllib3.exceptions.HTTPError as e:
-            raise _Transient(f"{e.__class__.__name__}: {_short(e)}") from e
+            raise _Transient(self._wire_problem(e)) from e
         except OSError as e:
-            raise _Transient(f"{e.__class__.__name__}: {e}") from e
+            raise _Transient(self._wire_problem(e)) from e
         try:
             body = json.loads(data)
         except ValueError as e:
@@ -457,6 +496,27 @@ def _shape_of(kubeconfig: Path | None) -> str:
     if not isinstance(data, dict):
         return "a YAML scalar, not a mapping"
     return "clusters, users and contexts must be lists of named entries"
+
+
+def _innermost(e: BaseException) -> BaseException:
+    """The socket-level cause urllib3 wraps (MaxRetryError -> NewConnectionError -> OSError)."""
+    seen: set[int] = set()
+    while id(e) not in seen:
+        seen.add(id(e))
+        inner = getattr(e, "reason", None)
+        if isinstance(inner, BaseException):
+            e = inner
+            continue
+        args = getattr(e, "args", ())
+        nested = [a for a in args if isinstance(a, BaseException)]
+        if isinstance(e, urllib3.exceptions.ProtocolError) and nested:
+            e = nested[-1]
+            continue
+        if e.__cause__ is not None and isinstance(e, urllib3.exceptions.HTTPError):
+            e = e.__cause__
+            continue
+        break
+    return e
 
 
 def _singular(resource: Resource) -> str:
@@ -480,7 +540,7 @@ def _status_message(e: ApiException) -> str:
     return str(body.get("message") or e.reason or "")
 
 
-def _short(e: Exception) -> str:
+def _short(e: BaseException) -> str:
     reason = getattr(e, "reason", None)
     return str(reason or e).split("\n")[0][:200]
 

@@ -10,6 +10,7 @@ postconditions instead, since N-1's no longer hold; the report says which stage 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,6 +66,7 @@ def run(
     checkout = Checkout(request.repo)
     plan = checkout.plan()
     session = _Session(request, plan, checkout, cluster)
+    cluster.end_by(time.monotonic() + request.polling.timeout)
     verdict = poll(
         session.evaluate,
         request.polling,

@@ -157,3 +157,115 @@ def test_ctrl_c_while_committing_a_stage_leaves_the_tree_as_before(
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
     assert git(repo, "symbolic-ref", "--short", "HEAD").strip() == "main"
     assert "stage-1" not in git(repo, "branch", "--list")
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "reason"),
+    [
+        ("istio-canary", ["status", "--repo", "{file}"], "Invalid value for '--repo'"),
+        ("istio-canary", ["init"], "Missing option '--to-version'"),
+        ("istio-canary", ["nxt"], "No such command 'nxt'"),
+        ("istio-canary-verify", ["stage", "-1"], "No such option '-1'"),
+        ("istio-canary-verify", ["stage", "1", "--successes", "0"], "0 is not in the range x>=1"),
+        ("simcluster", ["serve", "--port", "99999"], "99999 is not in the range 0<=x<=65535"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(
+    tmp_path: Path, script: str, args: list[str], reason: str
+) -> None:
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    argv = [str(Path(sys.executable).parent / script), *(a.format(file=afile) for a in args)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert "\n" not in line and line.startswith(f"{script}: error: "), line
+    assert reason in line, line
+
+
+def test_status_of_a_missing_repo_says_so_rather_than_run_init(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    r = run("status", "--repo", str(missing))
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"istio-canary: error: --repo {missing}: not a directory"
+    assert not missing.exists()
+
+
+def test_a_revisioned_old_cr_whose_namespaces_it_cannot_inject_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    # global: false: the operator ignores autoInjectionNamespaces and istio-injection=enabled,
+    # so the plan moves no namespace; say why instead of silently planning straight to cleanup.
+    repo = example_repo(tmp_path / "repo")
+    cr = repo / "istio-system" / "istio.yaml"
+    cr.write_text(cr.read_text().replace("\nspec:\n", "\nspec:\n  global: false\n", 1))
+    _commit_all(repo)
+    r = run("init", "--repo", str(repo), "--to-version", "1.7.7")
+    assert r.exit_code == 0, r.stderr
+    assert (
+        "istio-canary: warning: istio-system/istio.yaml:4: istio-sample is revisioned "
+        "(global: false), so it injects only namespaces labelled "
+        "istio.io/rev=istio-sample.istio-system; it ignores autoInjectionNamespaces "
+        "(demo-a, demo-b) and istio-injection=enabled (demo-a, demo-b): the plan moves no namespace"
+    ) in r.stderr
+
+
+@pytest.mark.parametrize("body", ["", "- a\n", "just text\n"])
+def test_a_kustomization_that_is_not_a_mapping_is_refused_not_bypassed(
+    tmp_path: Path, body: str
+) -> None:
+    # kustomize cannot build such a directory; the control-plane stage used to create the new
+    # CR next to it, unlisted, and commit as if Argo CD would apply it.
+    repo = example_repo(tmp_path / "repo")
+    (repo / "istio-system" / "kustomization.yaml").write_text(body)
+    _commit_all(repo)
+    r = run("init", "--repo", str(repo), "--to-version", "1.7.7")
+    assert r.exit_code == 0, r.stderr
+    assert "istio-system/kustomization.yaml:1: not a kustomization" in r.stderr
+    _refused(repo, ["next"], "istio-system/kustomization.yaml:1: not a kustomization")
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        (
+            "v1.7.7",
+            "--to-version 'v1.7.7' is not a release like 1.7.7 (Istio images are tagged X.Y.Z)",
+        ),
+        ("1.7", "--to-version '1.7' is not a release like 1.7.7 (Istio images are tagged X.Y.Z)"),
+    ],
+)
+def test_to_version_must_be_an_image_tag(tmp_path: Path, version: str, reason: str) -> None:
+    # v1.7.7 or 1.7 went into spec.version and the proxy/pilot image tags: ImagePullBackOff.
+    repo = example_repo(tmp_path / "repo")
+    _refused(repo, ["init", "--to-version", version], reason)
+
+
+def _symlinked_namespaces(tmp_path: Path, target: str) -> Path:
+    repo = example_repo(tmp_path / "repo")
+    (repo / "shared").mkdir()
+    git(repo, "mv", "apps/namespaces.yaml", f"shared/{target}")
+    (repo / "apps" / "namespaces.yaml").symlink_to(f"../shared/{target}")
+    _commit_all(repo)
+    return repo
+
+
+def test_a_symlinked_manifest_seen_twice_is_named_as_a_link(tmp_path: Path) -> None:
+    repo = _symlinked_namespaces(tmp_path, "namespaces.yaml")
+    _refused(
+        repo,
+        ["init", "--to-version", "1.7.7"],
+        "apps/namespaces.yaml is a symlink to shared/namespaces.yaml",
+    )
+
+
+def test_a_stage_never_replaces_a_symlink_with_a_file(tmp_path: Path) -> None:
+    # The link is the only YAML name of the Namespaces; os.replace would turn it into a regular
+    # file (a mode change in git) and leave the real file unedited.
+    repo = _symlinked_namespaces(tmp_path, "namespaces.txt")
+    assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 0
+    for _ in range(2):
+        assert run("next", "--repo", str(repo)).exit_code == 0
+    _refused(repo, ["next", "--dry-run"], "apps/namespaces.yaml: a symlink (to ../shared/")
+    _refused(repo, ["next"], "apps/namespaces.yaml: a symlink (to ../shared/namespaces.txt)")
+    assert (repo / "apps" / "namespaces.yaml").is_symlink()

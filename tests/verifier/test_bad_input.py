@@ -9,6 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
+from simcluster.harness import SimCluster
+from tests.verifier.simseed import seed_cluster
 from tests.verifier.test_cli import _closed_port, _kubeconfig, _repo
 from verifier.cli import main
 
@@ -66,3 +68,60 @@ def test_kubeconfig_that_is_a_yaml_list_says_so(tmp_path: Path) -> None:
     _one_line_error(
         res, 2, f"cannot use kubeconfig {kc}: not a kubeconfig (a YAML list, not a mapping)"
     )
+
+
+def test_a_hanging_api_cannot_hold_the_gate_past_its_deadline(tmp_path: Path) -> None:
+    # api-flaky's "hang" on every request: the 30 s read timeout must not outlast --timeout 3.
+    with seed_cluster(tmp_path) as seed:
+        seed.sim.faults.flaky_share = 1.0
+        seed.sim.faults.flaky_actions = ("hang",)
+        seed.sim.set_fault("api-flaky", True)
+        started = time.monotonic()
+        verdict = seed.verify("stage", "0", timeout=3)
+        took = time.monotonic() - started
+        seed.sim.set_fault("api-flaky", False)
+    assert verdict.exit_code == 3, verdict.output
+    assert verdict.data["outcome"] == "unverifiable"
+    assert took < 3 + 5, f"the gate ran {took:.1f}s with --timeout 3"
+
+
+def test_a_closed_port_is_named_plainly(tmp_path: Path) -> None:
+    port = _closed_port()
+    kc = _kubeconfig(tmp_path, f"http://127.0.0.1:{port}")
+    res = _verify(
+        "stage",
+        "1",
+        "--repo",
+        str(_repo(tmp_path)),
+        "--kubeconfig",
+        str(kc),
+        "--timeout",
+        "1",
+        "--interval",
+        "0.2",
+    )
+    assert res.exit_code == 3, res.output
+    verdict = res.stdout.strip().splitlines()[-1]
+    assert f"cannot connect to 127.0.0.1:{port} (connection refused)" in verdict, verdict
+    assert "MaxRetryError" not in verdict and "HTTPConnection(" not in verdict, verdict
+
+
+def test_an_https_server_behind_an_http_kubeconfig_is_named(tmp_path: Path) -> None:
+    with SimCluster(workdir=tmp_path / "sim", tls=True, controllers=False) as sim:
+        assert sim.url.startswith("https://")
+        kc = _kubeconfig(tmp_path, sim.url.replace("https://", "http://"))
+        res = _verify(
+            "stage",
+            "1",
+            "--repo",
+            str(_repo(tmp_path)),
+            "--kubeconfig",
+            str(kc),
+            "--timeout",
+            "1",
+            "--interval",
+            "0.2",
+        )
+    assert res.exit_code == 3, res.output
+    verdict = res.stdout.strip().splitlines()[-1]
+    assert "closed the connection without an HTTP response (an https server?)" in verdict, verdict
