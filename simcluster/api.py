@@ -90,6 +90,11 @@ class ApiState:
     # answers whether controllers are idle and the store quiet (`simcluster serve`'s settle probe)
     settled: Callable[[], bool] = lambda: True
     bookmark_interval: float = 1.0
+    # A real exec starts a process in the container before any output exists (tens of ms).
+    # kubectl's websocket client registers its streams only after the upgrade, and discards
+    # frames for streams it has not registered yet ("Unknown stream id 1, discarding
+    # message"), so answering in the same instant loses output now and then.
+    exec_start_delay: float = 0.05
     hang_seconds: float = 30.0
     requests: collections.deque[tuple[str, str, str]] = field(
         default_factory=lambda: collections.deque(maxlen=2000)
@@ -873,6 +878,7 @@ class Api:
         await ws.prepare(request)
         if want_stdout or want_stderr:
             await ws.send_bytes(b"\x01" if want_stdout else b"\x02")
+        await asyncio.sleep(self.state.exec_start_delay)
         result = self.state.exec_handler(pod, container, list(argv))
         if result.error is None:
             if want_stdout and result.stdout:
