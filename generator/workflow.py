@@ -23,6 +23,7 @@ from generator.index import RepoIndex, build_index, no_gc
 from generator.naming import parse_version
 from generator.plan import PLAN_PATH, Plan, dump_plan, load_plan
 from generator.planning import InitOptions, build_plan
+from generator.releases import unknown_release
 from generator.render import render
 from generator.stages import STAGES, StageContext
 from generator.stages.namespaces import RESTART_ANNOTATION, REV, move
@@ -218,6 +219,8 @@ def init(
     out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
     out.notes = list(index.notes)
     out.warnings = [f"{msg}; discovery could not see inside it" for msg in index.broken.values()]
+    if unknown := unknown_release(opts.to_version):
+        out.warnings.append(unknown)
     return out
 
 
