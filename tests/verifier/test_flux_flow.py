@@ -80,6 +80,7 @@ def test_a_new_operator_helmrelease_that_never_gets_ready_holds_the_gate(tmp_pat
             "HelmRelease istio-system/istio-operator-v17x not Ready (Progressing:"
             in sync["message"]
         )
+        assert "istio-operator-v17x observedGeneration unset != generation 1" in sync["message"]
         assert "Kustomization" not in sync["message"]  # the commit itself was applied
         pods = seed.kubectl("get", "po", "-n", "istio-system", "istio-operator-v17x-0")
         assert pods.splitlines()[1].split()[1:3] == ["1/2", "ImagePullBackOff"]  # proxy runs
