@@ -23,6 +23,7 @@ from generator.index import RepoIndex, build_index, no_gc
 from generator.naming import parse_version, require_release
 from generator.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
 from generator.planning import InitOptions, build_plan
+from generator.releases import unknown_release
 from generator.render import render
 from generator.stages import STAGES, StageContext
 from generator.stages.namespaces import RESTART_ANNOTATION, REV, move
@@ -230,6 +231,8 @@ def init(
     out.notes = list(index.notes)
     out.warnings = [f"{msg}; discovery could not see inside it" for msg in index.broken.values()]
     out.warnings += found.warnings
+    if unknown := unknown_release(opts.to_version):
+        out.warnings.append(unknown)
     return out
 
 

@@ -21,6 +21,8 @@ simulated operators support, and the tags the seed and the generator's defaults 
 
 from __future__ import annotations
 
+from generator.releases import released_istio_tags
+
 __all__ = ["RELEASED", "pull_error"]
 
 
@@ -28,7 +30,7 @@ def _patches(minor: str, last: int) -> set[str]:
     return {f"{minor}.{n}" for n in range(last + 1)}
 
 
-_ISTIO = _patches("1.6", 14) | _patches("1.7", 8)
+_ISTIO = released_istio_tags()  # the generator's table: one list of releases for both
 RELEASED: dict[str, frozenset[str]] = {
     "docker.io/istio/proxyv2": frozenset(_ISTIO),
     "docker.io/istio/pilot": frozenset(_ISTIO),

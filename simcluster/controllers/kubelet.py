@@ -369,11 +369,15 @@ def _pull_failed_status(pod: Obj, errors: dict[str, str], next_ip: Callable[[], 
     """A Pending pod whose images cannot be pulled: ErrImagePull first, ImagePullBackOff after.
 
     As the kubelet runs init containers in order, a failing init container leaves the later
-    ones and every regular container waiting in ``PodInitializing``.
+    ones and every regular container waiting in ``PodInitializing``; otherwise the containers
+    whose images exist run.
     """
     spec = pod.get("spec") or {}
     old = pod.get("status") or {}
     before = _waiting(old)
+    before_state = {
+        str(cs["name"]): cs.get("state") or {} for cs in old.get("containerStatuses") or []
+    }
     now = now_rfc3339()
     blocked = False
 
@@ -396,11 +400,15 @@ def _pull_failed_status(pod: Obj, errors: dict[str, str], next_ip: Callable[[], 
             return {**base, "imageID": _image_id(ref), "ready": True,
                     "state": {"terminated": {"exitCode": 0, "reason": "Completed",
                                              "startedAt": now, "finishedAt": now}}}  # fmt: skip
+        if not init and not blocked:  # its image is there: it runs, the pod is still not Ready
+            started = ((before_state.get(name) or {}).get("running") or {}).get("startedAt", now)
+            return {**base, "imageID": _image_id(ref), "ready": True, "started": True,
+                    "state": {"running": {"startedAt": started}}}  # fmt: skip
         return {**base, "state": {"waiting": {"reason": "PodInitializing"}}}
 
     inits = [entry(c, init=True) for c in spec.get("initContainers") or []]
     statuses = [entry(c, init=False) for c in spec.get("containers") or []]
-    unready = " ".join(sorted(str(c["name"]) for c in statuses))
+    unready = " ".join(sorted(str(c["name"]) for c in statuses if not c["ready"]))
     incomplete = " ".join(str(c["name"]) for c in inits if not c["ready"])
     conditions: list[Obj] = [
         {"type": "PodReadyToStartContainers", "status": "True"},

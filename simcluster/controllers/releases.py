@@ -311,12 +311,16 @@ class Releases:
                     "lastTransitionTime": keep["lastTransitionTime"] if keep and keep.get("status") == st else now,
                 })  # fmt: skip
             status = {
-                "observedGeneration": generation,
                 "conditions": conditions,
                 "lastAttemptedRevision": version,
                 "lastAttemptedReleaseAction": "install",
                 "history": [{"chartName": CHART, "chartVersion": version, "name": release, "namespace": namespace, "status": "deployed", "version": 1}],
             }  # fmt: skip
+            # kstatus: observedGeneration moves only once a generation ended Ready (or Stalled),
+            # so a gate never mistakes an install still in progress for a finished one.
+            observed = generation if ready else old.get("observedGeneration")
+            if observed is not None:
+                status["observedGeneration"] = observed
         if status != old:
             rel["status"] = status
             self.store.update(rel, status_only=True)

@@ -130,6 +130,7 @@ def seed_cluster(
     *,
     flux: bool = False,
     to_version: str = "1.7.7",
+    init_args: tuple[str, ...] = (),
 ) -> Iterator[Seed]:
     """The seed repo (Argo CD, or its Flux flavour) synced into a fresh simcluster."""
     origin = tmp_path / "origin"
@@ -142,7 +143,7 @@ def seed_cluster(
     git(origin, "add", "-A")
     git(origin, "commit", "-qm", "The seed's Istio 1.6 mesh")
     res = CliRunner().invoke(
-        generator_cli, ["init", "--repo", str(origin), "--to-version", to_version]
+        generator_cli, ["init", "--repo", str(origin), "--to-version", to_version, *init_args]
     )
     assert res.exit_code == 0, res.output
     work = tmp_path / "ci"

@@ -64,3 +64,23 @@ def test_flux_seed_flow_stage_by_stage_to_the_end(tmp_path: Path) -> None:
         assert seed.kubectl("get", "helmreleases", "-A", "-o", "name").split() == [
             "helmrelease.helm.toolkit.fluxcd.io/istio-operator-v17x"
         ]
+
+
+def test_a_new_operator_helmrelease_that_never_gets_ready_holds_the_gate(tmp_path: Path) -> None:
+    # Operator 0.7.99 was never released: its pod cannot pull, so helm-controller's release
+    # stays Ready=Unknown and the gate of the next stage must name that HelmRelease.
+    with seed_cluster(tmp_path, flux=True, init_args=("--operator-version", "0.7.99")) as seed:
+        seed.promote()
+        seed.open_pr()
+        r = seed.verify("gate", timeout=3)
+        assert r.exit_code == 1
+        sync = r.check("gitops-sync")
+        assert sync["status"] == "pending"
+        assert (
+            "HelmRelease istio-system/istio-operator-v17x not Ready (Progressing:"
+            in sync["message"]
+        )
+        assert "istio-operator-v17x observedGeneration unset != generation 1" in sync["message"]
+        assert "Kustomization" not in sync["message"]  # the commit itself was applied
+        pods = seed.kubectl("get", "po", "-n", "istio-system", "istio-operator-v17x-0")
+        assert pods.splitlines()[1].split()[1:3] == ["1/2", "ImagePullBackOff"]  # proxy runs

@@ -166,8 +166,9 @@ def _flux(ks: Mapping[str, Any]) -> list[str]:
     status = ks.get("status") or {}
     generation = (ks.get("metadata") or {}).get("generation")
     if generation is not None and status.get("observedGeneration") != generation:
+        observed = status.get("observedGeneration")
         problems.append(
-            f"observedGeneration {status.get('observedGeneration')} != generation {generation}"
+            f"observedGeneration {'unset' if observed is None else observed} != generation {generation}"
         )
     ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
     if not ready or ready.get("status") != "True":
