@@ -112,7 +112,6 @@ def run_demo(
                             repo=origin,
                             branch="main",
                             sync_interval=0.2,
-                            faults=tuple(faults),
                             workdir=root / "sim",
                         )
                     )
@@ -122,7 +121,7 @@ def run_demo(
                     raise ClusterUnreachable(f"simcluster: {err}") from err
                 s.done(f"{sim.url}, kubeconfig {sim.kubeconfig}")
             try:
-                _rehearse(sim, work, root, progress, result)
+                _rehearse(sim, work, root, progress, result, tuple(faults))
             except CanaryError as err:
                 result.exit_code = err.exit_code
                 result.reason = result.reason or str(err)
@@ -145,7 +144,15 @@ def run_demo(
         return result
 
 
-def _rehearse(sim: Any, work: Path, root: Path, progress: _Progress, result: DemoResult) -> None:
+def _rehearse(
+    sim: Any,
+    work: Path,
+    root: Path,
+    progress: _Progress,
+    result: DemoResult,
+    faults: tuple[str, ...],
+) -> None:
+    """Faults are switched on after the 1.6 starting state is verified, as in a real incident."""
     kubeconfig = Path(sim.kubeconfig)
 
     def synced() -> str:
@@ -166,6 +173,10 @@ def _rehearse(sim: Any, work: Path, root: Path, progress: _Progress, result: Dem
     result.stopped_at = "stage 0 (the plan's starting state)"
     with progress.step("verify", "stage 0: Istio 1.6 healthy, every pod on the old revision") as s:
         s.done(_verify(work, root, kubeconfig, ["stage", "0"], result))
+    for fault in faults:
+        with progress.step("fault", f"switch on simcluster fault {fault}") as s:
+            sim.set_fault(fault, True)
+            s.done(FAULTS[fault])
 
     (root / "prs").mkdir(exist_ok=True)
     unhealthy = ""

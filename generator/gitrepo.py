@@ -127,5 +127,5 @@ class GitRepo:
 
     def log_trailers(self, limit: int = 50) -> list[tuple[str, str]]:
         """(sha, subject) of recent commits, newest first (for status)."""
-        out = self._git("log", f"-{limit}", "--format=%H%x09%s")
+        out = self._git("log", "--topo-order", f"-{limit}", "--format=%H%x09%s")
         return [tuple(line.split("\t", 1)) for line in out.splitlines() if "\t" in line]  # type: ignore[misc]

@@ -87,7 +87,14 @@ class ApiState:
     faults: Faults | None = None
     exec_handler: ExecHandler = missing_binary
     sync: Callable[[], Awaitable[str | None]] | None = None
+    # answers whether controllers are idle and the store quiet (`simcluster serve`'s settle probe)
+    settled: Callable[[], bool] = lambda: True
     bookmark_interval: float = 1.0
+    # A real exec starts a process in the container before any output exists (tens of ms).
+    # kubectl's websocket client registers its streams only after the upgrade, and discards
+    # frames for streams it has not registered yet ("Unknown stream id 1, discarding
+    # message"), so answering in the same instant loses output now and then.
+    exec_start_delay: float = 0.05
     hang_seconds: float = 30.0
     requests: collections.deque[tuple[str, str, str]] = field(
         default_factory=lambda: collections.deque(maxlen=2000)
@@ -338,6 +345,10 @@ class Api:
             )
         faults.set(name, enabled)
         return json_response({"name": name, "enabled": faults.enabled(name)})
+
+    async def settled_get(self, request: web.Request) -> web.Response:
+        """Whether the controllers are idle: lets a client of `serve` wait as the harness does."""
+        return json_response({"settled": bool(self.state.settled())})
 
     async def sync_post(self, request: web.Request) -> web.Response:
         if self.state.sync is None:
@@ -867,6 +878,7 @@ class Api:
         await ws.prepare(request)
         if want_stdout or want_stderr:
             await ws.send_bytes(b"\x01" if want_stdout else b"\x02")
+        await asyncio.sleep(self.state.exec_start_delay)
         result = self.state.exec_handler(pod, container, list(argv))
         if result.error is None:
             if want_stdout and result.stdout:
@@ -1022,6 +1034,7 @@ def make_app(state: ApiState) -> web.Application:
     r.add_get("/simcluster/v1/faults", api.faults_list)
     r.add_put("/simcluster/v1/faults/{name}", api.fault_put)
     r.add_post("/simcluster/v1/sync", api.sync_post)
+    r.add_get("/simcluster/v1/settled", api.settled_get)
     r.add_route("*", "/api", api.core)
     r.add_route("*", "/api/{tail:.*}", api.core)
     r.add_route("*", "/apis", api.named)

@@ -131,6 +131,7 @@ class SimServer:
         self.store.add_listener(self._touch)
         self.state.exec_handler = self._exec_handler()
         self.state.sync = self.sync_now
+        self.state.settled = self.idle
         controllers = _optional("simcluster.controllers") if self.with_controllers else None
         if controllers is not None:
             self.controllers = controllers.start(self.store, self.faults)

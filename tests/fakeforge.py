@@ -11,18 +11,41 @@ plays the remote, creating a PR for a branch that was never pushed fails like Gi
 from __future__ import annotations
 
 import asyncio
+import base64
 import subprocess
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 GITHUB_PREFIXES = ("", "/api/v3")  # api.github.com and GitHub Enterprise
+
+
+class _Background:
+    """An aiohttp app served on 127.0.0.1:0 from its own loop thread, as a context manager."""
+
+    def _serve(self, app: web.Application) -> str:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._runner = web.AppRunner(app)
+        return asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+
+    async def _start(self) -> str:
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
 
 
 @dataclass
@@ -38,7 +61,7 @@ class Recorded:
 
 
 @dataclass
-class FakeForge:
+class FakeForge(_Background):
     """Start with `with FakeForge() as forge:`; `forge.url` is the API root."""
 
     token: str = "fake-forge-token-5ecret"
@@ -78,24 +101,6 @@ class FakeForge:
     # ----- lifecycle ------------------------------------------------------------------------------
 
     def __enter__(self) -> FakeForge:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _start(self) -> str:
         app = web.Application(middlewares=[self._middleware])
         for prefix in GITHUB_PREFIXES:
             repo = prefix + "/repos/{owner}/{repo}"
@@ -107,12 +112,8 @@ class FakeForge:
         app.router.add_get(project, self._gl_list)
         app.router.add_post(project, self._gl_create)
         app.router.add_put(project + "/{iid:[0-9]+}", self._gl_update)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        return f"http://{host}:{port}"
+        self.url = self._serve(app)
+        return self
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -330,7 +331,7 @@ class FakeForge:
 
 
 @dataclass
-class GitHttpServer:
+class GitHttpServer(_Background):
     """Serves bare repos under `root` over git's smart HTTP (`git http-backend` as CGI).
 
     Every request must carry `Authorization: Basic base64(<user>:<token>)`, the way GitHub
@@ -345,30 +346,12 @@ class GitHttpServer:
     refused: int = 0
 
     def __enter__(self) -> GitHttpServer:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    async def _start(self) -> str:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/git/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        return f"http://{host}:{port}/git"
+        self.url = self._serve(app) + "/git"
+        return self
 
     async def _handle(self, request: web.Request) -> web.Response:
-        import base64
-
         expected = base64.b64encode(f"{self.user}:{self.token}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}":
             self.refused += 1

@@ -42,6 +42,7 @@ def stage_trailers(repo: Path) -> list[str]:
             "git",
             "log",
             "--reverse",
+            "--topo-order",
             "--format=%(trailers:key=Istio-Canary-Stage,valueonly)",
             "main",
         ],

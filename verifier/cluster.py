@@ -45,6 +45,7 @@ from generator.errors import CanaryError, ClusterUnreachable, UsageError
 __all__ = [
     "APPLICATIONS",
     "DEPLOYMENTS",
+    "HELMRELEASES",
     "ISTIOS",
     "KUSTOMIZATIONS",
     "MESHGATEWAYS",
@@ -108,6 +109,7 @@ ISTIOS = Resource("istio.banzaicloud.io", "v1beta1", "istios")
 MESHGATEWAYS = Resource("istio.banzaicloud.io", "v1beta1", "meshgateways")
 APPLICATIONS = Resource("argoproj.io", "v1alpha1", "applications")
 KUSTOMIZATIONS = Resource("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
+HELMRELEASES = Resource("helm.toolkit.fluxcd.io", "v2", "helmreleases")
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,17 @@ from generator.errors import InputError
 from generator.plan import Plan
 from verifier import rbac
 from verifier.checks import cleanup, connectivity, controlplane, dataplane, gateways, gitops
-from verifier.cluster import APPLICATIONS, KUSTOMIZATIONS, Cluster, NotFound
+from verifier.cluster import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS, Cluster, NotFound
 from verifier.expectation import Expectation, expect_stage
 from verifier.gitrepo import Checkout
 from verifier.probe import ProbeSettings, run_probes
 from verifier.result import CheckResult, Status
 from verifier.runner import Evaluation, Polling, Verdict, poll
 from verifier.snapshot import GitOpsRef, Snapshot, collect
+
+# Labels kustomize-controller puts on everything a Kustomization applied.
+FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
+FLUX_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
 
 __all__ = ["Request", "Result", "load_baseline", "run"]
 
@@ -190,7 +194,7 @@ class _Session:
         refs = [
             GitOpsRef(o.kind, o.namespace, o.name)
             for o in plan.gitops_objects
-            if o.kind in ("Application", "Kustomization")
+            if o.kind in ("Application", "Kustomization", "HelmRelease")
         ]
         old_op = next((r for r in refs if r.name == plan.source.operator.name), None)
         if old_op and plan.target.operator.name != old_op.name:
@@ -213,7 +217,27 @@ class _Session:
                 rev = gitops.applied_revision(ref, obj)
                 if gitops.is_commit(rev) and self.checkout.contains(rev, rev) is not None:
                     found[ref] = obj
+        found.update(self._helm_releases_of(found))
         return found
+
+    def _helm_releases_of(self, found: dict[GitOpsRef, Any]) -> dict[GitOpsRef, Any]:
+        """Auto-detect: the HelmReleases a detected Kustomization applied (its labels say so)."""
+        parents = {(r.namespace, r.name) for r in found if r.kind == "Kustomization"}
+        if not parents:
+            return {}
+        try:
+            items = self.cluster.list(HELMRELEASES)
+        except NotFound:  # helm-controller not installed
+            return {}
+        out: dict[GitOpsRef, Any] = {}
+        for obj in items:
+            meta = obj.get("metadata") or {}
+            labels = meta.get("labels") or {}
+            parent = (labels.get(FLUX_NAMESPACE, ""), labels.get(FLUX_NAME, ""))
+            if parent in parents:
+                ref = GitOpsRef("HelmRelease", str(meta.get("namespace", "")), str(meta["name"]))
+                out[ref] = obj
+        return out
 
     def _scope_gitops(self, found: dict[GitOpsRef, Any], index: int) -> dict[GitOpsRef, Any]:
         """The new operator's Application exists from the control-plane stage on, the old one's

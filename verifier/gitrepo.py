@@ -38,7 +38,7 @@ class Checkout:
     def stage_commits(self) -> dict[int, str]:
         """Stage index -> the newest commit in HEAD's history whose trailer names it."""
         fmt = f"%H%x1f%(trailers:key={STAGE_TRAILER},valueonly,separator=%x1d)%x1e"
-        out = self._git("log", f"--format={fmt}", "HEAD") or ""
+        out = self._git("log", "--topo-order", f"--format={fmt}", "HEAD") or ""
         found: dict[int, str] = {}
         for record in out.split("\x1e"):
             sha, _, trailers = record.strip().partition("\x1f")
@@ -52,7 +52,7 @@ class Checkout:
     def rollback_commits(self) -> list[tuple[str, tuple[str, ...]]]:
         """(commit, namespaces) of every rollback commit in HEAD's history, newest first."""
         fmt = f"%H%x1f%(trailers:key={ROLLBACK_TRAILER},valueonly,separator=%x2C)%x1e"
-        out = self._git("log", f"--format={fmt}", "HEAD") or ""
+        out = self._git("log", "--topo-order", f"--format={fmt}", "HEAD") or ""
         found: list[tuple[str, tuple[str, ...]]] = []
         for record in out.split("\x1e"):
             sha, _, value = record.strip().partition("\x1f")

@@ -114,13 +114,15 @@ def is_ready(pod: Pod) -> bool:
 
 
 def bad_waiting_reason(pod: Pod) -> str:
-    """`CrashLoopBackOff` (etc.) with the container name when a container is stuck for good."""
+    """`CrashLoopBackOff` (etc.) with the container name (and the image, for a pull failure)
+    when a container is stuck for good."""
     status = pod.get("status") or {}
     for key in ("initContainerStatuses", "containerStatuses"):
         for cs in status.get(key) or ():
             reason = ((cs.get("state") or {}).get("waiting") or {}).get("reason", "")
             if reason in _NEVER_HEALS:
-                return f"{cs.get('name', '?')}: {reason}"
+                image = f" ({cs['image']})" if "Image" in reason and cs.get("image") else ""
+                return f"{cs.get('name', '?')}: {reason}{image}"
     return ""
 
 

@@ -13,6 +13,7 @@ from typing import Protocol
 from verifier.cluster import (
     APPLICATIONS,
     DEPLOYMENTS,
+    HELMRELEASES,
     ISTIOS,
     KUSTOMIZATIONS,
     MESHGATEWAYS,
@@ -48,7 +49,7 @@ def required(engine: str, probes: bool) -> list[Permission]:
     if engine in ("argocd", "none"):
         needed.append(("get", APPLICATIONS, ""))
     if engine in ("flux", "none"):
-        needed.append(("get", KUSTOMIZATIONS, ""))
+        needed += [("get", KUSTOMIZATIONS, ""), ("get", HELMRELEASES, "")]
     if probes:
         needed += [("get", PODS, "exec"), ("create", PODS, "exec")]
     return needed

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from verifier.cluster import (
     APPLICATIONS,
     DEPLOYMENTS,
+    HELMRELEASES,
     ISTIOS,
     KUSTOMIZATIONS,
     MESHGATEWAYS,
@@ -49,7 +50,7 @@ class ClusterReader(Protocol):
 
 @dataclass(frozen=True)
 class GitOpsRef:
-    """An Argo CD Application or Flux Kustomization to read (kind, namespace, name)."""
+    """An Argo CD Application, Flux Kustomization or Flux HelmRelease to read."""
 
     kind: str
     namespace: str
@@ -57,7 +58,9 @@ class GitOpsRef:
 
     @property
     def resource(self) -> Resource:
-        return APPLICATIONS if self.kind == "Application" else KUSTOMIZATIONS
+        if self.kind == "Application":
+            return APPLICATIONS
+        return HELMRELEASES if self.kind == "HelmRelease" else KUSTOMIZATIONS
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ statuses a real kubelet reports (sorted containerStatuses, containerd image refe
 while ``stuck-rollout`` is on stays Running but not Ready until the fault is switched off. Job
 pods run to completion, except that an Istio 1.6/1.7 sidecar keeps them Running. A deleted pod
 stays Terminating for a moment before it goes, as with a grace period.
+
+Failures that do not heal: a container whose image was never released (``simcluster.registry``)
+waits in ``ErrImagePull``, then ``ImagePullBackOff`` (an init container's failure holds the whole
+pod in ``Init:``), and a container named in the pod annotation ``CRASH_LOOP`` (comma-separated;
+set it in a pod template) exits 1 and waits in ``CrashLoopBackOff``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from simcluster.controllers.objects import controller_of, terminating
+from simcluster.registry import pull_error
 from simcluster.store import deep_copy, now_rfc3339
 
 if TYPE_CHECKING:
@@ -22,7 +28,15 @@ if TYPE_CHECKING:
 
     from simcluster.controllers import Controllers
 
-__all__ = ["HOST_IP", "NODE_NAME", "START_DELAY", "TERMINATION", "Kubelet", "pod_ready"]
+__all__ = [
+    "CRASH_LOOP",
+    "HOST_IP",
+    "NODE_NAME",
+    "START_DELAY",
+    "TERMINATION",
+    "Kubelet",
+    "pod_ready",
+]
 
 Obj = dict[str, Any]
 NODE_NAME = "simcluster-node"
@@ -32,6 +46,8 @@ TERMINATION_DELAY = 0.1  # seconds a deleted pod stays Terminating (the grace pe
 TERMINATION = "simcluster.istio-canary.dev/graceful-termination"
 """A finalizer standing in for graceful deletion: the store removes finalizer-free pods at once,
 so pods carry this one and the kubelet drops it once the (shortened) grace period is over."""
+CRASH_LOOP = "simcluster.istio-canary.dev/crash-loop"
+"""Pod annotation: the containers (comma-separated names) that exit 1 at every start."""
 
 
 def pod_ready(pod: Obj) -> bool:
@@ -140,6 +156,15 @@ class Kubelet:
         if pod is None or terminating(pod):
             return
         status = pod.get("status") or {}
+        pulls = _pull_failures(pod)
+        if pulls:
+            new = _pull_failed_status(pod, pulls, self._next_ip)
+            if new != status:
+                pod["status"] = new
+                self.store.update(pod, status_only=True)
+            if any(e[0] == "ErrImagePull" for e in _waiting(new).values()):
+                self.ctl.after(START_DELAY * 3, "pod", ns, name)  # the back-off starts
+            return
         stuck = pod["metadata"]["uid"] in self._stuck
         if status.get("phase") == "Running" and pod_ready(pod) != stuck:
             return
@@ -224,7 +249,8 @@ class Kubelet:
             for c in spec.get("initContainers") or []
         ]
         app_names = [c["name"] for c in spec.get("containers") or [] if c["name"] != "istio-proxy"]
-        unready = [] if ready else app_names[:1]
+        crashing = _crash_looping(pod)
+        unready = sorted({*([] if ready else app_names[:1]), *crashing})
         statuses = [
             {
                 "name": c["name"],
@@ -239,6 +265,9 @@ class Kubelet:
             }
             for c in spec.get("containers") or []
         ]
+        for cs in statuses:
+            if cs["name"] in crashing:
+                cs.update(_crash_loop_state(pod, str(cs["name"]), cs["containerID"], now))
         flag = "True" if not unready else "False"
         not_ready = {
             "reason": "ContainersNotReady",
@@ -278,3 +307,132 @@ class Kubelet:
     def _next_ip(self) -> str:
         n = next(self._ips)
         return f"10.244.{n // 250}.{n % 250 + 2}"
+
+
+def _crash_looping(pod: Obj) -> set[str]:
+    raw = (pod["metadata"].get("annotations") or {}).get(CRASH_LOOP, "")
+    return {n.strip() for n in str(raw).split(",") if n.strip()}
+
+
+def _crash_loop_state(pod: Obj, name: str, container_id: str, now: str) -> Obj:
+    """A container that exited 1 and is being restarted with back-off (its second failure)."""
+    meta = pod["metadata"]
+    return {
+        "ready": False,
+        "started": False,
+        "restartCount": 2,
+        "lastState": {
+            "terminated": {
+                "exitCode": 1,
+                "reason": "Error",
+                "startedAt": now,
+                "finishedAt": now,
+                "containerID": container_id,
+            }
+        },
+        "state": {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off 20s restarting failed container={name} "
+                f"pod={meta['name']}_{meta.get('namespace', '')}({meta['uid']})",
+            }
+        },
+    }
+
+
+def _pull_failures(pod: Obj) -> dict[str, str]:
+    """{container name: containerd's error} for containers whose image does not exist."""
+    spec = pod.get("spec") or {}
+    out: dict[str, str] = {}
+    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        error = pull_error(_image_ref(str(c.get("image", ""))))
+        if error:
+            out[str(c["name"])] = error
+    return out
+
+
+def _waiting(status: Obj) -> dict[str, tuple[str, str]]:
+    """{container name: (waiting reason, message)} of a pod status."""
+    out = {}
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for cs in status.get(key) or []:
+            waiting = (cs.get("state") or {}).get("waiting")
+            if waiting:
+                out[str(cs["name"])] = (
+                    str(waiting.get("reason", "")),
+                    str(waiting.get("message", "")),
+                )
+    return out
+
+
+def _pull_failed_status(pod: Obj, errors: dict[str, str], next_ip: Callable[[], str]) -> Obj:
+    """A Pending pod whose images cannot be pulled: ErrImagePull first, ImagePullBackOff after.
+
+    As the kubelet runs init containers in order, a failing init container leaves the later
+    ones and every regular container waiting in ``PodInitializing``.
+    """
+    spec = pod.get("spec") or {}
+    old = pod.get("status") or {}
+    before = _waiting(old)
+    now = now_rfc3339()
+    blocked = False
+
+    def entry(c: Obj, *, init: bool) -> Obj:
+        nonlocal blocked
+        name = str(c["name"])
+        ref = _image_ref(str(c.get("image", "")))
+        base: Obj = {"name": name, "image": ref, "imageID": "", "ready": False,
+                     "restartCount": 0, "started": False, "lastState": {}}  # fmt: skip
+        if name in errors and not blocked:
+            seen = before.get(name, ("", ""))[0] in ("ErrImagePull", "ImagePullBackOff")
+            waiting = (
+                {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{ref}"'}
+                if seen
+                else {"reason": "ErrImagePull", "message": errors[name]}
+            )
+            blocked = blocked or init
+            return {**base, "state": {"waiting": waiting}}
+        if init and not blocked:
+            return {**base, "imageID": _image_id(ref), "ready": True,
+                    "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                                             "startedAt": now, "finishedAt": now}}}  # fmt: skip
+        return {**base, "state": {"waiting": {"reason": "PodInitializing"}}}
+
+    inits = [entry(c, init=True) for c in spec.get("initContainers") or []]
+    statuses = [entry(c, init=False) for c in spec.get("containers") or []]
+    unready = " ".join(sorted(str(c["name"]) for c in statuses))
+    incomplete = " ".join(str(c["name"]) for c in inits if not c["ready"])
+    conditions: list[Obj] = [
+        {"type": "PodReadyToStartContainers", "status": "True"},
+        {"type": "Initialized", "status": "False" if incomplete else "True",
+         **({"reason": "ContainersNotInitialized",
+             "message": f"containers with incomplete status: [{incomplete}]"} if incomplete else {})},
+        {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+         "message": f"containers with unready status: [{unready}]"},
+        {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady",
+         "message": f"containers with unready status: [{unready}]"},
+        {"type": "PodScheduled", "status": "True"},
+    ]  # fmt: skip
+    for cond in conditions:
+        prev: Obj = next(
+            (c for c in old.get("conditions") or [] if c.get("type") == cond["type"]), {}
+        )
+        cond["lastProbeTime"] = None
+        cond["lastTransitionTime"] = (
+            prev.get("lastTransitionTime", now) if prev.get("status") == cond["status"] else now
+        )
+    ip = old.get("podIP") or next_ip()
+    status: Obj = {
+        "phase": "Pending",
+        "conditions": conditions,
+        "hostIP": HOST_IP,
+        "hostIPs": [{"ip": HOST_IP}],
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
+        "startTime": old.get("startTime") or now,
+        "qosClass": old.get("qosClass", "BestEffort"),
+        "containerStatuses": sorted(statuses, key=lambda c: str(c["name"])),
+    }
+    if inits:
+        status["initContainerStatuses"] = inits
+    return status

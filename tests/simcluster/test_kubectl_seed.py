@@ -1,4 +1,8 @@
-"""Acceptance: the seed guide's commands, run with the real kubectl against SimCluster(repo=...).
+"""Acceptance: the seed guide's commands, run with the real kubectl against simcluster.
+
+Twice: against the in-process harness (`SimCluster(repo=...)`) and against `simcluster serve
+--repo ...` as a separate process, driven only over HTTP (faults and settling through its
+`/simcluster/v1/` endpoints), as a user at a terminal would.
 
 The cluster boots from a real git copy of example-repo (Argo CD Applications for the 0.6.12
 operator, the Istio 1.6 CR and the demo apps). After the boot the GitOps sync is paused with the
@@ -8,11 +12,19 @@ reverted by Argo CD's self-heal otherwise; that conflict is what istio-canary ex
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
 
 import pytest
 import yaml
@@ -45,8 +57,74 @@ OPERATOR_V17 = {
 }  # fmt: skip
 
 
+class Cluster(Protocol):
+    """What the replay needs from a simulated cluster, in-process or as `simcluster serve`."""
+
+    @property
+    def kubeconfig(self) -> pathlib.Path: ...
+
+    def set_fault(self, name: str, enabled: bool) -> None: ...
+
+    def wait_settled(self, timeout: float = 10.0) -> None: ...
+
+
+class Served:
+    """`simcluster serve` in its own process, reached only over HTTP like any user would."""
+
+    def __init__(self, url: str, kubeconfig: pathlib.Path) -> None:
+        self.url, self.kubeconfig = url, kubeconfig
+
+    def set_fault(self, name: str, enabled: bool) -> None:
+        body = json.dumps({"enabled": enabled}).encode()
+        req = urllib.request.Request(f"{self.url}/simcluster/v1/faults/{name}", body, method="PUT")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200
+
+    def wait_settled(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with urllib.request.urlopen(f"{self.url}/simcluster/v1/settled", timeout=10) as r:
+                if json.loads(r.read())["settled"]:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"simcluster serve did not settle within {timeout}s")
+            time.sleep(0.05)
+
+
+@contextmanager
+def served(repo: pathlib.Path, tmp_path: pathlib.Path) -> Iterator[Served]:
+    script = shutil.which("simcluster", path=str(pathlib.Path(sys.executable).parent))
+    assert script is not None, "the simcluster console script is not installed in this venv"
+    kubeconfig = tmp_path / "served.kubeconfig"
+    cmd = [script, "serve", "--repo", str(repo), "--kubeconfig", str(kubeconfig)]
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0", "--sync-interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = (proc.stdout.readline() if proc.stdout else "").strip()
+        match = re.fullmatch(r"simcluster: serving (http://\S+) \(kubeconfig .+\)", line)
+        assert match, f"simcluster serve printed {line!r}"
+        yield Served(match.group(1), kubeconfig)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+@contextmanager
+def cluster(mode: str, repo: pathlib.Path, tmp_path: pathlib.Path) -> Iterator[Cluster]:
+    if mode == "serve":
+        with served(repo, tmp_path) as proc:
+            yield proc
+    else:
+        with SimCluster(repo=repo, sync_interval=0.2, workdir=tmp_path) as sim:
+            yield sim
+
+
 class Kubectl:
-    def __init__(self, sim: SimCluster, cache: pathlib.Path) -> None:
+    def __init__(self, sim: Cluster, cache: pathlib.Path) -> None:
         self.env = {**os.environ, "KUBECONFIG": str(sim.kubeconfig), "KUBECACHEDIR": str(cache)}
 
     def __call__(self, *args: str, check: bool = True) -> str:
@@ -112,8 +190,11 @@ def repo(tmp_path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def test_seed_guide_replayed_with_kubectl(repo: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    with SimCluster(repo=repo, sync_interval=0.2, workdir=tmp_path) as sim:
+@pytest.mark.parametrize("mode", ["harness", "serve"])
+def test_seed_guide_replayed_with_kubectl(
+    mode: str, repo: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    with cluster(mode, repo, tmp_path) as sim:
         k = Kubectl(sim, tmp_path / "kubecache")
         # Boot: the GitOps sync brings up the 1.6 control plane, then the meshed demo apps.
         k.until("2/2", "get", "po", "-n", "demo-b", timeout=30)

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from generator.cli import main as generator_cli
 from generator.resources import example_repo_dir
 from simcluster.harness import SimCluster
+from tests.fluxseed import flux_seed_repo
 from verifier.cli import main as verifier_cli
 
 
@@ -123,15 +124,25 @@ class Seed:
 
 
 @contextmanager
-def seed_cluster(tmp_path: Path, faults: tuple[str, ...] = ()) -> Iterator[Seed]:
+def seed_cluster(
+    tmp_path: Path,
+    faults: tuple[str, ...] = (),
+    *,
+    flux: bool = False,
+    to_version: str = "1.7.7",
+) -> Iterator[Seed]:
+    """The seed repo (Argo CD, or its Flux flavour) synced into a fresh simcluster."""
     origin = tmp_path / "origin"
-    shutil.copytree(example_repo_dir(), origin)
+    if flux:
+        flux_seed_repo(origin)
+    else:
+        shutil.copytree(example_repo_dir(), origin)
     git(origin, "init", "-q", "-b", "main")
     git(origin, "config", "receive.denyCurrentBranch", "updateInstead")
     git(origin, "add", "-A")
     git(origin, "commit", "-qm", "The seed's Istio 1.6 mesh")
     res = CliRunner().invoke(
-        generator_cli, ["init", "--repo", str(origin), "--to-version", "1.7.7"]
+        generator_cli, ["init", "--repo", str(origin), "--to-version", to_version]
     )
     assert res.exit_code == 0, res.output
     work = tmp_path / "ci"

@@ -6,6 +6,7 @@ These cover logic only; tests/verifier/test_sim_*.py run the same checks against
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.verifier import builders as B
 from verifier.checks import cleanup, connectivity, controlplane, dataplane, gateways, gitops
 from verifier.cluster import ExecResult
 from verifier.expectation import expect_stage
-from verifier.result import Status
+from verifier.result import CheckResult, Status
 from verifier.snapshot import GitOpsRef
 
 
@@ -295,6 +296,58 @@ def test_flux_kustomization_revision_formats_and_readiness() -> None:
             B.healthy(2, gitops={ref: ks}), gitops.SyncTarget(SHA2, "stage 2", {SHA2: True})
         )
         assert r.status is Status.PASSED, r.message
+
+
+def _helm_release(generation: int, observed: int, **conds: str) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": generation},
+        "status": {
+            "observedGeneration": observed,
+            "conditions": [
+                {"type": t, "status": v, "reason": f"{t}Reason", "message": f"{t} says"}
+                for t, v in conds.items()
+            ],
+            "history": [
+                {"chartVersion": "0.0.88", "name": "op", "version": 1, "status": "deployed"}
+            ],
+        },
+    }
+
+
+def test_flux_helmrelease_is_judged_without_a_commit_ready_current_and_not_stalled() -> None:
+    ks_ref = GitOpsRef("Kustomization", "flux-system", "infrastructure")
+    ks = {
+        "metadata": {"generation": 1},
+        "status": {
+            "lastAppliedRevision": f"main@sha1:{SHA2}",
+            "observedGeneration": 1,
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+    ref = GitOpsRef("HelmRelease", "istio-system", "istio-operator-v17x")
+    target = gitops.SyncTarget(SHA2, "stage 2", {SHA2: True})
+
+    def judge(hr: dict[str, Any]) -> CheckResult:
+        return gitops.check(B.healthy(2, gitops={ks_ref: ks, ref: hr}), target)
+
+    ok = judge(_helm_release(3, 3, Ready="True", Released="True"))
+    assert ok.status is Status.PASSED, ok.message
+    assert gitops.applied_revision(ref, _helm_release(1, 1)) == "0.0.88"
+    assert {e.get("chartVersion") for e in ok.evidence} == {None, "0.0.88"}
+
+    old = judge(_helm_release(3, 2, Ready="True"))
+    assert old.status is Status.PENDING and "observedGeneration 2 != generation 3" in old.message
+    busy = judge(_helm_release(3, 3, Ready="Unknown", Reconciling="True"))
+    assert busy.status is Status.PENDING and "not Ready (ReadyReason: Ready says)" in busy.message
+    failed = judge(_helm_release(3, 3, Ready="False", Released="False"))
+    assert "Released=False (ReleasedReason: Released says)" in failed.message
+    stalled = judge(_helm_release(3, 3, Ready="False", Stalled="True"))
+    assert stalled.status is Status.FAILED
+    assert stalled.message == (
+        "HelmRelease istio-system/istio-operator-v17x is Stalled (StalledReason: Stalled says)"
+    )
+    missing = gitops.check(B.healthy(2, gitops={ks_ref: ks, ref: None}), target)
+    assert "HelmRelease istio-system/istio-operator-v17x not found" in missing.message
 
 
 def test_gitops_with_nothing_to_read_is_never_a_pass() -> None:

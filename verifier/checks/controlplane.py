@@ -54,7 +54,11 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
                 f"Istio {cp.namespace}/{cp.name} is {state or 'not reconciled yet'}{hint}"
             )
         if not ready:
-            pending.append(f"istiod {cp.namespace}/{cp.istiod} {why}")
+            stuck = _stuck_istiod_pods(snap, cp)
+            if stuck:
+                failed.append(f"istiod {cp.namespace}/{cp.istiod} cannot start: {stuck}")
+            else:
+                pending.append(f"istiod {cp.namespace}/{cp.istiod} {why}")
     for cp in expect.absent:
         if (cp.namespace, cp.name) in snap.istios:
             pending.append(f"Istio {cp.namespace}/{cp.name} still exists (cleanup not applied yet)")
@@ -98,6 +102,16 @@ def _operator_hint(cp: ControlPlane, cr: Mapping[str, Any], operators: Mapping[s
         return ""
     running = ", ".join(f"{n} {v}" for n, v in sorted(operators.items())) or "none"
     return f" (no running operator supports Istio {version}; running: {running})"
+
+
+def _stuck_istiod_pods(snap: Snapshot, cp: ControlPlane) -> str:
+    """istiod pods that will not heal by waiting (e.g. the CR names a pilot image never released)."""
+    stuck = []
+    for pod in snap.pods_in(cp.namespace):
+        name = str(P.meta(pod).get("name", ""))
+        if name.startswith(f"{cp.istiod}-") and (bad := P.bad_waiting_reason(pod)):
+            stuck.append(f"{cp.namespace}/{name} {bad}")
+    return "; ".join(sorted(stuck))
 
 
 def _cr_state(cr: Mapping[str, Any] | None) -> tuple[str, str]:

@@ -6,7 +6,11 @@ requested, `reconciledAt >= finishedAt` (health re-assessed after the sync), hea
 Flux (§2): `status.lastAppliedRevision` (`main@sha1:<sha>` or the older `main/<sha>`),
 `observedGeneration == metadata.generation`, condition `Ready=True`. "Contains" is git ancestry in
 the checkout (`git merge-base --is-ancestor`), answered before the check runs and passed in.
-Helm-chart sources have no commit; for them only the operation and health are judged.
+Helm-chart sources have no commit; for them only the operation and health are judged. A Flux
+HelmRelease (§2.2) is gated like its parent Kustomization minus the commit: `observedGeneration`
+current, `Ready=True`, not `Stalled`, `Released` not False, and the newest `history` entry
+`deployed`; its evidence is the chart version (v2 `history[0].chartVersion`, v2beta1
+`lastAppliedRevision`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class SyncTarget:
 def applied_revision(ref: GitOpsRef, obj: Mapping[str, Any]) -> str:
     """The commit an Application/Kustomization applied ("" when none or not a commit)."""
     status = obj.get("status") or {}
+    if ref.kind == "HelmRelease":
+        history = status.get("history") or [{}]
+        return str(history[0].get("chartVersion") or status.get("lastAppliedRevision") or "")
     if ref.kind == "Application":
         result = (status.get("operationState") or {}).get("syncResult") or {}
         rev = result.get("revision") or next(iter(result.get("revisions") or ()), "")
@@ -57,10 +64,11 @@ def check(snap: Snapshot, target: SyncTarget) -> CheckResult:
     if not snap.gitops:
         return CheckResult.pending(
             NAME,
-            "no Argo CD Application or Flux Kustomization found: cannot confirm the stage was applied",
+            "no Argo CD Application or Flux Kustomization/HelmRelease found: cannot confirm the stage was applied",
         )
     evidence: list[dict[str, Any]] = []
     pending: list[str] = []
+    failed: list[str] = []
     for ref, obj in sorted(
         snap.gitops.items(), key=lambda kv: (kv[0].kind, kv[0].namespace, kv[0].name)
     ):
@@ -70,7 +78,13 @@ def check(snap: Snapshot, target: SyncTarget) -> CheckResult:
             evidence.append({"object": who, "found": False})
             continue
         rev = applied_revision(ref, obj)
-        problems = _argo(obj) if ref.kind == "Application" else _flux(obj)
+        problems = (
+            _argo(obj)
+            if ref.kind == "Application"
+            else _helm_release(obj)
+            if ref.kind == "HelmRelease"
+            else _flux(obj)
+        )
         status = obj.get("status") or {}
         record: dict[str, Any] = {
             "object": who,
@@ -80,7 +94,11 @@ def check(snap: Snapshot, target: SyncTarget) -> CheckResult:
             "syncStatus": ((status.get("sync") or {}).get("status", "")),
             "problems": problems,
         }
-        if is_commit(rev):
+        if ref.kind == "HelmRelease":
+            record["chartVersion"] = rev
+            if not rev:
+                problems.append("has released no chart yet")
+        elif is_commit(rev):
             contained = target.contains.get(rev)
             record["containsStageCommit"] = contained
             if contained is None:
@@ -97,6 +115,10 @@ def check(snap: Snapshot, target: SyncTarget) -> CheckResult:
             problems.append(f"has applied no commit yet ({rev or 'no revision'})")
         evidence.append(record)
         pending.extend(f"{who} {p}" for p in problems)
+        if ref.kind != "Application" and (why := _stalled(obj)):
+            failed.append(f"{who} {why}")
+    if failed:
+        return CheckResult.failed(NAME, "; ".join(failed), evidence)
     if pending:
         return CheckResult.pending(NAME, "; ".join(pending), evidence)
     return CheckResult.passed(
@@ -156,6 +178,31 @@ def _flux(ks: Mapping[str, Any]) -> list[str]:
         )
         problems.append(f"not Ready ({reason})")
     return problems
+
+
+def _helm_release(hr: Mapping[str, Any]) -> list[str]:
+    """helm-controller's verdict (gitops.md §2.2): no SHA here, the parent Kustomization has it."""
+    problems = _flux(hr)
+    status = hr.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or ()}
+    for ctype, bad in (("Released", "False"),):
+        cond = conditions.get(ctype)
+        if cond and cond.get("status") == bad:
+            problems.append(f"{ctype}={bad} ({cond.get('reason', '')}: {cond.get('message', '')})")
+    newest = (status.get("history") or [{}])[0]
+    if newest and newest.get("status") not in (None, "deployed"):
+        problems.append(
+            f"release {newest.get('name', '')} v{newest.get('version', '?')} is {newest['status']}"
+        )
+    return problems
+
+
+def _stalled(obj: Mapping[str, Any]) -> str:
+    """Flux's own "retrying cannot help" (Stalled=True, e.g. RetriesExceeded), or ""."""
+    for cond in (obj.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == "Stalled" and cond.get("status") == "True":
+            return f"is Stalled ({cond.get('reason', '')}: {cond.get('message', '')})"
+    return ""
 
 
 def _time(raw: Any) -> datetime | None:
