@@ -48,6 +48,7 @@ __all__ = [
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"
+_BOM = "\ufeff"
 
 
 class Loader(_Base):
@@ -549,6 +550,11 @@ def apply_ops(
     """
     if not ops:
         return text
+    if text.startswith(_BOM):
+        # libyaml skips a byte order mark without counting it, so node offsets would be one
+        # character short; edit the text after it and put it back.
+        body = before if before is not None else load_documents(text, where)
+        return _BOM + apply_ops(text[1:], ops, where, body)
     planner = _Planner(text, where)
     for op in ops:
         planner.op(op)

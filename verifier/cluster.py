@@ -294,9 +294,47 @@ class Cluster:
         is given, which is not safe to share between the probe threads; idle ones are reused.
         """
         what = f"exec in {namespace}/{pod} -c {container}"
+        if self.deadline is not None:
+            timeout = max(_MIN_TIMEOUT, min(timeout, self.deadline - time.monotonic()))
         self._count("exec")
+        # kubernetes' create_websocket opens the socket with no timeout at all (websocket's
+        # default timeout is not consulted there), so a server that accepts and never answers
+        # the upgrade would hold the probe forever: run the exchange in a daemon thread and
+        # give up on it at the deadline (it returns its client to the pool if it ever ends).
+        box: dict[str, Any] = {}
+
+        def exchange() -> None:
+            try:
+                box["out"] = self._exec_stream(namespace, pod, container, argv, timeout, what)
+            except BaseException as e:  # handed to the caller's thread below
+                box["err"] = e
+
+        worker = threading.Thread(target=exchange, name=f"exec {namespace}/{pod}", daemon=True)
+        worker.start()
+        limit = self.retry.connect_timeout + timeout
+        if self.deadline is not None:
+            limit = max(_MIN_TIMEOUT, min(limit, self.deadline - time.monotonic()))
+        worker.join(limit)
+        if worker.is_alive():
+            raise ClusterUnreachable(f"{what}: no answer within {limit:g}s")
+        if "err" in box:
+            raise box["err"]
+        stdout, stderr, raw_status = box["out"]
+        if not raw_status.strip():
+            raise ClusterUnreachable(f"{what}: the exec stream ended without an exit status")
+        try:
+            status = json.loads(raw_status)
+        except ValueError as e:
+            raise ClusterUnreachable(f"{what}: unreadable exit status {raw_status[:80]!r}") from e
+        return ExecResult(stdout, stderr, _exit_code(status), status)
+
+    def _exec_stream(
+        self, namespace: str, pod: str, container: str, argv: Argv, timeout: float, what: str
+    ) -> tuple[str, str, str]:
+        """One exec over the websocket: stdout, stderr and the channel-3 status text."""
         api = self._exec_api()
-        # The websocket handshake has no timeout of its own; bound it (process-wide default).
+        # Process-wide default for websocket code paths that consult it (the handshake does not:
+        # exec() bounds the whole exchange).
         websocket.setdefaulttimeout(self.retry.connect_timeout + timeout)
         ws: Any = None
         try:
@@ -333,13 +371,7 @@ class Cluster:
                     pass
             with self._lock:
                 self._idle_exec_apis.append(api)
-        if not raw_status.strip():
-            raise ClusterUnreachable(f"{what}: the exec stream ended without an exit status")
-        try:
-            status = json.loads(raw_status)
-        except ValueError as e:
-            raise ClusterUnreachable(f"{what}: unreadable exit status {raw_status[:80]!r}") from e
-        return ExecResult(stdout, stderr, _exit_code(status), status)
+        return stdout, stderr, raw_status
 
     # ----- plumbing ------------------------------------------------------------------------
 

@@ -320,3 +320,10 @@ def test_invalid_yaml_names_file_and_line() -> None:
 def test_no_ops_returns_the_text_unchanged() -> None:
     text = "a:   1   # odd spacing\n"
     assert apply_ops(text, [], "f.yaml") is text
+
+
+def test_a_byte_order_mark_survives_and_does_not_shift_the_edit() -> None:
+    # libyaml drops the BOM before counting offsets, so every splice landed one character early.
+    text = "\ufeffkind: Namespace\nmetadata:\n  name: a\n  labels:\n    x: enabled\n"
+    out = apply_ops(text, [set_value(0, ("metadata", "labels", "x"), "disabled")], "f.yaml")
+    assert out == text.replace("x: enabled", "x: disabled")

@@ -7,12 +7,15 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
+from generator.errors import ClusterUnreachable
 from simcluster.harness import SimCluster
 from tests.verifier.simseed import seed_cluster
 from tests.verifier.test_cli import _closed_port, _kubeconfig, _repo
 from verifier.cli import main
+from verifier.cluster import Cluster
 
 
 def _verify(*args: str) -> Result:
@@ -125,3 +128,19 @@ def test_an_https_server_behind_an_http_kubeconfig_is_named(tmp_path: Path) -> N
     assert res.exit_code == 3, res.output
     verdict = res.stdout.strip().splitlines()[-1]
     assert "closed the connection without an HTTP response (an https server?)" in verdict, verdict
+
+
+def test_a_hanging_exec_is_cut_at_the_gate_deadline(tmp_path: Path) -> None:
+    # A probe's exec (handshake + max-time + retries) could hold the gate ~45 s past --timeout.
+    with SimCluster(workdir=tmp_path / "sim", controllers=False) as sim:
+        sim.faults.flaky_share = 1.0
+        sim.faults.flaky_actions = ("hang",)
+        sim.set_fault("api-flaky", True)
+        with Cluster(sim.kubeconfig) as cluster:
+            started = time.monotonic()
+            cluster.end_by(started + 2)
+            with pytest.raises(ClusterUnreachable):
+                cluster.exec("default", "p", "c", ["true"], timeout=20)
+            took = time.monotonic() - started
+        sim.set_fault("api-flaky", False)
+    assert took < 2 + 3, f"exec ran {took:.1f}s past a 2 s deadline"
