@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,30 +23,11 @@ from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
-from simcluster.api import ExecOutcome, missing_binary
 from simcluster.harness import SimCluster
 from simcluster.store import Store
+from tests.simcluster.scripted import scripted_exec
 
 Obj = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Result:
-    stdout: bytes
-    stderr: bytes
-    exit_code: int
-    error: str | None = None
-
-
-def scripted_exec(pod: Obj, container: str, argv: list[str]) -> ExecOutcome:
-    """A deterministic exec hook: echo, fail N (stderr + exit N), whoami; else a missing binary."""
-    if argv[0] == "echo":
-        return Result((" ".join(argv[1:]) + "\n").encode(), b"", 0)
-    if argv[0] == "fail":
-        return Result(b"partial\n", b"boom\n", int(argv[1]))
-    if argv[0] == "whoami":
-        return Result(f"{pod['metadata']['name']}/{container}".encode(), b"", 0)
-    return missing_binary(pod, container, argv)
 
 
 @pytest.fixture(scope="module")
@@ -915,7 +895,7 @@ def test_exec_picks_the_named_container_and_negotiates_v4(
     api.set_default_header("sec-websocket-protocol", "v4.channel.k8s.io")
     ws = _exec(core, ns, "p", ["whoami"], container="c1")
     assert ws.subprotocol == "v4.channel.k8s.io"
-    assert ws.read_stdout() == "p/c1"
+    assert ws.read_stdout() == "p/c1\n"
 
 
 def test_exec_handshake_errors(core: client.CoreV1Api, sim: SimCluster, ns: str) -> None:

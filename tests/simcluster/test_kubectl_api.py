@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from simcluster.api import ExecOutcome, missing_binary
 from simcluster.harness import SimCluster
 from simcluster.store import Store
+from tests.simcluster.scripted import scripted_exec
 
 pytestmark = [
     pytest.mark.kubectl,
@@ -35,24 +35,6 @@ pytestmark = [
 
 Obj = dict[str, Any]
 _COUNTER = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class Result:
-    stdout: bytes
-    stderr: bytes
-    exit_code: int
-    error: str | None = None
-
-
-def scripted_exec(pod: Obj, container: str, argv: list[str]) -> ExecOutcome:
-    if argv[0] == "echo":
-        return Result((" ".join(argv[1:]) + "\n").encode(), b"", 0)
-    if argv[0] == "fail":
-        return Result(b"", b"boom\n", int(argv[1]))
-    if argv[0] == "whoami":
-        return Result(f"{pod['metadata']['name']}/{container}\n".encode(), b"", 0)
-    return missing_binary(pod, container, argv)
 
 
 @pytest.fixture(scope="module")
