@@ -13,7 +13,7 @@ from generator import demo as demo_module
 from generator.clikit import handle_errors, one_line_group
 from generator.errors import UsageError
 from generator.forge import FORGES
-from generator.planning import InitOptions
+from generator.planning import InitOptions, parse_wave
 
 PROG = "istio-canary"
 # What a Ctrl-C of a writing command leaves (workflow restores files, index and branch).
@@ -92,7 +92,7 @@ def init(
         to_version=to_version,
         name=name,
         operator_version=operator_version,
-        waves=tuple(tuple(n.strip() for n in w.split(",") if n.strip()) for w in waves),
+        waves=tuple(parse_wave(w) for w in waves),
         wave_size=wave_size,
     )
     _report(workflow.init(repo, opts, dry_run=dry_run, branch=branch), dry_run, verbose)

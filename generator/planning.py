@@ -28,6 +28,7 @@ __all__ = [
     "MAX_STAGE_PAIRS",
     "InitOptions",
     "build_plan",
+    "parse_wave",
     "probe_pairs",
     "split_waves",
 ]
@@ -76,6 +77,14 @@ def _endpoint(ns: MeshNamespaceFound) -> _Endpoint:
         if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("port"), int):
             services.append(ServiceRef(s.name, ports[0]["port"]))
     return _Endpoint(source, tuple(services))
+
+
+def parse_wave(value: str) -> tuple[str, ...]:
+    """One `--wave NS,NS` value; a wave naming nothing is refused rather than silently dropped."""
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if not names:
+        raise UsageError(f"--wave {value!r} names no namespace; give NS[,NS...]")
+    return names
 
 
 def split_waves(names: Sequence[str], waves: Sequence[Sequence[str]], size: int) -> list[list[str]]:

@@ -952,6 +952,8 @@ def _flaky_middleware(state: ApiState) -> Any:
         faults = state.faults
         if faults is None or request.path.startswith("/simcluster/"):
             return await handler(request)
+        if faults.flaky_paths and not any(p in request.path for p in faults.flaky_paths):
+            return await handler(request)
         action = faults.flaky_action()
         if action is None:
             return await handler(request)

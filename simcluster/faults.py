@@ -37,6 +37,7 @@ class Faults:
         self._listeners: list[Listener] = []
         self.flaky_share = flaky_share
         self.flaky_actions: tuple[str, ...] = FLAKY_ACTIONS
+        self.flaky_paths: tuple[str, ...] = ()  # when set, only paths containing one are flaky
         self._rng = random.Random(seed)
         for name in enabled:
             self.set(name, True)

@@ -40,6 +40,7 @@ import yaml
 from generator.errors import InputError, UsageError
 from simcluster.controllers.injection import select_webhook, webhook_ready
 from simcluster.controllers.releases import is_operator_chart
+from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
 from simcluster.store import Store, StoreError, deep_copy, now_rfc3339
@@ -104,9 +105,39 @@ def _run(args: list[str], cwd: pathlib.Path | None = None) -> bytes:
     return done.stdout
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader refusing duplicate mapping keys, as kubectl's and Argo CD's parsers do."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    problem=f'mapping key "{key}" already defined at line '
+                    f"{seen[key].start_mark.line + 1}",
+                    problem_mark=key_node.start_mark,
+                )
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read(path: pathlib.Path, where: str) -> str:
+    """A manifest's text; a file that is not UTF-8 is an error naming it and the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InputError(
+            f"{where}:{line}: not UTF-8 (byte 0x{data[err.start]:02x}); save it as UTF-8"
+        ) from None
+
+
 def _documents(text: str, where: str) -> list[Obj]:
     try:
-        docs = list(yaml.safe_load_all(text))
+        docs = list(yaml.load_all(text, Loader=_StrictLoader))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -148,6 +179,7 @@ class Syncer:
         self._retry_pending = False
         self._refresh_pending = False
         self._failed: set[tuple[str, str, str]] = set()
+        self._scan_errors = ErrorLog(log)
 
     def close(self) -> None:
         if self._unsubscribe:
@@ -181,14 +213,15 @@ class Syncer:
     def _scan(self, root: pathlib.Path) -> list[Obj]:
         """Every Application / Flux Kustomization / HelmRelease document in the commit."""
         found = []
+        errors: list[str] = []
         for path in sorted(root.rglob("*")):
             if path.suffix not in (".yaml", ".yml") or ".git" in path.parts or not path.is_file():
                 continue
             rel = path.relative_to(root)
             try:
-                docs = _documents(path.read_text(), str(rel))
+                docs = _documents(_read(path, str(rel)), str(rel))
             except InputError as err:
-                log.warning("%s", err)
+                errors.append(str(err))
                 continue
             for doc in docs:
                 api = str(doc.get("apiVersion", ""))
@@ -196,6 +229,7 @@ class Syncer:
                     doc["kind"] in ("Kustomization", "HelmRelease") and ".toolkit.fluxcd.io/" in api
                 ):
                     found.append(doc)
+        self._scan_errors.report(errors)
         return found
 
     def _render_dir(self, root: pathlib.Path, rel: str, *, recurse: bool) -> tuple[list[Obj], str]:
@@ -214,7 +248,8 @@ class Syncer:
         docs: list[Obj] = []
         for path in sorted(directory.glob(pattern)):
             if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
-                docs.extend(_documents(path.read_text(), str(path.relative_to(root))))
+                where = str(path.relative_to(root))
+                docs.extend(_documents(_read(path, where), where))
         return docs, "Directory"
 
     def _render(self, sha: str) -> None:

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from generator.errors import UsageError
 from simcluster.api import ApiState, ExecHandler, make_app, missing_binary
+from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
 from simcluster.store import Store, StoreError, WatchEvent
 
@@ -119,6 +120,7 @@ class SimServer:
         self.syncer: Any = None
         self.last_sync: str | None = None
         self.sync_errors: list[str] = []
+        self._error_log = ErrorLog(log, "simcluster: sync failed: ")
         self._runner: web.AppRunner | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._last_change = time.monotonic()
@@ -208,7 +210,7 @@ class SimServer:
         except (StoreError, OSError, ValueError, RuntimeError) as err:
             # a broken commit must not kill the cluster (Argo CD keeps running too); the
             # verifier sees the old revision still applied
-            if not self.sync_errors or self.sync_errors[-1] != str(err):
-                # once per new error, like Argo CD's ComparisonError condition, not per interval
-                log.warning("simcluster: sync failed: %s", err)
+            self._error_log.report([str(err)])
             self.sync_errors.append(str(err))
+        else:
+            self._error_log.report([])

@@ -253,9 +253,17 @@ class Cluster:
             return None
 
     def can_i(
-        self, verb: str, resource: Resource, subresource: str = "", namespace: str = ""
+        self,
+        verb: str,
+        resource: Resource,
+        subresource: str = "",
+        namespace: str = "",
+        until: float | None = None,
     ) -> bool | None:
-        """SelfSubjectAccessReview; None when the cluster has no authorization API to ask."""
+        """SelfSubjectAccessReview; None when the cluster has no authorization API to ask.
+
+        `until` (time.monotonic()) caps this review's timeouts and retries below the run's own
+        deadline, so a hanging review API cannot use up the time the checks need."""
         body = client.V1SelfSubjectAccessReview(
             api_version="authorization.k8s.io/v1",
             kind="SelfSubjectAccessReview",
@@ -275,9 +283,10 @@ class Cluster:
                 "create",
                 f"review access to {verb} {resource.label}",
                 lambda: api.create_self_subject_access_review(
-                    body, _preload_content=False, _request_timeout=self._timeout()
+                    body, _preload_content=False, _request_timeout=self._timeout(until)
                 ),
                 idempotent=True,  # a review has no side effect, so retrying it is safe
+                until=until,
             )
         except NotFound:
             return None
@@ -403,10 +412,11 @@ class Cluster:
         hanging API server cannot hold the gate for a read timeout past its deadline."""
         self.deadline = deadline
 
-    def _timeout(self) -> tuple[float, float]:
+    def _timeout(self, until: float | None = None) -> tuple[float, float]:
         read = self.retry.read_timeout
-        if self.deadline is not None:
-            read = max(_MIN_TIMEOUT, min(read, self.deadline - time.monotonic()))
+        ends = [d for d in (self.deadline, until) if d is not None]
+        if ends:
+            read = max(_MIN_TIMEOUT, min(read, min(ends) - time.monotonic()))
         return (min(self.retry.connect_timeout, read), read)
 
     def _count(self, verb: str) -> None:
@@ -466,11 +476,13 @@ class Cluster:
         fn: Callable[[], Any],
         pageable: bool = False,
         idempotent: bool = True,
+        until: float | None = None,
     ) -> Obj:
         """Run one request with the retry policy; return its JSON body as a dict."""
         deadline = time.monotonic() + self.retry.budget
-        if self.deadline is not None:
-            deadline = min(deadline, self.deadline)
+        for end in (self.deadline, until):
+            if end is not None:
+                deadline = min(deadline, end)
         last = ""
         for attempt in range(self.retry.attempts):
             self._count(verb)

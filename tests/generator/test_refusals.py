@@ -180,6 +180,20 @@ def test_unknown_wave_namespace(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("wave", "reason"),
+    [
+        (",", "--wave ',' names no namespace"),
+        (" , ,", "--wave ' , ,' names no namespace"),
+        ("", "--wave '' names no namespace"),
+        ("istio-system", "--wave names 'istio-system', which is not a namespace of the old"),
+    ],
+)
+def test_wave_naming_no_meshed_namespace(tmp_path: Path, wave: str, reason: str) -> None:
+    repo = example_repo(tmp_path / "repo")
+    _refused(repo, ["init", "--to-version", "1.7.7", "--wave", wave], reason)
+
+
 def test_rollback_of_a_namespace_not_moved(tmp_path: Path) -> None:
     repo = _initialised(tmp_path)
     _refused(repo, ["rollback", "--namespace", "demo-a"], "demo-a is not on istio-sample-v17x")

@@ -169,6 +169,23 @@ def test_api_flaky_lists_are_whole_or_errors_and_the_gate_still_decides(tmp_path
         assert time.monotonic() - started < 60
 
 
+def test_hanging_access_reviews_cannot_use_up_the_gate_deadline(tmp_path: Path) -> None:
+    # every SelfSubjectAccessReview hangs 30 s (api-flaky), the rest of the API answers: the
+    # preflight must give up well within --timeout and leave the gate time to check the cluster
+    with seed_cluster(tmp_path) as seed:
+        seed.sim.faults.flaky_share = 1.0
+        seed.sim.faults.flaky_actions = ("hang",)
+        seed.sim.faults.flaky_paths = ("selfsubjectaccessreviews",)
+        seed.sim.set_fault("api-flaky", True)
+        started = time.monotonic()
+        r = seed.verify("stage", "0", timeout=20)
+        took = time.monotonic() - started
+        seed.sim.set_fault("api-flaky", False)
+    assert r.exit_code == 0, r.output
+    assert any("RBAC preflight incomplete" in n for n in r.data["notes"]), r.data["notes"]
+    assert took < 20, f"the gate ran {took:.1f}s"
+
+
 def test_api_down_for_good_is_exit_3_and_rbac_denial_is_named(tmp_path: Path) -> None:
     with seed_cluster(tmp_path) as seed:
         seed.sim.call(lambda store: store.rbac.deny("create", "pods/exec"))
