@@ -344,15 +344,6 @@ class Syncer:
         self.applied_sha = sha
         return sha
 
-    async def run_forever(self, interval: float) -> None:
-        """``serve``'s loop: sync every ``interval`` seconds; errors are logged, not fatal."""
-        while True:
-            try:
-                self.sync_once()
-            except Exception:
-                log.exception("sync failed")
-            await asyncio.sleep(interval)
-
     def _ensure_namespace(self, name: str) -> None:
         if name and self.store.get("Namespace", None, name) is None:
             self.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
