@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
+from core.clikit import handle_errors, one_line_group
+from core.errors import UsageError
 from generator import __version__, pullrequest, workflow
 from generator import demo as demo_module
-from generator.clikit import handle_errors, one_line_group
-from generator.errors import UsageError
 from generator.forge import FORGES
 from generator.planning import InitOptions, parse_wave
 

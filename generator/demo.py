@@ -26,14 +26,15 @@ from typing import Any
 
 import click
 
-from generator.errors import (
+from core.errors import (
     CanaryError,
     CheckFailed,
     ClusterUnreachable,
     PreconditionError,
     UsageError,
 )
-from generator.plan import PLAN_PATH, Plan, Stage, load_plan
+from core.git import git
+from core.plan import PLAN_PATH, Plan, Stage, load_plan
 from generator.pullrequest import branch_name, publish
 from generator.resources import example_repo_dir
 
@@ -357,10 +358,7 @@ def _plan(work: Path) -> Plan:
 
 
 def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise PreconditionError(f"git {' '.join(args[:2])} failed: {_last_line(done.stderr)}")
-    return done.stdout
+    return git(*args, cwd=repo)
 
 
 @contextlib.contextmanager

@@ -15,10 +15,8 @@ from typing import Any
 
 import yaml
 
-from generator.errors import InputError
-from generator.index import Document, RepoIndex
-from generator.naming import minor_of, parse_version
-from generator.plan import (
+from core.errors import InputError
+from core.plan import (
     GatewayRef,
     GitOpsEngine,
     GitOpsObject,
@@ -26,6 +24,8 @@ from generator.plan import (
     OperatorRelease,
     revision_of,
 )
+from core.versions import minor_of, parse_version
+from generator.index import Document, RepoIndex
 
 __all__ = [
     "ISTIO_GROUP",

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from core.errors import ForgeError, UsageError
 from generator import __version__
-from generator.errors import ForgeError, UsageError
 
 __all__ = [
     "FORGES",

@@ -16,8 +16,8 @@ from typing import Any, Literal
 import yaml
 from deepdiff import DeepDiff
 
-from generator.errors import InputError
-from generator.plan import PLAN_PATH
+from core.errors import InputError
+from core.plan import PLAN_PATH
 
 __all__ = ["ChangedFile", "FieldChange", "ObjectChange", "semantic_diff"]
 

@@ -1,4 +1,4 @@
-"""From what discovery found and the `init` options to a :class:`~generator.plan.Plan` (pure)."""
+"""From what discovery found and the `init` options to a :class:`~core.plan.Plan` (pure)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from generator import __version__
-from generator.discovery import Found, MeshNamespaceFound
-from generator.errors import UsageError
-from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade, minor_of, parse_version
-from generator.plan import (
+from core.errors import UsageError
+from core.plan import (
     ConnectivityCheck,
     ControlPlane,
     GatewayRef,
@@ -22,6 +19,10 @@ from generator.plan import (
     Stage,
     WorkloadRef,
 )
+from core.versions import minor_of, parse_version
+from generator import __version__
+from generator.discovery import Found, MeshNamespaceFound
+from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade
 
 __all__ = [
     "MAX_FULL_PAIRS",

@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import re
-import subprocess
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -22,7 +21,7 @@ from typing import Any, Literal
 
 import jinja2
 
-from generator.errors import (
+from core.errors import (
     CanaryError,
     ConflictError,
     ForgeError,
@@ -30,6 +29,9 @@ from generator.errors import (
     PreconditionError,
     UsageError,
 )
+from core.git import git_status
+from core.plan import PLAN_PATH, Plan, Stage, load_plan
+from core.trailers import STAGE_TRAILER, parse_stage
 from generator.forge import (
     TOKEN_ENV,
     Forge,
@@ -42,7 +44,6 @@ from generator.forge import (
     resolve_target,
 )
 from generator.objectdiff import ChangedFile, semantic_diff
-from generator.plan import PLAN_PATH, Plan, Stage, load_plan
 from generator.resources import templates_dir
 
 __all__ = [
@@ -65,7 +66,6 @@ __all__ = [
 
 MARKER = "istio-canary"
 BRANCH_PREFIX = "istio-canary"
-STAGE_TRAILER = "Istio-Canary-Stage"
 
 Rebuild = Callable[[str], str]
 """Make the stage commit again on top of the given base sha; return the new commit's sha."""
@@ -104,17 +104,17 @@ def stage_of_commit(repo: Path, commit: str) -> tuple[Plan, Stage]:
     trailer = _git(
         repo, "log", "-1", f"--format=%(trailers:key={STAGE_TRAILER},valueonly)", commit
     ).strip()
-    m = re.fullmatch(r"(\d+)/(\d+) (\S+)", trailer)
-    if m is None or m.group(1) == "0":
+    mark = parse_stage(trailer)
+    if mark is None or mark.index == 0 or not mark.name:
         raise PreconditionError(
             f"commit {commit[:12]} is not a stage commit (no `{STAGE_TRAILER}: i/n name` trailer); "
             "run `istio-canary next` first"
         )
     plan = load_plan(_git(repo, "show", f"{commit}:{PLAN_PATH}"), f"{commit[:12]}:{PLAN_PATH}")
-    stage = plan.stage(int(m.group(1)))
-    if stage.name != m.group(3):
+    stage = plan.stage(mark.index)
+    if stage.name != mark.name:
         raise InputError(
-            f"commit {commit[:12]}: trailer names stage {m.group(3)!r} but the plan's stage "
+            f"commit {commit[:12]}: trailer names stage {mark.name!r} but the plan's stage "
             f"{stage.index} is {stage.name!r}"
         )
     return plan, stage
@@ -319,26 +319,21 @@ def push_stage_branch(
             return Pushed(branch, base_sha, head_sha, "unchanged", rebuilt)
         if before_push is not None:
             before_push(attempt)
-        done = subprocess.run(
-            [
-                "git",
-                "push",
-                "--quiet",
-                "--porcelain",
-                f"--force-with-lease=refs/heads/{branch}:{remote_sha}",
-                remote,
-                f"{head_sha}:refs/heads/{branch}",
-            ],
+        code, out, err = git_status(
+            "push",
+            "--quiet",
+            "--porcelain",
+            f"--force-with-lease=refs/heads/{branch}:{remote_sha}",
+            remote,
+            f"{head_sha}:refs/heads/{branch}",
             cwd=repo,
-            capture_output=True,
-            text=True,
             env=auth.environ(),
         )
-        if done.returncode == 0:
+        if code == 0:
             return Pushed(
                 branch, base_sha, head_sha, "updated" if remote_sha else "created", rebuilt
             )
-        last_error = _clean(done.stderr + done.stdout, auth.secrets)
+        last_error = _clean(err + out, auth.secrets)
         if not re.search(r"stale info|rejected|failed to update ref|fetch first", last_error):
             raise ForgeError(f"git push {redact_url(remote)} {branch} failed: {last_error}")
     raise ForgeError(
@@ -352,10 +347,8 @@ def _remote_sha(repo: Path, remote: str, branch: str, auth: RemoteAuth) -> str:
 
 
 def _is_ancestor(repo: Path, ancestor: str, commit: str) -> bool:
-    done = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", ancestor, commit], cwd=repo, capture_output=True
-    )
-    return done.returncode == 0
+    code, _, _ = git_status("merge-base", "--is-ancestor", ancestor, commit, cwd=repo)
+    return code == 0
 
 
 def _cherry_pick_onto(repo: Path, branch: str, new_base: str) -> str:
@@ -366,15 +359,10 @@ def _cherry_pick_onto(repo: Path, branch: str, new_base: str) -> str:
         tree = Path(scratch) / "tree"
         _git(repo, "worktree", "add", "--quiet", "--detach", str(tree), new_base)
         try:
-            done = subprocess.run(
-                ["git", "cherry-pick", f"{fork}..{old_head}"],
-                cwd=tree,
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode != 0:
+            picked, _, _ = git_status("cherry-pick", f"{fork}..{old_head}", cwd=tree)
+            if picked != 0:
                 conflicted = _git(tree, "diff", "--name-only", "--diff-filter=U").split()
-                subprocess.run(["git", "cherry-pick", "--abort"], cwd=tree, capture_output=True)
+                git_status("cherry-pick", "--abort", cwd=tree)
                 if not conflicted:
                     raise PreconditionError(
                         f"the stage on {branch} is already part of the new base {new_base[:12]}"
@@ -386,9 +374,7 @@ def _cherry_pick_onto(repo: Path, branch: str, new_base: str) -> str:
             new_head = _git(tree, "rev-parse", "HEAD").strip()
         finally:
             _git(repo, "worktree", "remove", "--force", str(tree))
-    current = subprocess.run(
-        ["git", "symbolic-ref", "-q", "HEAD"], cwd=repo, capture_output=True, text=True
-    ).stdout.strip()
+    current = _git(repo, "symbolic-ref", "-q", "HEAD", check=False).strip()
     if current == f"refs/heads/{branch}":
         _git(repo, "reset", "--quiet", "--keep", new_head)
     else:
@@ -503,11 +489,11 @@ def _git(
     error: type[CanaryError] = PreconditionError,
 ) -> str:
     env = auth.environ() if auth else None
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env)
-    if check and done.returncode != 0:
+    code, out, err = git_status(*args, cwd=repo, env=env)
+    if check and code != 0:
         cmd = redact_url(" ".join(args[:3]))
-        raise error(f"git {cmd} failed: {_clean(done.stderr, auth.secrets if auth else ())}")
-    return done.stdout
+        raise error(f"git {cmd} failed: {_clean(err, auth.secrets if auth else ())}")
+    return out
 
 
 def _clean(text: str, secrets: tuple[str, ...]) -> str:

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from core.errors import InputError, PlanError, PreconditionError, UsageError
+from core.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
+from core.versions import parse_version, require_release
 from generator.apply import Renamer, restore, write_edits
 from generator.discovery import discover, find_doc, operator_release, refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
-from generator.errors import InputError, PlanError, PreconditionError, UsageError
 from generator.gitrepo import GitRepo
 from generator.index import RepoIndex, build_index, no_gc
-from generator.naming import parse_version, require_release
-from generator.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
 from generator.planning import InitOptions, build_plan
 from generator.releases import unknown_release
 from generator.render import render

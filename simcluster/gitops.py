@@ -37,7 +37,8 @@ from typing import Any
 
 import yaml
 
-from generator.errors import InputError, UsageError
+from core.errors import GitError, InputError, UsageError
+from core.git import git, git_bytes
 from simcluster.controllers.injection import select_webhook, webhook_ready
 from simcluster.controllers.releases import is_operator_chart
 from simcluster.errorlog import ErrorLog
@@ -191,16 +192,12 @@ class Syncer:
 
     def head(self) -> str:
         """The branch head commit, read with git (not the working tree)."""
-        return (
-            _run(["git", "-C", str(self.repo), "rev-parse", f"refs/heads/{self.branch}"])
-            .decode()
-            .strip()
-        )
+        return git("rev-parse", f"refs/heads/{self.branch}", cwd=self.repo, timeout=60).strip()
 
     def _checkout(self, sha: str) -> pathlib.Path:
         target = self._tmp / sha
         if not target.exists():
-            archive = _run(["git", "-C", str(self.repo), "archive", "--format=tar", sha])
+            archive = git_bytes("archive", "--format=tar", sha, cwd=self.repo, timeout=60)
             staging = self._tmp / f".{sha}"
             with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
                 tar.extractall(staging, filter="data")
@@ -314,7 +311,7 @@ class Syncer:
             return self.applied_sha
         try:
             sha = self.head()
-        except (InputError, UsageError) as err:  # branch missing, git absent: keep serving
+        except (InputError, UsageError, GitError) as err:  # branch missing, git absent: serve on
             log.warning("simcluster: cannot read %s@%s: %s", self.repo, self.branch, err)
             self.errors.append(str(err))
             return self.applied_sha

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from generator.errors import UsageError
+from core.errors import UsageError
 from simcluster.api import ApiState, ExecHandler, make_app, missing_binary
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults

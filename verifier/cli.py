@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from generator.clikit import handle_errors, one_line_group
+from core.clikit import handle_errors, one_line_group
 from verifier import __version__
 from verifier.cluster import Cluster, RetryPolicy
 from verifier.gate import Command, Request, load_baseline, run

@@ -4,7 +4,7 @@ Everything that talks to the API server goes through :class:`Cluster`, and every
 exception is translated here, so the rest of the verifier sees only our errors:
 
 * :class:`NotFound` for a 404 (a fact about the cluster, which checks may expect);
-* :class:`generator.errors.ClusterUnreachable` (exit 3) when the cluster could not be asked:
+* :class:`core.errors.ClusterUnreachable` (exit 3) when the cluster could not be asked:
   connection refused, RBAC denied, timeouts, or transient errors that outlasted the retry budget.
 
 Fail-closed rules kept here (verifier.md §1, §5): every request carries a timeout; transient
@@ -40,7 +40,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.stream import stream
 
-from generator.errors import CanaryError, ClusterUnreachable, UsageError
+from core.errors import CanaryError, ClusterUnreachable, UsageError
 
 __all__ = [
     "APPLICATIONS",

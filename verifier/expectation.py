@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from generator.errors import UsageError
-from generator.plan import ConnectivityCheck, ControlPlane, GatewayRef, Plan
+from core.errors import UsageError
+from core.plan import ConnectivityCheck, ControlPlane, GatewayRef, Plan
 
 __all__ = ["Expectation", "expect_stage"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from generator.errors import InputError
-from generator.plan import Plan
+from core.errors import InputError
+from core.plan import Plan
 from verifier import rbac
 from verifier.checks import cleanup, connectivity, controlplane, dataplane, gateways, gitops
 from verifier.cluster import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS, Cluster, NotFound

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from generator.errors import ClusterUnreachable
+from core.errors import ClusterUnreachable
 from verifier.cluster import (
     APPLICATIONS,
     DEPLOYMENTS,

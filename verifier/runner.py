@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from generator.errors import CanaryError
+from core.errors import CanaryError
 from verifier.cluster import AccessDenied
 from verifier.result import CheckResult, Status, worst
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import PlanError, PreconditionError
 from generator.discovery import operator_release
-from generator.errors import PlanError, PreconditionError
 from generator.stages.context import StageContext
 from generator.stages.control_plane import release_documents
 

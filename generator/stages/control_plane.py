@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml
 
+from core.plan import ControlPlane
+from core.versions import minor_of, parse_version
 from generator.discovery import operator_release
 from generator.index import Document, RepoIndex
-from generator.naming import canary_name, minor_of, parse_version, retag
-from generator.plan import ControlPlane
+from generator.naming import canary_name, retag
 from generator.render import render
 from generator.stages.context import StageContext
 from generator.yamledit import detect_style

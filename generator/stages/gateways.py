@@ -12,8 +12,8 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from core.errors import PlanError
 from generator.discovery import gateways_made_by
-from generator.errors import PlanError
 from generator.naming import honours_create_only
 from generator.render import render
 from generator.stages.context import StageContext

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from generator.errors import PlanError
-from generator.plan import MeshNamespace, Plan
+from core.errors import PlanError
+from core.plan import MeshNamespace, Plan
 from generator.stages.context import StageContext
 from generator.yamledit import Op, append_item, delete_key, remove_items, rename_key, set_value
 

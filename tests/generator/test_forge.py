@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from generator.errors import ForgeError, UsageError
+from core.errors import ForgeError, UsageError
 from generator.forge import (
     Forge,
     ForgeTarget,

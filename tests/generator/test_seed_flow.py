@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.plan import load_plan
+from core.plan import load_plan
 from tests.generator.helpers import changed_files, example_repo, git, head_message, run
 
 KUBECTL = shutil.which("kubectl")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from generator.errors import ClusterUnreachable
+from core.errors import ClusterUnreachable
 from simcluster.harness import SimCluster
 from tests.verifier.simseed import seed_cluster
 from tests.verifier.test_cli import _closed_port, _kubeconfig, _repo

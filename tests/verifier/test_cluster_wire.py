@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from generator.errors import ClusterUnreachable
+from core.errors import ClusterUnreachable
 from tests.verifier.scripted_api import Script, serve
 from verifier import rbac
 from verifier.cluster import PODS, SERVICES, AccessDenied, Cluster, NotFound, RetryPolicy

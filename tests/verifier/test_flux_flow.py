@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.plan import load_plan
+from core.plan import load_plan
 from tests.verifier.simseed import seed_cluster
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from generator.errors import ClusterUnreachable
+from core.errors import ClusterUnreachable
 from verifier.cluster import AccessDenied
 from verifier.result import CheckResult
 from verifier.runner import Evaluation, Outcome, Polling, Verdict, poll

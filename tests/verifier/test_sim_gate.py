@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import ClusterUnreachable
+from core.errors import ClusterUnreachable
 from tests.verifier.simseed import git, seed_cluster
 from verifier.cluster import PODS, Cluster, RetryPolicy
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generator.plan import ConnectivityCheck
+from core.plan import ConnectivityCheck
 from verifier import echo
 from verifier import pods as P
 from verifier.cluster import ExecResult

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from generator.plan import ControlPlane
+from core.plan import ControlPlane
+from core.versions import minor_key
 from verifier import pods as P
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
@@ -95,8 +96,8 @@ def running_operators(snap: Snapshot) -> dict[str, str]:
 
 def _operator_hint(cp: ControlPlane, cr: Mapping[str, Any], operators: Mapping[str, str]) -> str:
     version = str((cr.get("spec") or {}).get("version", cp.version))
-    want = P.minor_of(version)
-    minors = {n: P.minor_of(v) for n, v in operators.items()}
+    want = minor_key(version)
+    minors = {n: minor_key(v) for n, v in operators.items()}
     # Operator 0.x.y reconciles Istio 1.x.
     if want and any(m and (1, m[1]) == want for m in minors.values()):
         return ""

@@ -14,7 +14,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from generator.plan import ControlPlane
+from core.plan import ControlPlane
+from core.versions import minor_key
 from verifier import pods as P
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
@@ -127,7 +128,7 @@ def _injection_disabled(pod: Mapping[str, Any]) -> bool:
 
 def _skew(version: str, revision: str, expect: Expectation) -> str:
     cp: ControlPlane | None = expect.control_plane(revision)
-    proxy, plane = P.minor_of(version), P.minor_of(cp.version) if cp else None
+    proxy, plane = minor_key(version), minor_key(cp.version) if cp else None
     if proxy is None or plane is None:
         return ""
     if proxy > plane:
