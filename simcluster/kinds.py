@@ -284,16 +284,6 @@ def kind_by_plural(group: str, version: str, plural: str) -> Kind | None:
     return _BY_PLURAL.get((group, version, plural))
 
 
-def kind_for_object(obj: Obj) -> Kind:
-    """The Kind an object's apiVersion/kind names; KeyError when simcluster does not serve it."""
-    kind = kind_by_name(str(obj.get("kind", "")))
-    if kind.api_version != obj.get("apiVersion"):
-        raise KeyError(
-            f"simcluster serves {kind.kind} as {kind.api_version}, not {obj.get('apiVersion')}"
-        )
-    return kind
-
-
 # ---------------------------------------------------------------------------------------------
 # Server-side defaulting: what `kubectl get -o yaml` shows on a real cluster beyond what was sent.
 

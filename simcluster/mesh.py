@@ -142,13 +142,6 @@ class _Peer:
         return f"spiffe://{domain}/ns/{self.namespace}/sa/{self.service_account}"
 
 
-@dataclass(frozen=True)
-class _Upstream:
-    service: Obj
-    port: Obj
-    address: str
-
-
 class Mesh:
     """Answers exec'd commands from the live objects; called on the server's loop thread."""
 
