@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simcluster import selectors
+from simcluster.allocation import ServiceAllocator
 from simcluster.kinds import Kind, apply_defaults, kind_by_name
 
 Obj = dict[str, Any]
@@ -319,6 +320,7 @@ class Store:
         self._listeners: builtins.list[Callable[[WatchEvent], None]] = []
         self._json: dict[int, bytes] = {}  # id(stored object) -> its JSON, until it is replaced
         self.rbac = AccessRules()
+        self.addresses = ServiceAllocator()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -739,13 +741,13 @@ class Store:
         """Defaults, admission mutators, defaults again (for what the mutators added)."""
         if kind.custom:
             _prune_nulls(obj)  # CRD fields are not nullable: the apiserver drops nulls
-        apply_defaults(kind, obj)
+        apply_defaults(kind, obj, self.addresses)
         if kind.kind == "Secret":
             self._fold_string_data(obj)
         if self._mutators:
             for fn in list(self._mutators):
                 fn("CREATE" if old is None else "UPDATE", obj, old)
-            apply_defaults(kind, obj)
+            apply_defaults(kind, obj, self.addresses)
 
     @staticmethod
     def _fold_string_data(obj: Obj) -> None:
