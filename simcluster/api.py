@@ -29,10 +29,12 @@ import yaml
 from aiohttp import web
 
 from simcluster import discovery, protobuf, tables
+from simcluster.apierrors import StoreError
 from simcluster.faults import Faults
+from simcluster.history import WatchEvent
 from simcluster.kinds import Kind, kind_by_plural
 from simcluster.patch import APPLY_PATCH, apply_patch
-from simcluster.store import Store, StoreError, WatchEvent
+from simcluster.store import Store
 
 Obj = dict[str, Any]
 log = logging.getLogger("simcluster.api")

@@ -23,9 +23,11 @@ from aiohttp import web
 
 from core.errors import UsageError
 from simcluster.api import ApiState, ExecHandler, make_app, missing_binary
+from simcluster.apierrors import StoreError
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
-from simcluster.store import Store, StoreError, WatchEvent
+from simcluster.history import WatchEvent
+from simcluster.store import Store
 
 log = logging.getLogger("simcluster.server")
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from simcluster.apiobject import deep_copy, now_rfc3339
 from simcluster.controllers.kubelet import pod_ready
-from simcluster.store import Store, deep_copy, now_rfc3339
+from simcluster.store import Store
 
 if TYPE_CHECKING:
     from simcluster.gitops import Source

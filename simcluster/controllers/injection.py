@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from simcluster.apierrors import StoreError
 from simcluster.mesh import Objects
-from simcluster.store import StoreError
 
 __all__ = [
     "INJECT_ANNOTATION",

@@ -16,11 +16,12 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from simcluster.apierrors import StoreError
+from simcluster.apiobject import deep_copy
 from simcluster.controllers.kubelet import pod_ready
 from simcluster.controllers.objects import apply_object, controlled_by, owner_ref
 from simcluster.controllers.releases import CHART
 from simcluster.mesh import ROOT_CA_ANNOTATION
-from simcluster.store import StoreError, deep_copy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
