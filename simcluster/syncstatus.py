@@ -1,4 +1,4 @@
-"""What Argo CD and Flux write into their objects' status after a sync (gitops.md §1, §2).
+"""What Argo CD and Flux write into their objects' status after a sync, field by field.
 
 Argo CD Application: ``sync`` (status, revision, comparedTo), ``operationState`` (phase,
 message, startedAt, finishedAt, ``syncResult.revision`` and resources), ``history``,
