@@ -13,6 +13,8 @@ import ipaddress
 import itertools
 from collections.abc import Iterator
 
+from simcluster.apiobject import Obj, deep_copy
+
 SERVICE_CIDR = "10.96.0.0/12"
 NODE_PORTS = range(30000, 32768)
 
@@ -32,3 +34,16 @@ class ServiceAllocator:
 
     def node_port(self) -> int:
         return next(self._node_ports)
+
+
+def keep_allocations(new: Obj, old: Obj) -> None:
+    """A Service update that leaves out clusterIP or a port's nodePort keeps the allocated one."""
+    new_spec, old_spec = new.setdefault("spec", {}), old.get("spec", {})
+    for key in ("clusterIP", "clusterIPs"):
+        if not new_spec.get(key) and old_spec.get(key):
+            new_spec[key] = deep_copy(old_spec[key])
+    old_ports = {(p.get("port"), p.get("protocol", "TCP")): p for p in old_spec.get("ports") or []}
+    for port in new_spec.get("ports") or []:
+        prev = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+        if prev and "nodePort" in prev and "nodePort" not in port:
+            port["nodePort"] = prev["nodePort"]

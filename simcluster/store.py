@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator
 
 from simcluster import garbage, history, selectors, validation
 from simcluster.access import AccessRules
-from simcluster.allocation import ServiceAllocator
+from simcluster.allocation import ServiceAllocator, keep_allocations
 from simcluster.apierrors import StoreError
 from simcluster.apiobject import Obj, deep_copy, now_rfc3339
 from simcluster.history import Subscriber, WatchEvent
@@ -301,7 +301,8 @@ class Store:
                     new["status"] = deep_copy(old["status"])
                 else:
                     new.pop("status", None)
-            self._carry_allocations(kind, new, old)
+            if kind.kind == "Service":
+                keep_allocations(new, old)
             self._prepare(kind, new, old)
             validation.validate(kind, new, old)
         new_meta = new["metadata"]
@@ -497,23 +498,6 @@ class Store:
             for key, value in string_data.items():
                 data[key] = base64.b64encode(str(value).encode()).decode()
         obj.setdefault("type", "Opaque")
-
-    @staticmethod
-    def _carry_allocations(kind: Kind, new: Obj, old: Obj) -> None:
-        """Service clusterIP and nodePorts survive an update that leaves them out."""
-        if kind.kind != "Service":
-            return
-        new_spec, old_spec = new.setdefault("spec", {}), old.get("spec", {})
-        for key in ("clusterIP", "clusterIPs"):
-            if not new_spec.get(key) and old_spec.get(key):
-                new_spec[key] = deep_copy(old_spec[key])
-        old_ports = {
-            (p.get("port"), p.get("protocol", "TCP")): p for p in old_spec.get("ports") or []
-        }
-        for port in new_spec.get("ports") or []:
-            prev = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
-            if prev and "nodePort" in prev and "nodePort" not in port:
-                port["nodePort"] = prev["nodePort"]
 
     def _commit(self, event_type: str, kind: Kind, obj: Obj, old: Obj | None) -> Obj:
         self._rv += 1

@@ -82,3 +82,19 @@ def test_node_ports_are_the_same_in_two_identical_runs(tmp_path: Path) -> None:
     first = _node_ports_of_a_fresh_run(tmp_path / "first", "1")
     second = _node_ports_of_a_fresh_run(tmp_path / "second", "2")
     assert first == second == [30000, 30001]
+
+
+def test_a_replace_that_omits_the_addresses_keeps_them(tmp_path: Path) -> None:
+    with SimCluster(workdir=tmp_path, controllers=False) as sim:
+        api = config.new_client_from_config(config_file=str(sim.kubeconfig))
+        core = client.CoreV1Api(api)
+        try:
+            created = core.create_namespaced_service("default", SERVICE)
+            sent = json.loads(json.dumps(SERVICE))
+            sent["metadata"]["labels"] = {"edited": "yes"}
+            replaced = core.replace_namespaced_service("gateway", "default", sent)
+        finally:
+            api.close()
+    assert replaced.metadata.labels == {"edited": "yes"}
+    assert replaced.spec.cluster_ip == created.spec.cluster_ip
+    assert [p.node_port for p in replaced.spec.ports] == [p.node_port for p in created.spec.ports]
