@@ -39,12 +39,14 @@ import yaml
 
 from core.errors import GitError, InputError, UsageError
 from core.git import git, git_bytes
+from simcluster.apierrors import StoreError
+from simcluster.apiobject import deep_copy, now_rfc3339
 from simcluster.controllers.injection import select_webhook, webhook_ready
 from simcluster.controllers.releases import is_operator_chart
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
-from simcluster.store import Store, StoreError, deep_copy, now_rfc3339
+from simcluster.store import Store
 from simcluster.syncstatus import REQUESTED_AT, SyncStatus, is_tooling
 
 __all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]

@@ -1,6 +1,6 @@
 """The canary upgrade as GitOps commits (what the generator writes), synced into the simulation.
 
-Each commit is hand-written here the way the stages in architecture.md describe them, so this
+Each commit is hand-written here the way the stages in docs/stages.md describe them, so this
 checks the simulation end to end under GitOps: the control plane comes up next to the old one,
 the adopted gateway moves without a new LoadBalancer, namespaces move with their rollouts, and
 cleanup either keeps or garbage-collects the gateway depending on who owns it.
