@@ -20,10 +20,12 @@ from core.errors import InputError
 from core.plan import Plan
 from verifier import rbac
 from verifier.checks import cleanup, connectivity, controlplane, dataplane, gateways, gitops
-from verifier.cluster import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS, Cluster, NotFound
+from verifier.cluster import Cluster
+from verifier.errors import NotFound
 from verifier.expectation import Expectation, expect_stage
 from verifier.gitrepo import Checkout
 from verifier.probe import ProbeSettings, run_probes
+from verifier.resources import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS
 from verifier.result import CheckResult, Status
 from verifier.runner import Evaluation, Polling, Verdict, poll
 from verifier.snapshot import GitOpsRef, Snapshot, collect

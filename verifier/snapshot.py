@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from verifier.cluster import (
+from verifier.expectation import Expectation
+from verifier.resources import (
     APPLICATIONS,
     DEPLOYMENTS,
     HELMRELEASES,
@@ -26,7 +27,6 @@ from verifier.cluster import (
     SERVICES,
     Resource,
 )
-from verifier.expectation import Expectation
 
 __all__ = ["ClusterReader", "GitOpsRef", "Snapshot", "collect"]
 

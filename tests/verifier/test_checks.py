@@ -12,7 +12,7 @@ import pytest
 
 from tests.verifier import builders as B
 from verifier.checks import cleanup, connectivity, controlplane, dataplane, gateways, gitops
-from verifier.cluster import ExecResult
+from verifier.execresult import ExecResult, exit_code_of
 from verifier.expectation import expect_stage
 from verifier.result import CheckResult, Status
 from verifier.snapshot import GitOpsRef
@@ -411,9 +411,7 @@ def _probe() -> connectivity.Probe:
 def test_probe_judgement(
     stdout: str, stderr: str, status: dict[str, object], expected: str, verdict: Status
 ) -> None:
-    from verifier.cluster import _exit_code
-
-    result = connectivity.judge(_probe(), ExecResult(stdout, stderr, _exit_code(status), status))
+    result = connectivity.judge(_probe(), ExecResult(stdout, stderr, exit_code_of(status), status))
     assert result.status is verdict
     assert expected in result.message
 

@@ -17,7 +17,7 @@ from typing import Any
 from core.plan import ConnectivityCheck
 from verifier import echo
 from verifier import pods as P
-from verifier.cluster import ExecResult
+from verifier.execresult import ExecResult
 from verifier.expectation import Expectation
 from verifier.result import CheckResult, Status
 from verifier.snapshot import Snapshot
