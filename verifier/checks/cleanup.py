@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from verifier import pods as P
+from verifier.checks.base import Phase
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
@@ -33,6 +34,19 @@ def _on(pod: Any, revision: str, version: str) -> bool:
     """On the old revision; a proxy with no revision signal counts by its version."""
     rev = P.revision(pod)
     return rev == revision or (not rev and P.proxy_version(pod) == version)
+
+
+class CleanupSafety:
+    """Judged for the cleanup stage: as its precondition in a gate, and after it."""
+
+    name = NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return expect.cleanup_safety
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        return check(snap, expect)
 
 
 def check(snap: Snapshot, expect: Expectation) -> CheckResult:

@@ -17,12 +17,26 @@ from typing import Any
 from core.plan import ControlPlane
 from core.versions import minor_key
 from verifier import pods as P
+from verifier.checks.base import Phase
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
 
 NAME = "data-plane"
 _MAX_LISTED = 8
+
+
+class DataPlane:
+    """Judged at every stage: each namespace of the plan is on the control plane it expects."""
+
+    name = NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return True
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        return check(snap, expect)
 
 
 def check(snap: Snapshot, expect: Expectation) -> CheckResult:

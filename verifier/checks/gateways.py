@@ -23,12 +23,26 @@ from datetime import datetime
 from typing import Any
 
 from verifier import pods as P
+from verifier.checks.base import Phase
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
 
 NAME = "gateways"
 RECREATE_SLACK = 30.0
+
+
+class Gateways:
+    """Judged at every stage, against the baseline report when the run was given one."""
+
+    name = NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return True
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        return check(snap, expect, expect.baseline)
 
 
 def check(

@@ -17,24 +17,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from verifier.checks.base import Phase
+from verifier.expectation import Expectation, SyncTarget
 from verifier.result import CheckResult
 from verifier.snapshot import GitOpsRef, Snapshot
+
+__all__ = ["NAME", "GitOpsSync", "SyncTarget", "applied_revision", "check", "is_commit"]
 
 NAME = "gitops-sync"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-@dataclass(frozen=True)
-class SyncTarget:
-    """The commit the cluster must have applied; `contains[rev]` answers "rev contains commit?"."""
+class GitOpsSync:
+    """Judged by a gate, once it knows which commit the engine must have applied."""
 
-    commit: str
-    label: str
-    contains: Mapping[str, bool | None] = field(default_factory=dict)
+    name = NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return expect.sync is not None
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        if expect.sync is None:
+            return CheckResult.pending(NAME, "no stage commit to compare the applied one with")
+        return check(snap, expect.sync)
 
 
 def applied_revision(ref: GitOpsRef, obj: Mapping[str, Any]) -> str:
