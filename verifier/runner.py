@@ -1,6 +1,6 @@
 """The only place that waits: poll an evaluation until it passes K times in a row, fails, or times out.
 
-Semantics (gitops.md §4, copied from Argo Rollouts' consecutiveSuccessLimit): PASS needs
+Semantics (those of Argo Rollouts' consecutiveSuccessLimit): PASS needs
 `successes` consecutive all-PASSED evaluations `interval` seconds apart; any FAILED check (a state
 that will not heal) ends at once with exit 1; at the deadline, an evaluation that could not read
 the cluster (or a check pending because it could not verify) ends with exit 3, anything else

@@ -3,10 +3,10 @@
 Before the cleanup stage (and after it): no pod anywhere runs a proxy of the old revision, no
 namespace is labelled for it (`istio.io/rev=<old>`, or `istio-injection=enabled` when the old CP is
 the global one), no MeshGateway is bound to it, and no MeshGateway has an ownerReference to the old
-`Istio` CR: deleting that CR would garbage-collect the gateway with its LoadBalancer Service
-(banzai.md §8.2). `createOnly: true` does not remove an existing ownerReference, so the one command
-that orphans the gateway is a JSON patch removing it; the message names it. That state will not
-heal by waiting, so it fails at once.
+`Istio` CR: deleting that CR would garbage-collect the gateway with its LoadBalancer Service (see
+docs/banzai-operator.md on ownerReferences). `createOnly: true` does not remove an existing
+ownerReference, so the one command that orphans the gateway is a JSON patch removing it; the
+message names it. That state will not heal by waiting, so it fails at once.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Control planes: each expected `Istio` CR Available with its istiod ready; removed ones gone.
 
-Banzai facts (banzai.md §1.1, §1.7): status keys are capitalised (`status.Status`,
+Banzai operator facts (docs/banzai-operator.md): status keys are capitalised (`status.Status`,
 `status.ErrorMessage`); an operator reconciles only CRs whose `spec.version` matches its minor
 (0.6.x -> 1.6, 0.7.x -> 1.7) and otherwise leaves the CR untouched, so a CR stuck short of
 Available with no running operator for its minor is reported as exactly that.

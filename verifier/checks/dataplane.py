@@ -4,8 +4,9 @@ For each namespace of the plan the expectation names the control plane its pods 
 pod with an `istio-proxy` (container or native-sidecar init container) must carry that revision and
 that proxy version. A workload with pods of two template generations, terminating or not-ready pods
 is still rolling out (pending). Pods that no workload in the repo owns cannot be restarted by a
-commit; they are listed separately. Skew policy (upstream.md §6): a proxy is never newer than its
-control plane and at most one minor older; a violation will not heal by waiting, so it fails.
+commit; they are listed separately. Skew policy (Istio's supported data-plane skew): a proxy is
+never newer than its control plane and at most one minor older; a violation will not heal by
+waiting, so it fails.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Gateways: each MeshGateway bound to the expected CP, its pods on that proxy, its Service kept.
 
 The hand-over must not recreate the gateway's Service (that would replace the LoadBalancer and its
-address; banzai.md §8.2). Where the baseline comes from, in order:
+address; see docs/banzai-operator.md on ownerReferences). Where the baseline comes from, in order:
 
 1. `--baseline REPORT.json`: a JSON report of an earlier run (e.g. the gate before the gateways
    stage) records each gateway Service's UID and address; any change fails.

@@ -1,13 +1,13 @@
 """GitOps sync: the engine *applied* a commit that contains the stage's commit, and is healthy now.
 
-Argo CD (gitops.md §1): `status.operationState.syncResult.revision` (not `sync.revision`, which is
+Argo CD: `status.operationState.syncResult.revision` (not `sync.revision`, which is
 only what the last comparison saw), the operation finished and Succeeded, no new operation
 requested, `reconciledAt >= finishedAt` (health re-assessed after the sync), health `Healthy`.
-Flux (§2): `status.lastAppliedRevision` (`main@sha1:<sha>` or the older `main/<sha>`),
+Flux: `status.lastAppliedRevision` (`main@sha1:<sha>` or the older `main/<sha>`),
 `observedGeneration == metadata.generation`, condition `Ready=True`. "Contains" is git ancestry in
 the checkout (`git merge-base --is-ancestor`), answered before the check runs and passed in.
 Helm-chart sources have no commit; for them only the operation and health are judged. A Flux
-HelmRelease (§2.2) is gated like its parent Kustomization minus the commit: `observedGeneration`
+HelmRelease is gated like its parent Kustomization minus the commit: `observedGeneration`
 current, `Ready=True`, not `Stalled`, `Released` not False, and the newest `history` entry
 `deployed`; its evidence is the chart version (v2 `history[0].chartVersion`, v2beta1
 `lastAppliedRevision`).
@@ -191,7 +191,7 @@ def _flux(ks: Mapping[str, Any]) -> list[str]:
 
 
 def _helm_release(hr: Mapping[str, Any]) -> list[str]:
-    """helm-controller's verdict (gitops.md §2.2): no SHA here, the parent Kustomization has it."""
+    """helm-controller's verdict: a HelmRelease records no commit, its parent Kustomization does."""
     problems = _flux(hr)
     status = hr.get("status") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or ()}
