@@ -413,9 +413,8 @@ class Cluster:
             resp = self._api.call_api(*request, _request_timeout=self._timeout(until))
             data = resp.read()
         except ApiException as e:  # the client's own failures (TLS) carry status 0
-            raise from_status(
-                int(e.status or 0), f"{what}: HTTP {e.status or 0} {e.reason or ''}".strip()
-            ) from e
+            status = int(e.status or 0)
+            raise _error_for(what, status, e.reason, e.body or b"", e.headers or {}) from e
         except urllib3.exceptions.HTTPError as e:
             raise self._wire_problem(what, e) from e
         except OSError as e:
@@ -466,7 +465,7 @@ def _innermost(e: BaseException) -> BaseException:
 
 
 def _error_for(
-    what: str, status: int, reason: str | None, body: bytes, headers: Mapping[str, str]
+    what: str, status: int, reason: str | None, body: bytes | str, headers: Mapping[str, str]
 ) -> ApiError:
     """The typed error for an error status, with the API server's own message where it has one."""
     if status == 404:
@@ -477,7 +476,7 @@ def _error_for(
             "the verifier needs the read-only role in verifier/rbac.yaml",
             status,
         )
-    if status == 429 or status >= 500:
+    if status in (0, 429) or status >= 500:
         return from_status(
             status, f"{what}: HTTP {status} {reason or ''}".strip(), _retry_after(headers)
         )
@@ -492,7 +491,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def _status_message(body: bytes, reason: str | None) -> str:
+def _status_message(body: bytes | str, reason: str | None) -> str:
     """The `message` of the Status object the API server sends with an error, else the reason."""
     try:
         status = json.loads(body or b"{}")
