@@ -384,6 +384,7 @@ class Cluster:
                 pause = self.retry.delay(attempt, e.retry_after)
                 attempt += 1
                 if attempt >= self.retry.attempts or time.monotonic() + pause > deadline:
+                    # re-raised as itself, so callers still see which failure outlasted the budget
                     e.args = (f"{e} (gave up after {attempt} attempts)",)
                     raise
                 time.sleep(pause)  # backoff between real requests, not test synchronisation
