@@ -56,9 +56,48 @@ from verifier.errors import (
     from_status,
 )
 from verifier.execresult import ExecResult, exit_code_of
-from verifier.resources import Read, Resource
+from verifier.resources import (
+    APPLICATIONS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    HELMRELEASES,
+    ISTIOS,
+    KUSTOMIZATIONS,
+    MESHGATEWAYS,
+    MUTATING_WEBHOOKS,
+    NAMESPACES,
+    PODS,
+    SERVICES,
+    STATEFULSETS,
+    VALIDATING_WEBHOOKS,
+    Read,
+    Resource,
+)
 
-__all__ = ["Cluster", "RetryPolicy"]
+# The vocabulary of a Cluster's methods (kinds, results, errors) is re-exported, so a caller that
+# holds a Cluster needs one import; the pure modules import them from where they are defined.
+__all__ = [
+    "APPLICATIONS",
+    "DAEMONSETS",
+    "DEPLOYMENTS",
+    "HELMRELEASES",
+    "ISTIOS",
+    "KUSTOMIZATIONS",
+    "MESHGATEWAYS",
+    "MUTATING_WEBHOOKS",
+    "NAMESPACES",
+    "PODS",
+    "SERVICES",
+    "STATEFULSETS",
+    "VALIDATING_WEBHOOKS",
+    "AccessDenied",
+    "Cluster",
+    "ExecResult",
+    "NotFound",
+    "Read",
+    "Resource",
+    "RetryPolicy",
+]
 
 Obj = dict[str, Any]
 Objs = list[Obj]
