@@ -37,6 +37,7 @@ __all__ = [
     "find_doc",
     "gateways_made_by",
     "gitops_objects",
+    "has_release",
     "operator_release",
     "refuse_shared_bases",
 ]
@@ -168,6 +169,14 @@ def operator_release(index: RepoIndex, doc: Document) -> OperatorRelease | None:
     if version is None:
         raise InputError(f"{doc.where}: operator release {name} has no operator.image.tag")
     return OperatorRelease(str(name), str(namespace), str(version), form, doc.file)
+
+
+def has_release(index: RepoIndex, release: OperatorRelease) -> bool:
+    """Whether the file the plan records for `release` still declares it."""
+    return any(
+        (found := operator_release(index, d)) is not None and found.name == release.name
+        for d in index.files.get(release.file, [])
+    )
 
 
 def gitops_objects(index: RepoIndex) -> tuple[GitOpsEngine, list[GitOpsObject]]:
