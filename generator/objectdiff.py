@@ -21,6 +21,9 @@ from core.plan import PLAN_PATH
 
 __all__ = ["ChangedFile", "FieldChange", "ObjectChange", "semantic_diff"]
 
+# libyaml's parser when pyyaml has it: a wave's diff parses hundreds of files.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _MAX_FIELDS = 40
 
 
@@ -102,7 +105,7 @@ def _objects(text: str | None, path: str) -> dict[tuple[str, str, str], Any]:
     if text is None:
         return {}
     try:
-        docs = list(yaml.safe_load_all(text))
+        docs = list(yaml.load_all(text, Loader=_LOADER))
     except yaml.YAMLError as e:
         raise InputError(f"{path}: cannot be read as YAML for the PR diff ({e})") from None
     found: dict[tuple[str, str, str], Any] = {}

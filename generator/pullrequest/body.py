@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from core.plan import Plan, Stage
-from generator.headline import names, span
+from generator.headline import names
 from generator.objectdiff import ChangedFile, ObjectChange, semantic_diff
 from generator.pullrequest.marker import marker_comment
 from generator.resources import templates_dir
@@ -141,6 +141,7 @@ def _detailed(facts: dict[str, Any], detail: Detail) -> dict[str, Any]:
         "row_names": [] if detail.wave_rows else names_only,
         "hidden_rows": 0 if detail.wave_rows else len(rows) - len(names_only),
         "fold": len(rows) > FOLD_ROWS,
+        "fold_objects": _row_count(shown_objects) > FOLD_ROWS,
         "rollback_command": detail.rollback_command,
     }
 
@@ -149,10 +150,18 @@ def _first_rows(objects: Sequence[ObjectChange], budget: int) -> Sequence[Object
     """The leading objects whose table rows (one per field, plus a "more" row) fit `budget`."""
     used = 0
     for i, o in enumerate(objects):
-        used += max(1, len(o.fields) + (1 if o.more else 0)) if o.action == "modified" else 1
+        used += _row_count([o])
         if used > budget:
             return objects[:i]
     return objects
+
+
+def _row_count(objects: Sequence[ObjectChange]) -> int:
+    """Rows of the objects table: one per changed field (plus a "more" row), or one per object."""
+    return sum(
+        max(1, len(o.fields) + (1 if o.more else 0)) if o.action == "modified" else 1
+        for o in objects
+    )
 
 
 def _row(plan: Plan, stage: Stage, name: str) -> dict[str, Any]:
@@ -184,7 +193,11 @@ def _wave_words(namespaces: Sequence[str]) -> str:
     """How the prose names the stage's namespaces: each one, or the count and range."""
     if len(namespaces) <= 10:
         return "`" + "`, `".join(namespaces) + "`"
-    return f"the {span(namespaces, 'namespaces')} of this wave, listed below"
+    ordered = sorted(namespaces)
+    return (
+        f"the {len(namespaces)} namespaces of this wave (`{ordered[0]}` … `{ordered[-1]}`, "
+        "listed below)"
+    )
 
 
 def _timeline(plan: Plan, current: Stage) -> str:
