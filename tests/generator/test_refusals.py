@@ -1,4 +1,4 @@
-"""Every refusal of issue 2: exit 2, a one-line reason, and nothing written or committed."""
+"""The generator's generic refusals: exit 2, a one-line reason, and nothing written or committed."""
 
 from __future__ import annotations
 
