@@ -109,7 +109,8 @@ class FakeForge(_Background):
     # ----- lifecycle ------------------------------------------------------------------------------
 
     def __enter__(self) -> FakeForge:
-        app = web.Application(middlewares=[self._middleware])
+        # Room for a description over GitLab's limit, so the limit (not aiohttp's) refuses it.
+        app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024 * 1024)
         for prefix in GITHUB_PREFIXES:
             repo = prefix + "/repos/{owner}/{repo}"
             app.router.add_get(repo + "/pulls", self._gh_list)

@@ -6,16 +6,14 @@ GitLab would if a title listed a whole wave or a body tabled every namespace of 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from core.plan import PLAN_PATH, load_plan
 from generator.cli import main
 from generator.headline import SUBJECT_MAX
-from generator.pullrequest import changed_files, parse_marker, render_body
+from generator.pullrequest import parse_marker
 from tests.fakeforge import GITHUB_LIMITS, GITLAB_LIMITS, FakeForge
 from tests.generator.helpers import build_tree, git, run
 
@@ -164,24 +162,3 @@ def _open(repo: Path, kind: str, api: str, env: dict[str, str]) -> str:
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 0, result.output
     return result.output
-
-
-@pytest.mark.slow
-def test_every_body_of_a_big_mesh_fits_the_smallest_limit(tmp_path: Path) -> None:
-    work = big_mesh(tmp_path / "work")
-    init = run("init", "--repo", str(work), "--to-version", "1.7.7", "--wave-size", str(WAVE))
-    assert init.exit_code == 0, init.output
-    plan = load_plan((work / PLAN_PATH).read_text())
-
-    for stage in plan.stages:
-        body = render_body(plan, stage, [])
-        assert len(body) <= GITHUB_LIMITS["body"], stage.name
-        assert re.search(r"<!-- istio-canary \{.*\} -->\s*$", body)
-    # A wave's whole diff, read back from git, still fits.
-    assert run("next", "--repo", str(work)).exit_code == 0
-    assert run("next", "--repo", str(work)).exit_code == 0
-    assert run("next", "--repo", str(work)).exit_code == 0
-    plan = load_plan((work / PLAN_PATH).read_text())
-    files = changed_files(work, "HEAD~1", "HEAD")
-    body = render_body(plan, plan.stage(3), files, "b" * 40, "h" * 40)
-    assert len(files) == 2 * WAVE + 1 and len(body) <= GITHUB_LIMITS["body"]
