@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -122,7 +123,7 @@ def _check_matches(index: RepoIndex, plan: Plan) -> None:
     """Refuse a plan that no longer describes the repo (edited by hand, another branch...).
 
     A file the plan records that cannot be parsed is named first; then each stage kind reports
-    where the repo contradicts its own stages.
+    where the repo contradicts its own stages, and the first few problems are named.
     """
     src = plan.source
     recorded = [
@@ -135,7 +136,10 @@ def _check_matches(index: RepoIndex, plan: Plan) -> None:
     for path in recorded:
         if path in index.broken:
             raise InputError(index.broken[path])
-    problems = [p for kind in KINDS for p in kind.problems(index, plan)]
+    # Round robin over the kinds, so a wave's many namespaces cannot crowd out the one
+    # problem another kind has (an old CR that is gone explains everything else).
+    per_kind = [kind.problems(index, plan) for kind in KINDS]
+    problems = [p for row in zip_longest(*per_kind) for p in row if p is not None]
     if problems:
         raise PlanError(f"{PLAN_PATH} does not match the repo: " + "; ".join(problems[:4]))
 

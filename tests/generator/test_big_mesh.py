@@ -94,13 +94,13 @@ spec:
 """
 
 
-def big_mesh(root: Path) -> Path:
-    """A committed repo: one control plane, its operator, and NAMESPACES small meshed namespaces."""
+def big_mesh(root: Path, namespaces: int = NAMESPACES) -> Path:
+    """A committed repo: one control plane, its operator, and small meshed namespaces."""
     files = {
         "istio-system/istio.yaml": CR,
         "argocd/istio-operator-v16x.yaml": OPERATOR,
     }
-    for i in range(NAMESPACES):
+    for i in range(namespaces):
         ns = f"app-{i:04d}"
         files[f"apps/{ns}/namespace.yaml"] = NAMESPACE.format(ns=ns)
         files[f"apps/{ns}/app.yaml"] = APP.format(ns=ns)
