@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
-from deepdiff import DeepDiff
 
 from core.errors import InputError
 from core.plan import PLAN_PATH
@@ -118,6 +117,8 @@ def _objects(text: str | None, path: str) -> dict[tuple[str, str, str], Any]:
 
 
 def _fields(before: Any, after: Any) -> list[FieldChange]:
+    from deepdiff import DeepDiff  # ~0.1 s to import (pydantic): only when a PR is rendered
+
     diff = DeepDiff(before, after, view="tree", threshold_to_diff_deeper=0)
     out: list[FieldChange] = []
     for levels in diff.values():

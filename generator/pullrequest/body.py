@@ -12,15 +12,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from core.plan import Plan, Stage
 from generator.headline import names
 from generator.objectdiff import ChangedFile, ObjectChange, semantic_diff
 from generator.pullrequest.marker import marker_comment
 from generator.resources import templates_dir
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["BODY_MAX", "environment", "render_body"]
 
@@ -58,6 +59,8 @@ DETAILS = (
 @cache
 def environment() -> jinja2.Environment:
     """The Jinja environment of the PR templates (markdown, so a `cell` filter for tables)."""
+    import jinja2  # imported when a PR is rendered, not when the CLI starts
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
         undefined=jinja2.StrictUndefined,
