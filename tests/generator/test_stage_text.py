@@ -15,6 +15,7 @@ from generator.headline import SUBJECT_MAX, fit, names, span
 from generator.pullrequest import render_body, render_title
 from generator.pullrequest.body import BODY_MAX
 from generator.pullrequest.title import TITLE_MAX
+from generator.render import render
 from generator.stages import KINDS, kind_of
 from generator.stages.namespaces import move_subjects
 
@@ -128,3 +129,18 @@ def test_a_huge_wave_body_names_its_namespaces_instead_of_tabling_them() -> None
 
 def test_the_registry_has_one_kind_per_plan_kind_in_plan_order() -> None:
     assert [k.name for k in KINDS] == list(typing.get_args(StageKind))
+
+
+def test_the_plan_commit_shows_a_long_wave_as_its_count_and_range() -> None:
+    plan = big_plan(2_500, 250)
+    message = render(
+        "commit-plan.txt.j2",
+        subject="s",
+        source=plan.source,
+        target=plan.target,
+        stages=plan.stages,
+        n=plan.total,
+        baseline=0,
+    )
+    assert "  2. namespaces-1: 250 namespaces (ns-00000 … ns-00249)\n" in message
+    assert len(message) < 2_000
