@@ -204,28 +204,62 @@ def _wave_words(namespaces: Sequence[str]) -> str:
 
 
 def _timeline(plan: Plan, current: Stage) -> str:
-    """A Mermaid flowchart of all stages, done ones green, this one highlighted."""
+    """A Mermaid flowchart of the stages, done ones green, this one highlighted.
+
+    A plan of more than TIMELINE_MAX stages (one namespace per wave on a big mesh) shows its first
+    and last stages and those around this one; each run of stages between is one node saying how
+    many it stands for.
+    """
+    shown = _timeline_stages(plan, current)
     nodes = ['  s0(["0 plan"])']
+    chain = ["s0"]
+    done = ["s0"]
+    todo: list[str] = []
+    previous = 0
     for s in plan.stages:
+        if s.index not in shown:
+            continue
+        if s.index > previous + 1:
+            gap = f"g{previous + 1}"
+            nodes.append(f'  {gap}["… {s.index - previous - 1} stages …"]')
+            chain.append(gap)
+            (done if s.index <= current.index else todo).append(gap)
+        previous = s.index
         if s.namespaces:
             detail = names(s.namespaces, "namespaces", 60)
         else:
             detail = names(s.gateways, "gateways", 60)
         label = f"{s.index} {s.name}" + (f"<br/>{detail}" if detail else "")
         nodes.append(f'  s{s.index}["{label}"]')
-    chain = " --> ".join(f"s{i}" for i in range(plan.total + 1))
-    done = ",".join(f"s{i}" for i in range(current.index))
-    todo = ",".join(f"s{s.index}" for s in plan.stages if s.index > current.index)
+        chain.append(f"s{s.index}")
+        if s.index < current.index:
+            done.append(f"s{s.index}")
+        elif s.index > current.index:
+            todo.append(f"s{s.index}")
     lines = [
         "flowchart LR",
         *nodes,
-        f"  {chain}",
+        "  " + " --> ".join(chain),
         "  classDef done fill:#d3f9d8,stroke:#2b8a3e",
         "  classDef current fill:#fff3bf,stroke:#f08c00,stroke-width:4px",
         "  classDef todo fill:#f1f3f5,stroke:#adb5bd,stroke-dasharray:4 2",
-        f"  class {done} done",
+        f"  class {','.join(done)} done",
         f"  class s{current.index} current",
     ]
     if todo:
-        lines.append(f"  class {todo} todo")
+        lines.append(f"  class {','.join(todo)} todo")
     return "\n".join(lines)
+
+
+TIMELINE_MAX = 30
+"""Longest timeline drawn stage by stage; a longer one is drawn around the current stage."""
+
+
+def _timeline_stages(plan: Plan, current: Stage) -> set[int]:
+    """Indexes of the stages the timeline draws: all, or the ends and this stage's neighbours."""
+    every = {s.index for s in plan.stages}
+    if len(every) <= TIMELINE_MAX:
+        return every
+    ends = {1, 2, plan.total - 1, plan.total}
+    near = set(range(current.index - 3, current.index + 4))
+    return every & (ends | near)

@@ -106,6 +106,17 @@ def test_every_body_fits_the_smallest_forge_limit(namespaces: int, wave: int) ->
         assert body.rstrip().endswith('"v": 1} -->')
 
 
+@pytest.mark.parametrize("index", [1, 1_000, 2_502])
+def test_a_plan_of_thousands_of_stages_draws_its_timeline_around_the_current_one(
+    index: int,
+) -> None:
+    plan = big_plan(2_500, 1)
+    body = render_body(plan, plan.stage(index), [])
+    timeline = body.split("```mermaid")[1].split("```")[0]
+    assert len(body) <= BODY_MAX and timeline.count("\n") < 40
+    assert f"  class s{index} current" in timeline and " stages …" in timeline
+
+
 def test_a_wave_body_lists_its_namespaces_and_counts_the_rest() -> None:
     plan = big_plan(2_500, 250)
     body = render_body(plan, plan.stage(3), [])
