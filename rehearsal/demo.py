@@ -6,8 +6,6 @@ pushed as its `istio-canary/<plan>/<stage>` branch with the PR body a forge woul
 `prs/`), the verifier's gate runs on that branch, the branch is merged into main, the cluster syncs,
 and the verifier checks the stage. The generator and verifier are driven through their command
 lines (in-process), so the demo exercises exactly what users and CI run.
-
-This is the one product module allowed to import simcluster.
 """
 
 from __future__ import annotations
@@ -37,21 +35,14 @@ from core.git import git
 from core.plan import PLAN_PATH, Plan, Stage, load_plan
 from generator.pullrequest import branch_name, publish
 from generator.resources import example_repo_dir
+from rehearsal.faults import FAULTS
 
-__all__ = ["DemoResult", "PodRow", "run_demo"]
+__all__ = ["FAULTS", "DemoResult", "PodRow", "run_demo"]
 
 TARGET_VERSION = "1.7.7"
 # Fast polling: the simulated cluster settles in about a second per stage, so 20 s is plenty even
 # on a busy machine, and a check that stays pending (split-trust mTLS) stops the demo soon.
 POLLING = ["--timeout", "20", "--interval", "0.2", "--successes", "2", "--probe-timeout", "3"]
-# What each simcluster fault does, in words for the demo's closing line.
-FAULTS = {
-    "split-trust": "the new control plane got its own root CA, so mTLS between 1.6 and 1.7 "
-    "sidecars fails: exactly what the shared trust of a canary upgrade must rule out",
-    "stuck-rollout": "new pods never become Ready, so the restarted workloads never roll out",
-    "no-sync": "the simulated Argo CD stopped applying main, so no merged stage reaches the cluster",
-    "api-flaky": "the Kubernetes API answers some requests with 429/500, resets or hangs",
-}
 Echo = Callable[[str], None]
 
 
@@ -87,7 +78,7 @@ def run_demo(
     echo: Echo = click.echo,
 ) -> DemoResult:
     """Rehearse the upgrade; a failed gate or verification stops it with exit code 1."""
-    from simcluster.harness import SimCluster, SimClusterError  # only the demo may import it
+    from simcluster.harness import SimCluster, SimClusterError
 
     unknown = [f for f in faults if f not in FAULTS]
     if unknown:
