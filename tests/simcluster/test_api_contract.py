@@ -945,6 +945,7 @@ def flaky(sim: SimCluster) -> Iterator[Callable[[str], None]]:
     sim.call(lambda _s: None)
 
 
+@pytest.mark.slow
 def test_api_flaky_429_carries_retry_after(
     core: client.CoreV1Api, flaky: Callable[[str], None]
 ) -> None:
@@ -972,6 +973,7 @@ def test_api_flaky_reset_drops_the_connection(
         http.request("GET", sim.url + "/api/v1/namespaces", timeout=5)
 
 
+@pytest.mark.slow
 def test_api_flaky_hang_times_the_client_out(
     core: client.CoreV1Api, flaky: Callable[[str], None]
 ) -> None:
