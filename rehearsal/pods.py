@@ -1,7 +1,10 @@
 """The cluster's pods as the demo's closing table shows them: readiness, revision, proxy version.
 
 Which container is the proxy, and what version it runs, is the verifier's rule
-(`verifier.pods.proxy_version`): the table must show the same proxies the gate judged.
+(`verifier.pods.proxy_version`): the table must show the same proxies the gate judged. The rule
+stays in the verifier rather than moving to `core` because only packages at or above the verifier
+need it: the generator never looks at pods, and simcluster, which makes the pods, must not share
+the reader's code or the two could never disagree.
 """
 
 from __future__ import annotations
