@@ -18,6 +18,8 @@ from typing import Any
 import click
 
 from core.errors import PreconditionError
+from generator import cli as generator_cli
+from verifier import cli as verifier_cli
 
 __all__ = ["DEFAULT_PACING", "GatePacing", "Verdict", "generate", "invoke", "last_line", "verify"]
 
@@ -26,14 +28,13 @@ def invoke(cli: click.Command, args: Sequence[str], prog: str) -> tuple[int, str
     """Run a console script's command in process, as its console script would (usage errors,
     error lines, exit codes); its exit code and everything it printed."""
     out = io.StringIO()
+    code: int | str | None = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         try:
             cli.main(list(args), prog_name=prog, standalone_mode=True)
         except SystemExit as e:
-            return (
-                e.code if isinstance(e.code, int) else 0 if e.code is None else 1
-            ), out.getvalue()
-    return 0, out.getvalue()
+            code = e.code
+    return (code if isinstance(code, int) else 0 if code is None else 1), out.getvalue()
 
 
 def last_line(text: str) -> str:
@@ -43,9 +44,7 @@ def last_line(text: str) -> str:
 
 def generate(*args: str) -> str:
     """`istio-canary ARGS`; a non-zero exit is a PreconditionError naming the command."""
-    from generator.cli import main
-
-    code, out = invoke(main, args, "istio-canary")
+    code, out = invoke(generator_cli.main, args, "istio-canary")
     if code != 0:
         raise PreconditionError(f"istio-canary {args[0]} failed (exit {code}): {last_line(out)}")
     return out
@@ -111,12 +110,12 @@ def verify(
 
     The report is parsed when it is JSON; for other formats its text follows the printed output.
     """
-    from verifier.cli import main
-
     report.parent.mkdir(parents=True, exist_ok=True)
     argv = [*args, "--repo", str(repo), "--kubeconfig", str(kubeconfig), *pacing.args()]
     code, out = invoke(
-        main, [*argv, "--output", output, "--report", str(report)], "istio-canary-verify"
+        verifier_cli.main,
+        [*argv, "--output", output, "--report", str(report)],
+        "istio-canary-verify",
     )
     if output == "json":
         return Verdict(code, _read_json(report), out)
