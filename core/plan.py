@@ -9,6 +9,7 @@ namespace should be on after stage N) live here so they are answered one way onl
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping
@@ -638,17 +639,23 @@ _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
+@functools.lru_cache(maxsize=8192)
+def _text(value: str) -> str:
+    """A string as libyaml writes it in block context (names recur: memoised), or _Unusual."""
+    if not value:
+        return "''"
+    if len(value) < 128 and _PLAIN.match(value):
+        tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+        # Text that would read back as another type (1.7, true, 0x10) is single-quoted.
+        return value if tag == _STR_TAG else f"'{value}'"
+    raise _Unusual
+
+
 def _scalar(value: Any) -> str:
     """One scalar as libyaml writes it in block context, or _Unusual."""
     kind = type(value)
     if kind is str:
-        if not value:
-            return "''"
-        if len(value) < 128 and _PLAIN.match(value):
-            tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
-            # Text that would read back as another type (1.7, true, 0x10) is single-quoted.
-            return value if tag == _STR_TAG else f"'{value}'"
-        raise _Unusual
+        return _text(value)
     if kind is bool:
         return "true" if value else "false"
     if kind is int:
