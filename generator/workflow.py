@@ -22,6 +22,7 @@ from generator.discovery import discover, find_doc, operator_release, refuse_sha
 from generator.edits import Editor, FileEdit, render_diff
 from generator.gitrepo import GitRepo
 from generator.index import RepoIndex, build_index, no_gc
+from generator.parsecache import ParseCache
 from generator.planning import InitOptions, build_plan
 from generator.releases import unknown_release
 from generator.render import render
@@ -177,7 +178,7 @@ def _check_matches(index: RepoIndex, plan: Plan) -> None:
 
 
 def _index(root: Path) -> RepoIndex:
-    return build_index(root)
+    return build_index(root, ParseCache.in_git_dir(root))
 
 
 # ----- commands ----------------------------------------------------------------------------------
