@@ -54,17 +54,34 @@ class Loader(_Base):
     mapping with fewer keys than pairs; only then are the keys searched one by one.
     """
 
+    # Tags are resolved from a scalar's text alone: no path resolvers (a safe loader has none),
+    # so the composer's calls to track the path (two per node) have nothing to do.
+    @classmethod
+    def add_path_resolver(cls, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("core.yamlload.Loader resolves tags from text alone, not by path")
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        """The tag of a node without an explicit one; plain scalars are looked up once each."""
-        if kind is ScalarNode and implicit[0]:
+        """The tag of a node without an explicit one; plain scalars are looked up once each.
+
+        Only a plain scalar's text matters; anything else gets its kind's default tag, as
+        PyYAML's resolver answers when it has no path resolvers.
+        """
+        if kind is ScalarNode:
+            if not implicit[0]:
+                return _STR
             tag = _resolved.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
                 if len(_resolved) < _RESOLVED_MAX:
                     _resolved[value] = tag
             return tag
-        resolved: str = super().resolve(kind, value, implicit)
-        return resolved
+        return _MAP if kind is MappingNode else _SEQ
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         """Core scalars, and mappings and sequences with plain tags, built directly."""

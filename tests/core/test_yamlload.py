@@ -138,3 +138,8 @@ def test_repeated_plain_scalars_resolve_the_same_every_time() -> None:
     for _ in range(3):
         [doc] = _ours(text)
         assert doc["a"] == [1.1, "1.10", 1.1, True, "yes", True, 10, 10]
+
+
+def test_path_resolvers_are_refused_since_tags_come_from_text_alone() -> None:
+    with pytest.raises(TypeError):
+        Loader.add_path_resolver("tag:yaml.org,2002:str", ["metadata"], dict)
