@@ -117,8 +117,12 @@ def detect_node_style(text: str, root: yaml.Node | None) -> Style:
     step, indentless = 2, True
     found_step = found_seq = False
     stack = [root] if root is not None else []
+    seen: set[int] = set()  # an alias of an enclosing node would otherwise loop forever
     while stack and not (found_step and found_seq):
         node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode) and not node.flow_style:
             for k, v in node.value:
                 if isinstance(v, yaml.MappingNode) and not v.flow_style and v.value:
