@@ -223,14 +223,39 @@ def _is_yaml(name: str) -> bool:
 
 
 def _walk(root: Path) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel = os.path.relpath(dirpath, root)
-        for name in sorted(filenames):
-            yield name if rel == "." else posixpath.join(rel.replace(os.sep, "/"), name)
+    """Repo-relative POSIX paths of the files under `root`, as `os.walk` finds them (symlinked
+    directories listed but not entered), sorted per directory, hidden directories left out."""
+    yield from _walk_dir(os.fspath(root), "")
 
 
-def _read_text(full: Path, path: str) -> tuple[bytes, str]:
+def _walk_dir(full: str, rel: str) -> Iterator[str]:
+    # os.scandir directly: a repo has a directory per namespace, and os.walk plus a relpath per
+    # directory cost a tenth of parsing them.
+    try:
+        with os.scandir(full) as it:
+            entries = list(it)
+    except OSError:
+        return
+    files: list[str] = []
+    dirs: list[os.DirEntry[str]] = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            files.append(entry.name)
+        elif not entry.name.startswith("."):
+            dirs.append(entry)
+    prefix = f"{rel}/" if rel else ""
+    for name in sorted(files):
+        yield prefix + name
+    for entry in sorted(dirs, key=lambda e: e.name):
+        if not entry.is_symlink():
+            yield from _walk_dir(entry.path, prefix + entry.name)
+
+
+def _read_text(full: str, path: str) -> tuple[bytes, str]:
     """A file's bytes and text; bytes that are not UTF-8 are an InputError naming file:line and
     the byte (kubectl, Argo CD and Flux all read manifests as UTF-8, so such a file is broken,
     not skipped)."""
@@ -320,6 +345,7 @@ def build_index(root: Path, cache: ParseCache | None = None) -> RepoIndex:
 
 def _build(root: Path, cache: ParseCache | None) -> RepoIndex:
     index = RepoIndex(root=root)
+    top = os.fspath(root)
     for path in _walk(root):
         if path == PLAN_PATH:
             continue
@@ -327,7 +353,7 @@ def _build(root: Path, cache: ParseCache | None) -> RepoIndex:
             index.notes.append(f"skipped {path}: not YAML")
             continue
         try:
-            raw, text = _read_text(root / path, path)
+            raw, text = _read_text(os.path.join(top, path), path)
         except OSError as err:
             index.notes.append(f"skipped {path}: unreadable ({err.strerror or err})")
             continue
