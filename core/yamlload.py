@@ -10,8 +10,9 @@ node, and resolves the type of every plain scalar with a handful of regexes. So 
 resolves each distinct plain scalar once, and builds ordinary mappings, sequences and core
 scalars in one tight recursion; anything less common (merge keys, non-scalar keys, `!!set`,
 `!!omap`, timestamps, binary, custom tags) goes through PyYAML's own constructor. The values are
-the same as PyYAML's safe loader gives, object for object (tests/core/test_yamlload.py compares
-them on a corpus of awkward YAML).
+the same as PyYAML's safe loader gives, aliases and recursion included (tests/core/test_yamlload.py
+compares them on a corpus of awkward YAML); only a document with several construction errors may
+report another one of them first (this loader goes depth first).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ _SIMPLE = frozenset(
 )
 
 # The tag each plain scalar resolves to depends on its text only (a safe loader has no path
-# resolvers), and manifests repeat the same keys and values thousands of times.
+# resolvers), and manifests repeat the same keys and values thousands of times. Bounded, for
+# long-lived processes.
 _resolved: dict[str, str] = {}
 _RESOLVED_MAX = 200_000
 
