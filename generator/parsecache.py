@@ -39,11 +39,15 @@ _FORMAT = "istio-canary parse cache 1"
 Parsed = list[tuple[int, Any]]
 
 
-def _fingerprint() -> str:
-    """What the cached values depend on besides the text: the loader and its versions."""
+def _fingerprint() -> str | None:
+    """What the cached values depend on besides the text: the loader and its versions (None
+    when the loader's source cannot be read, and then nothing is cached)."""
     import core.yamlload
 
-    loader = Path(core.yamlload.__file__).read_bytes()
+    try:
+        loader = Path(core.yamlload.__file__).read_bytes()
+    except (OSError, TypeError):
+        return None
     parts = (_FORMAT, yaml.__version__, f"{sys.version_info[:2]}", f"{marshal.version}")
     return hashlib.blake2b(loader + "\0".join(parts).encode(), digest_size=16).hexdigest()
 
@@ -58,11 +62,11 @@ class ParseCache:
     """Parsed documents by content hash; `save` keeps only what this run looked up."""
 
     def __init__(self, path: Path | None) -> None:
-        self.path = path
+        self._fingerprint = _fingerprint()
+        self.path = path if self._fingerprint is not None else None
         self.hits = 0
         self.misses = 0
-        self._fingerprint = _fingerprint()
-        self._old: dict[bytes, bytes] = self._read() if path is not None else {}
+        self._old: dict[bytes, bytes] = self._read() if self.path is not None else {}
         self._used: dict[bytes, bytes] = {}
         self._added = False
 
