@@ -226,6 +226,9 @@ def timed(root: Path, repeat: int, warm: bool, *args: str) -> tuple[float, float
         start, cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run(
             [sys.executable, "-m", "generator", *args, "--repo", str(root)],
+            # Not from this checkout's directory: `-m` would put it first on sys.path, ahead
+            # of --code.
+            cwd=root.parent,
             capture_output=True,
             text=True,
         )
