@@ -9,6 +9,7 @@ deleting the old CR in cleanup does not garbage-collect it with its LoadBalancer
 
 from __future__ import annotations
 
+import copy
 import posixpath
 from typing import Any
 
@@ -23,32 +24,99 @@ from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline, applied
 from generator.yamledit import detect_style, set_value
 
-__all__ = ["KIND", "GatewaysKind", "adopted_spec"]
+__all__ = ["KIND", "GatewaysKind", "adopted_spec", "mesh_expansion_ports"]
 
-# The MeshGateway v1beta1 spec fields that an Istio CR's `spec.gateways.<type>` block carries
-# over into the MeshGateway the operator generates from it (docs/banzai-operator.md).
+# What the operator copies from an Istio CR's `spec.gateways.<type>` block into the MeshGateway
+# it generates: the whole embedded MeshGatewayConfiguration plus `ports` (pkg/resources/
+# ingressgateway and egressgateway, MeshGatewayConfiguration in meshgateway_types.go; 1.7 adds
+# serviceExternalTrafficPolicy). `labels` is handled apart (the operator merges its own).
 _FIELDS = (
     "replicaCount",
     "minReplicas",
     "maxReplicas",
     "resources",
-    "runAsRoot",
-    "additionalEnvVars",
-    "sds",
-    "requestedNetworkView",
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    "podAnnotations",
+    "securityContext",
     "serviceType",
     "loadBalancerIP",
     "serviceAnnotations",
     "serviceLabels",
     "serviceExternalTrafficPolicy",
+    "sds",
+    "requestedNetworkView",
+    "additionalEnvVars",
+    "runAsRoot",
     "ports",
 )
 
 
+def _port(port: int, target: int, name: str) -> dict[str, Any]:
+    return {"name": name, "port": port, "protocol": "TCP", "targetPort": target}
+
+
+# What a 1.6 operator served when the block leaves a field out (release-1.6 defaults.go and
+# meshgateway_defaults.go). A 1.7 operator defaults differently (no ports, maxReplicas 1,
+# runAsRoot false), so an adopted gateway states each of them.
+_DEFAULT_PORTS = {
+    "ingress": [
+        _port(15021, 15021, "status-port"),
+        _port(80, 8080, "http2"),
+        _port(443, 8443, "https"),
+        _port(15443, 15443, "tls"),
+    ],
+    "egress": [_port(80, 8080, "http2"), _port(443, 8443, "https"), _port(15443, 15443, "tls")],
+}
+_DEFAULTS: dict[str, Any] = {
+    "replicaCount": 1,
+    "minReplicas": 1,
+    "maxReplicas": 5,
+    "runAsRoot": True,
+}
+_SERVICE_TYPE = {"ingress": "LoadBalancer", "egress": "ClusterIP"}
+
+
+def _enabled(spec: dict[str, Any], key: str, default: bool) -> bool:
+    block = spec.get(key)
+    value = block.get("enabled") if isinstance(block, dict) else None
+    return default if value is None else bool(value)
+
+
+def mesh_expansion_ports(cr_spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ports a 1.6 operator adds to the ingress gateway's Service of a mesh-expansion CR.
+
+    A 1.7 operator adds them only to the gateway named after its own CR, so an adopted gateway
+    would lose them: they are written into its `ports` instead.
+    """
+    if cr_spec.get("meshExpansion") is not True:
+        return []
+    mixer = _enabled(cr_spec, "mixer", False)
+    out = [_port(853, 8853, "tcp-dns-tls")]
+    for key, default, port, name in (
+        ("istiod", True, 15012, "tcp-istiod-grpc-tls"),
+        ("pilot", True, 15011, "tcp-pilot-grpc-tls"),
+        ("telemetry", mixer, 15004, "tcp-mixer-grpc-tls"),
+        ("citadel", False, 8060, "tcp-citadel-grpc-tls"),
+    ):
+        if _enabled(cr_spec, key, default):
+            out.append(_port(port, port, name))
+    return out
+
+
 def adopted_spec(
-    gateway_type: str, block: dict[str, Any], cp_name: str, cp_namespace: str
+    gateway_type: str,
+    block: dict[str, Any],
+    cp_name: str,
+    cp_namespace: str,
+    cr_spec: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The MeshGateway spec the operator generated from a CR gateway block, bound to `cp_name`."""
+    """The MeshGateway spec the operator generated from a CR gateway block, bound to `cp_name`.
+
+    Every field the operator copied is kept, and each one it defaulted is written out, so the
+    new operator serves the same gateway (same ports, replicas, user) as the old one did.
+    """
     spec: dict[str, Any] = {
         "type": gateway_type,
         "istioControlPlane": {"name": cp_name, "namespace": cp_namespace},
@@ -58,7 +126,15 @@ def adopted_spec(
     spec["labels"] = labels
     for key in _FIELDS:
         if key in block and block[key] not in ("", None):
-            spec[key] = block[key]
+            spec[key] = copy.deepcopy(block[key])
+    for key, value in _DEFAULTS.items():
+        spec.setdefault(key, value)
+    spec.setdefault("serviceType", _SERVICE_TYPE.get(gateway_type, "ClusterIP"))
+    if not spec.get("ports"):
+        spec["ports"] = copy.deepcopy(_DEFAULT_PORTS.get(gateway_type, []))
+    if gateway_type == "ingress":
+        have = {p.get("port") for p in spec["ports"] if isinstance(p, dict)}
+        spec["ports"] += [p for p in mesh_expansion_ports(cr_spec or {}) if p["port"] not in have]
     return spec
 
 
@@ -126,7 +202,7 @@ def _edit(ctx: StageContext) -> dict[str, Any]:
             name=ref.name,
             gateway_type=gtype,
             metadata={"name": ref.name, "namespace": ref.namespace},
-            spec=adopted_spec(gtype, block, tgt.name, tgt.namespace),
+            spec=adopted_spec(gtype, block, tgt.name, tgt.namespace, old_cr.data.get("spec") or {}),
             indentless=style.indentless,
             create_only_honoured=honours_create_only(src.operator.version),
         )
