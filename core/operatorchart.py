@@ -82,10 +82,12 @@ def chart_flags(chart: str, istio_version: str, webhook: bool = True) -> list[st
 
 
 def unknown_flags(flags: list[str], operator: str) -> list[str]:
-    """The flags an operator release does not know (it exits at start when given one)."""
+    """The version-dependent flags an operator release does not know (it exits when given one).
+
+    Flags every 0.6/0.7 release knows (leader election, metrics) are not judged.
+    """
     o = _v(operator)
-    known = {flag for flag, _, _, since in _FLAGS if o >= since}
-    return [f for f in flags if f not in known]
+    return [f for f in flags for flag, _, _, since in _FLAGS if f == flag and o < since]
 
 
 def pair_problem(chart: str, values: dict[str, object], operator: str) -> str:
