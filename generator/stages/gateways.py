@@ -217,4 +217,5 @@ def _edit(ctx: StageContext) -> dict[str, Any]:
         "adopted": adopted,
         "moved": moved,
         "create_only_honoured": honours_create_only(src.operator.version),
+        "mesh_expansion": bool(mesh_expansion_ports(old_cr.data.get("spec") or {})),
     }
