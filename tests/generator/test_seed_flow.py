@@ -69,7 +69,9 @@ def test_init_and_five_stages_follow_the_stage_model(tmp_path: Path) -> None:
     assert spec["proxy"]["image"] == spec["proxyInit"]["image"] == "docker.io/istio/proxyv2:1.7.7"
     assert spec["gateways"]["ingress"]["enabled"] is False
     assert spec["gateways"]["egress"]["enabled"] is False
-    assert spec["controlPlaneAuthPolicy"] == "MUTUAL_TLS" and "controlPlaneSecurityEnabled" not in spec
+    assert (
+        spec["controlPlaneAuthPolicy"] == "MUTUAL_TLS" and "controlPlaneSecurityEnabled" not in spec
+    )
     assert "autoInjectionNamespaces" not in spec
     (app,) = _docs(repo / "argocd/istio-operator-v17x.yaml")
     helm = app["spec"]["source"]["helm"]
