@@ -24,7 +24,13 @@ from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline, applied
 from generator.yamledit import detect_style, set_value
 
-__all__ = ["KIND", "GatewaysKind", "adopted_spec", "mesh_expansion_ports"]
+__all__ = [
+    "KIND",
+    "GatewaysKind",
+    "adopted_spec",
+    "mesh_expansion_gateways",
+    "mesh_expansion_ports",
+]
 
 # What the operator copies from an Istio CR's `spec.gateways.<type>` block into the MeshGateway
 # it generates: the whole embedded MeshGatewayConfiguration plus `ports` (pkg/resources/
@@ -105,6 +111,55 @@ def mesh_expansion_ports(cr_spec: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _server(name: str, protocol: str, number: int, hosts: str = "*") -> dict[str, Any]:
+    server: dict[str, Any] = {"port": {"name": name, "protocol": protocol, "number": number}}
+    if protocol == "TLS":
+        server["tls"] = {"mode": "AUTO_PASSTHROUGH"}
+    server["hosts"] = [hosts]
+    return server
+
+
+def mesh_expansion_gateways(
+    cr_spec: dict[str, Any], namespace: str, cp_name: str, revision: str, labels: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The mesh-expansion Istio Gateways of a 1.6 CR, selecting the adopted ingress gateway.
+
+    A 1.6 operator serves mesh expansion through two Gateways it owns, selecting the ingress
+    pods by their labels and its own revision (release-1.6 pkg/resources/ingressgateway/
+    meshexpansion.go). They stop selecting the gateway once it moves, and go at cleanup; a 1.7
+    operator makes its own only for a CR with an enabled gateway. So the same servers are written
+    under names of the new CR, selecting the gateway pods by the new revision.
+    """
+    if cr_spec.get("meshExpansion") is not True:
+        return []
+    istiod = _enabled(cr_spec, "istiod", True)
+    servers = []
+    if _enabled(cr_spec, "pilot", True) and not istiod:
+        servers.append(_server("tcp-pilot", "TCP", 15011))
+    if _enabled(cr_spec, "citadel", False):
+        servers.append(_server("tcp-citadel", "TCP", 8060))
+    if _enabled(cr_spec, "telemetry", _enabled(cr_spec, "mixer", False)):
+        servers.append(_server("tls-mixer", "TLS", 15004))
+    if istiod:
+        servers.append(_server("tcp-istiod", "TCP", 15012))
+    selector = {**labels, "istio.io/rev": revision}
+    suffix = cp_name.replace(".", "-")
+    out = []
+    for name, spec_servers in (
+        (f"meshexpansion-gateway-{suffix}", servers),
+        (f"cluster-aware-gateway-{suffix}", [_server("tls", "TLS", 443, "*.local")]),
+    ):
+        out.append(
+            {
+                "apiVersion": "networking.istio.io/v1alpha3",
+                "kind": "Gateway",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"selector": dict(selector), "servers": spec_servers},
+            }
+        )
+    return out
+
+
 def adopted_spec(
     gateway_type: str,
     block: dict[str, Any],
@@ -180,6 +235,7 @@ def _edit(ctx: StageContext) -> dict[str, Any]:
     bind = {"name": tgt.name, "namespace": tgt.namespace}
     adopted: list[str] = []
     moved: list[str] = []
+    mesh_files: list[str] = []
     old_cr = ctx.old_cr()
     made = {name: (gtype, block) for name, gtype, block in gateways_made_by(old_cr, src.namespace)}
     for ref in ctx.plan.gateways:
@@ -213,9 +269,35 @@ def _edit(ctx: StageContext) -> dict[str, Any]:
             old_cr, set_value(old_cr.pos, ("spec", "gateways", gtype, "createOnly"), True)
         )
         adopted.append(ref.name)
+        if gtype == "ingress":
+            extra = mesh_expansion_gateways(
+                old_cr.data.get("spec") or {},
+                ref.namespace,
+                tgt.name,
+                tgt.revision,
+                adopted_spec(gtype, block, tgt.name, tgt.namespace)["labels"],
+            )
+            if extra:
+                path = posixpath.join(
+                    posixpath.dirname(old_cr.file), f"{tgt.name}-meshexpansion.yaml"
+                )
+                ctx.editor.create(
+                    path,
+                    render(
+                        "meshexpansion-gateways.yaml.j2",
+                        source=src,
+                        target=tgt,
+                        documents=extra,
+                        indentless=style.indentless,
+                    ),
+                )
+                ctx.editor.add_resource(old_cr.file, path)
+                mesh_files.append(path)
     return {
         "adopted": adopted,
         "moved": moved,
         "create_only_honoured": honours_create_only(src.operator.version),
         "mesh_expansion": bool(mesh_expansion_ports(old_cr.data.get("spec") or {})),
+        "mesh_expansion_files": mesh_files,
+        "multi_mesh": (old_cr.data.get("spec") or {}).get("multiMesh") is True,
     }

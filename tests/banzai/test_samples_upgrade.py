@@ -128,6 +128,9 @@ def test_status_and_analysis_move_to_istiod_fields(tmp_path: Path) -> None:
     log = git(repo, "log", "--format=%B")
     assert "controlPlaneSecurityEnabled: false -> controlPlaneAuthPolicy: MUTUAL_TLS" in log
     assert "PILOT_ENABLE_STATUS -> istiod.enableStatus: true" in " ".join(log.split())
+    assert "pins chart istio-operator 0.0.69, the chart that shipped istio-operator 0.7.14" in (
+        " ".join(log.split())
+    )
 
 
 def test_a_mesh_expansion_sample_keeps_its_ports_and_gets_no_new_gateway(tmp_path: Path) -> None:
@@ -137,6 +140,35 @@ def test_a_mesh_expansion_sample_keeps_its_ports_and_gets_no_new_gateway(tmp_pat
     names = {p["name"] for p in written["mgw/istio-ingressgateway"]["spec"]["ports"]}
     assert {"tcp-dns-tls", "tcp-istiod-grpc-tls", "tcp-pilot-grpc-tls"} <= names
     assert "gateways.meshExpansion.enabled: false" in git(repo, "log", "--format=%B")
+    # The old CR's mesh-expansion Gateways select the gateway by the old revision: re-made for
+    # the new one, with the servers the 1.6 operator had (istiod on, so no pilot port).
+    docs = list(
+        yaml.safe_load_all((repo / "istio-system/istio-sample-v17x-meshexpansion.yaml").read_text())
+    )
+    by_name = {d["metadata"]["name"]: d for d in docs}
+    assert set(by_name) == {
+        "meshexpansion-gateway-istio-sample-v17x",
+        "cluster-aware-gateway-istio-sample-v17x",
+    }
+    for doc in docs:
+        assert doc["apiVersion"] == "networking.istio.io/v1alpha3" and doc["kind"] == "Gateway"
+        assert doc["spec"]["selector"] == {
+            "app": "istio-ingressgateway",
+            "istio": "ingressgateway",
+            "istio.io/rev": "istio-sample-v17x.istio-system",
+        }
+    servers = by_name["meshexpansion-gateway-istio-sample-v17x"]["spec"]["servers"]
+    assert [(x["port"]["name"], x["port"]["number"]) for x in servers] == [("tcp-istiod", 15012)]
+    kustomization = yaml.safe_load((repo / "istio-system/kustomization.yaml").read_text())
+    assert "istio-sample-v17x-meshexpansion.yaml" in kustomization["resources"]
+
+
+def test_a_multimesh_sample_is_told_what_cleanup_would_take(tmp_path: Path) -> None:
+    repo, _ = _upgrade(tmp_path, fact_samples()["istio_v1beta1_istio_multimesh.yaml"])
+    log = " ".join(git(repo, "log", "--format=%B").split())
+    assert (
+        "Caution, multimesh: multimesh's multimesh Gateway, EnvoyFilter and DestinationRule" in log
+    )
 
 
 @pytest.mark.skipif(not MIRROR.exists(), reason="the operator's repository is not fetched")
