@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.operatorchart import SHIPPED_CHART, chart_flags, pair_problem
 from generator.chartpin import chart_version, helm_values, new_chart, pair_warning
 from simcluster.controllers.kubelet import pod_ready
 from simcluster.controllers.operator_chart import UNKNOWN_FLAGS
+from tests.generator.helpers import example_repo, git
+from tests.generator.helpers import run as cli
 from tests.simcluster.simhelp import Obj, Sim, run
 
 
@@ -85,3 +89,23 @@ def test_simcluster_crash_loops_a_pair_that_crash_loops_for_real() -> None:
         assert app is not None and app["status"]["health"]["status"] == "Progressing"
 
     run(scenario())
+
+
+def test_init_warns_naming_an_old_pair_that_cannot_run(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path)
+    app = repo / "argocd/istio-operator-v16x.yaml"
+    text = app.read_text().replace("targetRevision: 0.0.60", "targetRevision: 0.0.69")
+    app.write_text(text.replace('value: "1.6"', 'value: "1.7"'))
+    git(repo, "commit", "-qam", "a chart that hands 0.6.12 --webhook-name")
+    result = cli("init", "--repo", str(repo), "--to-version", "1.7.7")
+    assert result.exit_code == 0
+    assert (
+        "warning: operator release istio-operator-v16x: chart istio-operator 0.0.69 with "
+        "istioVersion 1.7 (pinned) passes --webhook-name, which istio-operator 0.6.12 does not "
+        "know" in result.stderr
+    )
+
+
+def test_the_seed_pair_gets_no_warning(tmp_path: Path) -> None:
+    result = cli("init", "--repo", str(example_repo(tmp_path)), "--to-version", "1.7.7")
+    assert result.exit_code == 0 and "operator release" not in result.stderr
