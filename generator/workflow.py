@@ -21,10 +21,10 @@ from core.versions import require_release
 from generator.apply import Renamer, restore, write_edits
 from generator.discovery import refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
+from generator.flavours import detect, flavour_of
 from generator.gitrepo import GitRepo
 from generator.headline import SUBJECT_MAX, fit
 from generator.index import RepoIndex, build_index, no_gc
-from generator.flavours import detect, flavour_of
 from generator.planning import InitOptions
 from generator.stages import StageContext
 from generator.stages.namespaces import move_subjects

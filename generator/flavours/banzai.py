@@ -87,9 +87,7 @@ class BanzaiFlavour:
             baseline=len(plan.baseline_checks),
         )
 
-    def commit_message(
-        self, plan: Plan, stage: Stage, subject: str, extra: dict[str, Any]
-    ) -> str:
+    def commit_message(self, plan: Plan, stage: Stage, subject: str, extra: dict[str, Any]) -> str:
         return render(
             f"commit-{stage.kind}.txt.j2",
             subject=subject,

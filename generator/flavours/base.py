@@ -78,9 +78,7 @@ class Flavour(Protocol):
         """The message of the `init` commit."""
         ...
 
-    def commit_message(
-        self, plan: Plan, stage: Stage, subject: str, extra: dict[str, Any]
-    ) -> str:
+    def commit_message(self, plan: Plan, stage: Stage, subject: str, extra: dict[str, Any]) -> str:
         """The message of stage `stage`'s commit (`extra` is what its kind's `edit` returned)."""
         ...
 

@@ -1,0 +1,344 @@
+"""Helm releases of the Istio charts as the repo declares them, and edits to their values.
+
+A release is an Argo CD Application whose source is a chart (`spec.source`, or one entry of
+`spec.sources`) or a Flux HelmRelease (`spec.chart.spec`). Its values may live in any of the forms
+the engines accept: Argo CD `helm.parameters`, `helm.valuesObject` or `helm.values` (YAML kept as
+text), Flux `spec.values` and `spec.valuesFrom` ConfigMaps. :class:`ChartDoc` reads them into one
+effective mapping (for discovery), and :meth:`ChartDoc.set_ops` / :meth:`ChartDoc.list_ops` turn
+"set this value" into edits in the form the value already has, so a reviewer sees one line
+change where they expect it and every comment stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from core.errors import InputError
+from core.helmplan import ChartForm
+from generator.index import Document, RepoIndex
+from generator.yamledit import (
+    Op,
+    PathT,
+    append_item,
+    apply_ops,
+    remove_items,
+    set_block_text,
+    set_value,
+)
+
+__all__ = [
+    "CHARTS",
+    "MOVED_REPOS",
+    "ChartDoc",
+    "chart_docs",
+    "read_chart",
+]
+
+CHARTS = ("base", "istiod", "gateway")
+ARGO = "argoproj.io"
+FLUX_HELM = "helm.toolkit.fluxcd.io"
+# Istio 1.31 stops publishing charts to Google Cloud storage (upgrade notes of 1.31): the Helm
+# repository moves to blob.istio.io, the OCI one to ghcr.io. Older charts are served from both.
+MOVED_REPOS = {
+    "https://istio-release.storage.googleapis.com/charts": "https://blob.istio.io/istio-release/charts",
+    "oci://gcr.io/istio-release/charts": "oci://ghcr.io/istio/release/charts",
+    "gcr.io/istio-release/charts": "ghcr.io/istio/release/charts",
+}
+_SUBST = re.compile(r"\$\{[^}]*\}")
+
+
+@dataclass
+class ChartDoc:
+    """One release of an Istio chart and where its parts sit in its document."""
+
+    doc: Document
+    form: ChartForm
+    chart: str
+    name: str
+    namespace: str
+    version: str
+    repo: str
+    # Argo CD: path of the source holding the chart (`spec.source` or `spec.sources[i]`).
+    source: PathT = ("spec", "source")
+    values: dict[str, Any] = field(default_factory=dict)
+    # Flux: (kind, name, namespace) of the chart's source object.
+    source_ref: tuple[str, str, str] = ("", "", "")
+    # Flux valuesFrom ConfigMaps' values, which inline values override (read only).
+    from_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return self.doc.where
+
+    @property
+    def label(self) -> str:
+        """`HelmRelease istiod (file:line)` for messages."""
+        return f"{self.doc.kind} {self.doc.name} ({self.doc.where})"
+
+    @property
+    def revision(self) -> str:
+        return str(self.values.get("revision") or "") or "default"
+
+    @property
+    def tags(self) -> list[str]:
+        tags = self.values.get("revisionTags") or []
+        return [str(t) for t in tags] if isinstance(tags, list) else []
+
+    @property
+    def version_path(self) -> PathT:
+        if self.form == "argocd-application":
+            return (*self.source, "targetRevision")
+        return ("spec", "chart", "spec", "version")
+
+    @property
+    def helm(self) -> dict[str, Any]:
+        node = self.doc.get(*self.source, "helm", default={})
+        return node if isinstance(node, dict) else {}
+
+    # ----- edits to values, in the form they already have --------------------------------------
+
+    def _param(self, key: str) -> int | None:
+        for i, p in enumerate(self.helm.get("parameters") or ()):
+            if isinstance(p, dict) and p.get("name") == key:
+                return i
+        return None
+
+    def set_ops(self, key: str, value: Any) -> list[Op]:
+        """Edits setting top-level value `key` to `value` (a scalar or a small tree)."""
+        pos = self.doc.pos
+        if self.form == "helmrelease":
+            return [set_value(pos, ("spec", "values", key), value)]
+        helm = (*self.source, "helm")
+        i = self._param(key)
+        if i is not None and not isinstance(value, dict | list):
+            return [set_value(pos, (*helm, "parameters", i, "value"), str(value))]
+        if "valuesObject" in self.helm or not isinstance(self.helm.get("values"), str):
+            return [set_value(pos, (*helm, "valuesObject", key), value)]
+        return [self._text_op(lambda text: apply_ops(text, [set_value(0, (key,), value)]))]
+
+    def list_ops(self, key: str, drop: Sequence[str], add: Sequence[str]) -> list[Op]:
+        """Edits removing `drop` from and appending `add` to the list value `key`."""
+        pos = self.doc.pos
+        if self.form == "helmrelease":
+            base: PathT = ("spec", "values", key)
+        elif "valuesObject" in self.helm or not isinstance(self.helm.get("values"), str):
+            base = (*self.source, "helm", "valuesObject", key)
+        else:
+
+            def edit(text: str) -> str:
+                ops = [remove_items(0, (key,), drop)] if drop else []
+                ops += [append_item(0, (key,), t) for t in add]
+                return apply_ops(text, ops)
+
+            return [self._text_op(edit)]
+        current = self.doc.get(*base, default=None)
+        if key in self.from_config and current is None:
+            raise InputError(
+                f"{self.label}: {key} comes from a valuesFrom ConfigMap; move it into spec.values "
+                "so the upgrade can change it in this release"
+            )
+        ops: list[Op] = [remove_items(pos, base, drop)] if drop and current else []
+        ops += [append_item(pos, base, t) for t in add]
+        return ops
+
+    def _text_op(self, edit: Any) -> Op:
+        path = (*self.source, "helm", "values")
+        text = str(self.helm.get("values") or "")
+        return set_block_text(self.doc.pos, path, edit(text))
+
+
+def _parse_values_text(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark is not None else ""
+        raise InputError(
+            f"{where}: its Helm values text is not valid YAML ({getattr(e, 'problem', e)} at{at} "
+            "of the text); fix the values"
+        ) from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: its Helm values text is not a mapping; fix the values")
+    return data
+
+
+def _merge(into: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(into)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _set_dotted(values: dict[str, Any], dotted: str, value: Any) -> None:
+    node = values
+    *head, last = dotted.split(".")
+    for step in head:
+        nxt = node.get(step)
+        if not isinstance(nxt, dict):
+            nxt = node[step] = {}
+        node = nxt
+    if last.endswith("]") and "[" in last:
+        # `revisionTags[0]=x`: Argo CD parameters may set list items one by one
+        key, _, idx = last[:-1].partition("[")
+        items = node.setdefault(key, [])
+        if isinstance(items, list) and idx.isdigit():
+            while len(items) <= int(idx):
+                items.append(None)
+            items[int(idx)] = value
+        return
+    node[last] = value
+
+
+def _argo_chart(doc: Document) -> tuple[PathT, str] | None:
+    """(path of the source, chart name) of an Application installing an Istio chart."""
+    single = doc.get("spec", "source", default=None)
+    candidates: list[tuple[PathT, Any]] = []
+    if isinstance(single, dict):
+        candidates.append((("spec", "source"), single))
+    for i, src in enumerate(doc.get("spec", "sources", default=[]) or []):
+        if isinstance(src, dict):
+            candidates.append((("spec", "sources", i), src))
+    for path, src in candidates:
+        chart = str(src.get("chart") or "").rsplit("/", 1)[-1]
+        if chart in CHARTS:
+            return path, chart
+    return None
+
+
+def read_chart(index: RepoIndex, doc: Document) -> ChartDoc | None:
+    """The Istio chart release `doc` declares, or None when it declares none."""
+    if doc.kind == "Application" and doc.group == ARGO:
+        hit = _argo_chart(doc)
+        if hit is None:
+            return None
+        path, chart = hit
+        src = doc.get(*path, default={})
+        helm = src.get("helm") if isinstance(src.get("helm"), dict) else {}
+        values: dict[str, Any] = {}
+        if isinstance(helm.get("values"), str):
+            values = _parse_values_text(helm["values"], f"{doc.where}: Application {doc.name}")
+        elif helm.get("values") is not None and not isinstance(helm.get("values"), str):
+            raise InputError(
+                f"{doc.where}: Application {doc.name}: helm.values must be text; use valuesObject "
+                "for a mapping"
+            )
+        if isinstance(helm.get("valuesObject"), dict):
+            values = _merge(values, helm["valuesObject"])
+        for p in helm.get("parameters") or ():
+            if isinstance(p, dict) and isinstance(p.get("name"), str):
+                _set_dotted(values, p["name"], p.get("value"))
+        return ChartDoc(
+            doc=doc,
+            form="argocd-application",
+            chart=chart,
+            name=str(helm.get("releaseName") or doc.name),
+            namespace=str(doc.get("spec", "destination", "namespace", default="") or ""),
+            version=str(src.get("targetRevision") or ""),
+            repo=str(src.get("repoURL") or ""),
+            source=path,
+            values=values,
+        )
+    if doc.kind == "HelmRelease" and doc.group == FLUX_HELM:
+        if doc.get("spec", "chartRef") is not None and doc.get("spec", "chart") is None:
+            ref = doc.get("spec", "chartRef", default={})
+            name = str(ref.get("name", "")) if isinstance(ref, dict) else ""
+            if not any(c in name for c in CHARTS):
+                return None
+            raise InputError(
+                f"{doc.where}: HelmRelease {doc.name} takes its chart from spec.chartRef "
+                f"({name}); istio-canary edits spec.chart: write the chart, version and "
+                "sourceRef under spec.chart.spec"
+            )
+        spec = doc.get("spec", "chart", "spec", default={})
+        if not isinstance(spec, dict):
+            return None
+        chart = str(spec.get("chart") or "").rsplit("/", 1)[-1]
+        if chart not in CHARTS:
+            return None
+        ns = index.namespace_of(doc)
+        target_ns = str(doc.get("spec", "targetNamespace", default="") or "")
+        release = str(doc.get("spec", "releaseName", default="") or "") or (
+            f"{target_ns}-{doc.name}" if target_ns else doc.name
+        )
+        inline = doc.get("spec", "values", default={})
+        from_config = _values_from(index, doc, ns)
+        values = _merge(from_config, inline if isinstance(inline, dict) else {})
+        raw_ref = spec.get("sourceRef")
+        sref: dict[str, Any] = raw_ref if isinstance(raw_ref, dict) else {}
+        source_ref = (
+            str(sref.get("kind", "HelmRepository")),
+            str(sref.get("name", "")),
+            str(sref.get("namespace") or ns),
+        )
+        return ChartDoc(
+            doc=doc,
+            form="helmrelease",
+            chart=chart,
+            name=release,
+            namespace=target_ns or ns,
+            version=str(spec.get("version") or ""),
+            repo=_flux_repo_url(index, source_ref),
+            values=values,
+            source_ref=source_ref,
+            from_config=from_config,
+        )
+    return None
+
+
+def _flux_repo_url(index: RepoIndex, ref: tuple[str, str, str]) -> str:
+    kind, name, namespace = ref
+    for d in index.named(kind, name):
+        if index.namespace_of(d) in (namespace, ""):
+            return str(d.get("spec", "url", default="") or "")
+    return ""
+
+
+def _values_from(index: RepoIndex, doc: Document, ns: str) -> dict[str, Any]:
+    """The values Flux merges in from ConfigMaps the repo holds (Secrets are not read)."""
+    merged: dict[str, Any] = {}
+    for ref in doc.get("spec", "valuesFrom", default=[]) or []:
+        if not isinstance(ref, dict) or ref.get("kind") != "ConfigMap":
+            continue
+        name, key = str(ref.get("name", "")), str(ref.get("valuesKey") or "values.yaml")
+        cms = [d for d in index.named("ConfigMap", name) if index.namespace_of(d) in (ns, "")]
+        if not cms:
+            if ref.get("optional"):
+                continue
+            raise InputError(
+                f"{doc.where}: HelmRelease {doc.name} takes values from ConfigMap {name}, which "
+                "is not in the repo; the upgrade cannot know its revision: add it to the repo"
+            )
+        text = cms[0].get("data", key, default=None)
+        if text is None:
+            continue
+        if ref.get("targetPath"):
+            _set_dotted(merged, str(ref["targetPath"]), text)
+            continue
+        merged = _merge(merged, _parse_values_text(str(text), f"{cms[0].where}: {key}"))
+    return merged
+
+
+def chart_docs(index: RepoIndex) -> list[ChartDoc]:
+    """Every Istio chart release in the repo (kustomize patch files excluded), in file order."""
+    patches = index.patch_files()
+    out: list[ChartDoc] = []
+    for kind in ("Application", "HelmRelease"):
+        for d in index.of_kind(kind):
+            if d.file in patches:
+                continue
+            found = read_chart(index, d)
+            if found is not None:
+                out.append(found)
+    return sorted(out, key=lambda c: (c.doc.file, c.doc.pos))
+
+
+def substituted(text: str) -> bool:
+    """Whether `text` is (or holds) a Flux post-build variable like `${version}`."""
+    return bool(_SUBST.search(text))
