@@ -199,7 +199,7 @@ def helm_from_dict(raw: Any, problems: list[str]) -> HelmMesh | None:
         return ChartRelease(
             name=text(m, "name", where),
             namespace=text(m, "namespace", where),
-            chart=text(m, "chart", where),
+            chart=text(m, "chart", where, required=False),
             version=text(m, "version", where, required=False),
             form=form,  # type: ignore[arg-type]
             file=text(m, "file", where, required=False),

@@ -68,8 +68,9 @@ class ChartDoc:
     values: dict[str, Any] = field(default_factory=dict)
     # Flux: (kind, name, namespace) of the chart's source object.
     source_ref: tuple[str, str, str] = ("", "", "")
-    # Flux valuesFrom ConfigMaps' values, which inline values override (read only).
+    # Flux valuesFrom ConfigMaps' values, which inline values override, and where they are.
     from_config: dict[str, Any] = field(default_factory=dict)
+    configs: list[tuple[Document, str]] = field(default_factory=list)
 
     @property
     def where(self) -> str:
@@ -121,35 +122,114 @@ class ChartDoc:
             return [set_value(pos, (*helm, "valuesObject", key), value)]
         return [self._text_op(lambda text: apply_ops(text, [set_value(0, (key,), value)]))]
 
-    def list_ops(self, key: str, drop: Sequence[str], add: Sequence[str]) -> list[Op]:
-        """Edits removing `drop` from and appending `add` to the list value `key`."""
+    def list_ops(self, key: str, drop: Sequence[str], add: Sequence[str]) -> list[Edit]:
+        """Edits removing `drop` from and appending `add` to the list value `key`, where the
+        list is written: inline values, Argo CD parameters (`key[0]`), values text, or the
+        valuesFrom ConfigMap it comes from. Each edit is (document, ops)."""
         pos = self.doc.pos
+        params = [
+            (i, p)
+            for i, p in enumerate(self.helm.get("parameters") or ())
+            if isinstance(p, dict) and str(p.get("name", "")).startswith(f"{key}[")
+        ]
+        if self.form == "argocd-application" and params:
+            helm_path = (*self.source, "helm", "parameters")
+            keep = [p for _, p in params if p.get("value") not in drop]
+            gone = [p for _, p in params if p.get("value") in drop]
+            ops: list[Op] = [remove_items(pos, helm_path, gone)] if gone else []
+            items = [*(str(p.get("value")) for p in keep), *add]
+            # renumber what stays so the indexes stay dense
+            for i, p in params:
+                if p in keep and p.get("name") != f"{key}[{keep.index(p)}]":
+                    ops.append(set_value(pos, (*helm_path, i, "name"), f"{key}[{keep.index(p)}]"))
+            for n in range(len(keep), len(items)):
+                ops.append(append_item(pos, helm_path, {"name": f"{key}[{n}]", "value": items[n]}))
+            return [(self.doc, ops)]
         if self.form == "helmrelease":
-            base: PathT = ("spec", "values", key)
-        elif "valuesObject" in self.helm or not isinstance(self.helm.get("values"), str):
-            base = (*self.source, "helm", "valuesObject", key)
-        else:
+            inline = self.doc.get("spec", "values", key, default=None)
+            if inline is None and key in self.from_config:
+                return [self._config_edit(key, drop, add)]
+            return [(self.doc, _list_ops(pos, ("spec", "values", key), inline, drop, add))]
+        if "valuesObject" in self.helm or not isinstance(self.helm.get("values"), str):
+            path = (*self.source, "helm", "valuesObject", key)
+            current = self.doc.get(*path, default=None)
+            return [(self.doc, _list_ops(pos, path, current, drop, add))]
 
-            def edit(text: str) -> str:
-                ops = [remove_items(0, (key,), drop)] if drop else []
-                ops += [append_item(0, (key,), t) for t in add]
-                return apply_ops(text, ops)
+        def edit(text: str) -> str:
+            current = (yaml.safe_load(text) or {}).get(key)
+            return apply_ops(text, _list_ops(0, (key,), current, drop, add))
 
-            return [self._text_op(edit)]
-        current = self.doc.get(*base, default=None)
-        if key in self.from_config and current is None:
-            raise InputError(
-                f"{self.label}: {key} comes from a valuesFrom ConfigMap; move it into spec.values "
-                "so the upgrade can change it in this release"
-            )
-        ops: list[Op] = [remove_items(pos, base, drop)] if drop and current else []
-        ops += [append_item(pos, base, t) for t in add]
-        return ops
+        return [(self.doc, [self._text_op(edit)])]
+
+    def values_edits(
+        self, sets: dict[str, Any], lists: dict[str, tuple[Sequence[str], Sequence[str]]]
+    ) -> list[Edit]:
+        """`set_ops` and `list_ops` together; values kept as text are edited in one splice."""
+        text_form = (
+            self.form == "argocd-application"
+            and "valuesObject" not in self.helm
+            and isinstance(self.helm.get("values"), str)
+            and not any(self._param(k) is not None for k in sets)
+        )
+        if not text_form:
+            edits: list[Edit] = [
+                (self.doc, [op for k, v in sets.items() for op in self.set_ops(k, v)])
+            ]
+            for key, (drop, add) in lists.items():
+                edits += self.list_ops(key, drop, add)
+            return edits
+
+        def edit(text: str) -> str:
+            for k, v in sets.items():
+                text = apply_ops(text, [set_value(0, (k,), v)])
+            for key, (drop, add) in lists.items():
+                current = (yaml.safe_load(text) or {}).get(key)
+                text = apply_ops(text, _list_ops(0, (key,), current, drop, add))
+            return text
+
+        return [(self.doc, [self._text_op(edit)])]
+
+    def _config_edit(self, key: str, drop: Sequence[str], add: Sequence[str]) -> Edit:
+        for cm, data_key in reversed(self.configs):
+            text = cm.get("data", data_key, default=None)
+            if not isinstance(text, str):
+                continue
+            current = (yaml.safe_load(text) or {}).get(key)
+            if current is None:
+                continue
+            new = apply_ops(text, _list_ops(0, (key,), current, drop, add), cm.where)
+            return (cm, [set_block_text(cm.pos, ("data", data_key), new)])
+        raise InputError(f"{self.label}: cannot find {key} in its valuesFrom ConfigMaps")
 
     def _text_op(self, edit: Any) -> Op:
         path = (*self.source, "helm", "values")
         text = str(self.helm.get("values") or "")
         return set_block_text(self.doc.pos, path, edit(text))
+
+
+Edit = tuple[Document, list[Op]]
+
+
+def _list_ops(
+    pos: int, path: PathT, current: Any, drop: Sequence[str], add: Sequence[str]
+) -> list[Op]:
+    """Edits turning the list at `path` (now `current`) into it without `drop`, plus `add`:
+    dropped items are overwritten in place by added ones first, so the list never has to be
+    emptied and refilled at one spot (which would be two splices in one place)."""
+    items = [str(x) for x in current] if isinstance(current, list) else []
+    if current is None:
+        return [set_value(pos, path, list(add))] if add else []
+    slots = [i for i, x in enumerate(items) if x in drop]
+    ops: list[Op] = []
+    todo = list(add)
+    for i in slots:
+        if todo:
+            ops.append(set_value(pos, (*path, i), todo.pop(0)))
+    leftover = [items[i] for i in slots[len(add) :]]
+    if leftover:
+        ops.append(remove_items(pos, path, leftover))
+    ops += [append_item(pos, path, t) for t in todo]
+    return ops
 
 
 def _parse_values_text(text: str, where: str) -> dict[str, Any]:
@@ -268,7 +348,7 @@ def read_chart(index: RepoIndex, doc: Document) -> ChartDoc | None:
             f"{target_ns}-{doc.name}" if target_ns else doc.name
         )
         inline = doc.get("spec", "values", default={})
-        from_config = _values_from(index, doc, ns)
+        from_config, configs = _values_from(index, doc, ns)
         values = _merge(from_config, inline if isinstance(inline, dict) else {})
         raw_ref = spec.get("sourceRef")
         sref: dict[str, Any] = raw_ref if isinstance(raw_ref, dict) else {}
@@ -288,6 +368,7 @@ def read_chart(index: RepoIndex, doc: Document) -> ChartDoc | None:
             values=values,
             source_ref=source_ref,
             from_config=from_config,
+            configs=configs,
         )
     return None
 
@@ -300,9 +381,13 @@ def _flux_repo_url(index: RepoIndex, ref: tuple[str, str, str]) -> str:
     return ""
 
 
-def _values_from(index: RepoIndex, doc: Document, ns: str) -> dict[str, Any]:
-    """The values Flux merges in from ConfigMaps the repo holds (Secrets are not read)."""
+def _values_from(
+    index: RepoIndex, doc: Document, ns: str
+) -> tuple[dict[str, Any], list[tuple[Document, str]]]:
+    """The values Flux merges in from ConfigMaps the repo holds (Secrets are not read), and
+    the (ConfigMap, key) each came from."""
     merged: dict[str, Any] = {}
+    configs: list[tuple[Document, str]] = []
     for ref in doc.get("spec", "valuesFrom", default=[]) or []:
         if not isinstance(ref, dict) or ref.get("kind") != "ConfigMap":
             continue
@@ -322,7 +407,8 @@ def _values_from(index: RepoIndex, doc: Document, ns: str) -> dict[str, Any]:
             _set_dotted(merged, str(ref["targetPath"]), text)
             continue
         merged = _merge(merged, _parse_values_text(str(text), f"{cms[0].where}: {key}"))
-    return merged
+        configs.append((cms[0], key))
+    return merged, configs
 
 
 def chart_docs(index: RepoIndex) -> list[ChartDoc]:

@@ -70,7 +70,8 @@ class CleanupKind:
         changes = [f"{old.label}: deleted"]
         if adds_default_tag(plan):
             new = require_release(ctx.index, h.istiod_to)
-            ctx.editor.edit(new.doc, *new.list_ops("revisionTags", (), [DEFAULT_REVISION]))
+            for doc, ops in new.list_ops("revisionTags", (), [DEFAULT_REVISION]):
+                ctx.editor.edit(doc, *ops)
             changes.append(
                 f"{new.label}: revisionTags gains default, so istio-injection=enabled keeps "
                 "working without the old istiod"

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from core.helmplan import HelmMesh
@@ -123,6 +124,20 @@ def new_release_text(index: RepoIndex, plan: Plan, old: ChartDoc, base: ChartDoc
     assert copy is not None
     pos = 0
     ops: list[Op] = [set_value(pos, ("metadata", "name"), new.object_name)]
+    # Values first: two insertions at one place (the end of a nested mapping that ends the
+    # document) are spliced in list order, and the deeper one must come first.
+    ops.append(set_value(pos, copy.version_path, new.version))
+    inline_tags = (
+        copy.doc.get("spec", "values", "revisionTags") if copy.form == "helmrelease" else None
+    )
+    sets: dict[str, Any] = {"revision": new.revision}
+    lists: dict[str, tuple[Sequence[str], Sequence[str]]] = {}
+    if "revisionTags" in copy.from_config and inline_tags is None:
+        # the ConfigMap is shared with the old release: override it inline
+        sets["revisionTags"] = list(new.tags)
+    elif copy.tags or new.tags:
+        lists["revisionTags"] = (copy.tags, new.tags)
+    ops += [op for _, edit in copy.values_edits(sets, lists) for op in edit]
     if copy.form == "argocd-application":
         if "releaseName" in copy.helm or copy.name != new.name:
             ops.append(set_value(pos, (*copy.source, "helm", "releaseName"), new.name))
@@ -133,10 +148,8 @@ def new_release_text(index: RepoIndex, plan: Plan, old: ChartDoc, base: ChartDoc
     else:
         named = copy.doc.get("spec", "releaseName") is not None
         target_ns = copy.doc.get("spec", "targetNamespace")
-        if (
-            named
-            or (f"{target_ns}-{new.object_name}" if target_ns else new.object_name) != new.name
-        ):
+        default_name = f"{target_ns}-{new.object_name}" if target_ns else new.object_name
+        if named or default_name != new.name:
             ops.append(set_value(pos, ("spec", "releaseName"), new.name))
         depends = copy.doc.get("spec", "dependsOn", default=[]) or []
         if not any(isinstance(d, dict) and d.get("name") == base.doc.name for d in depends):
@@ -146,15 +159,6 @@ def new_release_text(index: RepoIndex, plan: Plan, old: ChartDoc, base: ChartDoc
                 if depends
                 else set_value(pos, ("spec", "dependsOn"), [dep])
             )
-    ops.append(set_value(pos, copy.version_path, new.version))
-    ops += copy.set_ops("revision", new.revision)
-    inline_tags = (
-        copy.doc.get("spec", "values", "revisionTags") if copy.form == "helmrelease" else None
-    )
-    if "revisionTags" in copy.from_config and inline_tags is None:
-        ops += copy.set_ops("revisionTags", list(new.tags))
-    elif copy.tags or new.tags:
-        ops += copy.list_ops("revisionTags", copy.tags, new.tags)
     ops += ignore_ops(copy)[0]
     return apply_ops(text, ops, new.file)
 

@@ -287,13 +287,13 @@ def _gateways(
         rev = labels.get(REV)
         ns_labels = (ns_docs[ns].metadata.get("labels") or {}) if ns in ns_docs else {}
         if rev is None:
-            if ns_labels.get(INJECTION) == "enabled" or labels.get("sidecar.istio.io/inject") in (
-                "true",
-                True,
-            ):
+            # as the webhooks decide: the namespace's labels first, then the pod's inject label
+            if ns_labels.get(INJECTION) == "enabled":
                 rev = DEFAULT_REVISION if serves_default else None
-            else:
+            elif ns_labels.get(REV) is not None:
                 rev = ns_labels.get(REV)
+            elif labels.get("sidecar.istio.io/inject") in ("true", True):
+                rev = DEFAULT_REVISION if serves_default else None
         if rev is None or (str(rev) not in old and rev != DEFAULT_REVISION):
             warnings.append(
                 f"{d.where}: gateway Deployment {d.name} is not injected by the running istiod; "

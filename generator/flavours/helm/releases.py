@@ -1,7 +1,6 @@
 """Istio releases the Helm flavour knows, and which upgrades it will stage.
 
-The table holds the newest patch of each minor from 1.22 (the oldest source we upgrade from)
-to 1.31, checked against the istio/istio release tags (a mirror of August 2026, which ends at
+The table holds the newest patch of each minor from 1.20 to 1.31, checked against the istio/istio release tags (a mirror of August 2026, which ends at
 1.29.6, 1.30.3 and 1.31's release candidates) and the release announcements after it (1.29.8,
 1.30.5 and 1.31.1 by late September 2026). As for the Banzai flavour, a target beyond it earns a
 warning, not a refusal: new patches ship after istio-canary does, and a release that really does not
@@ -17,12 +16,15 @@ __all__ = [
     "LATEST_PATCH",
     "MAX_MINOR_JUMP",
     "OLDEST_SOURCE",
+    "OLDEST_TARGET",
     "check_upgrade",
     "revision_name",
     "unknown_release",
 ]
 
 LATEST_PATCH: dict[tuple[int, int], int] = {
+    (1, 20): 8,
+    (1, 21): 6,
     (1, 22): 8,
     (1, 23): 6,
     (1, 24): 6,
@@ -34,7 +36,11 @@ LATEST_PATCH: dict[tuple[int, int], int] = {
     (1, 30): 5,
     (1, 31): 1,
 }
-OLDEST_SOURCE = (1, 22)
+# Targets start at 1.22 (the charts' revision tags, default-revision validator and values as the
+# stages edit them); a source may be up to two minors below, so a 1.20 or 1.21 install can
+# reach 1.22 or 1.23 in one canary.
+OLDEST_TARGET = (1, 22)
+OLDEST_SOURCE = (1, 20)
 # A revision-based canary may skip one minor (istio.io: 1.8 -> 1.10), never more.
 MAX_MINOR_JUMP = 2
 
@@ -50,8 +56,12 @@ def check_upgrade(source: str, target: str) -> None:
     tgt = parse_version(target, "--to-version")
     if src[:2] < OLDEST_SOURCE:
         raise UsageError(
-            f"the running Istio is {source}; the Helm flavour upgrades from 1.22 on "
-            "(upgrade in place to 1.22 first)"
+            f"the running Istio is {source}; the Helm flavour upgrades from 1.20 on "
+            "(upgrade it in place, one minor at a time, to 1.20 first)"
+        )
+    if tgt[:2] < OLDEST_TARGET:
+        raise UsageError(
+            f"--to-version {target}: the Helm flavour stages canaries to 1.22 or newer"
         )
     if tgt[0] != src[0] or tgt[1] <= src[1]:
         what = (

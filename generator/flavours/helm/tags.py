@@ -69,7 +69,8 @@ class DropKind:
         assert h is not None
         _refuse_rolled_back(ctx.plan, "dropping the stable tags")
         old = require_release(ctx.index, h.istiod_from)
-        ctx.editor.edit(old.doc, *old.list_ops("revisionTags", ctx.stage.tags, ()))
+        for doc, ops in old.list_ops("revisionTags", ctx.stage.tags, ()):
+            ctx.editor.edit(doc, *ops)
         return {"changes": [f"{old.label}: revisionTags without {', '.join(ctx.stage.tags)}"]}
 
 
@@ -103,7 +104,8 @@ class TakeKind:
         assert h is not None
         new = require_release(ctx.index, h.istiod_to)
         add = [t for t in ctx.stage.tags if t not in new.tags]
-        ctx.editor.edit(new.doc, *new.list_ops("revisionTags", (), add))
+        for doc, ops in new.list_ops("revisionTags", (), add):
+            ctx.editor.edit(doc, *ops)
         return {"changes": [f"{new.label}: revisionTags gains {', '.join(add)}"]}
 
 
