@@ -198,7 +198,7 @@ def helm_from_dict(raw: Any, problems: list[str]) -> HelmMesh | None:
             problems.append(f"{where}.form {form!r} is not one of {', '.join(CHART_FORMS)}")
         return ChartRelease(
             name=text(m, "name", where),
-            namespace=text(m, "namespace", where),
+            namespace=text(m, "namespace", where, required=False),
             chart=text(m, "chart", where, required=False),
             version=text(m, "version", where, required=False),
             form=form,  # type: ignore[arg-type]

@@ -36,6 +36,7 @@ __all__ = [
     "MOVED_REPOS",
     "ChartDoc",
     "chart_docs",
+    "flux_target_namespace",
     "read_chart",
 ]
 
@@ -197,17 +198,23 @@ class ChartDoc:
             current = (yaml.safe_load(text) or {}).get(key)
             if current is None:
                 continue
-            new = apply_ops(text, _list_ops(0, (key,), current, drop, add), cm.where)
+            new = same_ending(text, apply_ops(text, _list_ops(0, (key,), current, drop, add)))
             return (cm, [set_block_text(cm.pos, ("data", data_key), new)])
         raise InputError(f"{self.label}: cannot find {key} in its valuesFrom ConfigMaps")
 
     def _text_op(self, edit: Any) -> Op:
         path = (*self.source, "helm", "values")
         text = str(self.helm.get("values") or "")
-        return set_block_text(self.doc.pos, path, edit(text))
+        return set_block_text(self.doc.pos, path, same_ending(text, edit(text)))
 
 
 Edit = tuple[Document, list[Op]]
+
+
+def same_ending(old: str, new: str) -> str:
+    """`new` ending in a newline exactly when `old` does: a `|-` block strips it, and an edit
+    that appended a line must not change what the block reads as beyond that line."""
+    return new if old.endswith("\n") else new.rstrip("\n")
 
 
 def _list_ops(
@@ -342,7 +349,7 @@ def read_chart(index: RepoIndex, doc: Document) -> ChartDoc | None:
         chart = str(spec.get("chart") or "").rsplit("/", 1)[-1]
         if chart not in CHARTS:
             return None
-        ns = index.namespace_of(doc)
+        ns = index.namespace_of(doc) or flux_target_namespace(index, doc.file)
         target_ns = str(doc.get("spec", "targetNamespace", default="") or "")
         release = str(doc.get("spec", "releaseName", default="") or "") or (
             f"{target_ns}-{doc.name}" if target_ns else doc.name
@@ -423,6 +430,18 @@ def chart_docs(index: RepoIndex) -> list[ChartDoc]:
             if found is not None:
                 out.append(found)
     return sorted(out, key=lambda c: (c.doc.file, c.doc.pos))
+
+
+def flux_target_namespace(index: RepoIndex, path: str) -> str:
+    """The `targetNamespace` of the Flux Kustomization whose `path` holds file `path` ("" if
+    none): how Flux repos often give HelmReleases without `metadata.namespace` their namespace."""
+    best = ("", "")
+    for k in index.of_kind("Kustomization", "kustomize.toolkit.fluxcd.io"):
+        folder = str(k.get("spec", "path", default="") or "").removeprefix("./").rstrip("/")
+        target = str(k.get("spec", "targetNamespace", default="") or "")
+        if target and folder and path.startswith(folder + "/") and len(folder) > len(best[0]):
+            best = (folder, target)
+    return best[1]
 
 
 def substituted(text: str) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 
 from core.helmplan import HelmMesh
 from core.plan import Plan, Stage
+from core.versions import version_key
 from generator.edits import Editor
 from generator.flavours.helm.charts import ChartDoc, read_chart
 from generator.flavours.helm.copying import document_text
@@ -197,8 +198,11 @@ class ControlPlaneKind:
         base = require_release(ctx.index, h.base)
         changes: list[str] = []
         editor = ctx.editor
-        editor.edit(base.doc, set_value(base.doc.pos, base.version_path, h.istiod_to.version))
-        changes.append(f"{base.label}: chart version {base.version} -> {h.istiod_to.version}")
+        if (version_key(base.version) or (0, 0, 0)) < (version_key(h.istiod_to.version) or ()):
+            editor.edit(base.doc, set_value(base.doc.pos, base.version_path, h.istiod_to.version))
+            changes.append(f"{base.label}: chart version {base.version} -> {h.istiod_to.version}")
+        else:
+            changes.append(f"{base.label}: already at {base.version}, not newer than the target")
         ops, why = ignore_ops(base)
         if ops:
             editor.edit(base.doc, *ops)

@@ -197,6 +197,7 @@ def _discover(index: RepoIndex) -> HelmFound:
                 "move to the new revision only when restarted: restart them after its wave"
             )
     gateways = _gateways(index, charts, gw_docs, ns_docs, old, serves_default, warnings)
+    warnings += _ambient_notes(index, ns_docs)
     engine, objs = gitops_objects(index)
     return HelmFound(
         base=base,
@@ -235,6 +236,35 @@ def _meshed(
             "running istiod does not serve the default revision; they are left out of the plan"
         )
     return out, note
+
+
+def _ambient_notes(index: RepoIndex, ns_docs: dict[str, Document]) -> list[str]:
+    """Ambient parts are not moved by a revision canary: say what stays as it is."""
+    notes = []
+    parts = []
+    for kind in ("Application", "HelmRelease"):
+        for d in index.of_kind(kind):
+            chart = d.get("spec", "chart", "spec", "chart", default="") or d.get(
+                "spec", "source", "chart", default=""
+            )
+            if str(chart).rsplit("/", 1)[-1] in ("cni", "ztunnel"):
+                parts.append(f"{d.name} ({d.where})")
+    if parts:
+        notes.append(
+            f"ambient/CNI releases {', '.join(parts)} are not part of the canary; upgrade them in "
+            "place after cleanup (they work with the control plane of their minor and the next)"
+        )
+    ambient = [
+        n
+        for n, d in sorted(ns_docs.items())
+        if (d.metadata.get("labels") or {}).get(AMBIENT) == "ambient"
+    ]
+    if ambient:
+        notes.append(
+            f"namespaces {', '.join(ambient)} use ambient mode (no sidecars); the plan does not "
+            "move them"
+        )
+    return notes
 
 
 def _attach_workloads(
