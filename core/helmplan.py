@@ -21,6 +21,8 @@ Shape in the plan file::
          form: helmrelease, file: istio/gateway.yaml, revision: default}
       tags:                         # stable tag -> the canary tag namespaces move through
       - {name: prod-stable, canary: prod-canary}
+      tagManifests:                 # tags kept as their own manifests (`istioctl tag generate`)
+      - {name: prod-stable, files: [istio/tags/prod-stable.yaml]}
       defaultRevision: {from: default, to: 1-28-2}
 """
 
@@ -37,6 +39,7 @@ __all__ = [
     "ChartRelease",
     "HelmMesh",
     "RevisionTag",
+    "TagManifest",
     "helm_from_dict",
     "helm_to_dict",
 ]
@@ -84,6 +87,14 @@ class RevisionTag:
 
 
 @dataclass(frozen=True)
+class TagManifest:
+    """A revision tag kept as its own manifests (its webhook, Service), not by a release."""
+
+    name: str
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class HelmMesh:
     """The Helm flavour's releases: `base`, the old and new istiod, the gateways, the tags."""
 
@@ -96,6 +107,11 @@ class HelmMesh:
     default_to: str = ""
     repo_from: str = ""
     repo_to: str = ""
+    tag_manifests: tuple[TagManifest, ...] = ()
+
+    @property
+    def manifest_tags(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tag_manifests)
 
     def canary_of(self, tag: str) -> str:
         """The canary tag of stable tag `tag` ("" when `tag` is not a stable tag of the plan)."""
@@ -135,6 +151,7 @@ def helm_to_dict(h: HelmMesh) -> dict[str, Any]:
             },
             "gateways": [_release_to_dict(g) for g in h.gateways],
             "tags": [{"name": t.name, "canary": t.canary} for t in h.tags],
+            "tagManifests": [{"name": t.name, "files": list(t.files)} for t in h.tag_manifests],
             "defaultRevision": {"from": h.default_from, "to": h.default_to},
         }
     )
@@ -154,7 +171,9 @@ _RELEASE_KEYS = frozenset(
         "defaultRevision",
     }
 )
-_HELM_KEYS = frozenset({"chartRepository", "base", "istiod", "gateways", "tags", "defaultRevision"})
+_HELM_KEYS = frozenset(
+    {"chartRepository", "base", "istiod", "gateways", "tags", "tagManifests", "defaultRevision"}
+)
 
 
 def helm_from_dict(raw: Any, problems: list[str]) -> HelmMesh | None:
@@ -218,6 +237,10 @@ def helm_from_dict(raw: Any, problems: list[str]) -> HelmMesh | None:
     if not isinstance(tags_raw, list):
         problems.append("helm.tags must be a list")
         tags_raw = []
+    manifests_raw = raw.get("tagManifests") or []
+    if not isinstance(manifests_raw, list):
+        problems.append("helm.tagManifests must be a list")
+        manifests_raw = []
     repo = raw.get("chartRepository") or {}
     default = raw.get("defaultRevision") or {}
     get: Callable[[Any, str], Any] = lambda m, k: m.get(k) if isinstance(m, Mapping) else None  # noqa: E731
@@ -234,4 +257,10 @@ def helm_from_dict(raw: Any, problems: list[str]) -> HelmMesh | None:
         default_to=text(default, "to", "helm.defaultRevision", False),
         repo_from=text(repo, "from", "helm.chartRepository", False),
         repo_to=text(repo, "to", "helm.chartRepository", False),
+        tag_manifests=tuple(
+            TagManifest(
+                text(t, "name", "helm.tagManifests"), strings(t, "files", "helm.tagManifests")
+            )
+            for t in manifests_raw
+        ),
     )

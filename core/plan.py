@@ -305,6 +305,10 @@ class Plan:
             return ""
         if any(t.canary == tag for t in h.tags):
             return self.target.revision if self.applied_by("control-plane", upto) else ""
+        if tag in h.manifest_tags:
+            return (
+                self.target.revision if self.applied_by("tags-take", upto) else self.source.revision
+            )
         if tag in h.istiod_from.tags:
             if self.applied_by("tags-take", upto):
                 return self.target.revision

@@ -104,3 +104,12 @@ def test_a_plain_install_moves_namespaces_straight_to_the_revision(tmp_path: Pat
     assert plan.expected_label("demo-a", 0) == ""
     assert plan.expected_label("demo-a", plan.total) == "1-28-2"
     assert plan.tag_revision("default", 0) == "default"
+
+
+def test_a_tag_kept_as_manifests_moves_at_tags_take(tmp_path: Path) -> None:
+    plan = load_plan(_plan_text(tmp_path, "tag-manifests", "argocd"))
+    index = {s.kind: s.index for s in plan.stages}
+    assert "tags-drop" not in index
+    assert plan.tag_revision("prod-stable", index["tags-take"] - 1) == "1-26-4"
+    assert plan.tag_revision("prod-stable", index["tags-take"]) == "1-28-2"
+    assert load_plan(dump_plan(plan)) == plan

@@ -30,6 +30,7 @@ def adds_default_tag(plan: Plan) -> bool:
         and h.istiod_from.revision == DEFAULT_REVISION
         and DEFAULT_REVISION not in h.istiod_from.tags
         and DEFAULT_REVISION not in h.istiod_to.tags
+        and DEFAULT_REVISION not in h.manifest_tags
     )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "declares_istiod",
     "discover",
     "gateway_deployments",
+    "tag_manifests",
 ]
 
 INJECTION = "istio-injection"
@@ -74,6 +75,8 @@ class HelmFound:
     gitops: list[GitOpsObject]
     releases: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
+    # tags of the old revision kept as manifests, with their documents
+    tag_docs: dict[str, list[Document]] = field(default_factory=dict)
 
     @property
     def files(self) -> list[str]:
@@ -83,12 +86,14 @@ class HelmFound:
             *(g.doc.file for g in self.gateways),
             *(ns.doc.file for ns in self.namespaces),
             *(w.file for ns in self.namespaces for w in ns.workloads),
+            *(d.file for docs in self.tag_docs.values() for d in docs),
         ]
 
     @property
     def serves_default(self) -> bool:
         """Whether the old istiod injects `istio-injection=enabled` namespaces."""
-        return self.istiod.revision == DEFAULT_REVISION or DEFAULT_REVISION in self.istiod.tags
+        tags = {*self.istiod.tags, *self.tag_docs}
+        return self.istiod.revision == DEFAULT_REVISION or DEFAULT_REVISION in tags
 
 
 def declares_istiod(doc: Document) -> bool:
@@ -179,8 +184,16 @@ def _discover(index: RepoIndex) -> HelmFound:
             "writes both in one form: keep the Istio releases under one engine"
         )
     warnings: list[str] = []
-    old = {istiod.revision, *istiod.tags}
-    serves_default = istiod.revision == DEFAULT_REVISION or DEFAULT_REVISION in istiod.tags
+    manifests = tag_manifests(index)
+    mine = {tag: docs for tag, docs in manifests.items() if _points_at(docs) == istiod.revision}
+    for tag, docs in manifests.items():
+        if tag in istiod.tags and tag in mine:
+            raise InputError(
+                f"tag {tag} is both in {istiod.label}'s revisionTags and a manifest "
+                f"({docs[0].where}); two owners for one webhook: keep one"
+            )
+    old = {istiod.revision, *istiod.tags, *mine}
+    serves_default = DEFAULT_REVISION in old
     ns_docs = {
         d.name: d for d in index.of_kind("Namespace", "") if d.file not in index.patch_files()
     }
@@ -208,7 +221,34 @@ def _discover(index: RepoIndex) -> HelmFound:
         gitops=objs,
         releases=frozenset(c.name for c in charts),
         warnings=warnings,
+        tag_docs={t: mine[t] for t in sorted(mine)},
     )
+
+
+def tag_manifests(index: RepoIndex) -> dict[str, list[Document]]:
+    """Revision tags kept as their own manifests: webhook configurations and Services labelled
+    `istio.io/tag` (what `istioctl tag generate` prints), by tag."""
+    out: dict[str, list[Document]] = defaultdict(list)
+    kinds = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Service")
+    for kind in kinds:
+        for d in index.of_kind(kind):
+            if d.file in index.patch_files():
+                continue
+            tag = (d.metadata.get("labels") or {}).get("istio.io/tag")
+            if tag is not None:
+                out[str(tag)].append(d)
+    return dict(out)
+
+
+def _points_at(docs: list[Document]) -> str:
+    """The revision a tag's manifests name (their `istio.io/rev` label)."""
+    revs = {str((d.metadata.get("labels") or {}).get(REV, "")) for d in docs}
+    if len(revs) != 1:
+        raise InputError(
+            f"the manifests of one revision tag disagree on its revision ({', '.join(sorted(revs))}"
+            f": {', '.join(d.where for d in docs)}); make them agree"
+        )
+    return revs.pop()
 
 
 def _meshed(

@@ -60,11 +60,11 @@ def roll_back(ctx: StageContext, names: Sequence[str]) -> None:
     """Rollback in the Helm flavour: refused once the stable tags left the old release."""
     plan = ctx.plan
     tagged = [n for n in names if plan.helm and plan.helm.canary_of(plan.namespace(n).rev_label)]
-    if tagged and plan.applied_by("tags-drop"):
+    if tagged and (plan.applied_by("tags-drop") or plan.applied_by("tags-take")):
         raise PreconditionError(
             f"namespaces {', '.join(tagged)} use revision tags that no longer point at "
-            f"{plan.source.revision} (tags-drop is applied); rolling them back would leave them "
-            "without an injector"
+            f"{plan.source.revision} (the tags have moved); rolling them back would not bring "
+            "their pods back to it"
         )
     move(ctx, names, back=True)
 

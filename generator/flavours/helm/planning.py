@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 
 from core.errors import UsageError
-from core.helmplan import DEFAULT_REVISION, ChartRelease, HelmMesh, RevisionTag
+from core.helmplan import DEFAULT_REVISION, ChartRelease, HelmMesh, RevisionTag, TagManifest
 from core.plan import ControlPlane, GatewayRef, MeshNamespace, OperatorRelease, Plan, WorkloadRef
 from core.versions import minor_key
 from generator import __version__
@@ -31,6 +31,7 @@ class HelmOutline(Outline):
 
     tags: tuple[str, ...] = ()
     returning: bool = False
+    manifest_tags: tuple[str, ...] = ()
 
 
 def canary_tag(stable: str) -> str:
@@ -70,7 +71,7 @@ def build_plan(found: HelmFound, opts: InitOptions, kinds: tuple[StageKind, ...]
     rev = opts.name or revision_name(opts.to_version)
     if not _DNS_LABEL.match(rev) or len(rev) > 56:
         raise UsageError(f"--name {rev!r} is not a valid revision (a lowercase DNS label)")
-    if rev in (old.revision, *old.tags) or rev == DEFAULT_REVISION:
+    if rev in (old.revision, *old.tags, *found.tag_docs) or rev == DEFAULT_REVISION:
         raise UsageError(f"revision {rev} is already in use by {old.name}; pick another --name")
     release = f"istiod-{rev}"
     if release in found.releases:
@@ -80,10 +81,11 @@ def build_plan(found: HelmFound, opts: InitOptions, kinds: tuple[StageKind, ...]
 
     key = minor_key(opts.to_version) or (0, 0)
     repo_to = MOVED_REPOS.get(old.repo.rstrip("/"), "") if key >= REPO_MOVED_IN else ""
-    stable_used = sorted({ns.rev_label for ns in found.namespaces if ns.rev_label in old.tags})
+    all_tags = {*old.tags, *found.tag_docs}
+    stable_used = sorted({ns.rev_label for ns in found.namespaces if ns.rev_label in all_tags})
     tags = tuple(RevisionTag(t, canary_tag(t)) for t in stable_used)
     for t in tags:
-        if t.canary in old.tags:
+        if t.canary in all_tags:
             raise UsageError(
                 f"the canary tag {t.canary} of {t.name} is already a tag of {old.name}; "
                 "rename it or the stable tag"
@@ -114,6 +116,10 @@ def build_plan(found: HelmFound, opts: InitOptions, kinds: tuple[StageKind, ...]
         default_to=rev,
         repo_from=old.repo if repo_to else "",
         repo_to=repo_to,
+        tag_manifests=tuple(
+            TagManifest(t, tuple(sorted({d.file for d in docs})))
+            for t, docs in found.tag_docs.items()
+        ),
     )
     no_operator = OperatorRelease("", "", "", "plain")
     source = ControlPlane(
@@ -149,6 +155,7 @@ def build_plan(found: HelmFound, opts: InitOptions, kinds: tuple[StageKind, ...]
         probes,
         tags=tuple(old.tags),
         returning=bool(tags),
+        manifest_tags=tuple(found.tag_docs),
     )
     drafts = [stage for kind in kinds for stage in kind.stages(outline)]
     stages = tuple(replace(s, index=i) for i, s in enumerate(drafts, start=1))
