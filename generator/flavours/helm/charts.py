@@ -26,6 +26,7 @@ from generator.yamledit import (
     PathT,
     append_item,
     apply_ops,
+    delete_key,
     remove_items,
     set_block_text,
     set_value,
@@ -163,9 +164,13 @@ class ChartDoc:
         return [(self.doc, [self._text_op(edit)])]
 
     def values_edits(
-        self, sets: dict[str, Any], lists: dict[str, tuple[Sequence[str], Sequence[str]]]
+        self,
+        sets: dict[str, Any],
+        lists: dict[str, tuple[Sequence[str], Sequence[str]]],
+        drops: Sequence[str] = (),
     ) -> list[Edit]:
-        """`set_ops` and `list_ops` together; values kept as text are edited in one splice."""
+        """`set_ops`, `list_ops` and dropping dotted keys `drops` (where they are written
+        inline) together; values kept as text are edited in one splice."""
         text_form = (
             self.form == "argocd-application"
             and "valuesObject" not in self.helm
@@ -173,9 +178,9 @@ class ChartDoc:
             and not any(self._param(k) is not None for k in sets)
         )
         if not text_form:
-            edits: list[Edit] = [
-                (self.doc, [op for k, v in sets.items() for op in self.set_ops(k, v)])
-            ]
+            ops = [op for k, v in sets.items() for op in self.set_ops(k, v)]
+            ops += self.drop_ops(drops)
+            edits: list[Edit] = [(self.doc, ops)]
             for key, (drop, add) in lists.items():
                 edits += self.list_ops(key, drop, add)
             return edits
@@ -186,9 +191,39 @@ class ChartDoc:
             for key, (drop, add) in lists.items():
                 current = (yaml.safe_load(text) or {}).get(key)
                 text = apply_ops(text, _list_ops(0, (key,), current, drop, add))
-            return text
+            data = yaml.safe_load(text) or {}
+            gone = [tuple(d.split(".")) for d in drops if _has(data, d)]
+            return apply_ops(text, [delete_key(0, path) for path in gone]) if gone else text
 
         return [(self.doc, [self._text_op(edit)])]
+
+    def inline_values(self) -> dict[str, Any]:
+        """The values written in the release itself (not its ConfigMaps), where drops apply."""
+        if self.form == "helmrelease":
+            inline = self.doc.get("spec", "values", default={})
+            return inline if isinstance(inline, dict) else {}
+        obj = self.helm.get("valuesObject")
+        return obj if isinstance(obj, dict) else {}
+
+    def drop_ops(self, drops: Sequence[str]) -> list[Op]:
+        """Edits removing the dotted value keys `drops` where the release writes them inline
+        (values text is handled by :meth:`values_edits`; parameters by name)."""
+        pos = self.doc.pos
+        ops: list[Op] = []
+        if self.form == "helmrelease":
+            base: PathT = ("spec", "values")
+        else:
+            base = (*self.source, "helm", "valuesObject")
+            params = [
+                p
+                for p in self.helm.get("parameters") or ()
+                if isinstance(p, dict) and p.get("name") in drops
+            ]
+            if params:
+                ops.append(remove_items(pos, (*self.source, "helm", "parameters"), params))
+        inline = self.inline_values()
+        ops += [delete_key(pos, (*base, *d.split("."))) for d in drops if _has(inline, d)]
+        return ops
 
     def _config_edit(self, key: str, drop: Sequence[str], add: Sequence[str]) -> Edit:
         for cm, data_key in reversed(self.configs):
@@ -209,6 +244,15 @@ class ChartDoc:
 
 
 Edit = tuple[Document, list[Op]]
+
+
+def _has(values: Any, dotted: str) -> bool:
+    node = values
+    for step in dotted.split("."):
+        if not isinstance(node, dict) or step not in node:
+            return False
+        node = node[step]
+    return True
 
 
 def same_ending(old: str, new: str) -> str:

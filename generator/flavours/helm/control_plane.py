@@ -28,6 +28,7 @@ from generator.edits import Editor
 from generator.flavours.helm.charts import ChartDoc, read_chart
 from generator.flavours.helm.copying import document_text
 from generator.flavours.helm.manifests import find_release, require_release
+from generator.flavours.helm.releases import removed_values
 from generator.index import Document, RepoIndex
 from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline, applied
@@ -106,6 +107,17 @@ def repo_ops(index: RepoIndex, c: ChartDoc, h: HelmMesh, editor: Editor) -> str:
     return ""
 
 
+def _dotted(values: Any, prefix: str = "") -> set[str]:
+    """Every dotted key path of a values tree."""
+    out: set[str] = set()
+    if isinstance(values, dict):
+        for k, v in values.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            out.add(path)
+            out |= _dotted(v, path)
+    return out
+
+
 def _wave(doc: Document) -> int:
     raw = (doc.metadata.get("annotations") or {}).get(WAVE, "0")
     try:
@@ -138,7 +150,8 @@ def new_release_text(index: RepoIndex, plan: Plan, old: ChartDoc, base: ChartDoc
         sets["revisionTags"] = list(new.tags)
     elif copy.tags or new.tags:
         lists["revisionTags"] = (copy.tags, new.tags)
-    ops += [op for _, edit in copy.values_edits(sets, lists) for op in edit]
+    drops = removed_values("istiod", old.version.lstrip("v"), new.version)
+    ops += [op for _, edit in copy.values_edits(sets, lists, drops) for op in edit]
     if copy.form == "argocd-application":
         if "releaseName" in copy.helm or copy.name != new.name:
             ops.append(set_value(pos, (*copy.source, "helm", "releaseName"), new.name))
@@ -201,6 +214,11 @@ class ControlPlaneKind:
         if (version_key(base.version) or (0, 0, 0)) < (version_key(h.istiod_to.version) or ()):
             editor.edit(base.doc, set_value(base.doc.pos, base.version_path, h.istiod_to.version))
             changes.append(f"{base.label}: chart version {base.version} -> {h.istiod_to.version}")
+            gone = removed_values("base", base.version.lstrip("v"), h.istiod_to.version)
+            for doc, ops in base.values_edits({}, {}, gone):
+                if ops:
+                    editor.edit(doc, *ops)
+                    changes.append(f"{base.label}: drops values the target no longer reads")
         else:
             changes.append(f"{base.label}: already at {base.version}, not newer than the target")
         ops, why = ignore_ops(base)
@@ -210,6 +228,16 @@ class ControlPlaneKind:
         if moved := repo_ops(ctx.index, base, h, editor):
             changes.append(moved)
         text = new_release_text(ctx.index, ctx.plan, old, base)
+        dropped = [
+            key
+            for key in removed_values("istiod", old.version.lstrip("v"), h.istiod_to.version)
+            if key in _dotted(old.values)
+        ]
+        if dropped:
+            changes.append(
+                f"{h.istiod_to.file}: without {', '.join(dropped)} (no longer read by the "
+                f"istiod chart {h.istiod_to.version})"
+            )
         editor.create(h.istiod_to.file, text)
         editor.add_resource(old.doc.file, h.istiod_to.file)
         changes.append(
