@@ -142,3 +142,13 @@ def test_a_plan_of_an_unknown_flavour(tmp_path: Path) -> None:
     plan.write_text(plan.read_text().replace("flavour: helm", "flavour: sail"))
     git(repo, "commit", "-q", "-am", "edit")
     _refused(repo, ["next"], "flavour 'sail' is not one of banzai, helm")
+
+
+def test_values_from_value_files(tmp_path: Path) -> None:
+    files = argocd_files("revisioned", "valuesObject")
+    files["argocd/istiod-1-26-4.yaml"] = files["argocd/istiod-1-26-4.yaml"].replace(
+        "      valuesObject:\n",
+        "      valueFiles: [$values/istio/istiod.yaml]\n      valuesObject:\n",
+    )
+    repo = build_tree(tmp_path, files)
+    _refused(repo, INIT, "valueFiles", "$values/istio/istiod.yaml", "valuesObject")

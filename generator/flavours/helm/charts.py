@@ -352,6 +352,12 @@ def read_chart(index: RepoIndex, doc: Document) -> ChartDoc | None:
         path, chart = hit
         src = doc.get(*path, default={})
         helm = src.get("helm") if isinstance(src.get("helm"), dict) else {}
+        if helm.get("valueFiles"):
+            raise InputError(
+                f"{doc.where}: Application {doc.name} takes {chart} values from valueFiles "
+                f"({', '.join(map(str, helm['valueFiles']))}), which istio-canary does not read; "
+                "move the values into helm.valuesObject or helm.values"
+            )
         values: dict[str, Any] = {}
         if isinstance(helm.get("values"), str):
             values = _parse_values_text(helm["values"], f"{doc.where}: Application {doc.name}")
