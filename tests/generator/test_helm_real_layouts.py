@@ -85,3 +85,11 @@ def test_the_plain_flux_layout_runs_through_every_stage(tmp_path: Path) -> None:
     ns = yaml.safe_load((repo / "kubernetes/apps/appsplatform/namespace.yaml").read_text())
     assert ns["metadata"]["labels"]["istio.io/rev"] == "1-22-8"
     assert "istio-injection" not in ns["metadata"]["labels"]
+
+
+def test_an_old_base_is_warned_about_crd_ownership(tmp_path: Path) -> None:
+    repo = _copy("lltr__dev-cluster", tmp_path)
+    result = run("init", "--repo", str(repo), "--to-version", "1.22.8")
+    assert result.exit_code == 0
+    assert "invalid ownership metadata" in result.stderr
+    assert "meta.helm.sh/release-name=istio-base" in result.stderr

@@ -184,6 +184,13 @@ def _discover(index: RepoIndex) -> HelmFound:
             "writes both in one form: keep the Istio releases under one engine"
         )
     warnings: list[str] = []
+    if (version_key(base.version) or (0, 0, 0))[:2] <= (1, 23):
+        warnings.append(
+            f"{base.label}: CRDs first installed by base {base.version} may lack Helm's ownership "
+            "metadata; if its upgrade fails with 'invalid ownership metadata', label the Istio "
+            "CRDs app.kubernetes.io/managed-by=Helm and annotate them meta.helm.sh/release-name="
+            f"{base.name}, meta.helm.sh/release-namespace={base.namespace or 'istio-system'} once"
+        )
     manifests = tag_manifests(index)
     mine = {tag: docs for tag, docs in manifests.items() if _points_at(docs) == istiod.revision}
     for tag, docs in manifests.items():
