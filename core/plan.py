@@ -296,21 +296,25 @@ class Plan:
         """Helm: the revision revision-tag `tag` points at after stage `upto` ("" = no such tag).
 
         A stable tag points at the old revision until `tags-drop` removes it from the old istiod
-        release, at nothing until `tags-take` adds it to the new one, then at the new revision.
-        A canary tag points at the new revision from control-plane on. `default` follows the
-        default revision when no release declares it.
+        release, at nothing until `tags-take` adds it to the new one, then at the new revision;
+        a tag kept as manifests moves at `tags-take`. The `default` tag moves at
+        `default-revision` instead (with base's `defaultRevision`), and follows the default
+        revision when nothing declares it. A canary tag points at the new revision from
+        control-plane on.
         """
         h = self.helm
         if h is None:
             return ""
         if any(t.canary == tag for t in h.tags):
             return self.target.revision if self.applied_by("control-plane", upto) else ""
+        # `default` moves with the default revision, so the two never disagree at a gate;
+        # other tags move at tags-take
+        moved_by: AnyStageKind = "default-revision" if tag == DEFAULT_REVISION else "tags-take"
         if tag in h.manifest_tags:
-            return (
-                self.target.revision if self.applied_by("tags-take", upto) else self.source.revision
-            )
+            moved = self.applied_by(moved_by, upto)
+            return self.target.revision if moved else self.source.revision
         if tag in h.istiod_from.tags:
-            if self.applied_by("tags-take", upto):
+            if self.applied_by(moved_by, upto):
                 return self.target.revision
             return "" if self.applied_by("tags-drop", upto) else self.source.revision
         if tag in h.istiod_to.tags:

@@ -300,3 +300,54 @@ def test_values_the_target_no_longer_reads_are_left_out_of_the_new_release(
     assert "clusterName: east" in new and "old switch" not in new
     assert "without global.multiCluster.enabled" in head_message(repo)
     assert "old switch" in (repo / path).read_text()
+
+
+def test_a_default_tag_moves_with_the_default_revision(tmp_path: Path) -> None:
+    files = flux_files("tagged")
+    path = "infra/istio/istiod-1-26-4.yaml"
+    files[path] = files[path].replace(
+        "      - prod-stable\n", "      - prod-stable\n      - default\n"
+    )
+    repo = build_tree(tmp_path, files)
+    assert run("init", "--repo", str(repo), "--to-version", "1.28.2").exit_code == 0
+    plan = load_plan((repo / PLAN_PATH).read_text())
+    stages = {s.name: s for s in plan.stages}
+    assert stages["tags-drop"].tags == ("prod-stable", "default")
+    assert stages["tags-take"].tags == ("prod-stable",)
+    at = stages["default-revision"].index
+    assert plan.tag_revision("default", at - 1) == ""
+    assert plan.tag_revision("default", at) == plan.default_revision(at) == "1-28-2"
+    _run_all(repo)
+    log = git(repo, "log", "--reverse", "--format=%H %s").splitlines()
+    default = next(line.split()[0] for line in log if "the default revision" in line)
+    assert set(changed_files(repo, default)) == {
+        "infra/istio/base.yaml",
+        "infra/istio/istiod-1-28-2.yaml",
+        PLAN_PATH,
+    }
+    new = _docs(repo, "infra/istio/istiod-1-28-2.yaml")[0]
+    assert new["spec"]["values"]["revisionTags"] == ["prod-canary", "prod-stable", "default"]
+
+
+def test_a_default_tag_kept_as_manifests_moves_with_the_default_revision(tmp_path: Path) -> None:
+    from tests.generator.helmrepos import TAG_MANIFEST
+
+    files = flux_files("revisioned")
+    files["infra/istio/tag-default.yaml"] = TAG_MANIFEST.replace("prod-stable", "default")
+    files["infra/istio/kustomization.yaml"] += "  - tag-default.yaml\n"
+    repo = build_tree(tmp_path, files)
+    assert run("init", "--repo", str(repo), "--to-version", "1.28.2").exit_code == 0
+    names = _run_all(repo)
+    assert "tags-take" not in names and "tags-drop" not in names
+    log = git(repo, "log", "--reverse", "--format=%H %s").splitlines()
+    default = next(line.split()[0] for line in log if "the default revision" in line)
+    assert set(changed_files(repo, default)) == {
+        "infra/istio/base.yaml",
+        "infra/istio/tag-default.yaml",
+        PLAN_PATH,
+    }
+    hook = _docs(repo, "infra/istio/tag-default.yaml")[0]
+    assert hook["webhooks"][0]["clientConfig"]["service"]["name"] == "istiod-1-28-2"
+    # the new release does not take a default tag at cleanup: the manifest is the default tag
+    new = _docs(repo, "infra/istio/istiod-1-28-2.yaml")[0]
+    assert "revisionTags" not in new["spec"]["values"]

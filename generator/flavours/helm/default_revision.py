@@ -2,17 +2,21 @@
 
 The default revision validates Istio config for the whole cluster (base's validator calls
 `istiod-<defaultRevision>`), so it must move before the old istiod is deleted: after that, a
-validator pointing at the old istiod would reject every Istio resource. A `default` revision tag,
-when the old release lists one, moves with the other tags (tags stages), so the two never
-disagree for longer than one stage.
+validator pointing at the old istiod would reject every Istio resource. The `default` revision
+tag moves in the same commit, so the two never disagree at a gate: a tag kept as manifests is
+pointed at the new istiod; a tag the old release listed (it let go at tags-drop) is added to the
+new release.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from core.helmplan import DEFAULT_REVISION
 from core.plan import Plan, Stage
+from generator.flavours.helm.discovery import tag_manifests
 from generator.flavours.helm.manifests import find_release, require_release
+from generator.flavours.helm.tags import retarget_ops
 from generator.index import RepoIndex
 from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline
@@ -50,9 +54,25 @@ class DefaultRevisionKind:
     def edit(self, ctx: StageContext) -> dict[str, Any]:
         h = ctx.plan.helm
         assert h is not None
+        plan = ctx.plan
         base = require_release(ctx.index, h.base)
-        ctx.editor.edit(base.doc, *base.set_ops("defaultRevision", ctx.plan.target.revision))
-        return {"changes": [f"{base.label}: defaultRevision {ctx.plan.target.revision}"]}
+        ctx.editor.edit(base.doc, *base.set_ops("defaultRevision", plan.target.revision))
+        changes = [f"{base.label}: defaultRevision {plan.target.revision}"]
+        if DEFAULT_REVISION in h.istiod_from.tags:
+            # the old release let go of it at tags-drop; nothing selected it since
+            new = require_release(ctx.index, h.istiod_to)
+            if DEFAULT_REVISION not in new.tags:
+                for doc, ops in new.list_ops("revisionTags", (), [DEFAULT_REVISION]):
+                    ctx.editor.edit(doc, *ops)
+                changes.append(f"{new.label}: revisionTags gains default")
+        if DEFAULT_REVISION in h.manifest_tags:
+            for d in tag_manifests(ctx.index).get(DEFAULT_REVISION, []):
+                ops = retarget_ops(d, plan.source.revision, plan.target.revision)
+                ctx.editor.edit(d, *ops)
+                changes.append(
+                    f"{d.kind} {d.name} ({d.file}): tag default -> {plan.target.revision}"
+                )
+        return {"changes": changes}
 
 
 KIND = DefaultRevisionKind()

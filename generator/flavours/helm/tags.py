@@ -108,7 +108,8 @@ class TakeKind:
     def stages(self, outline: Outline) -> list[Stage]:
         if not isinstance(outline, HelmOutline):
             return []
-        tags = (*outline.tags, *outline.manifest_tags)
+        # `default` is taken at default-revision, together with base's defaultRevision
+        tags = tuple(t for t in (*outline.tags, *outline.manifest_tags) if t != DEFAULT_REVISION)
         return [Stage(0, "tags-take", self.name, tags=tags)] if tags else []
 
     def problems(self, index: RepoIndex, plan: Plan) -> list[str]:
@@ -116,8 +117,14 @@ class TakeKind:
         assert h is not None
         out: list[str] = []
         new = find_release(index, h.istiod_to)
-        missing = [t for t in h.istiod_from.tags if new is not None and t not in new.tags]
-        if plan.applied_by(self.name) and missing:
+        missing = [
+            t
+            for t in h.istiod_from.tags
+            if new is not None
+            and t not in new.tags
+            and plan.tag_revision(t) == plan.target.revision
+        ]
+        if missing:
             out.append(
                 f"{h.istiod_to.name} does not list tags {', '.join(missing)} after tags-take"
             )
