@@ -351,3 +351,32 @@ def test_a_default_tag_kept_as_manifests_moves_with_the_default_revision(tmp_pat
     # the new release does not take a default tag at cleanup: the manifest is the default tag
     new = _docs(repo, "infra/istio/istiod-1-28-2.yaml")[0]
     assert "revisionTags" not in new["spec"]["values"]
+
+
+def test_namespaces_labelled_by_their_argo_cd_application(tmp_path: Path) -> None:
+    files = argocd_files("plain")
+    files["argocd/shop.yaml"] = """apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: shop
+  namespace: argocd
+spec:
+  source: {repoURL: https://git.example.com/fleet.git, path: shop}
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: shop
+  syncPolicy:
+    syncOptions: [CreateNamespace=true]
+    managedNamespaceMetadata:
+      labels:
+        istio-injection: enabled  # meshed
+"""
+    repo = build_tree(tmp_path, files)
+    assert run("init", "--repo", str(repo), "--to-version", "1.28.2").exit_code == 0
+    plan = load_plan((repo / PLAN_PATH).read_text())
+    assert plan.namespace("shop").file == "argocd/shop.yaml"
+    names = _run_all(repo)
+    assert "namespaces-4" in names
+    app = (repo / "argocd/shop.yaml").read_text()
+    assert "        istio.io/rev: 1-28-2  # meshed\n" in app
+    assert "istio-injection" not in app

@@ -20,6 +20,7 @@ from core.plan import GitOpsEngine, GitOpsObject
 from core.versions import version_key
 from generator.discovery import WORKLOAD_KINDS, gitops_objects
 from generator.flavours.helm.charts import ARGO, FLUX_HELM, ChartDoc, chart_docs, substituted
+from generator.flavours.helm.namespacelabels import LabelHolder, label_holders
 from generator.index import Document, RepoIndex
 
 __all__ = [
@@ -201,9 +202,7 @@ def _discover(index: RepoIndex) -> HelmFound:
             )
     old = {istiod.revision, *istiod.tags, *mine}
     serves_default = DEFAULT_REVISION in old
-    ns_docs = {
-        d.name: d for d in index.of_kind("Namespace", "") if d.file not in index.patch_files()
-    }
+    ns_docs = label_holders(index)
     gw_docs = gateway_deployments(index)
     namespaces, skipped = _meshed(ns_docs, old, serves_default)
     if skipped:
@@ -259,12 +258,13 @@ def _points_at(docs: list[Document]) -> str:
 
 
 def _meshed(
-    ns_docs: dict[str, Document], old: set[str], serves_default: bool
+    ns_docs: dict[str, LabelHolder], old: set[str], serves_default: bool
 ) -> tuple[dict[str, HelmNamespace], str]:
     out: dict[str, HelmNamespace] = {}
     ignored: list[str] = []
-    for name, d in sorted(ns_docs.items()):
-        labels: dict[str, Any] = d.metadata.get("labels") or {}
+    for name, holder in sorted(ns_docs.items()):
+        d = holder.doc
+        labels: dict[str, Any] = holder.labels
         inj, rev = labels.get(INJECTION), labels.get(REV)
         if inj == "enabled":
             # istio-injection wins over istio.io/rev; it selects the default revision
@@ -285,7 +285,7 @@ def _meshed(
     return out, note
 
 
-def _ambient_notes(index: RepoIndex, ns_docs: dict[str, Document]) -> list[str]:
+def _ambient_notes(index: RepoIndex, ns_docs: dict[str, LabelHolder]) -> list[str]:
     """Ambient parts are not moved by a revision canary: say what stays as it is."""
     notes = []
     parts = []
@@ -301,11 +301,7 @@ def _ambient_notes(index: RepoIndex, ns_docs: dict[str, Document]) -> list[str]:
             f"ambient/CNI releases {', '.join(parts)} are not part of the canary; upgrade them in "
             "place after cleanup (they work with the control plane of their minor and the next)"
         )
-    ambient = [
-        n
-        for n, d in sorted(ns_docs.items())
-        if (d.metadata.get("labels") or {}).get(AMBIENT) == "ambient"
-    ]
+    ambient = [n for n, d in sorted(ns_docs.items()) if d.labels.get(AMBIENT) == "ambient"]
     if ambient:
         notes.append(
             f"namespaces {', '.join(ambient)} use ambient mode (no sidecars); the plan does not "
@@ -333,7 +329,7 @@ def _gateways(
     index: RepoIndex,
     charts: list[ChartDoc],
     deployments: list[Document],
-    ns_docs: dict[str, Document],
+    ns_docs: dict[str, LabelHolder],
     old: set[str],
     serves_default: bool,
     warnings: list[str],
@@ -362,7 +358,7 @@ def _gateways(
             continue
         labels = d.get("spec", "template", "metadata", "labels", default={}) or {}
         rev = labels.get(REV)
-        ns_labels = (ns_docs[ns].metadata.get("labels") or {}) if ns in ns_docs else {}
+        ns_labels = ns_docs[ns].labels if ns in ns_docs else {}
         if rev is None:
             # as the webhooks decide: the namespace's labels first, then the pod's inject label
             if ns_labels.get(INJECTION) == "enabled":

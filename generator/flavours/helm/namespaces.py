@@ -15,8 +15,8 @@ from typing import Any
 
 from core.errors import PlanError, PreconditionError
 from core.plan import MeshNamespace, Plan, Stage
-from generator.discovery import find_doc
 from generator.flavours.helm.manifests import INJECTION, REV, label_ops
+from generator.flavours.helm.namespacelabels import LabelHolder, label_holders
 from generator.index import RepoIndex
 from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline
@@ -40,15 +40,26 @@ def labels_after(
     return {REV: plan.target.revision}
 
 
+def require_holder(holders: dict[str, LabelHolder], name: str) -> LabelHolder:
+    """Where namespace `name`'s labels are written, or a PlanError saying it is gone."""
+    holder = holders.get(name)
+    if holder is None:
+        raise PlanError(
+            f"plan does not match the repo: Namespace {name} is gone "
+            "(re-run init on a clean plan, or restore it)"
+        )
+    return holder
+
+
 def move(ctx: StageContext, names: Sequence[str], back: bool) -> None:
     """Queue the edits moving `names` to the new revision (or canary tag), or `back`."""
     plan = ctx.plan
+    holders = label_holders(ctx.index)
     for name in names:
         ns = plan.namespace(name)
-        doc = ctx.require("Namespace", ns.name, None, "")
-        labels = doc.metadata.get("labels") or {}
+        holder = require_holder(holders, ns.name)
         want = labels_after(plan, ns, moved=not back)
-        ctx.editor.edit(doc, *label_ops(doc.pos, labels, want, ("metadata", "labels")))
+        ctx.editor.edit(holder.doc, *label_ops(holder.doc.pos, holder.labels, want, holder.path))
         revision = plan.source.revision if back else plan.target.revision
         for w in ns.workloads:
             wdoc = ctx.require(w.kind, w.name, ns.name, "apps")
@@ -81,12 +92,13 @@ class NamespacesKind:
         out: list[str] = []
         moved = set(plan.migrated_namespaces())
         returned = plan.applied_by("tags-return")
+        holders = label_holders(index)
         for ns in plan.namespaces:
-            doc = find_doc(index, "Namespace", ns.name, None, "")
-            if doc is None:
+            holder = holders.get(ns.name)
+            if holder is None:
                 out.append(f"Namespace {ns.name} is not in the repo")
                 continue
-            labels = doc.metadata.get("labels") or {}
+            labels = holder.labels
             have = {k: str(labels[k]) for k in (INJECTION, REV) if k in labels}
             want = labels_after(plan, ns, ns.name in moved, returned)
             if have != want:

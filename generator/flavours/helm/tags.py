@@ -22,10 +22,10 @@ from typing import Any
 from core.errors import PlanError, PreconditionError
 from core.helmplan import DEFAULT_REVISION
 from core.plan import Plan, Stage
-from generator.discovery import find_doc
 from generator.flavours.helm.discovery import tag_manifests
 from generator.flavours.helm.manifests import REV, find_release, label_ops, require_release
-from generator.flavours.helm.namespaces import labels_after
+from generator.flavours.helm.namespacelabels import label_holders
+from generator.flavours.helm.namespaces import labels_after, require_holder
 from generator.flavours.helm.planning import HelmOutline
 from generator.index import Document, RepoIndex
 from generator.stages.context import StageContext
@@ -199,16 +199,15 @@ class ReturnKind:
         assert h is not None
         _refuse_rolled_back(plan, "returning to the stable tags")
         moved: list[str] = []
+        holders = label_holders(ctx.index)
         for ns in plan.namespaces:
             if not h.canary_of(ns.rev_label):
                 continue
-            doc = find_doc(ctx.index, "Namespace", ns.name, None, "")
-            if doc is None:
-                ctx.require("Namespace", ns.name, None, "")
-                continue
+            holder = require_holder(holders, ns.name)
             want = labels_after(plan, ns, True, returned=True)
-            labels = doc.metadata.get("labels") or {}
-            ctx.editor.edit(doc, *label_ops(doc.pos, labels, want, ("metadata", "labels")))
+            ctx.editor.edit(
+                holder.doc, *label_ops(holder.doc.pos, holder.labels, want, holder.path)
+            )
             moved.append(f"{ns.name}: {REV}={ns.rev_label}")
         return {"changes": moved}
 
