@@ -25,6 +25,7 @@ from generator.flavours import detect, flavour_of
 from generator.gitrepo import GitRepo
 from generator.headline import SUBJECT_MAX, fit
 from generator.index import RepoIndex, build_index, no_gc
+from generator.parsecache import ParseCache
 from generator.planning import InitOptions
 from generator.stages import StageContext
 from generator.stages.namespaces import move_subjects
@@ -137,7 +138,7 @@ def _check_matches(index: RepoIndex, plan: Plan) -> None:
 
 
 def _index(root: Path) -> RepoIndex:
-    return build_index(root)
+    return build_index(root, ParseCache.in_git_dir(root))
 
 
 # ----- commands ----------------------------------------------------------------------------------
