@@ -113,3 +113,14 @@ def test_a_tag_kept_as_manifests_moves_at_tags_take(tmp_path: Path) -> None:
     assert plan.tag_revision("prod-stable", index["tags-take"] - 1) == "1-26-4"
     assert plan.tag_revision("prod-stable", index["tags-take"]) == "1-28-2"
     assert load_plan(dump_plan(plan)) == plan
+
+
+@pytest.mark.parametrize("start", ["plain", "tagged", "tag-manifests"])
+def test_a_helm_plan_is_written_as_pyyaml_would_write_it(tmp_path: Path, start: str) -> None:
+    plan = load_plan(_plan_text(tmp_path, start))
+    dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    body = yaml.dump(
+        plan.to_dict(), Dumper=dumper, sort_keys=False, default_flow_style=False, width=1000
+    )
+    text = dump_plan(plan)
+    assert text.split("\n", 2)[2] == body
