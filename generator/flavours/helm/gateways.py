@@ -16,6 +16,7 @@ from typing import Any
 from core.errors import PlanError
 from core.helmplan import ChartRelease
 from core.plan import Plan, Stage
+from core.versions import version_key
 from generator.flavours.helm.control_plane import repo_ops
 from generator.flavours.helm.manifests import REV, find_deployment, find_release, require_release
 from generator.index import RepoIndex
@@ -83,8 +84,12 @@ class GatewaysKind:
                 continue
             c = require_release(ctx.index, g)
             ctx.editor.edit(c.doc, *c.set_ops("revision", rev))
-            ctx.editor.edit(c.doc, set_value(c.doc.pos, c.version_path, ctx.plan.target.version))
-            changes.append(f"{c.label}: revision {rev}, chart version {ctx.plan.target.version}")
+            target = ctx.plan.target.version
+            if (version_key(c.version) or (0, 0, 0)) < (version_key(target) or ()):
+                ctx.editor.edit(c.doc, set_value(c.doc.pos, c.version_path, target))
+                changes.append(f"{c.label}: revision {rev}, chart version {target}")
+            else:
+                changes.append(f"{c.label}: revision {rev} (chart {c.version} kept: not older)")
             if moved := repo_ops(ctx.index, c, h, ctx.editor):
                 changes.append(moved)
         return {"changes": changes}
