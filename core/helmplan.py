@@ -213,17 +213,20 @@ def helm_from_dict(raw: Any, problems: list[str]) -> HelmMesh | None:
         if extra:
             problems.append(f"{where} has unknown field(s) {', '.join(extra)}")
         form = text(m, "form", where)
+        chart = text(m, "chart", where, required=False)
         if m and form not in CHART_FORMS:
             problems.append(f"{where}.form {form!r} is not one of {', '.join(CHART_FORMS)}")
         return ChartRelease(
             name=text(m, "name", where),
             namespace=text(m, "namespace", where, required=False),
-            chart=text(m, "chart", where, required=False),
+            chart=chart,
             version=text(m, "version", where, required=False),
             form=form,  # type: ignore[arg-type]
             file=text(m, "file", where, required=False),
             obj=text(m, "object", where, required=False),
-            revision=text(m, "revision", where, required=False) or DEFAULT_REVISION,
+            # base has no revision of its own (its defaultRevision names one)
+            revision=text(m, "revision", where, required=False)
+            or ("" if chart == "base" else DEFAULT_REVISION),
             tags=strings(m, "tags", where),
             default_revision=text(m, "defaultRevision", where, required=False),
         )

@@ -57,7 +57,7 @@ def _release(c: ChartDoc, **changes: object) -> ChartRelease:
         form=c.form,
         file=c.doc.file,
         obj=c.doc.name if c.doc.name != c.name else "",
-        revision=c.revision,
+        revision="" if c.chart == "base" else c.revision,
         tags=tuple(c.tags),
         default_revision=str(c.values.get("defaultRevision") or "") if c.chart == "base" else "",
     )
