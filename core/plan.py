@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,11 +21,13 @@ from typing import Any, Literal
 import yaml
 
 from core.errors import PlanError
+from core.helmplan import DEFAULT_REVISION, HelmMesh, helm_from_dict, helm_to_dict
 from core.versions import minor_key
 from core.yamlload import Loader as _Loader
 
 __all__ = [
     "API_VERSION",
+    "FLAVOURS",
     "PLAN_PATH",
     "STAGE_KINDS",
     "ConnectivityCheck",
@@ -49,8 +52,24 @@ _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 API_VERSION = "istio-canary.io/v1alpha1"
 PLAN_KIND = "UpgradePlan"
 PLAN_PATH = ".istio-canary/plan.yaml"
-STAGE_KINDS = ("control-plane", "gateways", "namespaces", "cleanup")
+STAGE_KINDS = (
+    "control-plane",
+    "gateways",
+    "namespaces",
+    "cleanup",
+    "tags-drop",
+    "tags-take",
+    "tags-return",
+    "default-revision",
+)
+# The kinds every flavour knows (the Banzai flavour's whole list, in its plan order)...
 StageKind = Literal["control-plane", "gateways", "namespaces", "cleanup"]
+# ...and the ones only the Helm flavour plans (revision tags and the default revision).
+HelmStageKind = Literal["tags-drop", "tags-take", "tags-return", "default-revision"]
+AnyStageKind = StageKind | HelmStageKind
+# How the mesh is installed; a plan file without `flavour` was written for Banzai.
+FLAVOURS = ("banzai", "helm")
+Flavour = Literal["banzai", "helm"]
 OperatorForm = Literal["argocd-application", "helmrelease", "plain"]
 GitOpsEngine = Literal["argocd", "flux", "none"]
 
@@ -87,11 +106,14 @@ class ControlPlane:
     operator: OperatorRelease
     file: str = ""
     global_: bool = True
+    # The revision when it is not derived from the CR's name (Helm: the istiod release's
+    # `revision` value, `default` for a non-revisioned install).
+    rev: str = ""
 
     @property
     def revision(self) -> str:
         """The `istio.io/rev` label value that selects this control plane."""
-        return revision_of(self.name, self.namespace)
+        return self.rev or revision_of(self.name, self.namespace)
 
     @property
     def minor(self) -> str:
@@ -102,6 +124,8 @@ class ControlPlane:
     @property
     def istiod(self) -> str:
         """Name of the istiod Deployment: plain for a global CP, suffixed for a revisioned one."""
+        if self.rev:
+            return "istiod" if self.rev == DEFAULT_REVISION else f"istiod-{self.rev}"
         return "istiod" if self.global_ else f"istiod-{self.name.replace('.', '-')}"
 
 
@@ -133,6 +157,8 @@ class MeshNamespace:
     # How the old control plane selected it: any of istio-injection, istio.io/rev,
     # autoInjectionNamespaces (rollback restores exactly these).
     meshed_by: tuple[str, ...] = ()
+    # Helm: the `istio.io/rev` value it had (a revision or a revision tag), "" for none.
+    rev_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,11 +211,12 @@ class Stage:
 
     index: int
     name: str
-    kind: StageKind
+    kind: AnyStageKind
     namespaces: tuple[str, ...] = ()
     gateways: tuple[str, ...] = ()
     checks: tuple[ConnectivityCheck, ...] = ()
     applied: bool = False
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,6 +234,8 @@ class Plan:
     baseline_checks: tuple[ConnectivityCheck, ...] = ()
     generator_version: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    flavour: Flavour = "banzai"
+    helm: HelmMesh | None = None
 
     # ----- queries shared by generator and verifier -------------------------------------------
 
@@ -259,6 +288,64 @@ class Plan:
         limit = self.applied_index if upto is None else upto
         return any(s.kind == "gateways" and s.index <= limit for s in self.stages)
 
+    def applied_by(self, kind: AnyStageKind, upto: int | None = None) -> bool:
+        """Whether a stage of `kind` is at or before `upto` (default: applied)."""
+        limit = self.applied_index if upto is None else upto
+        return any(s.kind == kind and s.index <= limit for s in self.stages)
+
+    def tag_revision(self, tag: str, upto: int | None = None) -> str:
+        """Helm: the revision revision-tag `tag` points at after stage `upto` ("" = no such tag).
+
+        A stable tag points at the old revision until `tags-drop` removes it from the old istiod
+        release, at nothing until `tags-take` adds it to the new one, then at the new revision;
+        a tag kept as manifests moves at `tags-take`. The `default` tag moves at
+        `default-revision` instead (with base's `defaultRevision`), and follows the default
+        revision when nothing declares it. A canary tag points at the new revision from
+        control-plane on.
+        """
+        h = self.helm
+        if h is None:
+            return ""
+        if any(t.canary == tag for t in h.tags):
+            return self.target.revision if self.applied_by("control-plane", upto) else ""
+        # `default` moves with the default revision, so the two never disagree at a gate;
+        # other tags move at tags-take
+        moved_by: AnyStageKind = "default-revision" if tag == DEFAULT_REVISION else "tags-take"
+        if tag in h.manifest_tags:
+            moved = self.applied_by(moved_by, upto)
+            return self.target.revision if moved else self.source.revision
+        if tag in h.istiod_from.tags:
+            if self.applied_by(moved_by, upto):
+                return self.target.revision
+            return "" if self.applied_by("tags-drop", upto) else self.source.revision
+        if tag in h.istiod_to.tags:
+            return self.target.revision if self.applied_by("control-plane", upto) else ""
+        if tag == DEFAULT_REVISION:
+            return self.default_revision(upto)
+        return ""
+
+    def default_revision(self, upto: int | None = None) -> str:
+        """Helm: the revision `base`'s `defaultRevision` names after stage `upto`."""
+        h = self.helm
+        if h is None:
+            return ""
+        if self.applied_by("default-revision", upto) and h.default_to:
+            return h.default_to
+        return h.default_from
+
+    def expected_label(self, namespace: str, upto: int | None = None) -> str:
+        """Helm: the `istio.io/rev` value namespace `namespace` carries after stage `upto`
+        ("" for none: it is selected by `istio-injection=enabled`)."""
+        ns = self.namespace(namespace)
+        h = self.helm
+        moved = namespace in self.migrated_namespaces(upto)
+        if not moved:
+            return ns.rev_label
+        canary = h.canary_of(ns.rev_label) if h is not None else ""
+        if canary:
+            return ns.rev_label if self.applied_by("tags-return", upto) else canary
+        return self.target.revision
+
     def mark_applied(self, index: int) -> Plan:
         """A copy with stage `index` marked applied (stages apply strictly in order)."""
         stages = tuple(replace(s, applied=s.applied or s.index == index) for s in self.stages)
@@ -284,8 +371,10 @@ class Plan:
             "apiVersion": API_VERSION,
             "kind": PLAN_KIND,
             "generator": self.generator_version,
+            **({} if self.flavour == "banzai" else {"flavour": self.flavour}),
             "from": _cp_to_dict(self.source),
             "to": _cp_to_dict(self.target),
+            **({} if self.helm is None else {"helm": helm_to_dict(self.helm)}),
             "gitops": {
                 "engine": self.gitops_engine,
                 "objects": [
@@ -312,6 +401,7 @@ class Plan:
                         ],
                         "services": [{"name": s.name, "port": s.port} for s in n.services],
                         "meshedBy": list(n.meshed_by),
+                        "revLabel": n.rev_label,
                     }
                 )
                 for n in self.namespaces
@@ -325,6 +415,7 @@ class Plan:
                         "kind": s.kind,
                         "namespaces": list(s.namespaces),
                         "gateways": list(s.gateways),
+                        "tags": list(s.tags),
                         "checks": [_check_to_dict(c) for c in s.checks],
                     }
                 )
@@ -344,8 +435,15 @@ class Plan:
             raise PlanError(f"{where}: not a mapping")
         if raw.get("apiVersion") != API_VERSION or raw.get("kind") != PLAN_KIND:
             problems.append(f"expected apiVersion {API_VERSION} kind {PLAN_KIND}")
-        source = r.control_plane(raw.get("from"), "from")
-        target = r.control_plane(raw.get("to"), "to")
+        flavour = raw.get("flavour", "banzai")
+        if flavour not in FLAVOURS:
+            problems.append(f"flavour {flavour!r} is not one of {', '.join(FLAVOURS)}")
+            flavour = "banzai"
+        helm = helm_from_dict(raw.get("helm"), problems) if flavour == "helm" else None
+        if flavour != "helm" and "helm" in raw:
+            problems.append("helm is only allowed in a plan whose flavour is helm")
+        source = r.control_plane(raw.get("from"), "from", flavour)
+        target = r.control_plane(raw.get("to"), "to", flavour)
         gitops = raw.get("gitops") or {}
         objects = tuple(
             GitOpsObject(
@@ -382,6 +480,7 @@ class Plan:
                 ),
                 r.s(n, "file", "namespaces", ""),
                 tuple(str(x) for x in r.seq(n, "meshedBy", "namespaces")),
+                r.s(n, "revLabel", "namespaces", ""),
             )
             for n in r.seq(raw, "namespaces", "")
         )
@@ -392,6 +491,8 @@ class Plan:
                 problems.append(
                     f"stages[{pos}].kind {kind!r} is not one of {', '.join(STAGE_KINDS)}"
                 )
+            elif flavour == "banzai" and kind not in typing.get_args(StageKind):
+                problems.append(f"stages[{pos}].kind {kind!r} is not a kind of the banzai flavour")
             index = r.i(st, "index", f"stages[{pos}]")
             if index != pos:
                 problems.append(f"stages[{pos}].index is {index}, expected {pos}")
@@ -404,6 +505,7 @@ class Plan:
                     gateways=tuple(str(x) for x in r.seq(st, "gateways", "", required=False)),
                     checks=tuple(r.check(c) for c in r.seq(st, "checks", "", required=False)),
                     applied=r.b(st, "applied", f"stages[{pos}]", False),
+                    tags=tuple(str(x) for x in r.seq(st, "tags", "", required=False)),
                 )
             )
         if not stages:
@@ -423,6 +525,8 @@ class Plan:
             "baselineChecks",
             "stages",
             "rolledBack",
+            "flavour",
+            "helm",
         }
         engine = gitops.get("engine", "none") if isinstance(gitops, Mapping) else "none"
         if engine not in ("argocd", "flux", "none"):
@@ -444,6 +548,8 @@ class Plan:
             ),
             generator_version=str(raw.get("generator", "")),
             extra={k: v for k, v in raw.items() if k not in known},
+            flavour=flavour,
+            helm=helm,
         )
 
 
@@ -456,6 +562,20 @@ def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
 
 def _cp_to_dict(cp: ControlPlane) -> dict[str, Any]:
     op = cp.operator
+    if not op.name:
+        # Helm: no operator; the control plane is an istiod release with its own revision.
+        return {
+            "controlPlane": _drop_empty(
+                {
+                    "name": cp.name,
+                    "namespace": cp.namespace,
+                    "version": cp.version,
+                    "revision": cp.revision,
+                    "global": cp.global_,
+                    "file": cp.file,
+                }
+            )
+        }
     return _drop_empty(
         {
             "controlPlane": _drop_empty(
@@ -536,13 +656,28 @@ class _Reader:
             return []
         return value
 
-    def control_plane(self, m: Any, where: str) -> ControlPlane | None:
+    def control_plane(self, m: Any, where: str, flavour: str = "banzai") -> ControlPlane | None:
         if not isinstance(m, Mapping):
             self.problems.append(f"{where} is missing")
             return None
         cp = m.get("controlPlane")
         op = m.get("operator")
         w = f"{where}.controlPlane"
+        if flavour == "helm":
+            if op is not None:
+                self.problems.append(f"{where}.operator is not part of a helm plan")
+            version = self.s(cp, "version", w)
+            if version and not _VERSION.match(version):
+                self.problems.append(f"{w}.version {version!r} is not a version like 1.28.2")
+            return ControlPlane(
+                name=self.s(cp, "name", w),
+                namespace=self.s(cp, "namespace", w),
+                version=version,
+                operator=OperatorRelease("", "", "", "plain"),
+                file=self.s(cp, "file", w, ""),
+                global_=self.b(cp, "global", w, True),
+                rev=self.s(cp, "revision", w),
+            )
         operator = OperatorRelease(
             name=self.s(op, "name", f"{where}.operator"),
             namespace=self.s(op, "namespace", f"{where}.operator"),

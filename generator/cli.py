@@ -65,7 +65,12 @@ def main() -> None:
 @main.command()
 @repo_option
 @click.option("--to-version", required=True, metavar="X.Y.Z", help="Target Istio version.")
-@click.option("--name", metavar="NEW_CR", help="Name of the new Istio CR (default: -vNNx rule).")
+@click.option(
+    "--name",
+    metavar="NAME",
+    help="Banzai: the new Istio CR (default: -vNNx rule). Helm: the new revision "
+    "(default: the version with dashes, 1-28-2).",
+)
 @click.option("--operator-version", metavar="V", help="istio-operator release for the target.")
 @click.option(
     "--wave",

@@ -98,6 +98,9 @@ class Editor:
         if not docs:
             return
         rel = posixpath.relpath(path, "." if k.dir == "." else k.dir)
+        listed = [r for r in docs[0].get("resources") or [] if isinstance(r, str)]
+        if listed and all(r.startswith("./") for r in listed):
+            rel = f"./{rel}"  # the neighbours' spelling
         self.ops[k.file].append(append_item(docs[0].pos, ("resources",), rel))
 
     def remove_resource(self, path: str) -> None:
@@ -106,8 +109,10 @@ class Editor:
             docs = self.index.files.get(k.file, [])
             rel = posixpath.relpath(path, "." if k.dir == "." else k.dir)
             for key in ("resources", "bases"):
-                if docs and rel in (docs[0].get(key) or []):
-                    self.ops[k.file].append(remove_items(docs[0].pos, (key,), [rel]))
+                listed = docs[0].get(key) or [] if docs else []
+                spelled = [r for r in (rel, f"./{rel}") if r in listed]
+                if spelled:
+                    self.ops[k.file].append(remove_items(docs[0].pos, (key,), spelled))
 
     def finish(self) -> list[FileEdit]:
         """Render every edit; refuses broken files, shared bases and unintended changes."""

@@ -6,6 +6,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from core.errors import UsageError
 from core.operatorchart import SHIPPED_CHART, pair_problem
@@ -22,15 +23,19 @@ from core.plan import (
 from core.versions import minor_of, parse_version
 from generator import __version__
 from generator.chartpin import new_chart
-from generator.discovery import Found, MeshNamespaceFound
+from generator.discovery import Found
+from generator.index import Document
 from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade
 from generator.stages import KINDS, Outline
+from generator.stages.kind import Probes
 
 __all__ = [
     "MAX_FULL_PAIRS",
     "MAX_STAGE_PAIRS",
     "InitOptions",
+    "Meshed",
     "build_plan",
+    "connectivity",
     "parse_wave",
     "probe_pairs",
     "split_waves",
@@ -65,7 +70,36 @@ class _Endpoint:
     services: tuple[ServiceRef, ...]
 
 
-def _endpoint(ns: MeshNamespaceFound) -> _Endpoint:
+class Meshed(Protocol):
+    """What probes are planned from: a namespace's name, workload and Service documents."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def workloads(self) -> list[Document]: ...
+    @property
+    def services(self) -> list[Document]: ...
+
+
+def connectivity(
+    namespaces: Sequence[Meshed],
+) -> tuple[Probes, tuple[ConnectivityCheck, ...], dict[str, tuple[ServiceRef, ...]]]:
+    """The probe planner of a mesh, its baseline (stage 0) checks, and each namespace's
+    Services as the plan records them: the part of planning every flavour shares."""
+    names = [ns.name for ns in namespaces]
+    eps = {ns.name: _endpoint(ns) for ns in namespaces}
+    ring = names[:: max(1, -(-len(names) // MAX_BASELINE_PAIRS))] if len(names) > 8 else names
+    baseline = _checks(probe_pairs(ring, ring, ring), eps)
+
+    def probes(
+        left: Sequence[str], right: Sequence[str], anchor: Sequence[str]
+    ) -> tuple[ConnectivityCheck, ...]:
+        return _checks(probe_pairs(left, right, anchor), eps)
+
+    return probes, baseline, {n: e.services for n, e in eps.items()}
+
+
+def _endpoint(ns: Meshed) -> _Endpoint:
     source = None
     for w in ns.workloads:
         labels = w.get("spec", "template", "metadata", "labels", default={})

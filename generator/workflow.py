@@ -17,20 +17,18 @@ from typing import Any, ParamSpec, TypeVar
 
 from core.errors import InputError, PlanError, PreconditionError, UsageError
 from core.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
-from core.versions import parse_version, require_release
+from core.versions import require_release
 from generator.apply import Renamer, restore, write_edits
-from generator.chartpin import pair_warning
-from generator.discovery import discover, refuse_shared_bases
+from generator.discovery import refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
+from generator.flavours import detect, flavour_of
 from generator.gitrepo import GitRepo
 from generator.headline import SUBJECT_MAX, fit
 from generator.index import RepoIndex, build_index, no_gc
 from generator.parsecache import ParseCache
-from generator.planning import InitOptions, build_plan
-from generator.releases import unknown_release
-from generator.render import render
-from generator.stages import KINDS, StageContext, kind_of
-from generator.stages.namespaces import RESTART_ANNOTATION, move, move_subjects
+from generator.planning import InitOptions
+from generator.stages import StageContext
+from generator.stages.namespaces import move_subjects
 
 __all__ = ["Outcome", "init", "next_stage", "read_plan", "rollback", "status"]
 
@@ -127,20 +125,13 @@ def _check_matches(index: RepoIndex, plan: Plan) -> None:
     A file the plan records that cannot be parsed is named first; then each stage kind reports
     where the repo contradicts its own stages, and the first few problems are named.
     """
-    src = plan.source
-    recorded = [
-        src.file,
-        src.operator.file,
-        *(ns.file for ns in plan.namespaces),
-        *(w.file for ns in plan.namespaces for w in ns.workloads),
-        *(g.file for g in plan.gateways if g.in_repo),
-    ]
-    for path in recorded:
+    flavour = flavour_of(plan)
+    for path in flavour.recorded_files(plan):
         if path in index.broken:
             raise InputError(index.broken[path])
     # Round robin over the kinds, so a wave's many namespaces cannot crowd out the one
     # problem another kind has (an old CR that is gone explains everything else).
-    per_kind = [kind.problems(index, plan) for kind in KINDS]
+    per_kind = [kind.problems(index, plan) for kind in flavour.kinds]
     problems = [p for row in zip_longest(*per_kind) for p in row if p is not None]
     if problems:
         raise PlanError(f"{PLAN_PATH} does not match the repo: " + "; ".join(problems[:4]))
@@ -175,18 +166,10 @@ def init(
                 f"({current.applied_index}/{current.total} applied); finish it first"
             )
     index = _index(root)
-    found = discover(index, parse_version(opts.to_version))
-    plan = build_plan(found, opts)
-    refuse_shared_bases(
-        index,
-        [
-            found.cr.file,
-            found.operator.doc.file,
-            *(ns.doc.file for ns in found.namespaces),
-            *(w.file for ns in found.namespaces for w in ns.workloads),
-            *(d.file for _, d in found.gateways if d is not None),
-        ],
-    )
+    flavour = detect(index)
+    found = flavour.discover(index, opts)
+    plan = flavour.plan(found, opts)
+    refuse_shared_bases(index, found.files)
     editor = Editor(index)
     editor.write(PLAN_PATH, dump_plan(plan))
     src, tgt = plan.source, plan.target
@@ -199,24 +182,12 @@ def init(
         ],
         SUBJECT_MAX,
     )
-    message = render(
-        "commit-plan.txt.j2",
-        subject=subject,
-        source=plan.source,
-        target=plan.target,
-        stages=plan.stages,
-        n=plan.total,
-        baseline=len(plan.baseline_checks),
-    )
+    message = flavour.plan_message(plan, subject)
     out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
     out.notes = list(index.notes)
     out.warnings = [f"{msg}; discovery could not see inside it" for msg in index.broken.values()]
     out.warnings += found.warnings
-    if pair := pair_warning(
-        found.operator.doc.data, found.operator.release.name, src.operator.version
-    ):
-        out.warnings.append(pair)
-    if unknown := unknown_release(opts.to_version):
+    if unknown := flavour.release_warning(opts.to_version):
         out.warnings.append(unknown)
     return out
 
@@ -240,18 +211,12 @@ def next_stage(
     _check_matches(index, plan)
     editor = Editor(index)
     ctx = StageContext(index, plan, stage, editor)
-    kind = kind_of(stage.kind)
+    flavour = flavour_of(plan)
+    kind = next(k for k in flavour.kinds if k.name == stage.kind)
     extra: dict[str, Any] = kind.edit(ctx)
     editor.write(PLAN_PATH, dump_plan(plan.mark_applied(stage.index)))
-    message = render(
-        f"commit-{stage.kind}.txt.j2",
-        subject=fit(kind.subjects(plan, stage), SUBJECT_MAX),
-        source=plan.source,
-        target=plan.target,
-        stage=stage,
-        i=stage.index,
-        n=plan.total,
-        **extra,
+    message = flavour.commit_message(
+        plan, stage, fit(kind.subjects(plan, stage), SUBJECT_MAX), extra
     )
     out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
     out.notes = list(index.notes)
@@ -288,17 +253,13 @@ def rollback(
     _check_matches(index, plan)
     editor = Editor(index)
     stage = plan.next_stage or plan.stages[-1]
-    move(StageContext(index, plan, stage, editor), names, back=True)
+    flavour = flavour_of(plan)
+    flavour.rollback(StageContext(index, plan, stage, editor), names)
     editor.write(PLAN_PATH, dump_plan(plan.with_rolled_back(names)))
-    message = render(
-        "commit-rollback.txt.j2",
-        subject=fit(
-            move_subjects("istio-canary", "roll back", names, plan.source.name), SUBJECT_MAX
-        ),
-        source=plan.source,
-        target=plan.target,
-        namespaces=names,
-        annotation=RESTART_ANNOTATION,
+    message = flavour.rollback_message(
+        plan,
+        names,
+        fit(move_subjects("istio-canary", "roll back", names, plan.source.name), SUBJECT_MAX),
     )
     out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
     out.notes = list(index.notes)
@@ -310,6 +271,7 @@ def status(root: Path) -> dict[str, Any]:
     plan = read_plan(root)
     nxt = plan.next_stage
     return {
+        "flavour": plan.flavour,
         "from": {
             "name": plan.source.name,
             "version": plan.source.version,

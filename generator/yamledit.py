@@ -45,6 +45,7 @@ __all__ = [
     "load_documents",
     "remove_items",
     "rename_key",
+    "set_block_text",
     "set_value",
 ]
 
@@ -71,6 +72,13 @@ class Op:
 def set_value(doc: int, path: PathT, value: Any) -> Op:
     """Set `path` to `value`, creating missing mappings on the way (a scalar or a small tree)."""
     return Op("set", doc, tuple(path), value=value)
+
+
+def set_block_text(doc: int, path: PathT, text: str) -> Op:
+    """Replace the text of the literal block scalar (`key: |`) at `path`, keeping its header line
+    and its indentation: for YAML kept inside YAML (Argo CD `helm.values`), edited with
+    :func:`apply_ops` on the inner text first so its own comments and layout survive."""
+    return Op("set-block", doc, tuple(path), value=text)
 
 
 def delete_key(doc: int, path: PathT) -> Op:
@@ -258,6 +266,8 @@ class _Planner:
         loc = _locate(self.root(op.doc), op.path, where)
         if op.kind == "set":
             self.set_at(loc, op.value, where)
+        elif op.kind == "set-block":
+            self.set_block(loc, str(op.value), where)
         elif op.kind == "delete":
             if loc.node is not None:
                 self.delete_pair(loc, where)
@@ -309,6 +319,26 @@ class _Planner:
             self.fill_null(node, loc.key, value, where)
         else:
             raise ConflictError(f"{where}: cannot replace a {type(node).__name__} by this value")
+
+    def set_block(self, loc: _Located, value: str, where: str) -> None:
+        node = loc.node
+        if not isinstance(node, yaml.ScalarNode) or node.style != "|":
+            raise ConflictError(f"{where}: not a literal block (`key: |`); cannot edit its text")
+        header_end = _after_line(self.text, node.start_mark.index)
+        body = self.text[header_end : node.end_mark.index]
+        first = next((ln for ln in body.splitlines() if ln.strip()), "")
+        indent = first[: len(first) - len(first.lstrip(" "))] or " " * (
+            (loc.key.start_mark.column if loc.key is not None else 0) + self.style.step
+        )
+        lines = value.split("\n")
+        trailing = value.endswith("\n")
+        if trailing:
+            lines = lines[:-1]
+        out = "".join((indent + ln if ln.strip() else "") + self.nl() for ln in lines)
+        # keep what followed the text inside the block (blank lines before the next key)
+        kept = body[len(body.rstrip("\r\n ")) :] if body.rstrip("\r\n ") else ""
+        extra = kept[kept.find("\n") + 1 :] if "\n" in kept else ""
+        self.splices.append(_Splice(header_end, node.end_mark.index, out + extra))
 
     def fill_null(self, node: yaml.Node, key: yaml.Node | None, value: Any, where: str) -> None:
         if key is None or not value:
@@ -489,6 +519,8 @@ def _expect(docs: list[Any], ops: Sequence[Op]) -> list[Any]:
             parent = parent[step]
         if op.kind == "set":
             _merge(parent, last, op.value)
+        elif op.kind == "set-block":
+            parent[last] = op.value
         elif op.kind == "delete":
             if isinstance(parent, dict):
                 parent.pop(last, None)

@@ -37,6 +37,7 @@ from generator.pullrequest.gitcmd import run_git
 from generator.pullrequest.gitread import changed_files, stage_of_commit
 from generator.pullrequest.marker import MARKER, parse_marker
 from generator.pullrequest.naming import branch_name
+from generator.pullrequest.plain import render_plain
 from generator.pullrequest.push import Pushed, Rebuild, push_stage_branch
 from generator.pullrequest.title import render_title
 
@@ -99,8 +100,14 @@ def publish(
     )
     plan, stage = stage_of_commit(repo, pushed.head_sha)
     files = changed_files(repo, pushed.base_sha, pushed.head_sha)
-    title = render_title(plan, stage)
-    body = render_body(plan, stage, files, pushed.base_sha, pushed.head_sha, BODY_MAX)
+    if plan.flavour == "banzai":
+        title = render_title(plan, stage)
+        body = render_body(plan, stage, files, pushed.base_sha, pushed.head_sha, BODY_MAX)
+    else:
+        message = run_git(repo, "log", "-1", "--format=%B", pushed.head_sha)
+        title, body = render_plain(
+            plan, stage, message, files, pushed.base_sha, pushed.head_sha, BODY_MAX
+        )
     outcome = None
     if forge is not None:
         outcome = open_or_update(forge, PullRequestSpec(branch, base, title, body))

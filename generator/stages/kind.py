@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.plan import AnyStageKind as KindName
 from core.plan import ConnectivityCheck, GatewayRef, Plan, Stage
-from core.plan import StageKind as KindName
 from generator.index import RepoIndex
 from generator.stages.context import StageContext
 

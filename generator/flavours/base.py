@@ -1,0 +1,95 @@
+"""The seam every flavour implements: :class:`Flavour`, checked by mypy.
+
+A *flavour* is one way of installing Istio that the generator can upgrade: the Banzai Cloud
+istio-operator (an `Istio` CR reconciled by an operator release), upstream Istio from its Helm
+charts (`base`, `istiod`, `gateway` releases), later the Sail operator. Everything that differs
+between them lives behind this Protocol, in one folder per flavour (``generator/flavours/<name>/``);
+the commands (``generator/workflow.py``) only ever talk to a flavour through it:
+
+- ``detect(index)``: evidence that the repo installs Istio this way (one line naming the objects),
+  or None; ``init`` refuses a repo two flavours claim;
+- ``discover(index, opts)``: the flavour's description of the running mesh (refuses with one
+  line what it cannot upgrade safely);
+- ``plan(found, opts)``: the :class:`~core.plan.Plan` (with ``flavour`` set) and its stages;
+- ``kinds``: the flavour's stage kinds in plan order (:class:`~generator.stages.kind.StageKind`);
+- ``commit_message`` / ``rollback`` / ``rollback_message``: what its commits say and how a
+  rollback moves namespaces back.
+
+docs/flavours.md describes the flavours and why their stages are what they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from core.plan import Flavour as FlavourName
+from core.plan import Plan, Stage
+from generator.index import RepoIndex
+from generator.planning import InitOptions
+from generator.stages.context import StageContext
+from generator.stages.kind import StageKind
+
+__all__ = ["Flavour", "FlavourName", "Found"]
+
+
+class Found(Protocol):
+    """What a flavour's discovery returns: at least its warnings and the files init reads."""
+
+    @property
+    def warnings(self) -> list[str]: ...
+
+    @property
+    def files(self) -> list[str]:
+        """Repo files the upgrade will edit (init refuses them in shared kustomize bases)."""
+        ...
+
+
+class Flavour(Protocol):
+    """One way of installing Istio: how it is recognised, discovered, planned and staged."""
+
+    @property
+    def name(self) -> FlavourName:
+        """The flavour as the plan file records it (`flavour:`)."""
+        ...
+
+    @property
+    def kinds(self) -> tuple[StageKind, ...]:
+        """Its stage kinds, in plan order."""
+        ...
+
+    def detect(self, index: RepoIndex) -> str | None:
+        """Evidence that the repo installs Istio this way (one line naming objects), or None."""
+        ...
+
+    def discover(self, index: RepoIndex, opts: InitOptions) -> Found:
+        """The running mesh as this flavour sees it; InputError for what it cannot upgrade."""
+        ...
+
+    def plan(self, found: Found, opts: InitOptions) -> Plan:
+        """The whole upgrade as a plan (pure); UsageError for targets and names it refuses."""
+        ...
+
+    def release_warning(self, version: str) -> str:
+        """A warning when `version` is not a release this flavour knows ("" when it is)."""
+        ...
+
+    def plan_message(self, plan: Plan, subject: str) -> str:
+        """The message of the `init` commit."""
+        ...
+
+    def commit_message(self, plan: Plan, stage: Stage, subject: str, extra: dict[str, Any]) -> str:
+        """The message of stage `stage`'s commit (`extra` is what its kind's `edit` returned)."""
+        ...
+
+    def recorded_files(self, plan: Plan) -> list[str]:
+        """Files the plan names, so `next` can blame an unparsable one first."""
+        ...
+
+    def rollback(self, ctx: StageContext, namespaces: Sequence[str]) -> None:
+        """Queue the edits moving `namespaces` back to the old control plane."""
+        ...
+
+    def rollback_message(self, plan: Plan, namespaces: Sequence[str], subject: str) -> str:
+        """The message of a rollback commit."""
+        ...
