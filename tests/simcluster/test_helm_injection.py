@@ -207,3 +207,24 @@ def test_a_gateway_no_injector_matches_keeps_image_auto_and_cannot_pull_it() -> 
         assert waiting() in ("ErrImagePull", "ImagePullBackOff")
 
     run(scenario())
+
+
+def test_reinvocation_if_needed_gives_the_earlier_injector_the_last_word() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        reinvoke = {"sidecarInjectorWebhook": {"reinvocationPolicy": "IfNeeded"}}
+        await control_planes(
+            sim,
+            ("1.26.4", "istiod", {}),
+            (
+                "1.28.2",
+                "istiod-1-28-2",
+                {"revision": "1-28-2", "revisionTags": ["default"], **reinvoke},
+            ),
+        )
+        sim.ensure_ns("legacy", {"istio-injection": "enabled"})
+        created = sim.store.create(pod("legacy"))
+        assert revision_of(created) == "1-28-2"  # the tag webhook ran again after the old one
+        assert len([c for c in created["spec"]["containers"] if c["name"] == "istio-proxy"]) == 1
+
+    run(scenario())
