@@ -15,8 +15,13 @@ import (
 // --config flags are parsed first (kwok reads Stage/Exec objects from those files),
 // then the kwok command runs until SIGTERM.
 func runKwok() int {
+	// Kubernetes packages linked into this binary register a non-bool --version on
+	// pflag's global set at init; cobra would merge it into kwok's command and clash
+	// with kwok's own --version. This process runs only kwok, so start from an empty set.
+	pflag.CommandLine = pflag.NewFlagSet(os.Args[0], pflag.ExitOnError)
+
 	global := pflag.NewFlagSet("global", pflag.ContinueOnError)
-	global.ParseErrorsAllowlist.UnknownFlags = true
+	global.ParseErrorsWhitelist.UnknownFlags = true
 	global.Usage = func() {}
 
 	ctx := signals.SetupSignalContext()
