@@ -191,6 +191,9 @@ class ControlPlane:
             "kwok",
             f"--kubeconfig={kc}",
             f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
+            # The node address pods report as hostIP, and where the API server would reach
+            # kwok's kubelet-like server.
+            "--node-ip=127.0.0.1",
         )
         self._wait("the API server's /readyz", deadline, self._readyz)
         for name in self.node_names:
