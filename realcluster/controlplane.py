@@ -63,6 +63,7 @@ class _Ports:
     apiserver: int
     controller_manager: int
     scheduler: int
+    kwok: int
 
 
 def free_ports(n: int) -> list[int]:
@@ -90,6 +91,7 @@ class ControlPlane:
         start_timeout: float = 90.0,
         binary: Path | None = None,
         extra_apiserver_args: Sequence[str] = (),
+        exec_path: Sequence[Path] = (),
     ) -> None:
         """``nodes`` are created as kwok fake nodes; ``binary`` defaults to ``find_binary()``."""
         self.workdir = Path(workdir).resolve()
@@ -97,6 +99,8 @@ class ControlPlane:
         self.start_timeout = start_timeout
         self.binary = binary or find_binary()
         self.extra_apiserver_args = list(extra_apiserver_args)
+        self.exec_path = [Path(p) for p in exec_path]  # prepended to PATH for `kubectl exec`
+        self.exec_dir = self.workdir / "exec"
         self.pki = self.workdir / "pki"
         self.kubeconfig = self.workdir / "admin.kubeconfig"
         self.url = ""
@@ -125,7 +129,7 @@ class ControlPlane:
             capture_output=True,
             timeout=30,
         )
-        p = _Ports(*free_ports(5))
+        p = _Ports(*free_ports(6))
         self.url = f"https://127.0.0.1:{p.apiserver}"
         self._write_kubeconfig()
         pki = self.pki
@@ -159,6 +163,7 @@ class ControlPlane:
             # validation refuses; nothing here needs in-cluster access to the API.
             "--endpoint-reconciler-type=none",
             "--profiling=false",
+            "--kubelet-preferred-address-types=InternalIP",
             *self.extra_apiserver_args,
         )
         self._spawn(
@@ -190,6 +195,12 @@ class ControlPlane:
         self._spawn(
             "kwok",
             f"--kubeconfig={kc}",
+            f"--config={self._write_kwok_config()}",
+            # kwok's kubelet-like server (exec, logs): nodes advertise this port, and the API
+            # server reaches it at the node IP. Its TLS certificate is kwok's own; the API
+            # server does not verify kubelets without --kubelet-certificate-authority.
+            f"--server-address=127.0.0.1:{p.kwok}",
+            f"--node-port={p.kwok}",
             f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
             # The node address pods report as hostIP, and where the API server would reach
             # kwok's kubelet-like server.
@@ -200,6 +211,37 @@ class ControlPlane:
             self._create_node(name)
         self._wait("kwok nodes Ready", deadline, self._nodes_ready)
         self._wait("the default ServiceAccount", deadline, self._default_sa)
+
+    def _write_kwok_config(self) -> Path:
+        """``kubectl exec`` into any pod runs the command on this host, in ``exec_dir``.
+
+        kwok has no containers to exec into; its ClusterExec runs the argv locally. The
+        environment names the cluster (``REALCP_WORKDIR``) so a command of ours can tell where
+        it runs; a mesh would put its curl first on ``PATH`` via ``exec_path``.
+        """
+        self.exec_dir.mkdir(parents=True, exist_ok=True)
+        path = os.pathsep.join([*map(str, self.exec_path), os.environ.get("PATH", "")])
+        cluster_exec = {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "ClusterExec",
+            "metadata": {"name": "local"},
+            "spec": {
+                "execs": [
+                    {
+                        "local": {
+                            "workDir": str(self.exec_dir),
+                            "envs": [
+                                {"name": "REALCP_WORKDIR", "value": str(self.workdir)},
+                                {"name": "PATH", "value": path},
+                            ],
+                        }
+                    }
+                ]
+            },
+        }
+        out = self.workdir / "kwok.yaml"
+        out.write_text(yaml.safe_dump(cluster_exec, sort_keys=False))
+        return out
 
     def stop(self) -> None:
         """SIGTERM the components newest first (kwok ... etcd), SIGKILL what outlives the grace."""

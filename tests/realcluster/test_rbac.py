@@ -176,6 +176,28 @@ def test_the_verifier_client_reads_and_its_preflight_passes(identity: Identity) 
             assert rbac.preflight(cluster, rbac.required(engine, probes=True)) == []
 
 
+def _echo_pod(identity: Identity) -> str:
+    with Cluster(identity.kubeconfig) as cluster:
+        return str(cluster.list(PODS, "demo")[0]["metadata"]["name"])
+
+
+def test_the_verifier_can_exec_its_probes(identity: Identity) -> None:
+    """pods/exec over the verifier's websocket client, authorised by RBAC, run by kwok here."""
+    with Cluster(identity.kubeconfig) as cluster:
+        res = cluster.exec("demo", _echo_pod(identity), "echoserver", ["echo", "probe"], 20)
+    assert (res.exit_code, res.stdout) == (0, "probe\n"), res.status
+
+
+def test_exec_exit_codes_do_not_survive_kwok(identity: Identity) -> None:
+    """A known kwok v0.7.0 limit (docs/realcluster.md): a non-zero exit comes back as a 500
+    Failure without the NonZeroExitCode cause a kubelet sends, so the verifier sees "could not
+    run" (fail-closed) where a real cluster would give it the exit code."""
+    with Cluster(identity.kubeconfig) as cluster:
+        res = cluster.exec("demo", _echo_pod(identity), "echoserver", ["sh", "-c", "exit 7"], 20)
+    assert res.exit_code is None
+    assert res.status.get("code") == 500 and "exit status 7" in res.error, res.status
+
+
 def _forbidden(proc: subprocess.CompletedProcess[str]) -> bool:
     return proc.returncode != 0 and "forbidden" in proc.stderr.lower()
 
