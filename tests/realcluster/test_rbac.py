@@ -28,6 +28,7 @@ from generator.resources import example_repo_dir
 from realcluster import ControlPlane
 from tests.conftest import GIT_ENV
 from tests.realcluster.conftest import kubectl
+from tests.realcluster.crds import CRDS
 from verifier import rbac
 from verifier.cli import main as verifier_cli
 from verifier.cluster import (
@@ -48,40 +49,6 @@ RBAC_YAML = Path(rbac.__file__).with_name("rbac.yaml")
 SA_NS, SA_NAME = "ci", "istio-canary-verify"
 SA_USER = f"system:serviceaccount:{SA_NS}:{SA_NAME}"
 RBAC_SETTLE = 20.0  # seconds for the authorizer's informer to see a changed ClusterRole
-
-
-def _crd(group: str, version: str, kind: str, plural: str) -> dict[str, Any]:
-    """A schemaless CRD: the verifier reads these kinds, the API server only has to serve them."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
-
-
-CRDS = [
-    _crd("istio.banzaicloud.io", "v1beta1", "Istio", "istios"),
-    _crd("istio.banzaicloud.io", "v1beta1", "MeshGateway", "meshgateways"),
-    _crd("argoproj.io", "v1alpha1", "Application", "applications"),
-]
 
 
 @dataclass
