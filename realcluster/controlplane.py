@@ -255,6 +255,13 @@ class ControlPlane:
                 proc.popen.wait(timeout=STOP_GRACE)
         self._procs = []
 
+    def pid(self, component: str) -> int | None:
+        """The process id of a running component (for measurements), None if not running."""
+        for proc in self._procs:
+            if proc.name == component and proc.popen.poll() is None:
+                return proc.popen.pid
+        return None
+
     def __enter__(self) -> ControlPlane:
         return self.start()
 

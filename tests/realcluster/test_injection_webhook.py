@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from realcluster import ControlPlane
+from realcluster.crds import CRDS
 from realcluster.webhook import InjectionWebhook
 from tests.realcluster.conftest import kubectl
-from tests.realcluster.crds import CRDS
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 

@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from realcluster import ControlPlane
+from realcluster.crds import CRDS
 from simcluster.harness import SimCluster
 from tests.realcluster.conftest import kubectl
-from tests.realcluster.crds import CRDS
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 

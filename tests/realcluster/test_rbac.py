@@ -26,9 +26,9 @@ from kubernetes.client.rest import ApiException
 from generator.cli import main as generator_cli
 from generator.resources import example_repo_dir
 from realcluster import ControlPlane
+from realcluster.crds import CRDS
 from tests.conftest import GIT_ENV
 from tests.realcluster.conftest import kubectl
-from tests.realcluster.crds import CRDS
 from verifier import rbac
 from verifier.cli import main as verifier_cli
 from verifier.cluster import (

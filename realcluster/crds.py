@@ -1,11 +1,18 @@
-"""Schemaless CRDs for the kinds the verifier reads: the real API server has none built in."""
+"""Schemaless CRDs for the kinds the verifier reads: the real API server has none built in.
+
+simcluster serves the Banzai and Argo CD kinds itself; on the real control plane they must be
+installed first (``kubectl apply`` of ``yaml.safe_dump_all(CRDS)``). No schema: the API server
+only has to store and serve them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["CRDS", "schemaless_crd"]
 
-def _crd(group: str, version: str, kind: str, plural: str) -> dict[str, Any]:
+
+def schemaless_crd(group: str, version: str, kind: str, plural: str) -> dict[str, Any]:
     """A schemaless CRD: the verifier reads these kinds, the API server only has to serve them."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -33,7 +40,7 @@ def _crd(group: str, version: str, kind: str, plural: str) -> dict[str, Any]:
 
 
 CRDS = [
-    _crd("istio.banzaicloud.io", "v1beta1", "Istio", "istios"),
-    _crd("istio.banzaicloud.io", "v1beta1", "MeshGateway", "meshgateways"),
-    _crd("argoproj.io", "v1alpha1", "Application", "applications"),
+    schemaless_crd("istio.banzaicloud.io", "v1beta1", "Istio", "istios"),
+    schemaless_crd("istio.banzaicloud.io", "v1beta1", "MeshGateway", "meshgateways"),
+    schemaless_crd("argoproj.io", "v1alpha1", "Application", "applications"),
 ]
