@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = Checkout(repo).plan()
         nodes = [f"kwok-node-{i}" for i in range(args.nodes)]
         try:
-            cp = ControlPlane(Path(tmp) / "cp", nodes=nodes).start()
+            per_node = -(-total // args.nodes) + 10  # room for every pod (ceil, plus spare)
+            cp = ControlPlane(Path(tmp) / "cp", nodes=nodes, pods_per_node=per_node).start()
         except BinaryMissing as err:
             print(f"skipped: {err}")
             return 0

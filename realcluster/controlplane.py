@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -35,11 +36,18 @@ __all__ = ["KWOK_ANNOTATION", "ControlPlane", "ControlPlaneError", "write_kubeco
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"  # kwok manages the nodes carrying it (value "fake")
 SERVICE_CIDR = "10.96.0.0/16"
 POLL = 0.05  # seconds between readiness polls
+READYZ_TIMEOUT = 1.0  # seconds one /readyz probe may take
 STOP_GRACE = 10.0  # seconds a component gets to exit on SIGTERM before SIGKILL
+FAILED_START_GRACE = 2.0  # the same, for components of a start that failed
+PORT_ATTEMPTS = 3  # starts tried when a chosen free port is taken before the bind
 
 
 class ControlPlaneError(RuntimeError):
     """The control plane did not start or become ready; the message ends with a log tail."""
+
+
+class _PortTaken(ControlPlaneError):
+    """A component could not bind the port chosen for it (taken since it was chosen)."""
 
 
 @dataclass
@@ -92,6 +100,7 @@ class ControlPlane:
         binary: Path | None = None,
         extra_apiserver_args: Sequence[str] = (),
         exec_path: Sequence[Path] = (),
+        pods_per_node: int = 250,
     ) -> None:
         """``nodes`` are created as kwok fake nodes; ``binary`` defaults to ``find_binary()``."""
         self.workdir = Path(workdir).resolve()
@@ -101,6 +110,7 @@ class ControlPlane:
         self.extra_apiserver_args = list(extra_apiserver_args)
         self.exec_path = [Path(p) for p in exec_path]  # prepended to PATH for `kubectl exec`
         self.exec_dir = self.workdir / "exec"
+        self.pods_per_node = pods_per_node  # the nodes' pod capacity: what the scheduler fills
         self.pki = self.workdir / "pki"
         self.kubeconfig = self.workdir / "admin.kubeconfig"
         self.url = ""
@@ -113,11 +123,21 @@ class ControlPlane:
     def start(self) -> ControlPlane:
         t0 = time.monotonic()
         deadline = t0 + self.start_timeout
-        try:
-            self._start(deadline)
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start(deadline)
+                break
+            except _PortTaken:
+                # Another process took one of the free ports between our choice and the
+                # component's bind; choose again from a clean etcd. (A half-started API
+                # server ignores SIGTERM while it waits for etcd: no point in a long grace.)
+                self.stop(grace=FAILED_START_GRACE)
+                shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
+                if attempt == PORT_ATTEMPTS:
+                    raise
+            except BaseException:
+                self.stop(grace=FAILED_START_GRACE)
+                raise
         self.started_in = time.monotonic() - t0
         return self
 
@@ -181,6 +201,11 @@ class ControlPlane:
             f"--cluster-signing-key-file={pki / 'ca.key'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--profiling=false",
+            # Client rate limits sized for a loopback API server that serves nobody else (the
+            # defaults, 20 and 50 QPS, make the ReplicaSet controller and the scheduler the
+            # bottleneck of any test with more than a handful of pods).
+            "--kube-api-qps=500",
+            "--kube-api-burst=1000",
         )
         self._spawn(
             "kube-scheduler",
@@ -191,6 +216,8 @@ class ControlPlane:
             f"--secure-port={p.scheduler}",
             "--leader-elect=false",
             "--profiling=false",
+            "--kube-api-qps=500",
+            "--kube-api-burst=1000",
         )
         self._spawn(
             "kwok",
@@ -243,13 +270,15 @@ class ControlPlane:
         out.write_text(yaml.safe_dump(cluster_exec, sort_keys=False))
         return out
 
-    def stop(self) -> None:
-        """SIGTERM the components newest first (kwok ... etcd), SIGKILL what outlives the grace."""
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """SIGTERM every component (newest first), then SIGKILL what outlives the grace."""
         for proc in reversed(self._procs):
             if proc.popen.poll() is None:
                 proc.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in reversed(self._procs):
             try:
-                proc.popen.wait(timeout=STOP_GRACE)
+                proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.popen.kill()
                 proc.popen.wait(timeout=STOP_GRACE)
@@ -285,7 +314,8 @@ class ControlPlane:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
                 # kwok would read ~/.kwok/kwok.yaml; keep the user's home out of the cluster.
-                env={**os.environ, "HOME": str(self.workdir)},
+                # REALCP_EXIT_WITH_PARENT: the component stops if this process dies unclean.
+                env={**os.environ, "HOME": str(self.workdir), "REALCP_EXIT_WITH_PARENT": "1"},
             )
         self._procs.append(_Proc(name, popen, log))
 
@@ -293,9 +323,9 @@ class ControlPlane:
         for proc in self._procs:
             code = proc.popen.poll()
             if code is not None:
-                raise ControlPlaneError(
-                    f"{proc.name} exited with {code} during start; {proc.log}:\n{proc.tail()}"
-                )
+                tail = proc.tail()
+                error = _PortTaken if "address already in use" in tail else ControlPlaneError
+                raise error(f"{proc.name} exited with {code} during start; {proc.log}:\n{tail}")
 
     def _wait(self, what: str, deadline: float, ready: Any) -> None:
         last = ""
@@ -326,10 +356,14 @@ class ControlPlane:
             self._ssl = ctx
         return self._ssl
 
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, timeout: float = 10.0
+    ) -> tuple[int, Any]:
         """One admin request; returns (status, decoded JSON or text). For setup, not for tests."""
         host, port = self.url.removeprefix("https://").rsplit(":", 1)
-        conn = http.client.HTTPSConnection(host, int(port), context=self._context(), timeout=10)
+        conn = http.client.HTTPSConnection(
+            host, int(port), context=self._context(), timeout=timeout
+        )
         try:
             data = json.dumps(body).encode() if body is not None else None
             headers = {"Accept": "application/json"}
@@ -346,7 +380,9 @@ class ControlPlane:
             return resp.status, raw
 
     def _readyz(self) -> bool | str:
-        status, _ = self.request("GET", "/readyz")
+        # Short: an API server still waiting for etcd accepts connections but does not answer,
+        # and a component's exit should be noticed within a poll or two.
+        status, _ = self.request("GET", "/readyz", timeout=READYZ_TIMEOUT)
         return True if status == 200 else f"/readyz {status}"
 
     def _create_node(self, name: str) -> None:
@@ -364,8 +400,8 @@ class ControlPlane:
                 },
             },
             "status": {
-                "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "250"},
-                "capacity": {"cpu": "32", "memory": "256Gi", "pods": "250"},
+                "allocatable": {"cpu": "32", "memory": "256Gi", "pods": str(self.pods_per_node)},
+                "capacity": {"cpu": "32", "memory": "256Gi", "pods": str(self.pods_per_node)},
             },
         }
         status, body = self.request("POST", "/api/v1/nodes", node)

@@ -54,6 +54,7 @@ func main() {
 			// Each upstream command parses os.Args itself; present it the argv it
 			// would have had as a standalone binary.
 			os.Args = append([]string{name}, os.Args[2:]...)
+			exitWithParent()
 			os.Exit(c.run())
 		}
 	}
