@@ -30,8 +30,8 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from core.plan import MeshNamespace, Plan
 from generator.cli import main as generator_cli
-from generator.plan import MeshNamespace, Plan
 from generator.resources import example_repo_dir
 from simcluster.harness import SimCluster
 from verifier.checks import connectivity, controlplane, dataplane, gateways

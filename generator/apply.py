@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core.errors import ConflictError, InputError
 from generator.edits import FileEdit
-from generator.errors import ConflictError, InputError
 
 __all__ = ["Renamer", "restore", "write_edits"]
 

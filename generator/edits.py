@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from core.errors import ConflictError, InputError
 from generator.discovery import refuse_shared_bases
-from generator.errors import ConflictError, InputError
 from generator.index import KUSTOMIZATION_NAMES, Document, RepoIndex
 from generator.yamledit import Op, append_item, apply_ops, delete_document, remove_items
 

@@ -1,12 +1,12 @@
-"""The git boundary: every `git` call goes through :class:`GitRepo`, errors become CanaryErrors."""
+"""The generator's view of the GitOps checkout it edits: status, branches, commits (via core.git)."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.errors import InputError, PreconditionError, UsageError
+from core.errors import InputError, PreconditionError, UsageError
+from core.git import git
 
 __all__ = ["GitRepo"]
 
@@ -26,23 +26,7 @@ class GitRepo:
             raise PreconditionError(f"--repo {root}: not a git work tree")
 
     def _git(self, *args: str, stdin: str | None = None) -> str:
-        try:
-            done = subprocess.run(
-                ["git", *args],
-                cwd=self.root,
-                input=stdin,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-        except OSError as err:
-            raise PreconditionError(f"cannot run git ({err})") from err
-        if done.returncode != 0:
-            detail = (done.stderr or done.stdout).strip().splitlines()
-            raise PreconditionError(
-                f"git {args[0]} failed: {detail[-1] if detail else done.returncode}"
-            )
-        return done.stdout
+        return git(*args, cwd=self.root, stdin=stdin)
 
     def branch(self) -> str | None:
         """The checked-out branch, or None on a detached HEAD."""
@@ -124,8 +108,3 @@ class GitRepo:
                 self._git("reset", "-q", "--", *paths)
         except PreconditionError:
             pass
-
-    def log_trailers(self, limit: int = 50) -> list[tuple[str, str]]:
-        """(sha, subject) of recent commits, newest first (for status)."""
-        out = self._git("log", "--topo-order", f"-{limit}", "--format=%H%x09%s")
-        return [tuple(line.split("\t", 1)) for line in out.splitlines() if "\t" in line]  # type: ignore[misc]

@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from generator.errors import InputError
-from generator.plan import PLAN_PATH
+from core.errors import InputError
+from core.plan import PLAN_PATH
 from generator.yamledit import Loader
 
 __all__ = ["Document", "Kustomization", "RepoIndex", "build_index", "no_gc"]

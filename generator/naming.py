@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 
-from generator.errors import UsageError
+from core.errors import UsageError
+from core.versions import parse_version
 
 __all__ = [
     "DEFAULT_OPERATOR",
     "canary_name",
     "check_upgrade",
     "honours_create_only",
-    "minor_of",
-    "parse_version",
-    "require_release",
     "retag",
 ]
 
@@ -24,36 +22,7 @@ MAX_MINOR_JUMP = 2
 # PR #507 in 0.7.2; banzai.md §1.4): older ones keep owning, and reverting, the gateways they made.
 CREATE_ONLY_SINCE = {(0, 6): (0, 6, 17), (0, 7): (0, 7, 2)}
 
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
 _SUFFIX = re.compile(r"-v\d+x$")
-
-
-def parse_version(text: str, what: str = "version") -> tuple[int, int, int]:
-    """`1.7.7` -> (1, 7, 7); anything else is a UsageError naming `what`."""
-    m = _VERSION.match(text.strip())
-    if not m:
-        raise UsageError(f"{what} {text!r} is not a version like 1.7.7")
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-
-
-_RELEASE = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$")
-
-
-def require_release(text: str, what: str) -> tuple[int, int, int]:
-    """A target version exactly as Istio tags its images (`1.7.7`, `1.8.0-beta.1`): it becomes
-    spec.version and the proxy/pilot image tags, so `v1.7.7` or `1.7` would not pull."""
-    parsed = parse_version(text, what)
-    if not _RELEASE.match(text):
-        raise UsageError(
-            f"{what} {text!r} is not a release like 1.7.7 (Istio images are tagged X.Y.Z)"
-        )
-    return parsed
-
-
-def minor_of(version: str) -> str:
-    """`1.7` of `1.7.7`."""
-    major, minor, _ = parse_version(version)
-    return f"{major}.{minor}"
 
 
 def check_upgrade(current: str, target: str) -> None:

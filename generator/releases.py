@@ -8,7 +8,7 @@ can pull.
 
 from __future__ import annotations
 
-from generator.naming import parse_version
+from core.versions import parse_version
 
 __all__ = ["LATEST_PATCH", "released_istio_tags", "unknown_release"]
 

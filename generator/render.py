@@ -6,6 +6,7 @@ from typing import Any
 
 import jinja2
 
+from core.trailers import rollback_trailer, stage_trailer
 from generator.resources import templates_dir
 from generator.yamlstyle import block_yaml, render_scalar
 
@@ -32,6 +33,8 @@ def _env() -> jinja2.Environment:
         )
         _ENV.filters["to_yaml"] = _to_yaml
         _ENV.filters["scalar"] = render_scalar
+        _ENV.globals["stage_trailer"] = stage_trailer
+        _ENV.globals["rollback_trailer"] = rollback_trailer
     return _ENV
 
 

@@ -8,7 +8,7 @@ key order, quotes, flow style, anchors, ``---`` separators and CRLF line ends ou
 ranges survive byte for byte.
 
 Every edit is checked: the new text is parsed again and must equal the old data with exactly the
-intended operations applied, else :class:`~generator.errors.ConflictError` (nothing is written,
+intended operations applied, else :class:`~core.errors.ConflictError` (nothing is written,
 because callers only write what this module returns).
 """
 
@@ -22,7 +22,8 @@ from typing import Any
 
 import yaml
 
-from generator.errors import ConflictError, InputError
+from core.errors import ConflictError, InputError
+from core.yamlload import Loader
 from generator.yamlstyle import (
     Style,
     block_lines,
@@ -46,44 +47,7 @@ __all__ = [
     "set_value",
 ]
 
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MERGE = "tag:yaml.org,2002:merge"
 _BOM = "\ufeff"
-
-
-class Loader(_Base):
-    """libyaml's safe loader that refuses duplicate mapping keys (YAML 1.2 forbids them).
-
-    PyYAML silently keeps the last value, so `version: 1.6.14` followed by `version: 1.5.0`
-    would plan from 1.5.0 while Argo CD (or kubectl) may apply either. The check costs one list
-    copy per mapping; the key-by-key search only runs when the counts say something collapsed.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        pairs = list(node.value) if isinstance(node, yaml.MappingNode) else []
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        if len(mapping) < len(pairs) or len(node.value) != len(pairs):
-            self._refuse_duplicates(node, pairs)
-        return mapping
-
-    def _refuse_duplicates(self, node: yaml.Node, pairs: list[tuple[yaml.Node, yaml.Node]]) -> None:
-        seen: set[Any] = set()
-        for key_node, _ in pairs:
-            if key_node.tag == _MERGE:
-                continue
-            key = self.construct_object(key_node)
-            try:
-                fresh = key not in seen
-                seen.add(key)
-            except TypeError:  # an unhashable key is refused by construct_mapping already
-                continue
-            if not fresh:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"found duplicate key {key!r}",
-                    key_node.start_mark,
-                )
 
 
 PathT = tuple[str | int, ...]

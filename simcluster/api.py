@@ -9,7 +9,9 @@ propagationPolicy and preconditions, status and scale subresources, SelfSubjectA
 protobuf request bodies of ``kubectl create ns|configmap|secret|serviceaccount`` and ``auth can-i``
 (``simcluster.protobuf``), and exec over WebSockets (v5/v4 channel protocols; SPDY is not served).
 Handlers run on the server's loop thread, the only thread that touches the store. Discovery
-documents live in ``simcluster.discovery``; the ``api-flaky`` fault is a middleware here.
+documents live in ``simcluster.discovery``; watches and exec, which hold their connection open,
+in ``simcluster.streams``; the response forms all of them share in ``simcluster.wire``. The
+``api-flaky`` fault is a middleware here.
 """
 
 from __future__ import annotations
@@ -23,60 +25,37 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 from aiohttp import web
 
 from simcluster import discovery, protobuf, tables
+from simcluster.apierrors import StoreError
 from simcluster.faults import Faults
-from simcluster.kinds import Kind, kind_by_plural
 from simcluster.patch import APPLY_PATCH, apply_patch
-from simcluster.store import Store, StoreError, WatchEvent
+from simcluster.store import Store
+from simcluster.streams.exec import ExecHandler, missing_binary, serve_exec
+from simcluster.streams.watch import serve_watch
+from simcluster.wire import (
+    Target,
+    dumps,
+    forbidden,
+    json_response,
+    method_not_allowed,
+    not_found_path,
+    parse_target,
+    status_response,
+    table_content_type,
+    table_version,
+    verb_of,
+)
 
 Obj = dict[str, Any]
 log = logging.getLogger("simcluster.api")
 
-EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 # Kinds whose DELETE answers the deleted object; the others answer a Status (as the registries do).
 RETURNS_DELETED_OBJECT = {"Pod", "Service", "Namespace"}
-
-
-class ExecOutcome(Protocol):
-    """What a command run in a container produced (simcluster.mesh.ExecResult fits)."""
-
-    @property
-    def stdout(self) -> bytes: ...
-    @property
-    def stderr(self) -> bytes: ...
-    @property
-    def exit_code(self) -> int: ...
-    @property
-    def error(self) -> str | None: ...
-
-
-ExecHandler = Callable[[Obj, str, list[str]], ExecOutcome]
-
-
-@dataclass(frozen=True)
-class MissingBinary:
-    """The container runtime's answer when argv[0] does not exist (the default exec handler)."""
-
-    stdout: bytes = b""
-    stderr: bytes = b""
-    exit_code: int = 127
-    error: str | None = None
-
-
-def missing_binary(pod: Obj, container: str, argv: list[str]) -> ExecOutcome:
-    """Default exec hook until a mesh is plugged in: every command is a missing binary."""
-    return MissingBinary(
-        error=(
-            f'failed to exec in container: failed to start exec "{pod["metadata"].get("uid", "")}": '
-            "OCI runtime exec failed: exec failed: unable to start container process: exec: "
-            f'"{argv[0] if argv else ""}": executable file not found in $PATH: unknown'
-        )
-    )
 
 
 @dataclass
@@ -107,107 +86,6 @@ class ApiState:
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("simcluster_state", ApiState)
-
-
-# -- responses ------------------------------------------------------------------------------------
-
-
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def json_response(
-    obj: Any, status: int = 200, content_type: str = "application/json"
-) -> web.Response:
-    return web.Response(body=_dumps(obj), status=status, headers={"Content-Type": content_type})
-
-
-def status_response(err: StoreError, headers: dict[str, str] | None = None) -> web.Response:
-    resp = json_response(err.to_status(), err.code)
-    for key, value in (headers or {}).items():
-        resp.headers[key] = value
-    return resp
-
-
-def _not_found_path() -> StoreError:
-    return StoreError(404, "NotFound", "the server could not find the requested resource", {})
-
-
-def _method_not_allowed() -> StoreError:
-    return StoreError(
-        405,
-        "MethodNotAllowed",
-        "the server does not allow this method on the requested resource",
-        {},
-    )
-
-
-# -- request targets ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a resource URL names: a collection (name None) or an object, maybe a subresource."""
-
-    kind: Kind
-    namespace: str | None  # None: cluster scope, or all namespaces for a namespaced kind
-    name: str | None
-    sub: str | None
-
-
-def parse_target(group: str, version: str, rest: list[str]) -> Target | None:
-    """Map the path after ``/api/v1`` or ``/apis/<g>/<v>`` to a Target (None: no such path)."""
-    namespace: str | None = None
-    if (
-        rest
-        and rest[0] == "namespaces"
-        and len(rest) >= 3
-        and not (group == "" and len(rest) == 3 and rest[2] in ("status", "finalize"))
-    ):
-        namespace, rest = rest[1], rest[2:]
-    if not rest or len(rest) > 3:
-        return None
-    kind = kind_by_plural(group, version, rest[0])
-    if kind is None:
-        return None
-    name = rest[1] if len(rest) > 1 else None
-    sub = rest[2] if len(rest) > 2 else None
-    if namespace is not None and not kind.namespaced:
-        return None
-    if kind.namespaced and namespace is None and name is not None:
-        return None
-    if sub is not None and sub not in kind.subresources:
-        return None
-    return Target(kind, namespace, name, sub)
-
-
-def _verb(method: str, target: Target, watch: bool) -> str:
-    if target.name is None:
-        return {
-            "GET": "watch" if watch else "list",
-            "POST": "create",
-            "DELETE": "deletecollection",
-        }.get(method, method.lower())
-    return {
-        "GET": "get",
-        "PUT": "update",
-        "PATCH": "patch",
-        "DELETE": "delete",
-        "POST": "create",
-    }.get(method, method.lower())
-
-
-def _forbidden(user: str, verb: str, target: Target) -> StoreError:
-    resource = target.kind.plural + (f"/{target.sub}" if target.sub else "")
-    who = f'{target.kind.plural} "{target.name}"' if target.name else target.kind.plural
-    where = f'in the namespace "{target.namespace}"' if target.namespace else "at the cluster scope"
-    return StoreError(
-        403,
-        "Forbidden",
-        f'{who} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group '
-        f'"{target.kind.group}" {where}',
-        {"name": target.name or "", "kind": target.kind.plural, "group": target.kind.group},
-    )
 
 
 def _read_body(raw: bytes, content_type: str) -> Obj:
@@ -267,7 +145,7 @@ def _check_identity(body: Obj, target: Target) -> None:
 
 
 def _encode_continue(rv: str, key: tuple[str, str]) -> str:
-    raw = _dumps({"v": "meta.k8s.io/v1", "rv": int(rv), "start": list(key)})
+    raw = dumps({"v": "meta.k8s.io/v1", "rv": int(rv), "start": list(key)})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -312,7 +190,8 @@ class Api:
         return json_response(body, content_type=content_type)
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
-        # An empty protobuf document: a valid, empty schema set (kubectl.md §7 option 1).
+        # An empty protobuf document is a valid, empty schema set: kubectl's client-side
+        # validation then has nothing to check against and accepts every manifest.
         return web.Response(body=b"", headers={"Content-Type": "application/octet-stream"})
 
     async def health(self, request: web.Request) -> web.Response:
@@ -329,7 +208,7 @@ class Api:
         name = request.match_info["name"]
         faults = self.state.faults
         if faults is None:
-            return status_response(_not_found_path())
+            return status_response(not_found_path())
         try:
             faults.check_name(name)
         except Exception as err:
@@ -373,7 +252,7 @@ class Api:
             group = parts[0]
             versions = dict(discovery.served_groups()).get(group)
             if not versions or group == "":
-                return status_response(_not_found_path())
+                return status_response(not_found_path())
             return json_response(
                 {
                     "kind": "APIGroup",
@@ -394,22 +273,28 @@ class Api:
         try:
             if not rest:
                 if request.method != "GET":
-                    raise _method_not_allowed()
+                    raise method_not_allowed()
                 listing = discovery.resource_list(group, version)
                 if listing is None:
-                    raise _not_found_path()
+                    raise not_found_path()
                 return json_response(listing)
             target = parse_target(group, version, rest)
             if target is None:
-                raise _not_found_path()
+                raise not_found_path()
             watch = request.query.get("watch") in ("true", "1")
-            verb = _verb(request.method, target, watch)
+            verb = verb_of(request.method, target, watch)
             if target.sub == "exec":
-                return await self._exec(request, target)
+                return await serve_exec(
+                    request,
+                    target,
+                    self.store,
+                    handler=self.state.exec_handler,
+                    start_delay=self.state.exec_start_delay,
+                )
             rbac = self.store.rbac
             resource = target.kind.plural + (f"/{target.sub}" if target.sub else "")
             if not rbac.allowed(verb, resource, target.namespace):
-                raise _forbidden(rbac.user, verb, target)
+                raise forbidden(rbac.user, verb, target)
             if target.name is None:
                 return await self._collection(request, target, watch)
             return await self._item(request, target)
@@ -422,13 +307,19 @@ class Api:
         kind = target.kind
         if request.method == "GET":
             if "list" not in kind.verbs:
-                raise _method_not_allowed()
+                raise method_not_allowed()
             if watch:
-                return await self._watch(request, target)
+                return await serve_watch(
+                    request,
+                    target,
+                    self.store,
+                    bookmark_interval=self.state.bookmark_interval,
+                    streams=self.state.streams,
+                )
             return self._list(request, target)
         if request.method == "POST":
             if kind.namespaced and target.namespace is None:
-                raise _method_not_allowed()
+                raise method_not_allowed()
             body = _read_body(await request.read(), request.content_type)
             _check_identity(body, target)
             if kind.kind == "SelfSubjectAccessReview":
@@ -438,7 +329,7 @@ class Api:
             return json_response(created, 201)
         if request.method == "DELETE":
             if "deletecollection" not in kind.verbs:
-                raise _method_not_allowed()
+                raise method_not_allowed()
             label = request.query.get("labelSelector", "")
             fields = request.query.get("fieldSelector", "")
             opts = await self._delete_options(request)
@@ -453,7 +344,7 @@ class Api:
             return json_response(
                 {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
             )
-        raise _method_not_allowed()
+        raise method_not_allowed()
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
         kind, q = target.kind, request.query
@@ -486,7 +377,7 @@ class Api:
         )
         next_token = _encode_continue(rv, next_key) if next_key else ""
         show_remaining = remaining if next_key and not label and not fields else None
-        table = self._table_version(request)
+        table = table_version(request)
         if table:
             return json_response(
                 tables.table(
@@ -498,25 +389,17 @@ class Api:
                     continue_token=next_token,
                     remaining=show_remaining,
                 ),
-                content_type=_table_content_type(table),
+                content_type=table_content_type(table),
             )
         meta: Obj = {"resourceVersion": rv}
         if next_token:
             meta["continue"] = next_token
         if show_remaining:
             meta["remainingItemCount"] = show_remaining
-        head = _dumps({"kind": kind.list_kind, "apiVersion": kind.api_version, "metadata": meta})
+        head = dumps({"kind": kind.list_kind, "apiVersion": kind.api_version, "metadata": meta})
         items_json = b",".join(self.store.json_of(o) for o in items)
         list_body = head[:-1] + b',"items":[' + items_json + b"]}"
         return web.Response(body=list_body, headers={"Content-Type": "application/json"})
-
-    @staticmethod
-    def _table_version(request: web.Request) -> str | None:
-        versions = discovery.wants(request.headers.get("Accept", ""), "meta.k8s.io", "Table")
-        for v in versions:
-            if v in ("v1", "v1beta1"):
-                return f"meta.k8s.io/{v}"
-        return None
 
     async def _item(self, request: web.Request, target: Target) -> web.StreamResponse:
         kind, store = target.kind, self.store
@@ -525,14 +408,14 @@ class Api:
         if sub == "scale":
             return json_response(await self._scale(request, target))
         if sub not in (None, "status", "log"):
-            raise _not_found_path()
+            raise not_found_path()
         if method == "GET":
             obj = store.get(kind.kind, target.namespace, target.name)
             if obj is None:
                 raise StoreError.not_found(kind, target.name)
             if sub == "log":
                 return web.Response(text="", content_type="text/plain")
-            table = self._table_version(request)
+            table = table_version(request)
             if table and sub is None:
                 body = tables.table(
                     kind,
@@ -541,10 +424,10 @@ class Api:
                     include_object=request.query.get("includeObject", "Metadata"),
                     api_version=table,
                 )
-                return json_response(body, content_type=_table_content_type(table))
+                return json_response(body, content_type=table_content_type(table))
             return json_response(obj)
         if sub == "log":
-            raise _method_not_allowed()
+            raise method_not_allowed()
         dry_run = request.query.get("dryRun") == "All"
         if method == "PUT":
             body = _read_body(await request.read(), request.content_type)
@@ -589,7 +472,7 @@ class Api:
                     "details": details,
                 }
             )
-        raise _method_not_allowed()
+        raise method_not_allowed()
 
     async def _scale(self, request: web.Request, target: Target) -> Obj:
         """The autoscaling/v1 Scale view of a workload (``kubectl scale``): GET, PUT, PATCH."""
@@ -609,7 +492,7 @@ class Api:
                 request.headers.get("Content-Type", ""), current, raw, custom=False
             )
         else:
-            raise _method_not_allowed()
+            raise method_not_allowed()
         replicas = (wanted.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
             raise StoreError.invalid(
@@ -689,213 +572,6 @@ class Api:
             out["status"]["reason"] = "denied by simcluster RBAC switch"
         return out
 
-    # -- watch ----------------------------------------------------------------------------------
-
-    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
-        kind, store, q = target.kind, self.store, request.query
-        label, fields = q.get("labelSelector", ""), q.get("fieldSelector", "")
-        matches = store.matcher(kind.kind, label, fields)
-        try:
-            timeout = float(q.get("timeoutSeconds") or 1800)
-        except ValueError:
-            raise StoreError.bad_request("timeoutSeconds must be a number") from None
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
-        initial_events = q.get("sendInitialEvents") == "true"
-        rv_param = q.get("resourceVersion", "")
-        namespace = target.namespace
-        as_table = self._table_version(request)  # `kubectl get -w` watches Tables
-        include = q.get("includeObject", "Metadata")
-
-        async def send(event_type: str, obj: Obj) -> None:
-            if as_table is None:
-                await self._send(response, event_type, obj)
-                return
-            row = tables.table(
-                kind,
-                [obj],
-                resource_version=obj["metadata"].get("resourceVersion", ""),
-                include_object=include,
-                api_version=as_table,
-            )
-            await response.write(_dumps({"type": event_type, "object": row}) + b"\n")
-
-        def translate(ev: WatchEvent) -> tuple[str, Obj] | None:
-            if ev.kind != kind.kind:
-                return None
-            if namespace is not None and ev.obj["metadata"].get("namespace") != namespace:
-                return None
-            if ev.type == "ADDED":
-                return ("ADDED", ev.obj) if matches(ev.obj) else None
-            if ev.type == "DELETED":
-                return ("DELETED", ev.obj) if matches(ev.obj) else None
-            now_ok, was_ok = matches(ev.obj), ev.old is not None and matches(ev.old)
-            if now_ok and was_ok:
-                return ("MODIFIED", ev.obj)
-            if now_ok:
-                return ("ADDED", ev.obj)
-            if was_ok:
-                return ("DELETED", ev.obj)
-            return None
-
-        pending: list[tuple[str, Obj]] = []
-        expired: StoreError | None = None
-        if rv_param in ("", "0") or initial_events:
-            items, _ = store.list(kind.kind, namespace, label, fields, shared=True)
-            pending = [("ADDED", o) for o in items]
-        else:
-            try:
-                since = int(rv_param)
-            except ValueError:
-                raise StoreError.bad_request(
-                    f'resourceVersion: Invalid value: "{rv_param}": must be an integer'
-                ) from None
-            try:
-                pending = [t for t in map(translate, store.events_since(since)) if t is not None]
-            except StoreError as err:
-                expired = err
-        queue: asyncio.Queue[tuple[str, Obj]] = asyncio.Queue()
-
-        def on_event(ev: WatchEvent) -> None:
-            item = translate(ev)
-            if item is not None:
-                queue.put_nowait(item)
-
-        remove = store.add_listener(on_event)
-        task = asyncio.current_task()
-        if task is not None:
-            self.state.streams.add(task)
-        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-        response.enable_chunked_encoding()
-        try:
-            await response.prepare(request)
-            if expired is not None:
-                await self._send(response, "ERROR", expired.to_status())
-                return response
-            for event_type, obj in pending:
-                await send(event_type, obj)
-            if initial_events and bookmarks:
-                await self._bookmark(response, kind, initial_end=True)
-            deadline = time.monotonic() + timeout
-            last_bookmark = time.monotonic()
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                wait = min(left, self.state.bookmark_interval) if bookmarks else min(left, 1.0)
-                try:
-                    event_type, obj = await asyncio.wait_for(queue.get(), timeout=wait)
-                except TimeoutError:
-                    if request.transport is None or request.transport.is_closing():
-                        break
-                    if (
-                        bookmarks
-                        and time.monotonic() - last_bookmark >= self.state.bookmark_interval
-                    ):
-                        await self._bookmark(response, kind)
-                        last_bookmark = time.monotonic()
-                    continue
-                await send(event_type, obj)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            remove()
-            if task is not None:
-                self.state.streams.discard(task)
-        try:
-            await response.write_eof()
-        except (ConnectionResetError, RuntimeError):
-            pass
-        return response
-
-    async def _send(self, response: web.StreamResponse, event_type: str, obj: Obj) -> None:
-        line = (
-            b'{"type":"' + event_type.encode() + b'","object":' + self.store.json_of(obj) + b"}\n"
-        )
-        await response.write(line)
-
-    async def _bookmark(
-        self, response: web.StreamResponse, kind: Kind, *, initial_end: bool = False
-    ) -> None:
-        meta: Obj = {"resourceVersion": self.store.resource_version}
-        if initial_end:
-            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        await self._send(
-            response,
-            "BOOKMARK",
-            {"kind": kind.kind, "apiVersion": kind.api_version, "metadata": meta},
-        )
-
-    # -- exec -----------------------------------------------------------------------------------
-
-    async def _exec(self, request: web.Request, target: Target) -> web.StreamResponse:
-        store, q = self.store, request.query
-        assert target.name is not None
-        if request.method not in ("GET", "POST"):
-            raise _method_not_allowed()
-        rbac = store.rbac
-        if not rbac.allowed("create", "pods/exec", target.namespace) or not rbac.allowed(
-            "get", "pods/exec", target.namespace
-        ):
-            raise _forbidden(rbac.user, "create", target)
-        pod = store.get("Pod", target.namespace, target.name)
-        if pod is None:
-            raise StoreError.not_found(target.kind, target.name)
-        containers = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
-        container = q.get("container", "")
-        if not container:
-            if len(containers) != 1:
-                raise StoreError.bad_request(
-                    f"a container name must be specified for pod {target.name}, choose one of: "
-                    f"[{' '.join(containers)}]"
-                )
-            container = containers[0]
-        if container not in containers:
-            raise StoreError.bad_request(
-                f"container {container} is not valid for pod {target.name}"
-            )
-        phase = (pod.get("status") or {}).get("phase", "Pending")
-        if phase in ("Succeeded", "Failed"):
-            raise StoreError.bad_request(
-                f"cannot exec into a container in a completed pod; current phase is {phase}"
-            )
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
-        running = any(
-            s.get("name") == container and "running" in (s.get("state") or {}) for s in statuses
-        )
-        if not running:
-            raise StoreError.bad_request(
-                f'unable to upgrade connection: container not found ("{container}")'
-            )
-        argv = q.getall("command", [])
-        if not argv:
-            raise StoreError.bad_request("you must specify at least 1 command")
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            raise StoreError.bad_request("Upgrade request required")
-        want_stdout = q.get("stdout") in ("true", "1")
-        want_stderr = q.get("stderr") in ("true", "1")
-        tty = q.get("tty") in ("true", "1")
-        ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, autoping=True)
-        await ws.prepare(request)
-        if want_stdout or want_stderr:
-            await ws.send_bytes(b"\x01" if want_stdout else b"\x02")
-        await asyncio.sleep(self.state.exec_start_delay)
-        result = self.state.exec_handler(pod, container, list(argv))
-        if result.error is None:
-            if want_stdout and result.stdout:
-                await ws.send_bytes(b"\x01" + result.stdout)
-            if result.stderr:
-                if tty and want_stdout:
-                    await ws.send_bytes(b"\x01" + result.stderr)
-                elif want_stderr:
-                    await ws.send_bytes(b"\x02" + result.stderr)
-        await ws.send_bytes(b"\x03" + _dumps(_exec_status(result)))
-        await ws.close(code=1000)
-        return ws
-
-
-def _table_content_type(api_version: str) -> str:
-    return f"application/json;as=Table;v={api_version.split('/')[1]};g=meta.k8s.io"
-
 
 def _scale_of(obj: Obj) -> Obj:
     meta = obj["metadata"]
@@ -911,28 +587,6 @@ def _scale_of(obj: Obj) -> Obj:
         },
         "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
         "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": labels},
-    }
-
-
-def _exec_status(result: ExecOutcome) -> Obj:
-    if result.error is not None:
-        return {
-            "metadata": {},
-            "status": "Failure",
-            "message": f"Internal error occurred: error executing command in container: {result.error}",
-            "reason": "InternalError",
-            "details": {"causes": [{"message": result.error}]},
-            "code": 500,
-        }
-    if result.exit_code == 0:
-        return {"metadata": {}, "status": "Success"}
-    return {
-        "metadata": {},
-        "status": "Failure",
-        "message": f"command terminated with non-zero exit code: error executing command "
-        f"[{result.exit_code}], exit code {result.exit_code}",
-        "reason": "NonZeroExitCode",
-        "details": {"causes": [{"reason": "ExitCode", "message": str(result.exit_code)}]},
     }
 
 
@@ -1013,9 +667,9 @@ async def _answer(
     except StoreError as err:
         return status_response(err)
     except web.HTTPNotFound:
-        return status_response(_not_found_path())
+        return status_response(not_found_path())
     except web.HTTPMethodNotAllowed:
-        return status_response(_method_not_allowed())
+        return status_response(method_not_allowed())
 
 
 def make_app(state: ApiState) -> web.Application:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 from pathlib import Path
 
 import click
 
-from generator.clikit import handle_errors, one_line_group
-from generator.errors import InputError, UsageError
+from core.clikit import handle_errors, one_line_group
+from core.errors import InputError, UsageError
+from core.git import git_status
 from simcluster import kubeconfig
 from simcluster.faults import FAULT_NAMES, Faults
 from simcluster.server import SimServer
@@ -33,12 +33,10 @@ async def serve(server: SimServer, kubeconfig_out: Path) -> None:
 
 def _require_branch(repo: Path, branch: str) -> None:
     """Refuse at start what the sync loop would otherwise warn about every interval, forever."""
-    found = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}"],
-        capture_output=True,
-        check=False,
+    found, _, _ = git_status(
+        "rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}", cwd=repo
     )
-    if found.returncode != 0:
+    if found != 0:
         raise InputError(f"{repo}: branch {branch} has no commits; commit the manifests first")
 
 

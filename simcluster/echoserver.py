@@ -1,6 +1,6 @@
 """The body ``k8s.gcr.io/echoserver:1.10`` answers with (nginx + lua template), built from a request.
 
-Kept byte-for-byte with the published 1.10 format (kubectl.md §9): two empty lines, Hostname,
+Kept byte-for-byte with the format the published 1.10 image prints: two empty lines, Hostname,
 Pod Information, Server values, Request Information, sorted lower-case Request Headers with
 HTML-escaped values, Request Body. Verifiers parse this, so the layout is the contract.
 """

@@ -11,7 +11,7 @@ import random
 import threading
 from collections.abc import Callable, Iterable
 
-from generator.errors import UsageError
+from core.errors import UsageError
 
 __all__ = ["FAULT_NAMES", "FLAKY_ACTIONS", "Faults"]
 

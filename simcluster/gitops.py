@@ -37,13 +37,16 @@ from typing import Any
 
 import yaml
 
-from generator.errors import InputError, UsageError
+from core.errors import GitError, InputError, UsageError
+from core.git import git, git_bytes
+from simcluster.apierrors import StoreError
+from simcluster.apiobject import deep_copy, now_rfc3339
 from simcluster.controllers.injection import select_webhook, webhook_ready
 from simcluster.controllers.releases import is_operator_chart
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
-from simcluster.store import Store, StoreError, deep_copy, now_rfc3339
+from simcluster.store import Store
 from simcluster.syncstatus import REQUESTED_AT, SyncStatus, is_tooling
 
 __all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]
@@ -191,16 +194,12 @@ class Syncer:
 
     def head(self) -> str:
         """The branch head commit, read with git (not the working tree)."""
-        return (
-            _run(["git", "-C", str(self.repo), "rev-parse", f"refs/heads/{self.branch}"])
-            .decode()
-            .strip()
-        )
+        return git("rev-parse", f"refs/heads/{self.branch}", cwd=self.repo, timeout=60).strip()
 
     def _checkout(self, sha: str) -> pathlib.Path:
         target = self._tmp / sha
         if not target.exists():
-            archive = _run(["git", "-C", str(self.repo), "archive", "--format=tar", sha])
+            archive = git_bytes("archive", "--format=tar", sha, cwd=self.repo, timeout=60)
             staging = self._tmp / f".{sha}"
             with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
                 tar.extractall(staging, filter="data")
@@ -314,7 +313,7 @@ class Syncer:
             return self.applied_sha
         try:
             sha = self.head()
-        except (InputError, UsageError) as err:  # branch missing, git absent: keep serving
+        except (InputError, UsageError, GitError) as err:  # branch missing, git absent: serve on
             log.warning("simcluster: cannot read %s@%s: %s", self.repo, self.branch, err)
             self.errors.append(str(err))
             return self.applied_sha

@@ -23,10 +23,10 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from simcluster import kubeconfig
-from simcluster.api import ExecHandler
 from simcluster.faults import Faults
 from simcluster.server import SimServer
 from simcluster.store import Store
+from simcluster.streams.exec import ExecHandler
 
 T = TypeVar("T")
 

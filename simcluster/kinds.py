@@ -7,10 +7,11 @@ the store and the controllers use.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from simcluster.allocation import ServiceAllocator
 
 Obj = dict[str, Any]
 
@@ -284,16 +285,6 @@ def kind_by_plural(group: str, version: str, plural: str) -> Kind | None:
     return _BY_PLURAL.get((group, version, plural))
 
 
-def kind_for_object(obj: Obj) -> Kind:
-    """The Kind an object's apiVersion/kind names; KeyError when simcluster does not serve it."""
-    kind = kind_by_name(str(obj.get("kind", "")))
-    if kind.api_version != obj.get("apiVersion"):
-        raise KeyError(
-            f"simcluster serves {kind.kind} as {kind.api_version}, not {obj.get('apiVersion')}"
-        )
-    return kind
-
-
 # ---------------------------------------------------------------------------------------------
 # Server-side defaulting: what `kubectl get -o yaml` shows on a real cluster beyond what was sent.
 
@@ -408,27 +399,13 @@ def _default_job(obj: Obj) -> None:
     )
 
 
-class _ClusterIPs:
-    """Hands out service ClusterIPs from 10.96.0.0/12, as the apiserver's allocator does."""
-
-    def __init__(self) -> None:
-        self._hosts = ipaddress.ip_network("10.96.0.0/12").hosts()
-        next(self._hosts)  # 10.96.0.1 belongs to the `kubernetes` service
-
-    def next(self) -> str:
-        return str(next(self._hosts))
-
-
-_CLUSTER_IPS = _ClusterIPs()
-
-
-def _default_service(obj: Obj) -> None:
+def _default_service(obj: Obj, addresses: ServiceAllocator) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
     if spec["type"] != "ExternalName":
         if not spec.get("clusterIP"):
-            spec["clusterIP"] = _CLUSTER_IPS.next()
+            spec["clusterIP"] = addresses.cluster_ip()
         spec.setdefault(
             "clusterIPs", [spec["clusterIP"]] if spec["clusterIP"] != "None" else ["None"]
         )
@@ -437,11 +414,11 @@ def _default_service(obj: Obj) -> None:
         spec.setdefault("internalTrafficPolicy", "Cluster")
     if spec["type"] in ("LoadBalancer", "NodePort"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
-    for i, port in enumerate(spec.get("ports") or []):
+    for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
         port.setdefault("targetPort", port.get("port"))
         if spec["type"] in ("LoadBalancer", "NodePort") and "nodePort" not in port:
-            port["nodePort"] = 30000 + (hash((obj["metadata"].get("name"), i)) % 2767)
+            port["nodePort"] = addresses.node_port()
     obj.setdefault("status", {"loadBalancer": {}})
 
 
@@ -459,13 +436,18 @@ _DEFAULTERS: dict[str, Callable[[Obj], None]] = {
     "StatefulSet": _default_statefulset,
     "DaemonSet": _default_daemonset,
     "Job": _default_job,
-    "Service": _default_service,
     "Namespace": _default_namespace,
 }
 
 
-def apply_defaults(kind: Kind, obj: Obj) -> None:
-    """Fill the server-side defaults for ``kind`` into ``obj`` in place (create and update)."""
+def apply_defaults(kind: Kind, obj: Obj, addresses: ServiceAllocator) -> None:
+    """Fill the server-side defaults for ``kind`` into ``obj`` in place (create and update).
+
+    ``addresses`` is the cluster's allocator, for the ClusterIP and nodePorts of a Service.
+    """
+    if kind.kind == "Service":
+        _default_service(obj, addresses)
+        return
     defaulter = _DEFAULTERS.get(kind.kind)
     if defaulter is not None:
         defaulter(obj)

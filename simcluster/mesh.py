@@ -24,6 +24,7 @@ the way containerd reports a missing binary.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import ipaddress
 import itertools
@@ -142,13 +143,6 @@ class _Peer:
         return f"spiffe://{domain}/ns/{self.namespace}/sa/{self.service_account}"
 
 
-@dataclass(frozen=True)
-class _Upstream:
-    service: Obj
-    port: Obj
-    address: str
-
-
 class Mesh:
     """Answers exec'd commands from the live objects; called on the server's loop thread."""
 
@@ -156,7 +150,10 @@ class Mesh:
         self._store = store
         self._faults = faults
         self._domain = cluster_domain
-        self._counter = itertools.count(1)
+        self._request_ids = itertools.count(1)
+        # Round-robin position per Service (namespace, name): each Service spreads its own
+        # requests over its endpoints, whatever other traffic or request ids happen in between.
+        self._turns: collections.Counter[tuple[str, str]] = collections.Counter()
 
     # -- exec entry point -------------------------------------------------------------------
 
@@ -447,7 +444,11 @@ class Mesh:
         return None
 
     def _pick_endpoint(self, service: Obj, port: Obj) -> tuple[Obj, int] | None:
-        """A ready endpoint behind the Service port, rotating like kube-proxy spreads load."""
+        """A ready endpoint behind the Service port, taken in turn per Service (round-robin).
+
+        kube-proxy picks at random; a fixed rotation spreads requests over every endpoint just
+        as well and keeps runs repeatable.
+        """
         meta = service["metadata"]
         endpoints = self._store.get("Endpoints", meta.get("namespace"), meta["name"])
         ready: list[tuple[Obj, int]] = []
@@ -465,10 +466,13 @@ class Mesh:
                     ready.append((pod, int(match.get("port", 80))))
         if not ready:
             return None
-        return ready[next(self._counter) % len(ready)]
+        key = (str(meta.get("namespace", "")), str(meta["name"]))
+        turn = self._turns[key]
+        self._turns[key] = turn + 1
+        return ready[turn % len(ready)]
 
     def _request_id(self) -> str:
-        digest = hashlib.sha256(str(next(self._counter)).encode()).hexdigest()
+        digest = hashlib.sha256(str(next(self._request_ids)).encode()).hexdigest()
         return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 

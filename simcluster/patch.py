@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from simcluster.store import StoreError, deep_copy
+from simcluster.apierrors import StoreError
+from simcluster.apiobject import deep_copy
 
 Obj = dict[str, Any]
 

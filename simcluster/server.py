@@ -21,11 +21,14 @@ from typing import Any
 
 from aiohttp import web
 
-from generator.errors import UsageError
-from simcluster.api import ApiState, ExecHandler, make_app, missing_binary
+from core.errors import UsageError
+from simcluster.api import ApiState, make_app
+from simcluster.apierrors import StoreError
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
-from simcluster.store import Store, StoreError, WatchEvent
+from simcluster.history import WatchEvent
+from simcluster.store import Store
+from simcluster.streams.exec import ExecHandler, missing_binary
 
 log = logging.getLogger("simcluster.server")
 

@@ -1,4 +1,4 @@
-"""What Argo CD and Flux write into their objects' status after a sync (gitops.md §1, §2).
+"""What Argo CD and Flux write into their objects' status after a sync, field by field.
 
 Argo CD Application: ``sync`` (status, revision, comparedTo), ``operationState`` (phase,
 message, startedAt, finishedAt, ``syncResult.revision`` and resources), ``history``,
@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from simcluster.apiobject import deep_copy, now_rfc3339
 from simcluster.controllers.kubelet import pod_ready
-from simcluster.store import Store, deep_copy, now_rfc3339
+from simcluster.store import Store
 
 if TYPE_CHECKING:
     from simcluster.gitops import Source

@@ -1,7 +1,8 @@
 """`istio-canary-verify`: the fail-closed merge gate (thin: parse, call `verifier.gate.run`, print).
 
-Exit codes (architecture.md): 0 passed, 1 a check failed or never passed before the deadline,
-2 bad usage or input, 3 could not verify (cluster unreachable, RBAC, API timeouts).
+Exit codes (the contract in docs/architecture.md): 0 passed, 1 a check failed or never passed
+before the deadline, 2 bad usage or input, 3 could not verify (cluster unreachable, RBAC, API
+timeouts).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import click
 
-from generator.clikit import handle_errors, one_line_group
+from core.clikit import handle_errors, one_line_group
 from verifier import __version__
 from verifier.cluster import Cluster, RetryPolicy
 from verifier.gate import Command, Request, load_baseline, run

@@ -7,17 +7,15 @@ Stage commits are found by their `Istio-Canary-Stage: <i>/<n> <name>` trailer in
 
 from __future__ import annotations
 
-import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from generator.errors import PlanError, UsageError
-from generator.plan import PLAN_PATH, Plan, read_plan_file
+from core.errors import GitError, PlanError, UsageError
+from core.git import git, git_status
+from core.plan import PLAN_PATH, Plan, read_plan_file
+from core.trailers import ROLLBACK_TRAILER, STAGE_TRAILER, parse_rollback, parse_stage
 
 __all__ = ["Checkout"]
-
-STAGE_TRAILER = "Istio-Canary-Stage"
-ROLLBACK_TRAILER = "Istio-Canary-Rollback"
 
 
 class Checkout:
@@ -43,10 +41,9 @@ class Checkout:
         for record in out.split("\x1e"):
             sha, _, trailers = record.strip().partition("\x1f")
             for value in trailers.split("\x1d"):
-                head = value.strip().split(" ", 1)[0]
-                index = head.split("/", 1)[0]
-                if sha and index.isdigit():
-                    found.setdefault(int(index), sha)
+                mark = parse_stage(value)
+                if sha and mark is not None:
+                    found.setdefault(mark.index, sha)
         return found
 
     def rollback_commits(self) -> list[tuple[str, tuple[str, ...]]]:
@@ -56,7 +53,7 @@ class Checkout:
         found: list[tuple[str, tuple[str, ...]]] = []
         for record in out.split("\x1e"):
             sha, _, value = record.strip().partition("\x1f")
-            names = tuple(n.strip() for n in value.replace("\n", ",").split(",") if n.strip())
+            names = parse_rollback(value)
             if sha and names:
                 found.append((sha, names))
         return found
@@ -76,37 +73,17 @@ class Checkout:
 
     def _git(self, *args: str, check: bool = True) -> str | None:
         try:
-            proc = subprocess.run(
-                ["git", "-C", str(self.root), *args],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise UsageError(f"cannot run git in {self.root}: {e}") from e
-        if proc.returncode != 0:
+            return git(*args, cwd=self.root, timeout=60)
+        except GitError:
             if check:
-                raise UsageError(
-                    f"git {' '.join(args[:2])} failed in {self.root}: {proc.stderr.strip()}"
-                )
+                raise
             return None
-        return proc.stdout
 
 
 @lru_cache(maxsize=1024)
 def _contains(root: Path, revision: str, commit: str) -> bool | None:
-    known = subprocess.run(
-        ["git", "-C", str(root), "cat-file", "-e", f"{revision}^{{commit}}"],
-        capture_output=True,
-        timeout=60,
-    )
-    if known.returncode != 0:
+    known, _, _ = git_status("cat-file", "-e", f"{revision}^{{commit}}", cwd=root, timeout=60)
+    if known != 0:
         return None
-    proc = subprocess.run(
-        ["git", "-C", str(root), "merge-base", "--is-ancestor", commit, revision],
-        capture_output=True,
-        timeout=60,
-    )
-    if proc.returncode in (0, 1):
-        return proc.returncode == 0
-    return None
+    code, _, _ = git_status("merge-base", "--is-ancestor", commit, revision, cwd=root, timeout=60)
+    return code == 0 if code in (0, 1) else None

@@ -1,18 +1,19 @@
 """Facts about one pod, read from its raw JSON (as the API returns it): sidecar, version, revision.
 
 Pure functions over dicts, so checks stay pure and a 20,000-pod list needs no model objects.
-Istio facts (verifier.md §3, banzai.md §3): `istio-proxy` is a container, or a native-sidecar
-init container; its image tag is the proxy version; the revision is in the injection status
-annotation (newer Istio), the `istio.io/rev` annotation, or the `istio.io/rev` pod label (1.6/1.7).
+Istio facts: `istio-proxy` is a container, or a native-sidecar init container; its image tag is
+the proxy version; the revision is in the injection status annotation (newer Istio), the
+`istio.io/rev` annotation, or the `istio.io/rev` pod label (1.6/1.7).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from core.versions import image_version
 
 __all__ = [
     "PROXY",
@@ -23,7 +24,6 @@ __all__ = [
     "is_terminating",
     "labels",
     "match_selector",
-    "minor_of",
     "owner",
     "proxy_container",
     "proxy_version",
@@ -33,7 +33,6 @@ __all__ = [
 PROXY = "istio-proxy"
 # Container states that will not heal by waiting (a new commit or a human is needed).
 _NEVER_HEALS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 Pod = Mapping[str, Any]
 
@@ -60,25 +59,9 @@ def proxy_container(pod: Pod) -> Mapping[str, Any] | None:
     return None
 
 
-def image_version(image: str) -> str:
-    """`docker.io/istio/proxyv2:1.7.7-distroless@sha256:..` -> `1.7.7`; "" when untagged."""
-    ref = image.split("@", 1)[0]
-    last = ref.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return ""
-    tag = last.rsplit(":", 1)[1]
-    m = _VERSION.match(tag)
-    return m.group(0).lstrip("v") if m else ""
-
-
 def proxy_version(pod: Pod) -> str:
     c = proxy_container(pod)
     return image_version(str(c.get("image", ""))) if c else ""
-
-
-def minor_of(version: str) -> tuple[int, int] | None:
-    m = _VERSION.match(version)
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def revision(pod: Pod) -> str:

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from generator.errors import ClusterUnreachable
+from core.errors import ClusterUnreachable
 from verifier.checks.connectivity import Probe, ProbeResult, judge
-from verifier.cluster import ExecResult
+from verifier.execresult import ExecResult
 from verifier.result import Status
 
 __all__ = ["Executor", "ProbeSettings", "run_probes"]

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from generator.errors import ClusterUnreachable
-from verifier.cluster import (
+from core.errors import ClusterUnreachable
+from verifier.errors import AccessDenied
+from verifier.resources import (
     APPLICATIONS,
     DEPLOYMENTS,
     HELMRELEASES,
@@ -23,7 +24,6 @@ from verifier.cluster import (
     NAMESPACES,
     PODS,
     SERVICES,
-    AccessDenied,
     Resource,
 )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from generator.errors import InputError, UsageError
+from core.errors import InputError, UsageError
 from verifier.gate import Result
 
 __all__ = ["FORMATS", "check_writable", "render", "to_data", "write_report"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import PlanError
+from core.plan import Plan, Stage
 from generator.discovery import find_doc
 from generator.edits import Editor
-from generator.errors import PlanError
 from generator.index import Document, RepoIndex
-from generator.plan import Plan, Stage
 
 __all__ = ["StageContext"]
 

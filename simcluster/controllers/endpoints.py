@@ -13,8 +13,8 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
+from simcluster.apierrors import StoreError
 from simcluster.controllers.kubelet import pod_ready
-from simcluster.store import StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -4,7 +4,7 @@ A MeshGateway becomes a Deployment (``istio-proxy`` at the referenced CR's proxy
 merged with ``istio.io/rev``, ``gateway-name`` and ``gateway-type``), a ServiceAccount and a
 Service of ``serviceType``. Moving the gateway to another control plane changes the selector
 labels, so the Deployment is recreated while the Service is updated in place: same UID, same
-LoadBalancer address (banzai.md §2). Status keys are capitalised like the operator writes them.
+LoadBalancer address (see docs/banzai-operator.md). Status keys are capitalised like the operator writes them.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class Gateways:
         ref = spec.get("istioControlPlane") or {}
         if ref.get("name"):
             cr = self.store.get("Istio", str(ref.get("namespace") or ns), str(ref["name"]))
-        else:  # no reference: the oldest Istio CR in the cluster (banzai.md §2)
+        else:  # no reference: the operator falls back to the oldest Istio CR in the cluster
             crs = sorted(
                 self.store.list("Istio")[0], key=lambda c: c["metadata"]["creationTimestamp"]
             )
@@ -127,7 +127,7 @@ class Gateways:
             live is not None
             and (live.get("spec") or {}).get("selector") != deployment["spec"]["selector"]
         ):
-            # Selector labels are immutable: the operator recreates the Deployment (banzai.md §2).
+            # Selector labels are immutable: the operator recreates the Deployment.
             self.store.delete("Deployment", ns, name)
         apply_object(self.store, deployment)
         svc_labels = {**labels, **(spec.get("serviceLabels") or {})}

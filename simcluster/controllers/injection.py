@@ -2,7 +2,8 @@
 
 Runs as a mutating admission hook on pod CREATE. The webhooks are the
 MutatingWebhookConfiguration objects the simulated operator writes, so the precedence is read
-from their selectors exactly as the API server would match them (banzai.md §3):
+from their selectors exactly as the API server would match them (the webhook layout is in
+docs/banzai-operator.md):
 
 - global CP: ``istio-injection In [enabled]``; its secondary webhook takes
   ``istio-injection DoesNotExist`` + ``istio.io/rev In [<global-cr>.<ns>]``;
@@ -21,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from simcluster.apierrors import StoreError
 from simcluster.mesh import Objects
-from simcluster.store import StoreError
 
 __all__ = [
     "INJECT_ANNOTATION",

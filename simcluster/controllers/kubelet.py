@@ -19,9 +19,9 @@ import hashlib
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from simcluster.apiobject import deep_copy, now_rfc3339
 from simcluster.controllers.objects import controller_of, terminating
 from simcluster.registry import pull_error
-from simcluster.store import deep_copy, now_rfc3339
 
 if TYPE_CHECKING:
     from collections.abc import Callable

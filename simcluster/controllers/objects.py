@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from simcluster.store import Store, StoreError, deep_copy
+from simcluster.apierrors import StoreError
+from simcluster.apiobject import deep_copy
+from simcluster.store import Store
 
 __all__ = [
     "apply_object",

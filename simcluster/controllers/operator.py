@@ -1,4 +1,4 @@
-"""Banzai Cloud istio-operator 0.6.x / 0.7.x, simulated (banzai.md is the specification).
+"""Banzai Cloud istio-operator 0.6.x / 0.7.x, simulated (docs/banzai-operator.md has the facts).
 
 Releases of the chart live in releases.py, MeshGateways in gateways.py. Here:
 - operators: every StatefulSet whose ``manager`` image is ``.../istio-operator:<tag>`` and whose
@@ -16,11 +16,12 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from simcluster.apierrors import StoreError
+from simcluster.apiobject import deep_copy
 from simcluster.controllers.kubelet import pod_ready
 from simcluster.controllers.objects import apply_object, controlled_by, owner_ref
 from simcluster.controllers.releases import CHART
 from simcluster.mesh import ROOT_CA_ANNOTATION
-from simcluster.store import StoreError, deep_copy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,7 +85,7 @@ class OperatorVersion:
 
 
 def cr_names(cr: Obj) -> dict[str, str]:
-    """Object names for a CR, per banzai.md §1.2 (revisioned CRs get the revision suffix)."""
+    """Object names the operator renders for a CR (revisioned CRs get the revision suffix)."""
     name = str(cr["metadata"]["name"])
     ns = str(cr["metadata"].get("namespace", "istio-system"))
     rev = name.replace(".", "-")
@@ -243,7 +244,7 @@ class Operators:
         """The operator's validating webhook: one global (unrevisioned) CP per namespace.
 
         Served by the operator pods, so it only answers while an operator runs; failurePolicy
-        Ignore means nothing is checked otherwise (banzai.md §1.2).
+        Ignore means nothing is checked otherwise.
         """
         if operation != "CREATE" or obj.get("kind") != "Istio" or not self._running:
             return
@@ -275,7 +276,7 @@ class Operators:
         spec = cr.get("spec") or {}
         operator = self.operator_for(str(spec.get("version", "")))
         if operator is None:
-            return  # no operator of that minor: nobody touches the CR (banzai.md §1.1)
+            return  # no operator of that minor: nobody touches the CR
         meta = cr["metadata"]
         if meta.get("deletionTimestamp"):
             meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
@@ -563,7 +564,7 @@ class Operators:
 
 
 def _control_plane_config(cr: Obj, names: dict[str, str], owner: list[Obj]) -> list[Obj]:
-    """The mesh and injector ConfigMaps and istiod's ValidatingWebhookConfiguration (§1.2)."""
+    """The mesh and injector ConfigMaps and istiod's ValidatingWebhookConfiguration."""
     meta, spec = cr["metadata"], cr.get("spec") or {}
     ns, rev = meta["namespace"], names["revision"]
     revisioned = spec.get("global") is False

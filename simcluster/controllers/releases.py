@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from simcluster.apiobject import deep_copy, now_rfc3339
 from simcluster.controllers.objects import apply_object, delete_quietly
-from simcluster.store import deep_copy, now_rfc3339
 
 if TYPE_CHECKING:
     from collections.abc import Callable

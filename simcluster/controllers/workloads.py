@@ -17,10 +17,11 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from simcluster.apierrors import StoreError
+from simcluster.apiobject import deep_copy, now_rfc3339
 from simcluster.controllers.injection import matches_selector
 from simcluster.controllers.kubelet import pod_ready
 from simcluster.controllers.objects import controlled_by, controller_of, owner_ref, terminating
-from simcluster.store import StoreError, deep_copy, now_rfc3339
 
 if TYPE_CHECKING:
     from collections.abc import Callable

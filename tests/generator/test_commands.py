@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.errors import InputError
+from core.plan import load_plan
 from generator import workflow
-from generator.errors import InputError
-from generator.plan import load_plan
 from tests.generator.helpers import example_repo, git, head_message, run, snapshot
 
 OLD = "istio-sample.istio-system"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.plan import load_plan
+from core.plan import load_plan
 from tests.generator.helpers import build_tree, changed_files, git, run
 
 FLUX = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.errors import PlanError
-from generator.plan import (
+from core.errors import PlanError
+from core.plan import (
     ConnectivityCheck,
     ControlPlane,
     OperatorRelease,

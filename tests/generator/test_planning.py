@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from generator.errors import UsageError
+from core.errors import UsageError
 from generator.naming import canary_name, honours_create_only, retag
 from generator.planning import MAX_FULL_PAIRS, MAX_STAGE_PAIRS, probe_pairs, split_waves
 from generator.resources import example_repo_dir

@@ -12,17 +12,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from generator.cli import main
-from generator.errors import (
+from core.errors import (
     ConflictError,
     ForgeError,
     InputError,
     PreconditionError,
     UsageError,
 )
-from generator.forge import Forge, ForgeTarget, connect
-from generator.objectdiff import semantic_diff
-from generator.plan import (
+from core.plan import (
     PLAN_PATH,
     ControlPlane,
     GatewayRef,
@@ -32,6 +29,9 @@ from generator.plan import (
     Stage,
     dump_plan,
 )
+from generator.cli import main
+from generator.forge import Forge, ForgeTarget, connect
+from generator.objectdiff import semantic_diff
 from generator.pullrequest import (
     ChangedFile,
     RemoteAuth,

@@ -29,3 +29,12 @@ def test_known_releases_and_unknown_minors_say_nothing(tmp_path: Path) -> None:
     assert unknown_release("1.9.3") == ""  # newer than the table: nothing to compare against
     assert {"1.6.0", "1.6.14", "1.7.0", "1.7.8"} <= released_istio_tags()
     assert "1.7.9" not in released_istio_tags() and len(released_istio_tags()) == 24
+
+
+def test_the_release_table_agrees_with_the_simulated_registry() -> None:
+    """Two tables kept apart on purpose: a release the generator calls known must be pullable in
+    simcluster, and the newest patch must be the registry's newest too."""
+    from simcluster.registry import RELEASED
+
+    pulled = RELEASED["docker.io/istio/proxyv2"]
+    assert released_istio_tags() == {t for t in pulled if t.rsplit(".", 1)[0] in ("1.6", "1.7")}

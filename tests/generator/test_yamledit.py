@@ -7,7 +7,7 @@ import textwrap
 import pytest
 import yaml
 
-from generator.errors import ConflictError, InputError
+from core.errors import ConflictError, InputError
 from generator.yamledit import (
     append_item,
     apply_ops,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from simcluster.api import ExecOutcome, missing_binary
+from simcluster.streams.exec import ExecOutcome, missing_binary
 
 __all__ = ["Result", "scripted_exec"]
 

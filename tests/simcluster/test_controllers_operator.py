@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from simcluster.apierrors import StoreError
 from simcluster.controllers.kubelet import pod_ready
 from simcluster.controllers.operator import OperatorVersion, cr_names
-from simcluster.store import StoreError
 from tests.simcluster.simhelp import Obj, Sim, cr_v17, operator_release, run
 
 

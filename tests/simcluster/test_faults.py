@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.errors import UsageError
+from core.errors import UsageError
 from simcluster.faults import FLAKY_ACTIONS, Faults
 
 

@@ -1,6 +1,6 @@
 """The canary upgrade as GitOps commits (what the generator writes), synced into the simulation.
 
-Each commit is hand-written here the way the stages in architecture.md describe them, so this
+Each commit is hand-written here the way the stages in docs/stages.md describe them, so this
 checks the simulation end to end under GitOps: the control plane comes up next to the old one,
 the adopted gateway moves without a new LoadBalancer, namespaces move with their rollouts, and
 cleanup either keeps or garbage-collects the gateway depending on who owns it.
@@ -11,12 +11,15 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+import pytest
 import yaml
 
 from simcluster.gitops import Syncer
 from tests.simcluster.simhelp import Sim, cr_v17, run
 from tests.simcluster.test_gitops import commit, converge, make_repo
 from tests.simcluster.test_kubectl_seed import OPERATOR_V17
+
+pytestmark = pytest.mark.slow
 
 Obj = dict[str, Any]
 V17 = "istio-sample-v17x.istio-system"

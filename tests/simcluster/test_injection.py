@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from simcluster.apierrors import StoreError
 from simcluster.controllers.injection import InjectionConfig, inject, matches_selector
-from simcluster.store import StoreError
 from tests.simcluster.simhelp import Obj, Sim, cr_v17, operator_release, run
 
 V16 = "istio-sample.istio-system"

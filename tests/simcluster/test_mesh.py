@@ -197,3 +197,26 @@ def test_service_ips_and_the_gateway_load_balancer_address() -> None:
         assert (closed.stdout, closed.exit_code) == (b"000", 7)
 
     run(scenario())
+
+
+def test_requests_to_a_service_take_its_endpoints_in_turn() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        await sim.seed()
+        sim.edit("Deployment", "demo-b", "app-b", lambda d: d["spec"].update(replicas=2))
+
+        def ready() -> int:
+            endpoints = sim.store.get("Endpoints", "demo-b", "app-b") or {}
+            return sum(len(s.get("addresses") or []) for s in endpoints.get("subsets") or [])
+
+        await sim.until(lambda: ready() == 2, what="two ready endpoints behind app-b")
+        pods = {p["metadata"]["name"] for p in sim.pods("demo-b", "k8s-app=app-b")}
+        assert len(pods) == 2
+        answered = []
+        for _ in range(4):
+            body = sim.curl("demo-a", "k8s-app=app-a", "-sS", "app-b.demo-b").stdout.decode()
+            answered.append(body.split("Hostname: ", 1)[1].split("\n", 1)[0])
+        assert set(answered) == pods, answered
+        assert answered[:2] == answered[2:], "each endpoint answers once per round"
+
+    run(scenario())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.plan import (
+from core.plan import (
     ConnectivityCheck,
     ControlPlane,
     GatewayRef,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.plan import dump_plan
+from core.plan import dump_plan
 from tests.verifier import builders as B
 from verifier.cli import main
 

@@ -10,8 +10,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from generator.errors import InputError, PlanError, UsageError
-from generator.plan import dump_plan
+from core.errors import InputError, PlanError, UsageError
+from core.plan import dump_plan
 from tests.verifier import builders as B
 from verifier.gate import Request, Result, load_baseline
 from verifier.gitrepo import Checkout

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from generator.errors import ClusterUnreachable
-from verifier.cluster import AccessDenied
+from core.errors import ClusterUnreachable
+from verifier.errors import AccessDenied
 from verifier.result import CheckResult
 from verifier.runner import Evaluation, Outcome, Polling, Verdict, poll
 

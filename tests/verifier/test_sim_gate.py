@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import ClusterUnreachable
+from core.errors import ClusterUnreachable
 from tests.verifier.simseed import git, seed_cluster
-from verifier.cluster import PODS, Cluster, RetryPolicy
+from verifier.cluster import Cluster, RetryPolicy
+from verifier.resources import PODS
 
 pytestmark = pytest.mark.slow
 

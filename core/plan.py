@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 import yaml
 
-from generator.errors import PlanError
-from generator.yamledit import Loader as _Loader
+from core.errors import PlanError
+from core.versions import minor_key
+from core.yamlload import Loader as _Loader
 
 __all__ = [
     "API_VERSION",
@@ -71,8 +72,8 @@ class OperatorRelease:
     @property
     def minor(self) -> str:
         """Istio minor this operator reconciles: 0.6.x -> 1.6, 0.7.x -> 1.7."""
-        parts = self.version.lstrip("v").split(".")
-        return f"1.{parts[1]}" if len(parts) >= 2 else ""
+        key = minor_key(self.version)
+        return f"1.{key[1]}" if key else ""
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class ControlPlane:
     @property
     def minor(self) -> str:
         """`1.7` for `1.7.7`."""
-        return ".".join(self.version.split(".")[:2])
+        key = minor_key(self.version)
+        return f"{key[0]}.{key[1]}" if key else ""
 
     @property
     def istiod(self) -> str:

@@ -1,6 +1,6 @@
 """The one error hierarchy of istio-canary; every class carries its exit code.
 
-Exit codes are a contract (architecture.md): 0 success, 1 a check failed or never passed,
+Exit codes are a contract (docs/architecture.md): 0 success, 1 a check failed or never passed,
 2 bad usage or bad input (nothing written), 3 could not verify (cluster unreachable, RBAC,
 API timeouts). The CLI layers map ``CanaryError.exit_code`` and print ``str(err)`` on one line.
 """
@@ -15,6 +15,7 @@ __all__ = [
     "ClusterUnreachable",
     "ConflictError",
     "ForgeError",
+    "GitError",
     "InputError",
     "PlanError",
     "PreconditionError",
@@ -48,6 +49,10 @@ class PreconditionError(CanaryError):
     """The repo or tree is not in a state the command may act on (dirty tree, detached HEAD)."""
 
     exit_code: ClassVar[int] = 2
+
+
+class GitError(PreconditionError):
+    """git could not be run, hung, or refused a command (see :mod:`core.git`)."""
 
 
 class ConflictError(CanaryError):

@@ -9,7 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from generator.errors import CanaryError
+from core.errors import CanaryError
 
 __all__ = ["INTERRUPTED", "handle_errors", "one_line_group"]
 
