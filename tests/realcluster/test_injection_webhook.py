@@ -18,7 +18,7 @@ import yaml
 
 from realcluster import ControlPlane
 from realcluster.crds import CRDS
-from realcluster.webhook import InjectionWebhook
+from simcluster.webhook import InjectionWebhook, webhook_configuration
 from tests.realcluster.conftest import kubectl
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
@@ -60,6 +60,27 @@ def _deployment(ns: str, annotations: dict[str, str] | None = None) -> dict[str,
     }
 
 
+ISTIO = "/apis/istio.banzaicloud.io/v1beta1/namespaces/{ns}/istios/{name}"
+
+
+def _webhook(cp: ControlPlane) -> InjectionWebhook:
+    """Served with the API server's certificate (127.0.0.1, signed by the cluster CA, which the
+    configurations' caBundle names); reads Istio CRs with the admin identity."""
+
+    def read_cr(ns: str, name: str) -> dict[str, Any] | None:
+        status, body = cp.request("GET", ISTIO.format(ns=ns, name=name))
+        return dict(body) if status == 200 else None
+
+    return InjectionWebhook(cp.pki / "apiserver.crt", cp.pki / "apiserver.key", read_cr)
+
+
+def _configure(cp: ControlPlane, hook: InjectionWebhook) -> None:
+    """(Re)write both control planes' webhook configurations to point at the hook's URL."""
+    ca = (cp.pki / "ca.crt").read_bytes()
+    configs = [webhook_configuration(cr, hook.url, ca) for cr in (GLOBAL, CANARY)]
+    kubectl(cp.kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(configs))
+
+
 @pytest.fixture(scope="module")
 def cluster(control_plane: ControlPlane) -> Iterator[tuple[Path, InjectionWebhook]]:
     kc = control_plane.kubeconfig
@@ -67,9 +88,8 @@ def cluster(control_plane: ControlPlane) -> Iterator[tuple[Path, InjectionWebhoo
     kubectl(kc, "wait", "--for=condition=Established", "crd", "--all")
     kubectl(kc, "create", "namespace", "istio-system")
     kubectl(kc, "apply", "-f", "-", stdin=yaml.safe_dump_all([GLOBAL, CANARY]))
-    with InjectionWebhook(control_plane) as hook:
-        for cr in (GLOBAL, CANARY):
-            hook.configure(cr)
+    with _webhook(control_plane) as hook:
+        _configure(control_plane, hook)
         docs: list[dict[str, Any]] = [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": labels}}
             for n, labels in NAMESPACES.items()
@@ -133,5 +153,4 @@ def test_failure_policy_fail_refuses_pods_when_the_injector_is_down(
         kubectl(kc, "run", "late", "-n", "plain", "--image=echoserver:1.10")
     finally:
         hook.start()
-        for cr in (GLOBAL, CANARY):
-            hook.configure(cr)  # the URL's port changed with the restart
+        _configure(control_plane, hook)  # the URL's port changed with the restart

@@ -1,14 +1,14 @@
-"""Sidecar injection as a real admission webhook: our HTTPS server, the API server's own matching.
+"""simcluster's sidecar injection as a real admission webhook, for a real API server.
 
-simcluster injects inside its store (``simcluster.controllers.injection``), reading the
-webhooks' selectors itself. Here the same injector template (``inject``) is served over HTTPS as
-an AdmissionReview endpoint, and ``MutatingWebhookConfiguration`` objects with the Banzai
-operator's selectors point the real API server at it. Namespace selectors, precedence between
-the global and the revisioned control plane, failurePolicy and call order are then the API
-server's, not ours.
+In its own store simcluster injects through a mutating hook (``controllers.injection``) and reads
+the webhooks' selectors itself. Here the same injector template (``inject``) is served over HTTPS
+as an AdmissionReview endpoint, and ``webhook_configuration`` writes the
+``MutatingWebhookConfiguration`` the Banzai operator writes, pointing at it. On a real API server
+(realcluster) the namespace selectors, the precedence between the global and the revisioned
+control plane, failurePolicy and call order are then the API server's, not ours.
 
-One URL per control plane, ``/inject/<cr-namespace>/<cr-name>``: the handler reads that Istio CR
-(admin credentials) for the images and revision, exactly as simcluster's injector does.
+One URL per control plane, ``/inject/<cr-namespace>/<cr-name>``; the handler asks ``read_cr``
+(the caller's API client) for that Istio CR's images and revision, as the in-store injector does.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import copy
 import json
 import ssl
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from realcluster.controlplane import ControlPlane
 from simcluster.controllers.injection import (
     INJECT_ANNOTATION,
     STATUS_ANNOTATION,
@@ -32,7 +33,7 @@ from simcluster.controllers.injection import (
 __all__ = ["InjectionWebhook", "webhook_configuration"]
 
 Obj = dict[str, Any]
-ISTIOS = "/apis/istio.banzaicloud.io/v1beta1/namespaces/{ns}/istios/{name}"
+CrReader = Callable[[str, str], "Obj | None"]  # (namespace, name) -> the Istio CR, None if absent
 OPT_OUT = ("false", "no", "n", "0", "off")
 
 
@@ -97,10 +98,14 @@ def webhook_configuration(cr: Obj, url: str, ca_bundle: bytes) -> Obj:
 
 
 class InjectionWebhook:
-    """The HTTPS injector for one control plane's clusters; ``start``/``stop`` or a context."""
+    """The HTTPS injector; ``start``/``stop`` or a context manager.
 
-    def __init__(self, cp: ControlPlane) -> None:
-        self.cp = cp
+    ``cert``/``key``: a serving certificate for 127.0.0.1 that the API server trusts (its
+    configuration's ``caBundle`` names the CA). ``read_cr``: how to read an Istio CR.
+    """
+
+    def __init__(self, cert: Path, key: Path, read_cr: CrReader) -> None:
+        self.cert, self.key, self.read_cr = cert, key, read_cr
         self.url = ""
         self.calls: list[str] = []  # request paths, for tests: which webhook the API server called
         self._server: ThreadingHTTPServer | None = None
@@ -125,10 +130,8 @@ class InjectionWebhook:
                 pass  # the API server's errors say what failed; keep test output clean
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # The API server's serving certificate is for 127.0.0.1 and signed by the cluster CA,
-        # which is what the webhook configuration's caBundle names.
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cp.pki / "apiserver.crt", self.cp.pki / "apiserver.key")
+        ctx.load_cert_chain(self.cert, self.key)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         self._server = server
         self.url = f"https://127.0.0.1:{server.server_address[1]}"
@@ -147,17 +150,6 @@ class InjectionWebhook:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def configure(self, cr: Obj) -> Obj:
-        """Create (or replace) the webhook configuration for ``cr`` pointing here."""
-        config = webhook_configuration(cr, self.url, (self.cp.pki / "ca.crt").read_bytes())
-        name = config["metadata"]["name"]
-        path = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}"
-        self.cp.request("DELETE", path)
-        status, body = self.cp.request("POST", path.rsplit("/", 1)[0], config)
-        if status != 201:
-            raise RuntimeError(f"creating {name}: HTTP {status}: {body}")
-        return config
 
     def review(self, path: str, review: Obj) -> Obj:
         """Answer one AdmissionReview: a JSON patch with the sidecar, or a denial saying why."""
@@ -179,9 +171,9 @@ class InjectionWebhook:
         if len(parts) != 3 or parts[0] != "inject":
             response.update(allowed=False, status={"code": 404, "message": f"no injector {path}"})
             return {**answer, "response": response}
-        status, cr = self.cp.request("GET", ISTIOS.format(ns=parts[1], name=parts[2]))
-        if status != 200:
-            message = f"control plane {parts[1]}/{parts[2]} not found (HTTP {status})"
+        cr = self.read_cr(parts[1], parts[2])
+        if cr is None:
+            message = f"control plane {parts[1]}/{parts[2]} not found"
             response.update(allowed=False, status={"code": 500, "message": message})
             return {**answer, "response": response}
         inject(pod, InjectionConfig.from_cr(cr))
