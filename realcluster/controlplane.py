@@ -101,8 +101,11 @@ class ControlPlane:
         extra_apiserver_args: Sequence[str] = (),
         exec_path: Sequence[Path] = (),
         pods_per_node: int = 250,
+        crds: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """``nodes`` are created as kwok fake nodes; ``binary`` defaults to ``find_binary()``."""
+        """``nodes`` are created as kwok fake nodes; ``binary`` defaults to ``find_binary()``;
+        ``crds`` are installed before the controller-manager starts, as on a real cluster where
+        CRDs long predate their objects (see ``realcluster.crds``)."""
         self.workdir = Path(workdir).resolve()
         self.node_names = list(nodes)
         self.start_timeout = start_timeout
@@ -111,6 +114,7 @@ class ControlPlane:
         self.exec_path = [Path(p) for p in exec_path]  # prepended to PATH for `kubectl exec`
         self.exec_dir = self.workdir / "exec"
         self.pods_per_node = pods_per_node  # the nodes' pod capacity: what the scheduler fills
+        self.crds = list(crds)  # installed before the controller-manager starts
         self.pki = self.workdir / "pki"
         self.kubeconfig = self.workdir / "admin.kubeconfig"
         self.url = ""
@@ -186,8 +190,7 @@ class ControlPlane:
             "--kubelet-preferred-address-types=InternalIP",
             *self.extra_apiserver_args,
         )
-        self._spawn(
-            "kube-controller-manager",
+        kcm = (
             f"--kubeconfig={kc}",
             f"--authentication-kubeconfig={kc}",
             f"--authorization-kubeconfig={kc}",
@@ -207,6 +210,8 @@ class ControlPlane:
             "--kube-api-qps=500",
             "--kube-api-burst=1000",
         )
+        if not self.crds:
+            self._spawn("kube-controller-manager", *kcm)
         self._spawn(
             "kube-scheduler",
             f"--kubeconfig={kc}",
@@ -234,6 +239,13 @@ class ControlPlane:
             "--node-ip=127.0.0.1",
         )
         self._wait("the API server's /readyz", deadline, self._readyz)
+        if self.crds:
+            # The garbage collector learns kinds from discovery at start and then only every
+            # 30 s: CRDs that exist before it starts are collected from the first second.
+            for crd in self.crds:
+                self._create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+            self._wait("CRDs Established", deadline, self._crds_established)
+            self._spawn("kube-controller-manager", *kcm)
         for name in self.node_names:
             self._create_node(name)
         self._wait("kwok nodes Ready", deadline, self._nodes_ready)
@@ -404,9 +416,22 @@ class ControlPlane:
                 "capacity": {"cpu": "32", "memory": "256Gi", "pods": str(self.pods_per_node)},
             },
         }
-        status, body = self.request("POST", "/api/v1/nodes", node)
-        if status not in (201, 409):
-            raise ControlPlaneError(f"creating node {name}: HTTP {status}: {body}")
+        self._create("/api/v1/nodes", node)
+
+    def _create(self, path: str, obj: dict[str, Any]) -> None:
+        status, body = self.request("POST", path, obj)
+        if status not in (201, 409):  # 409: there from an earlier start of this workdir
+            raise ControlPlaneError(f"creating {obj['metadata']['name']}: HTTP {status}: {body}")
+
+    def _crds_established(self) -> bool | str:
+        for crd in self.crds:
+            name = crd["metadata"]["name"]
+            path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+            status, body = self.request("GET", path)
+            conditions = body.get("status", {}).get("conditions", []) if status == 200 else []
+            if not any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                return f"CRD {name} not Established"
+        return True
 
     def _nodes_ready(self) -> bool | str:
         status, body = self.request("GET", "/api/v1/nodes")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from realcluster import BinaryMissing, ControlPlane, find_binary
+from realcluster.crds import CRDS
 
 
 def _skip_reason() -> str | None:
@@ -31,7 +32,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    with ControlPlane(tmp_path_factory.mktemp("realcp")) as cp:
+    with ControlPlane(tmp_path_factory.mktemp("realcp"), crds=CRDS) as cp:
         yield cp
 
 
