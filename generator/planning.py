@@ -139,7 +139,8 @@ def probe_pairs(
         full = [(a, b) for a in left for b in right if a != b]
         if len(full) <= MAX_FULL_PAIRS:
             return full
-    other = [b for b in right if b not in anchor] or list(right)
+    anchored = set(anchor)
+    other = [b for b in right if b not in anchored] or list(right)
     step = max(1, -(-len(anchor) // MAX_STAGE_PAIRS))
     out: list[tuple[str, str]] = []
     for i, a in enumerate(list(anchor)[::step]):

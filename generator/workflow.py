@@ -24,6 +24,7 @@ from generator.edits import Editor, FileEdit, render_diff
 from generator.gitrepo import GitRepo
 from generator.headline import SUBJECT_MAX, fit
 from generator.index import RepoIndex, build_index, no_gc
+from generator.parsecache import ParseCache
 from generator.planning import InitOptions, build_plan
 from generator.releases import unknown_release
 from generator.render import render
@@ -145,7 +146,7 @@ def _check_matches(index: RepoIndex, plan: Plan) -> None:
 
 
 def _index(root: Path) -> RepoIndex:
-    return build_index(root)
+    return build_index(root, ParseCache.in_git_dir(root))
 
 
 # ----- commands ----------------------------------------------------------------------------------
