@@ -129,6 +129,38 @@ def test_kubectl_tables_agree_on_readiness(sides: dict[str, Side]) -> None:
     assert namespaces["sim"] == namespaces["real"]
 
 
+SEED = Path(__file__).resolve().parents[2] / "example-repo"
+MESHGATEWAY = """\
+apiVersion: istio.banzaicloud.io/v1beta1
+kind: MeshGateway
+metadata: {name: demo-ingress, namespace: istio-system}
+spec:
+  type: ingress
+  serviceType: LoadBalancer
+  istioControlPlane: {name: istio-sample, namespace: istio-system}
+  ports: [{name: http2, port: 80, targetPort: 8080}]
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("istios", "-A"), ("mgw", "-A", "-o", "wide"), ("applications", "-A", "-o", "wide")],
+    ids=lambda a: a[0],
+)
+def test_the_seeds_kinds_have_the_same_names_and_columns(
+    sides: dict[str, Side], args: tuple[str]
+) -> None:
+    """The seed's own Istio CR and Argo CD Application, and a MeshGateway, through kubectl:
+    short names and printer columns as the upstream CRDs declare them (realcluster.crds)."""
+    for side in sides.values():
+        for ns in ("istio-system", "argocd"):
+            kubectl(side.kubeconfig, "create", "namespace", ns, check=False)  # once per side
+        for path in ("istio-system/istio.yaml", "argocd/apps.yaml"):
+            kubectl(side.kubeconfig, "apply", "-f", str(SEED / path))
+        kubectl(side.kubeconfig, "apply", "-f", "-", stdin=MESHGATEWAY)
+    assert _table(sides["sim"], *args)[0] == _table(sides["real"], *args)[0]
+
+
 def _verdict_fields(kind: str, obj: dict[str, Any]) -> Any:
     """What the verifier's checks decide on, per kind (verifier/pods.py, verifier/checks/)."""
     meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})

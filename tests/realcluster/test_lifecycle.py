@@ -68,8 +68,20 @@ def sides(
         yield [Side("real", control_plane.kubeconfig), Side("sim", sim.kubeconfig)]
 
 
+def _owner(obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
 def _install(side: Side, ns: str) -> dict[str, str]:
-    """The old Istio CR owning the ingress gateway (Service, Deployment) and a sentinel."""
+    """The chain the 0.6 operator leaves: the old Istio CR owns the ingress MeshGateway, which
+    owns the gateway's Service and Deployment; the CR also owns a sentinel ConfigMap."""
     side.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     side.apply(
         {
@@ -81,16 +93,27 @@ def _install(side: Side, ns: str) -> dict[str, str]:
     )
     cr = side.get("istios", ns, "istio-sample")
     assert cr is not None
-    owner = {
-        "apiVersion": ISTIO_API,
-        "kind": "Istio",
-        "name": "istio-sample",
-        "uid": cr["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-    meta = {"name": "istio-ingressgateway", "namespace": ns, "ownerReferences": [owner]}
-    labels = {"app": "istio-ingressgateway"}
+    side.apply(
+        {
+            "apiVersion": ISTIO_API,
+            "kind": "MeshGateway",
+            "metadata": {"name": GATEWAY, "namespace": ns, "ownerReferences": [_owner(cr)]},
+            "spec": {
+                "type": "ingress",
+                "istioControlPlane": {"name": "istio-sample", "namespace": ns},
+                "ports": [{"name": "http2", "port": 80, "targetPort": 8080}],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "sentinel", "namespace": ns, "ownerReferences": [_owner(cr)]},
+        },
+    )
+    mgw = side.get("meshgateways", ns, GATEWAY)
+    assert mgw is not None
+    meta = {"name": GATEWAY, "namespace": ns, "ownerReferences": [_owner(mgw)]}
+    labels = {"app": GATEWAY}
     side.apply(
         {
             "apiVersion": "v1",
@@ -110,15 +133,10 @@ def _install(side: Side, ns: str) -> dict[str, str]:
                 },
             },
         },
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {**meta, "name": "sentinel"},
-        },
     )
-    uids = {}
+    uids = {"meshgateways": mgw["metadata"]["uid"]}
     for kind in ("service", "deployment"):
-        obj = side.get(kind, ns, "istio-ingressgateway")
+        obj = side.get(kind, ns, GATEWAY)
         assert obj is not None
         uids[kind] = obj["metadata"]["uid"]
     return uids
@@ -128,35 +146,32 @@ def _gone(side: Side, kind: str, ns: str, name: str) -> Callable[[], bool]:
     return lambda: side.get(kind, ns, name) is None
 
 
-def test_deleting_the_owner_collects_the_gateway(sides: list[Side]) -> None:
+GATEWAY = "istio-ingressgateway"
+DEPENDENTS = ("meshgateways", "service", "deployment")  # what the cleanup stage must not lose
+
+
+def test_deleting_the_owner_collects_the_gateway_through_its_meshgateway(
+    sides: list[Side],
+) -> None:
     for side in sides:
         _install(side, "gc-background")
         side.kubectl("delete", "istio", "istio-sample", "-n", "gc-background", "--wait=false")
-        for kind in ("service", "deployment", "configmap"):
-            name = "sentinel" if kind == "configmap" else "istio-ingressgateway"
-            side.wait(f"{kind} collected", _gone(side, kind, "gc-background", name))
+        side.wait("sentinel collected", _gone(side, "configmap", "gc-background", "sentinel"))
+        for kind in DEPENDENTS:
+            side.wait(f"{kind} collected", _gone(side, kind, "gc-background", GATEWAY))
 
 
-def test_after_the_orphan_patch_the_gateway_survives(sides: list[Side]) -> None:
-    remove = json.dumps([{"op": "remove", "path": "/metadata/ownerReferences"}])
+def test_after_the_demos_orphan_patch_the_gateway_survives(sides: list[Side]) -> None:
+    """The manual step the cleanup gate names, exactly as rehearsal/demo.py runs it."""
+    patch = '-p=[{"op":"remove","path":"/metadata/ownerReferences"}]'
     for side in sides:
         uids = _install(side, "gc-orphaned")
-        for kind in ("service", "deployment"):
-            side.kubectl(
-                "patch",
-                kind,
-                "istio-ingressgateway",
-                "-n",
-                "gc-orphaned",
-                "--type=json",
-                "-p",
-                remove,
-            )
+        side.kubectl("patch", "mgw", "-n", "gc-orphaned", GATEWAY, "--type=json", patch)
         side.kubectl("delete", "istio", "istio-sample", "-n", "gc-orphaned", "--wait=false")
         side.wait("sentinel collected", _gone(side, "configmap", "gc-orphaned", "sentinel"))
-        for kind in ("service", "deployment"):
-            obj = side.get(kind, "gc-orphaned", "istio-ingressgateway")
-            assert obj is not None, f"{side.name}: the orphaned {kind} was collected"
+        for kind in DEPENDENTS:
+            obj = side.get(kind, "gc-orphaned", GATEWAY)
+            assert obj is not None, f"{side.name}: the orphaned gateway's {kind} was collected"
             assert obj["metadata"]["uid"] == uids[kind], f"{side.name}: {kind} recreated"
 
 
@@ -167,16 +182,13 @@ def test_cascade_orphan_strips_the_owner_reference(sides: list[Side]) -> None:
             "delete", "istio", "istio-sample", "-n", "gc-cascade-orphan", "--cascade=orphan"
         )
         side.wait("owner deleted", _gone(side, "istios", "gc-cascade-orphan", "istio-sample"))
-        for kind, name in (
-            ("service", "istio-ingressgateway"),
-            ("deployment", "istio-ingressgateway"),
-            ("configmap", "sentinel"),
-        ):
+        for kind, name in (("meshgateways", GATEWAY), ("configmap", "sentinel")):
             obj = side.get(kind, "gc-cascade-orphan", name)
             assert obj is not None, f"{side.name}: {kind} {name} collected despite orphan"
             assert not obj["metadata"].get("ownerReferences"), f"{side.name}: {kind} {name}"
-            if kind in uids:
-                assert obj["metadata"]["uid"] == uids[kind]
+        for kind in DEPENDENTS:  # the MeshGateway still owns its Service and Deployment
+            obj = side.get(kind, "gc-cascade-orphan", GATEWAY)
+            assert obj is not None and obj["metadata"]["uid"] == uids[kind], side.name
 
 
 def test_foreground_deletion_waits_for_dependents(sides: list[Side]) -> None:
@@ -185,11 +197,11 @@ def test_foreground_deletion_waits_for_dependents(sides: list[Side]) -> None:
         side.kubectl(
             "delete", "istio", "istio-sample", "-n", "gc-foreground", "--cascade=foreground"
         )
-        # kubectl waited for the owner to be gone, which foreground deletion only allows
-        # once the blocking dependents are gone.
+        # kubectl waited for the owner to be gone, which foreground deletion only allows once
+        # the dependents that block it (blockOwnerDeletion) are gone, down the whole chain.
         assert side.get("istios", "gc-foreground", "istio-sample") is None
-        for kind in ("service", "deployment"):
-            assert side.get(kind, "gc-foreground", "istio-ingressgateway") is None, side.name
+        for kind in DEPENDENTS:
+            assert side.get(kind, "gc-foreground", GATEWAY) is None, f"{side.name}: {kind}"
 
 
 def _terminate(side: Side, ns: str) -> dict[str, Any]:
