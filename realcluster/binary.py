@@ -32,4 +32,5 @@ def find_binary() -> Path:
         return DEFAULT_BIN
     if shutil.which("go") is None:
         raise BinaryMissing("Go is not installed, so the real control plane cannot be built")
-    raise BinaryMissing(f"{DEFAULT_BIN} is not built; run `make realcluster` (cold build ~20 min)")
+    where = DEFAULT_BIN.relative_to(ROOT)
+    raise BinaryMissing(f"{where} is not built; run `make realcluster` (cold build about 10 min)")
