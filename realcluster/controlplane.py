@@ -327,7 +327,11 @@ class ControlPlane:
                 cwd=self.workdir,
                 # kwok would read ~/.kwok/kwok.yaml; keep the user's home out of the cluster.
                 # REALCP_EXIT_WITH_PARENT: the component stops if this process dies unclean.
-                env={**os.environ, "HOME": str(self.workdir), "REALCP_EXIT_WITH_PARENT": "1"},
+                env={
+                    **os.environ,
+                    "HOME": str(self.workdir),
+                    "REALCP_EXIT_WITH_PARENT": str(os.getpid()),
+                },
             )
         self._procs.append(_Proc(name, popen, log))
 

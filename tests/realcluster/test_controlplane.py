@@ -122,3 +122,20 @@ def test_components_stop_when_the_harness_is_killed(tmp_path: Path) -> None:
     while [p for p in pids if _alive(p)]:
         assert time.monotonic() < deadline, f"still running: {[p for p in pids if _alive(p)]}"
         time.sleep(0.1)
+
+
+def test_a_component_whose_harness_died_before_it_started_exits(tmp_path: Path) -> None:
+    """The race the first watchdog lost: the parent is gone before the child reaches main, so
+    the child must compare getppid with the pid its parent announced, not with its own start."""
+    client, peer = controlplane.free_ports(2)
+    etcd = (
+        f'REALCP_EXIT_WITH_PARENT=$$ "{find_binary()}" etcd --data-dir "{tmp_path / "etcd"}" '
+        f"--listen-client-url=http://127.0.0.1:{client} "
+        f"--listen-peer-url=http://127.0.0.1:{peer} >/dev/null 2>&1 & echo $!"
+    )
+    # sh starts etcd in the background and exits at once: etcd is orphaned from its start.
+    pid = int(subprocess.run(["sh", "-c", etcd], capture_output=True, text=True).stdout)
+    deadline = time.monotonic() + 20
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"etcd {pid} outlived its parent"
+        time.sleep(0.1)
