@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck unit bench clean
+.PHONY: demo test test-fast lint typecheck unit bench clean realcluster
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -27,11 +27,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) realcluster
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m 'not slow'
+
+# The real control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok) as one Go
+# binary in .cache/realcluster/ (docs/realcluster.md); cached, so a second run builds nothing.
+realcluster:
+	@if command -v go >/dev/null; then realcluster/go/build.sh; \
+	else echo "realcluster: Go is not installed; tests/realcluster will skip"; fi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
