@@ -19,7 +19,7 @@ from rehearsal.progress import Progress
 from simcluster.faults import FAULT_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ("core", "generator", "verifier", "simcluster", "rehearsal")
+OURS = ("core", "generator", "verifier", "simcluster", "rehearsal", "realcluster")
 # What each package may import of ours (docs/architecture.md): core is the floor, the three parts
 # stand on it side by side, and only the rehearsal stands on all of them.
 MAY_IMPORT = {
@@ -28,6 +28,7 @@ MAY_IMPORT = {
     "verifier": {"core", "verifier"},
     "simcluster": {"core", "simcluster"},
     "rehearsal": set(OURS),
+    "realcluster": {"realcluster"},  # the real control plane's harness stands on nothing of ours
 }
 
 
