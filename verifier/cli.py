@@ -7,6 +7,7 @@ timeouts).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,19 @@ from verifier.report import FORMATS, check_writable, render, write_report
 from verifier.runner import Polling
 
 PROG = "istio-canary-verify"
+
+
+class FiniteSeconds(click.FloatRange):
+    """A number of seconds that is finite: `nan` would make every deadline comparison false
+    (a gate that never ends, or a crash in sleep), and `inf` a gate that never ends."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,14 +60,14 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(min=0),
+            type=FiniteSeconds(min=0),
             default=600.0,
             show_default=True,
             help="Deadline in seconds.",
         ),
         click.option(
             "--interval",
-            type=click.FloatRange(min=0),
+            type=FiniteSeconds(min=0),
             default=10.0,
             show_default=True,
             help="Seconds between evaluations.",
@@ -87,14 +101,14 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--probe-timeout",
-            type=click.FloatRange(min=0.5),
+            type=FiniteSeconds(min=0.5),
             default=5.0,
             show_default=True,
             help="curl --max-time per probe.",
         ),
         click.option(
             "--request-timeout",
-            type=click.FloatRange(min=0.1),
+            type=FiniteSeconds(min=0.1),
             default=30.0,
             show_default=True,
             help="Read timeout of each API request (transient failures are retried within a budget).",
