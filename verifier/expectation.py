@@ -57,6 +57,15 @@ class Expectation:
     def kind(self) -> str:
         return "plan" if self.index == 0 else self.plan.stage(self.index).kind
 
+    @property
+    def istiods(self) -> dict[str, str]:
+        """`<istiod>.<namespace>` -> revision, for both control planes of the plan: how a
+        proxy's configured discovery/CA address maps to the revision that injected it."""
+        return {
+            f"{cp.istiod}.{cp.namespace}": cp.revision
+            for cp in (self.plan.source, self.plan.target)
+        }
+
     def control_plane(self, revision: str) -> ControlPlane | None:
         """The plan's control plane with this `istio.io/rev` value."""
         for cp in (self.plan.source, self.plan.target):

@@ -86,7 +86,11 @@ def pod(
     ann: dict[str, str] = {}
     if cp is not None:
         lab["istio.io/rev"] = cp.revision
-        proxy = {"name": "istio-proxy", "image": f"docker.io/istio/proxyv2:{version or cp.version}"}
+        proxy = {
+            "name": "istio-proxy",
+            "image": f"docker.io/istio/proxyv2:{version or cp.version}",
+            "env": [{"name": "CA_ADDR", "value": f"{cp.istiod}.{cp.namespace}.svc:15012"}],
+        }
         init.append({"name": "istio-init", "image": proxy["image"]})
         if native:
             init.append({**proxy, "restartPolicy": "Always"})
@@ -134,11 +138,19 @@ def istio(cp: ControlPlane, state: str = "Available", error: str = "") -> dict[s
     }
 
 
-def deployment(ready: int = 1, replicas: int = 1) -> dict[str, Any]:
+def deployment(
+    ready: int = 1, replicas: int = 1, *, updated: int | None = None, total: int | None = None
+) -> dict[str, Any]:
+    updated = replicas if updated is None else updated
     return {
         "metadata": {"generation": 1},
         "spec": {"replicas": replicas},
-        "status": {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": replicas},
+        "status": {
+            "observedGeneration": 1,
+            "readyReplicas": ready,
+            "updatedReplicas": updated,
+            "replicas": updated if total is None else total,
+        },
     }
 
 

@@ -495,3 +495,37 @@ def test_moved_namespace_still_labelled_for_the_old_global_injector_is_pending()
         dataplane.check(B.healthy(3, legacy_injection=frozenset({"demo-b"})), expect).status
         is Status.PASSED
     )
+
+
+def test_a_pod_labelled_for_the_new_revision_but_injected_by_the_old_one_fails() -> None:
+    expect = expect_stage(B.plan(), 4, with_next_preconditions=True)
+    impostor = B.pod("demo-b", "app-b-n1-x9", B.OLD, template="n1")
+    impostor["metadata"]["labels"]["istio.io/rev"] = B.NEW.revision
+    impostor["spec"]["containers"][1]["image"] = "docker.io/istio/proxyv2:1.7.7"
+    pods = [*B.healthy(4).pods, impostor]
+    r = dataplane.check(B.healthy(4, pods=pods), expect)
+    assert r.status is Status.FAILED
+    assert (
+        "demo-b/app-b-n1-x9 labelled istio-sample-v17x.istio-system but its proxy 1.7.7 was "
+        "injected by istio-sample.istio-system (istiod istiod.istio-system)" in r.message
+    )
+    safety = cleanup.check(B.healthy(4, pods=pods), expect)
+    assert safety.status is Status.PENDING and "demo-b/app-b-n1-x9" in safety.message
+
+
+def test_istiod_ready_means_its_rollout_finished() -> None:
+    expect = expect_stage(B.plan(), 1)
+    key = (B.NEW.namespace, B.NEW.istiod)
+    old_pod_still_serving = {**B.healthy(1).deployments, key: B.deployment(updated=0, total=1)}
+    r = controlplane.check(B.healthy(1, deployments=old_pod_still_serving), expect)
+    assert r.status is Status.PENDING and "0/1 updated" in r.message
+    surplus = {**B.healthy(1).deployments, key: B.deployment(total=2)}
+    r = controlplane.check(B.healthy(1, deployments=surplus), expect)
+    assert r.status is Status.PENDING and "older ReplicaSet still running" in r.message
+    paused = B.deployment(updated=0, total=1)
+    paused["spec"]["paused"] = True
+    r = controlplane.check(
+        B.healthy(1, deployments={**B.healthy(1).deployments, key: paused}), expect
+    )
+    assert r.status is Status.FAILED and "rollout is paused" in r.message
+    assert "kubectl rollout resume" in r.message
