@@ -114,6 +114,12 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Read timeout of each API request (transient failures are retried within a budget).",
         ),
         click.option(
+            "--allow-no-probes",
+            is_flag=True,
+            default=False,
+            help="Let a stage whose plan has no connectivity checks pass connectivity.",
+        ),
+        click.option(
             "--baseline",
             type=click.Path(path_type=Path, dir_okay=False, exists=True),
             default=None,
@@ -169,6 +175,7 @@ def _run(
     probe_timeout: float,
     request_timeout: float,
     baseline: Path | None,
+    allow_no_probes: bool,
 ) -> None:
     request = Request(
         command,
@@ -177,6 +184,7 @@ def _run(
         Polling(timeout, interval, successes),
         ProbeSettings(concurrency=concurrency, max_time=probe_timeout),
         load_baseline(baseline) if baseline else None,
+        allow_no_probes,
     )
     if report is not None:
         check_writable(report)

@@ -45,6 +45,7 @@ class Expectation:
     cleanup_safety: bool
     sync: SyncTarget | None = None  # set by a gate once the stage commits are known
     baseline: Baseline | None = None  # gateway Services as an earlier run recorded them
+    allow_no_probes: bool = False  # a stage without connectivity checks may pass (an opt-in)
 
     @property
     def label(self) -> str:

@@ -47,6 +47,7 @@ class Request:
     polling: Polling = field(default_factory=Polling)
     probes: ProbeSettings = field(default_factory=ProbeSettings)
     baseline: Baseline | None = None
+    allow_no_probes: bool = False
 
 
 @dataclass
@@ -177,7 +178,9 @@ class _Session:
     def _expect(self, plan: Plan, index: int) -> Expectation:
         """Stage `index` as this run checks it: a gate adds the next stage's preconditions."""
         expect = expect_stage(plan, index, with_next_preconditions=self.request.command == "gate")
-        return replace(expect, baseline=self.request.baseline)
+        return replace(
+            expect, baseline=self.request.baseline, allow_no_probes=self.request.allow_no_probes
+        )
 
     def _checks(self, snap: Snapshot, expect: Expectation) -> list[CheckResult]:
         """The registered checks for this stage; probes run only once the data plane passed."""

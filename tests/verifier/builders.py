@@ -216,6 +216,10 @@ def gateway_pod(
     return p
 
 
+def namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": labels}}
+
+
 def healthy(stage: int, p: Plan | None = None, **overrides: Any) -> Snapshot:
     """The snapshot of a cluster exactly where the plan says it is after `stage`."""
     p = p or plan()
@@ -248,6 +252,15 @@ def healthy(stage: int, p: Plan | None = None, **overrides: Any) -> Snapshot:
             (NEW.namespace, NEW.istiod): deployment() if stage >= 1 else None,
         },
         "services": {("istio-system", "istio-ingressgateway"): service()},
+        "meshed_namespaces": {
+            ns.name: namespace(
+                ns.name,
+                {"istio.io/rev": NEW.revision}
+                if ns.name in moved
+                else {"istio-injection": "enabled"},
+            )
+            for ns in p.namespaces
+        },
     }
     fields.update(overrides)
     return Snapshot(**fields)

@@ -21,6 +21,7 @@ from verifier.checks import (
     dataplane,
     gateways,
     gitops,
+    namespaces,
 )
 from verifier.execresult import ExecResult, exit_code_of
 from verifier.expectation import expect_stage
@@ -53,7 +54,7 @@ def test_which_stages_a_check_judges_is_the_checks_own_answer() -> None:
     def judged(expect: Any) -> set[str]:
         return {c.name for c in checks_for(expect)}
 
-    every = {controlplane.NAME, dataplane.NAME, gateways.NAME, connectivity.NAME}
+    every = {controlplane.NAME, dataplane.NAME, namespaces.NAME, gateways.NAME, connectivity.NAME}
     assert judged(expect_stage(B.plan(), 2)) == every
     gate = expect_stage(B.plan(), 4, with_next_preconditions=True)  # the cleanup PR's gate
     assert judged(gate) == every | {cleanup.NAME}
@@ -68,8 +69,32 @@ def test_connectivity_waits_until_the_gate_has_probed() -> None:
     waiting = conn.evaluate(B.healthy(3), expect)
     assert waiting.status is Status.PENDING
     assert waiting.message == "waiting for the data plane before probing"
-    done = conn.evaluate(replace(B.healthy(3), probes=[]), expect)
-    assert done.status is Status.PASSED
+    # no probes is not a pass by default: nothing would show that traffic still flows
+    none = conn.evaluate(replace(B.healthy(3), probes=[]), expect)
+    assert none.status is Status.PENDING and "--allow-no-probes" in none.message
+    allowed = replace(expect, allow_no_probes=True)
+    assert conn.evaluate(replace(B.healthy(3), probes=[]), allowed).status is Status.PASSED
+
+
+def test_an_endpoint_without_a_sidecar_behind_the_target_is_named() -> None:
+    expect = expect_stage(B.plan(), 3)
+    plain = B.pod("demo-b", "app-b-plain-x7", None, app="app-b")
+    snap = B.healthy(3, pods=[*B.healthy(3).pods, plain])
+    endpoints = {
+        "subsets": [
+            {
+                "addresses": [
+                    {"targetRef": {"kind": "Pod", "name": n}}
+                    for n in ("app-b-abc12-x2", "app-b-plain-x7")
+                ]
+            }
+        ]
+    }
+    snap = replace(snap, endpoints={("demo-b", "app-b"): endpoints})
+    probes = connectivity.plan_probes(snap, expect)
+    a_to_b = next(p for p in probes if p.check.target_service == "app-b")
+    assert "without a sidecar, which answer without mTLS: demo-b/app-b-plain-x7" in a_to_b.problem
+    assert a_to_b.endpoints == ("app-b-abc12-x2", "app-b-plain-x7")
 
 
 def test_pods_left_on_the_old_revision_are_pending_and_named() -> None:
@@ -529,3 +554,40 @@ def test_istiod_ready_means_its_rollout_finished() -> None:
     )
     assert r.status is Status.FAILED and "rollout is paused" in r.message
     assert "kubectl rollout resume" in r.message
+
+
+def test_live_namespace_labels_must_select_the_expected_control_plane() -> None:
+    expect = expect_stage(B.plan(), 3)
+    good = B.healthy(3)
+    assert namespaces.check(good, expect).status is Status.PASSED
+    # demo-a moved, but istio-injection=enabled is back (it wins over istio.io/rev)
+    relabelled = {
+        **good.meshed_namespaces,
+        "demo-a": B.namespace(
+            "demo-a", {"istio-injection": "enabled", "istio.io/rev": B.NEW.revision}
+        ),
+    }
+    r = namespaces.check(B.healthy(3, meshed_namespaces=relabelled), expect)
+    assert r.status is Status.PENDING
+    assert "namespace demo-a has istio-injection=enabled, istio.io/rev=" in r.message
+    assert "injected by istio-sample.istio-system" in r.message
+    # demo-b not moved yet, but relabelled for the new revision early
+    early = {
+        **good.meshed_namespaces,
+        "demo-b": B.namespace("demo-b", {"istio.io/rev": B.NEW.revision}),
+    }
+    r = namespaces.check(B.healthy(3, meshed_namespaces=early), expect)
+    assert r.status is Status.PENDING and "namespace demo-b" in r.message
+
+
+def test_a_meshed_namespace_the_plan_does_not_list_fails_at_every_stage() -> None:
+    for stage in range(6):
+        expect = expect_stage(B.plan(), stage, with_next_preconditions=True)
+        good = B.healthy(stage)
+        extra = {
+            **good.meshed_namespaces,
+            "demo-c": B.namespace("demo-c", {"istio-injection": "enabled"}),
+        }
+        r = namespaces.check(B.healthy(stage, meshed_namespaces=extra), expect)
+        assert r.status is Status.FAILED, (stage, r.message)
+        assert "meshed namespace(s) not in the plan: demo-c (istio-injection=enabled)" in r.message

@@ -14,6 +14,7 @@ from verifier.checks.controlplane import ControlPlanes
 from verifier.checks.dataplane import DataPlane
 from verifier.checks.gateways import Gateways
 from verifier.checks.gitops import GitOpsSync
+from verifier.checks.namespaces import NamespaceLabels
 from verifier.expectation import Expectation
 
 __all__ = ["REGISTRY", "Check", "Phase", "checks_for"]
@@ -22,6 +23,7 @@ REGISTRY: tuple[Check, ...] = (
     GitOpsSync(),
     ControlPlanes(),
     DataPlane(),
+    NamespaceLabels(),
     Gateways(),
     CleanupSafety(),
     Connectivity(),

@@ -59,9 +59,7 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
     on_old = [
         f"{p['metadata'].get('namespace')}/{p['metadata'].get('name')}"
         for p in snap.pods
-        if P.proxy_container(p) is not None
-        and not P.is_finished(p)
-        and _on(p, expect)
+        if P.proxy_container(p) is not None and not P.is_finished(p) and _on(p, expect)
     ]
     if on_old:
         evidence.append({"podsOnOldRevision": on_old})

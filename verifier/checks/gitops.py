@@ -164,6 +164,9 @@ def _argo(app: Mapping[str, Any]) -> list[str]:
     for cond in status.get("conditions") or ():
         if cond.get("type") in ("ComparisonError", "InvalidSpecError"):
             problems.append(f"{cond['type']}: {cond.get('message', '')}")
+    sync = (status.get("sync") or {}).get("status", "")
+    if sync != "Synced":  # the live objects differ from git (drift, or sync turned off)
+        problems.append(f"sync status {sync or 'unknown'}, not Synced")
     health = (status.get("health") or {}).get("status", "")
     if health != "Healthy":
         problems.append(f"health {health or 'unknown'}")
