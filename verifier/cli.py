@@ -114,6 +114,14 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Read timeout of each API request (transient failures are retried within a budget).",
         ),
         click.option(
+            "--base",
+            metavar="REF",
+            default=None,
+            help="gate: the branch the PR merges into; plan and expectations are taken from "
+            "its merge-base with HEAD (default: origin/HEAD, origin/main or origin/master; "
+            "else the stage N-1 commit).",
+        ),
+        click.option(
             "--allow-no-probes",
             is_flag=True,
             default=False,
@@ -176,6 +184,7 @@ def _run(
     request_timeout: float,
     baseline: Path | None,
     allow_no_probes: bool,
+    base: str | None,
 ) -> None:
     request = Request(
         command,
@@ -185,6 +194,7 @@ def _run(
         ProbeSettings(concurrency=concurrency, max_time=probe_timeout),
         load_baseline(baseline) if baseline else None,
         allow_no_probes,
+        base,
     )
     if report is not None:
         check_writable(report)

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.errors import UsageError
 from core.plan import ConnectivityCheck, ControlPlane, GatewayRef, Plan
+
+if TYPE_CHECKING:  # the review runs git and the generator; expectations only carry its result
+    from verifier.review import Review
 
 __all__ = ["Baseline", "Expectation", "SyncTarget", "expect_stage"]
 
@@ -46,6 +50,7 @@ class Expectation:
     sync: SyncTarget | None = None  # set by a gate once the stage commits are known
     baseline: Baseline | None = None  # gateway Services as an earlier run recorded them
     allow_no_probes: bool = False  # a stage without connectivity checks may pass (an opt-in)
+    review: Review | None = None  # a gate: the PR compared with the stage recomputed from base
 
     @property
     def label(self) -> str:

@@ -26,6 +26,7 @@ from verifier.checks import (
 from verifier.execresult import ExecResult, exit_code_of
 from verifier.expectation import expect_stage
 from verifier.result import CheckResult, Status
+from verifier.review import Base, Review
 from verifier.snapshot import GitOpsRef
 
 
@@ -45,7 +46,10 @@ def test_the_registry_names_each_check_once_and_each_result_carries_that_name() 
     assert len(set(names)) == len(names)
     snap = B.healthy(4)
     target = gitops.SyncTarget(SHA2, "stage 4", {SHA2: True})
-    expect = replace(expect_stage(B.plan(), 4, with_next_preconditions=True), sync=target)
+    reviewed = Review(Base(SHA2, "merge-base of origin/main and HEAD"), B.plan(4), "next")
+    expect = replace(
+        expect_stage(B.plan(), 4, with_next_preconditions=True), sync=target, review=reviewed
+    )
     probed = replace(snap, probes=[])
     assert [c.evaluate(probed, expect).name for c in checks_for(expect)] == names
 
