@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -11,7 +10,6 @@ import click
 from core.clikit import handle_errors, one_line_group
 from core.errors import UsageError
 from generator import __version__, pullrequest, workflow
-from generator import demo as demo_module
 from generator.forge import FORGES
 from generator.planning import InitOptions, parse_wave
 
@@ -194,25 +192,3 @@ def rollback(
 ) -> None:
     """Move migrated namespaces back to the old control plane (one commit)."""
     _report(workflow.rollback(repo, namespaces, dry_run=dry_run, branch=branch), dry_run, verbose)
-
-
-@main.command()
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Keep the rehearsal (repos, PR bodies, reports) here; it must be empty or absent. "
-    "Default: a temporary directory, removed at the end.",
-)
-@click.option(
-    "--fault",
-    "faults",
-    multiple=True,
-    type=click.Choice(tuple(demo_module.FAULTS)),
-    help="Inject a simcluster fault (repeatable), e.g. split-trust to watch the gate stop.",
-)
-@handle_errors(PROG)
-def demo(workdir: Path | None, faults: tuple[str, ...]) -> None:
-    """Rehearse the whole upgrade of example-repo on a simulated cluster, gate by gate."""
-    result = demo_module.run_demo(workdir, faults)
-    if result.exit_code:
-        sys.exit(result.exit_code)

@@ -66,6 +66,7 @@ def test_persistent_5xx_gives_up_after_the_budget_with_exit_3() -> None:
     assert isinstance(err.value, ServerError) and err.value.status == 500
 
 
+@pytest.mark.slow
 def test_hung_server_times_out_instead_of_blocking() -> None:
     script = Script(hang_seconds=5)
     with (
