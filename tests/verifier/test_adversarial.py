@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from generator.cli import main as generator_cli
 from generator.resources import example_repo_dir
+from rehearsal.commands import GatePacing, verify
 from tests.conftest import GIT_ENV
 from tests.verifier.simseed import Seed, git, seed_cluster
 
@@ -45,6 +46,7 @@ class Upgrade:
     def __init__(self, seed: Seed) -> None:
         self.seed = seed
         self.open = 0  # the stage whose PR is open (0: none yet)
+        self.pr_branch = ""
 
     def pr(self, stage: int) -> Seed:
         """Bring the upgrade to "stage `stage`'s PR open, everything before it merged"."""
@@ -55,11 +57,16 @@ class Upgrade:
                 gate = s.verify("gate")
                 assert gate.exit_code == 0, gate.output
                 s.merge()
-            self.open = int(s.open_pr())
+            self.opened()
         return s
 
+    def opened(self) -> None:
+        """Open the next stage's PR and remember its branch."""
+        self.open = int(self.seed.open_pr())
+        self.pr_branch = git(self.seed.work, "branch", "--show-current")
+
     def branch(self) -> str:
-        return f"istio-canary/stage-{self.open}"
+        return self.pr_branch
 
 
 @pytest.fixture(scope="module")
@@ -185,12 +192,13 @@ def test_8_stage_n_on_the_checkout_of_another_repo_does_not_pass(
     for _ in range(2):
         res = CliRunner().invoke(generator_cli, ["next", "--repo", str(other)])
         assert res.exit_code == 0, res.output
-    work = seed.work
-    try:
-        seed.work = other
-        bad = seed.verify("stage", "2", timeout=FAST)
-    finally:
-        seed.work = work
+    bad = verify(
+        ["stage", "2"],
+        repo=other,
+        kubeconfig=Path(seed.sim.kubeconfig),
+        report=tmp_path / "other.json",
+        pacing=GatePacing(timeout=FAST, successes=2, probe_timeout=2),
+    )
     assert bad.exit_code == 1
     assert "which is not in this checkout" in bad.message("gitops-sync")
     git(seed.work, "switch", "-q", "main")
@@ -330,7 +338,6 @@ def test_a_paused_rollout_fails_early_naming_it(upgrade: Upgrade) -> None:
     seed = upgrade.pr(4)
     kubectl(seed, "rollout", "pause", "deployment/app-b", "-n", "demo-b")
     seed.merge()  # stage 4 changes app-b's template; the paused Deployment does not roll
-    upgrade.open = 5
     try:
         bad = seed.verify("stage", "4", timeout=30)
     finally:
@@ -341,6 +348,53 @@ def test_a_paused_rollout_fails_early_naming_it(upgrade: Upgrade) -> None:
     assert "kubectl rollout resume deployment/app-b -n demo-b" in bad.message("data-plane")
     assert bad.data["reason"].startswith("data-plane")  # early, not after the 30 s deadline
     good = seed.verify("stage", "4")
+    assert good.exit_code == 0, good.output
+    upgrade.opened()  # the cleanup PR
+
+
+def test_3_at_the_cleanup_gate_a_pod_anywhere_still_on_the_old_istiod_is_named(
+    upgrade: Upgrade, tmp_path: Path
+) -> None:
+    seed = upgrade.pr(5)
+    # The one manual step of the seed's cleanup: orphan the gateway the old CR still owns.
+    kubectl(
+        seed, "patch", "mgw", "-n", "istio-system", "istio-ingressgateway", "--type=json",
+        '-p=[{"op":"remove","path":"/metadata/ownerReferences"}]',
+    )  # fmt: skip
+    # A pod outside the plan's namespaces, injected by the old istiod but labelled for the new
+    # revision (e.g. copied from an old manifest and relabelled).
+    impostor = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "impostor",
+            "namespace": "default",
+            "labels": {"app": "impostor", "istio.io/rev": NEW_REV},
+            "annotations": {"sidecar.istio.io/status": '{"containers":["istio-proxy"]}'},
+        },
+        "spec": {
+            "containers": [
+                {"name": "app", "image": "k8s.gcr.io/echoserver:1.10"},
+                {
+                    "name": "istio-proxy",
+                    "image": "docker.io/istio/proxyv2:1.6.14",
+                    "env": [{"name": "CA_ADDR", "value": "istiod.istio-system.svc:15012"}],
+                },
+            ]
+        },
+    }
+    manifest = tmp_path / "impostor.json"
+    manifest.write_text(json.dumps(impostor))
+    kubectl(seed, "apply", "-f", str(manifest))
+    seed.sim.wait_settled(20)
+    try:
+        bad = seed.verify("gate", timeout=FAST)
+    finally:
+        kubectl(seed, "delete", "pod", "-n", "default", "impostor", "--wait=false")
+        seed.sim.wait_settled(20)
+    assert bad.exit_code == 1, bad.output
+    assert f"1 pod(s) still on {OLD_REV}: default/impostor" in bad.message("cleanup-safety")
+    good = seed.verify("gate")  # control: the cleanup PR passes once it is gone
     assert good.exit_code == 0, good.output
 
 
@@ -363,7 +417,7 @@ def test_non_finite_seconds_are_a_usage_error(upgrade: Upgrade) -> None:
 
 
 def test_5_a_stuck_istiod_rollout_is_not_ready(upgrade: Upgrade) -> None:
-    seed = upgrade.seed
+    seed = upgrade.seed  # stage 4 applied, the cleanup PR open
     before = seed.verify("stage", "4")
     assert before.exit_code == 0, before.output  # control: the finished rollout is ready
     # The new istiod's next pod cannot pull its image while the old pod stays Ready.
