@@ -591,7 +591,9 @@ def test_a_meshed_namespace_the_plan_does_not_list_fails_at_every_stage() -> Non
         extra = {
             **good.meshed_namespaces,
             "demo-c": B.namespace("demo-c", {"istio-injection": "enabled"}),
+            "demo-d": B.namespace("demo-d", {"istio.io/rev": B.NEW.revision}),  # born new: fine
         }
         r = namespaces.check(B.healthy(stage, meshed_namespaces=extra), expect)
         assert r.status is Status.FAILED, (stage, r.message)
         assert "meshed namespace(s) not in the plan: demo-c (istio-injection=enabled)" in r.message
+        assert "demo-d" not in r.message

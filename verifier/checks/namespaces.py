@@ -9,9 +9,10 @@ over `istio.io/rev`; `istio.io/rev=<revision>` selects that revision. So after a
 - a namespace not yet moved must still be selected by the old control plane
   (`istio-injection=enabled` for a global one, or `istio.io/rev=<old revision>`), and not carry
   the new revision early;
-- a namespace some control plane of the plan injects, but that the plan does not list (it was
-  added after `init`), is named at every stage: no stage moves it, so cleanup would leave its
-  pods on a deleted control plane. That will not heal by waiting, so it fails at once.
+- a namespace the old control plane injects, but that the plan does not list (it was added
+  after `init`), is named at every stage: no stage moves it, so cleanup would leave its pods on a
+  deleted control plane. That will not heal by waiting, so it fails at once. (A namespace born
+  on the new revision needs no stage and is left alone.)
 
 A wrong label on a planned namespace is pending: the GitOps engine may still be applying it.
 """
@@ -92,7 +93,8 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
     for ns, obj in sorted(snap.meshed_namespaces.items()):
         if ns in planned:
             continue
-        if injected_by(_labels(obj), expect) is not None:
+        # Only the old control plane's: a namespace born on the new revision needs no stage.
+        if injected_by(_labels(obj), expect) is expect.plan.source:
             unplanned.append(f"{ns} ({describe(_labels(obj))})")
     if unplanned:
         evidence.append({"meshedNamespacesNotInThePlan": unplanned})
