@@ -597,3 +597,23 @@ def test_a_meshed_namespace_the_plan_does_not_list_fails_at_every_stage() -> Non
         assert r.status is Status.FAILED, (stage, r.message)
         assert "meshed namespace(s) not in the plan: demo-c (istio-injection=enabled)" in r.message
         assert "demo-d" not in r.message
+
+
+def test_an_application_out_of_sync_or_a_kustomization_not_ready_at_its_commit_is_pending() -> None:
+    ref = GitOpsRef("Application", "argocd", "demo-apps")
+    target = gitops.SyncTarget(SHA2, "stage 2", {SHA2: True})
+    drift = _app(SHA2, sync={"status": "OutOfSync", "revision": SHA2})
+    r = gitops.check(B.healthy(2, gitops={ref: drift}), target)
+    assert r.status is Status.PENDING and "sync status OutOfSync, not Synced" in r.message
+    ks_ref = GitOpsRef("Kustomization", "flux-system", "apps")
+    ks = {
+        "metadata": {"name": "apps", "generation": 1},
+        "status": {
+            "observedGeneration": 1,
+            "lastAppliedRevision": f"main@sha1:{SHA2}",
+            "lastAttemptedRevision": f"main@sha1:{SHA1}",
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+    r = gitops.check(B.healthy(2, gitops={ks_ref: ks}), target)
+    assert r.status is Status.PENDING and f"last attempted main@sha1:{SHA1}" in r.message

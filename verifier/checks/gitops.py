@@ -182,6 +182,9 @@ def _flux(ks: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"observedGeneration {'unset' if observed is None else observed} != generation {generation}"
         )
+    attempted, applied = status.get("lastAttemptedRevision"), status.get("lastAppliedRevision")
+    if attempted and applied and attempted != applied:  # Ready must be about the applied commit
+        problems.append(f"last attempted {attempted} but last applied {applied}")
     ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
     if not ready or ready.get("status") != "True":
         reason = (
