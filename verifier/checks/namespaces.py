@@ -101,7 +101,8 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
         failed.append(
             f"meshed namespace(s) not in the plan: {', '.join(unplanned)}; they were added after "
             "`istio-canary init`, so no stage moves them and cleanup would leave their pods on a "
-            "deleted control plane: add them to the plan before going on"
+            "deleted control plane: with them in the repo, `istio-canary next` takes them into the "
+            "next wave (re-create this stage's PR from the current base)"
         )
     if failed:
         return CheckResult.failed(NAME, "; ".join(failed + pending), evidence)
