@@ -107,7 +107,10 @@ def resolve_base(root: Path, ref: str | None) -> Base:
             continue
         code, out, _ = git_status("merge-base", tip, head, cwd=root)
         if code != 0 or not out.strip():
-            raise UsageError(f"--base {name}: shares no history with HEAD")
+            raise UsageError(
+                f"--base {name}: shares no history with HEAD (a shallow clone? fetch the full "
+                "history, e.g. fetch-depth: 0)"
+            )
         return Base(out.strip(), f"merge-base of {name} and HEAD")
     if ref:
         raise UsageError(f"--base {ref}: not a commit in {root} (fetch it first)")
@@ -194,6 +197,13 @@ def _run_generator(where: Path, args: list[str]) -> tuple[int, str]:
         ("GIT_COMMITTER_EMAIL", "istio-canary-gate@invalid"),
     ):
         env.setdefault(key, value)
+    # The scratch commit is never pushed: no signing prompt, and none of the checkout's hooks.
+    count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    for i, (key, value) in enumerate(
+        (("commit.gpgsign", "false"), ("core.hooksPath", os.devnull)), start=count
+    ):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    env["GIT_CONFIG_COUNT"] = str(count + 2)
     try:
         done = subprocess.run(
             [*_generator(), *args, "--repo", str(where)],

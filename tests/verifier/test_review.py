@@ -82,3 +82,13 @@ def test_without_a_base_branch_the_stage_before_the_pr_is_the_base(pr: Path) -> 
     assert review(pr, base).problems == ()
     with pytest.raises(UsageError, match="--base origin/main: not a commit"):
         resolve_base(pr, "origin/main")
+
+
+def test_the_checkouts_hooks_and_signing_do_not_run_for_the_scratch_commit(pr: Path) -> None:
+    hook = pr / ".git/hooks/pre-commit"
+    hook.write_text("#!/bin/sh\necho 'hook ran' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    git(pr, "config", "commit.gpgsign", "true")
+    git(pr, "config", "gpg.program", "/bin/false")
+    r = review(pr, resolve_base(pr, None))
+    assert r.command == "next" and r.problems == (), r.problems
