@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from core.clikit import handle_errors, one_line_group
-from core.errors import UsageError
-from generator import __version__, pullrequest, workflow
-from generator.forge import FORGES
-from generator.planning import InitOptions, parse_wave
+from generator import __version__
+
+if TYPE_CHECKING:
+    from generator import workflow
+
+# Each command imports what it uses when it runs: `--help` and a typo must not pay for the YAML
+# engine, jinja2, deepdiff or the forges. So the choices below are spelled out here;
+# tests/test_startup.py checks them against generator.forge.FORGES.
+FORGE_CHOICES = ("github", "gitlab")
 
 PROG = "istio-canary"
 # What a Ctrl-C of a writing command leaves (workflow restores files, index and branch).
@@ -86,6 +91,9 @@ def init(
     verbose: bool,
 ) -> None:
     """Discover the mesh and commit the upgrade plan (.istio-canary/plan.yaml)."""
+    from generator import workflow
+    from generator.planning import InitOptions, parse_wave
+
     opts = InitOptions(
         to_version=to_version,
         name=name,
@@ -102,6 +110,10 @@ def init(
 @handle_errors(PROG)
 def status(repo: Path, output: str) -> None:
     """Show the stages, which are applied, and what is next."""
+    import json
+
+    from generator import workflow
+
     report = workflow.status(repo)
     if output == "json":
         click.echo(json.dumps(report, indent=2))
@@ -133,7 +145,7 @@ def status(repo: Path, output: str) -> None:
 @branch_option
 @click.option(
     "--open-pr",
-    type=click.Choice(FORGES),
+    type=click.Choice(FORGE_CHOICES),
     help="Commit on branch istio-canary/<plan>/<stage>, push it and open or update its PR "
     "(token from GITHUB_TOKEN / GITLAB_TOKEN only).",
 )
@@ -158,9 +170,14 @@ def next_(
     verbose: bool,
 ) -> None:
     """Apply the next stage of the plan as one commit (and, with --open-pr, propose it)."""
+    from generator import workflow
+
     if open_pr is None:
         _report(workflow.next_stage(repo, dry_run=dry_run, branch=branch), dry_run, verbose)
         return
+    from core.errors import UsageError
+    from generator import pullrequest
+
     if dry_run or branch:
         raise UsageError(
             "--open-pr names its own branch; it cannot be combined with --dry-run or --branch"
@@ -191,4 +208,6 @@ def rollback(
     repo: Path, namespaces: tuple[str, ...], dry_run: bool, branch: str | None, verbose: bool
 ) -> None:
     """Move migrated namespaces back to the old control plane (one commit)."""
+    from generator import workflow
+
     _report(workflow.rollback(repo, namespaces, dry_run=dry_run, branch=branch), dry_run, verbose)

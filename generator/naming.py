@@ -15,11 +15,13 @@ __all__ = [
     "retag",
 ]
 
-# The newest istio-operator (v1beta1 line) release per Istio minor it reconciles (banzai.md §1.1).
+# The newest istio-operator (v1beta1 line) release per Istio minor it reconciles
+# (docs/banzai-operator.md, section 1).
 DEFAULT_OPERATOR = {"1.6": "0.6.22", "1.7": "0.7.14"}
 MAX_MINOR_JUMP = 2
 # First operator release per line that honours `gateways.<type>.createOnly` (PR #535 in 0.6.17,
-# PR #507 in 0.7.2; banzai.md §1.4): older ones keep owning, and reverting, the gateways they made.
+# PR #507 in 0.7.2): older ones keep their ownerReference on the gateways they made, so deleting
+# their CR garbage-collects those gateways (docs/banzai-operator.md, section 4).
 CREATE_ONLY_SINCE = {(0, 6): (0, 6, 17), (0, 7): (0, 7, 2)}
 
 _SUFFIX = re.compile(r"-v\d+x$")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from core.errors import UsageError
+from core.operatorchart import SHIPPED_CHART, pair_problem
 from core.plan import (
     ConnectivityCheck,
     ControlPlane,
@@ -20,6 +21,7 @@ from core.plan import (
 )
 from core.versions import minor_of, parse_version
 from generator import __version__
+from generator.chartpin import new_chart
 from generator.discovery import Found, MeshNamespaceFound
 from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade
 from generator.stages import KINDS, Outline
@@ -139,7 +141,8 @@ def probe_pairs(
         full = [(a, b) for a in left for b in right if a != b]
         if len(full) <= MAX_FULL_PAIRS:
             return full
-    other = [b for b in right if b not in anchor] or list(right)
+    anchored = set(anchor)
+    other = [b for b in right if b not in anchored] or list(right)
     step = max(1, -(-len(anchor) // MAX_STAGE_PAIRS))
     out: list[tuple[str, str]] = []
     for i, a in enumerate(list(anchor)[::step]):
@@ -198,6 +201,16 @@ def build_plan(found: Found, opts: InitOptions) -> Plan:
         raise UsageError(
             f"--operator-version {op_version} reconciles Istio {new_op.minor}, not {target_minor}"
         )
+    if old_op.form != "plain":
+        chart = new_chart(found.operator.doc.data, op_version)
+        problem = pair_problem(
+            SHIPPED_CHART.get(chart, chart), {"istioVersion": target_minor}, op_version
+        )
+        if problem:
+            raise UsageError(
+                f"the new operator release {new_op_name} cannot run: {problem}; "
+                "pass an --operator-version that istio-canary knows the chart of"
+            )
     target = ControlPlane(
         new_name,
         found.cr_namespace,

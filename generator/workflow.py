@@ -19,12 +19,14 @@ from core.errors import InputError, PlanError, PreconditionError, UsageError
 from core.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
 from core.versions import parse_version, require_release
 from generator.apply import Renamer, restore, write_edits
+from generator.chartpin import pair_warning
 from generator.discovery import discover, refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
 from generator.gitrepo import GitRepo
 from generator.headline import SUBJECT_MAX, fit
 from generator.index import RepoIndex, build_index, no_gc
 from generator.latecomers import take_in
+from generator.parsecache import ParseCache
 from generator.planning import InitOptions, build_plan
 from generator.releases import unknown_release
 from generator.render import render
@@ -146,7 +148,7 @@ def _check_matches(index: RepoIndex, plan: Plan) -> None:
 
 
 def _index(root: Path) -> RepoIndex:
-    return build_index(root)
+    return build_index(root, ParseCache.in_git_dir(root))
 
 
 # ----- commands ----------------------------------------------------------------------------------
@@ -211,6 +213,10 @@ def init(
     out.notes = list(index.notes)
     out.warnings = [f"{msg}; discovery could not see inside it" for msg in index.broken.values()]
     out.warnings += found.warnings
+    if pair := pair_warning(
+        found.operator.doc.data, found.operator.release.name, src.operator.version
+    ):
+        out.warnings.append(pair)
     if unknown := unknown_release(opts.to_version):
         out.warnings.append(unknown)
     return out

@@ -70,7 +70,7 @@ FLUX_FILES = {
           chart:
             spec:
               chart: istio-operator
-              version: 0.0.88
+              version: 0.0.60
               sourceRef:
                 kind: HelmRepository
                 name: banzaicloud-stable

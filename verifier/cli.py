@@ -11,18 +11,20 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.clikit import handle_errors, one_line_group
 from verifier import __version__
-from verifier.cluster import Cluster, RetryPolicy
-from verifier.gate import Command, Request, load_baseline, run
-from verifier.probe import ProbeSettings
-from verifier.progress import Progress
-from verifier.report import FORMATS, check_writable, render, write_report
-from verifier.runner import Polling
+
+if TYPE_CHECKING:
+    from verifier.gate import Command
+
+# The gate imports the kubernetes client (and the checks) when it runs, not for `--help`, so
+# the report formats are spelled out here; tests/test_startup.py checks them against
+# verifier.report.FORMATS.
+REPORT_FORMATS = ("text", "json", "junit", "markdown")
 
 PROG = "istio-canary-verify"
 
@@ -81,7 +83,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--output",
-            type=click.Choice(FORMATS),
+            type=click.Choice(REPORT_FORMATS),
             default="text",
             show_default=True,
             help="Report format.",
@@ -186,6 +188,13 @@ def _run(
     allow_no_probes: bool,
     base: str | None,
 ) -> None:
+    from verifier.cluster import Cluster, RetryPolicy
+    from verifier.gate import Request, load_baseline, run
+    from verifier.probe import ProbeSettings
+    from verifier.progress import Progress
+    from verifier.report import check_writable, render, write_report
+    from verifier.runner import Polling
+
     request = Request(
         command,
         repo,

@@ -18,6 +18,7 @@ import yaml
 
 from core.plan import ControlPlane, Plan, Stage
 from core.versions import minor_of, parse_version
+from generator.chartpin import chart_version, helm_values, is_git_source, new_chart
 from generator.discovery import ISTIO_GROUP, find_doc, has_release, operator_release
 from generator.index import Document, RepoIndex
 from generator.naming import canary_name, retag
@@ -26,10 +27,22 @@ from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline, applied
 from generator.yamledit import detect_style
 
-__all__ = ["KIND", "ControlPlaneKind", "derive_spec", "operator_documents", "release_documents"]
+__all__ = [
+    "KIND",
+    "ControlPlaneKind",
+    "derive_spec",
+    "operator_documents",
+    "release_documents",
+    "spec_notes",
+]
 
-# Gateways the new CP must not create itself: it takes over the running ones instead.
+# Gateways the new CP must not create itself: it takes over the running ones instead. From 1.7
+# on `gateways.meshExpansion.enabled` defaults to `spec.meshExpansion`, so it is turned off too.
 _OWN_GATEWAYS = ("ingress", "egress")
+_OWN_GATEWAYS_17 = (*_OWN_GATEWAYS, "meshExpansion")
+# 1.6 set these through istiod's environment; the 1.7 operator has fields for them (and writes
+# the variables itself, with the RBAC istiod needs to write status).
+_ISTIOD_FLAGS = {"PILOT_ENABLE_STATUS": "enableStatus", "PILOT_ENABLE_ANALYSIS": "enableAnalysis"}
 
 
 def _retag_images(node: Any, old: str, new: str) -> Any:
@@ -46,6 +59,66 @@ def _retag_images(node: Any, old: str, new: str) -> Any:
     return node
 
 
+def _auth_policy(spec: dict[str, Any]) -> str:
+    """`controlPlaneAuthPolicy` for a 1.6 `controlPlaneSecurityEnabled`.
+
+    With istiod (the 1.6 default) the flag did not secure anything istiod serves, and the 1.7
+    operator always talks mTLS to istiod (its default, and upstream's 1.7 samples, turn the
+    1.6 samples' `false` into MUTUAL_TLS). Only a mesh without istiod that said `false` keeps NONE.
+    """
+    istiod = spec.get("istiod")
+    istiod_on = not (isinstance(istiod, dict) and istiod.get("enabled") is False)
+    return "MUTUAL_TLS" if istiod_on or spec.get("controlPlaneSecurityEnabled") else "NONE"
+
+
+def _move_istiod_flags(spec: dict[str, Any]) -> list[str]:
+    """Turn 1.6's PILOT_ENABLE_STATUS/ANALYSIS env vars into 1.7's `istiod` fields."""
+    pilot = spec.get("pilot")
+    if not isinstance(pilot, dict) or not isinstance(pilot.get("additionalEnvVars"), list):
+        return []
+    moved: list[str] = []
+    keep = []
+    for env in pilot["additionalEnvVars"]:
+        field = _ISTIOD_FLAGS.get(str(env.get("name"))) if isinstance(env, dict) else None
+        if field is None or "value" not in env:
+            keep.append(env)
+            continue
+        istiod = spec.setdefault("istiod", {})
+        istiod[field] = str(env["value"]).strip().lower() == "true"
+        moved.append(f"{env['name']} -> istiod.{field}: {str(istiod[field]).lower()}")
+    if keep:
+        pilot["additionalEnvVars"] = keep
+    else:
+        del pilot["additionalEnvVars"]
+    return moved
+
+
+def spec_notes(old_spec: dict[str, Any], new_version: str) -> list[str]:
+    """What `derive_spec` changes beyond name, version and images, and why (for the commit)."""
+    if parse_version(new_version)[:2] < (1, 7):
+        return []
+    notes = []
+    if "controlPlaneSecurityEnabled" in old_spec:
+        notes.append(
+            f"controlPlaneSecurityEnabled: {str(old_spec['controlPlaneSecurityEnabled']).lower()} "
+            f"-> controlPlaneAuthPolicy: {_auth_policy(old_spec)} (1.7 removed the field and "
+            "always secures istiod with mTLS, as upstream's 1.7 samples do)"
+        )
+    moved = _move_istiod_flags(copy.deepcopy(old_spec))
+    if moved:
+        notes.append(
+            f"{'; '.join(moved)} (1.7 sets these env vars itself from the istiod fields, "
+            "and grants istiod the RBAC to write status)"
+        )
+    if old_spec.get("meshExpansion") is True:
+        notes.append(
+            "gateways.meshExpansion.enabled: false (in 1.7 it defaults to spec.meshExpansion, "
+            "which would create a new LoadBalancer gateway here; clients keep using the "
+            "adopted ingress gateway)"
+        )
+    return notes
+
+
 def derive_spec(old_spec: dict[str, Any], old_version: str, new_version: str) -> dict[str, Any]:
     """The canary CR's spec: the old spec, adjusted for a revisioned CP at `new_version`."""
     spec = _retag_images(copy.deepcopy(old_spec), old_version, new_version)
@@ -55,12 +128,14 @@ def derive_spec(old_spec: dict[str, Any], old_version: str, new_version: str) ->
         if key in ("version", "global", "autoInjectionNamespaces"):
             continue
         if key == "controlPlaneSecurityEnabled" and new_minor >= (1, 7):
-            out["controlPlaneAuthPolicy"] = "MUTUAL_TLS" if value else "NONE"
+            out["controlPlaneAuthPolicy"] = _auth_policy(spec)
             continue
         out[key] = value
+    if new_minor >= (1, 7):
+        _move_istiod_flags(out)
     gateways = out.get("gateways")
     gateways = dict(gateways) if isinstance(gateways, dict) else {}
-    for kind in _OWN_GATEWAYS:
+    for kind in _OWN_GATEWAYS_17 if new_minor >= (1, 7) else _OWN_GATEWAYS:
         block = gateways.get(kind)
         block = dict(block) if isinstance(block, dict) else {}
         block.pop("createOnly", None)
@@ -68,12 +143,6 @@ def derive_spec(old_spec: dict[str, Any], old_version: str, new_version: str) ->
         gateways[kind] = block
     out["gateways"] = gateways
     return out
-
-
-def _without_istio_version(values: Any) -> Any:
-    if isinstance(values, dict):
-        return {k: v for k, v in values.items() if k != "istioVersion"}
-    return values
 
 
 def release_documents(index: RepoIndex, old: Document, release: str) -> list[Document]:
@@ -85,9 +154,14 @@ def release_documents(index: RepoIndex, old: Document, release: str) -> list[Doc
 def operator_documents(
     old: Document, old_cp: ControlPlane, new_cp: ControlPlane, plain: list[Document] | None = None
 ) -> list[dict[str, Any]]:
-    """The new operator release's documents, in the old one's form."""
+    """The new operator release's documents, in the old one's form.
+
+    Its chart is the one that shipped the new operator and `istioVersion` is pinned to the
+    target minor: the chart's default follows the chart's own operator (0.0.88: "1.10"), and
+    from 1.8 on it passes the manager a flag 0.7.x does not know.
+    """
     old_rel, new_rel = old_cp.operator, new_cp.operator
-    keep_istio_version = parse_version(new_cp.version)[:2] < (1, 7)
+    istio = minor_of(new_cp.version)
     data = copy.deepcopy(old.data)
     meta = data.setdefault("metadata", {})
     meta["name"] = (
@@ -97,58 +171,68 @@ def operator_documents(
         meta.pop(k, None)
     data.pop("status", None)
     if old_rel.form == "argocd-application":
-        helm = data["spec"]["source"].setdefault("helm", {})
+        source = data["spec"]["source"]
+        if "targetRevision" in source or is_git_source(old.data):
+            source["targetRevision"] = new_chart(old.data, new_rel.version)
+        helm = source.setdefault("helm", {})
         helm["releaseName"] = new_rel.name
-        params = []
-        for p in helm.get("parameters") or []:
-            if p.get("name") == "operator.image.tag":
-                p = {**p, "value": new_rel.version}
-            if p.get("name") == "istioVersion":
-                if not keep_istio_version:
-                    continue
-                p = {**p, "value": minor_of(new_cp.version)}
-            params.append(p)
-        if "parameters" in helm:
-            helm["parameters"] = params
+        params = helm.get("parameters")
+        pinned = False
+        if isinstance(params, list):
+            out = []
+            for p in params:
+                if p.get("name") == "operator.image.tag":
+                    p = {**p, "value": new_rel.version}
+                if p.get("name") == "istioVersion":
+                    p, pinned = {**p, "value": istio}, True
+                out.append(p)
+            if not pinned:
+                out.append({"name": "istioVersion", "value": istio, "forceString": True})
+                pinned = True
+            helm["parameters"] = out
         for key in ("valuesObject", "values"):
             values = helm.get(key)
             if isinstance(values, str):
                 values = yaml.safe_load(values) or {}
             if isinstance(values, dict):
-                values = _set_tag(values, new_rel.version, keep_istio_version, new_cp.version)
+                values = _set_values(values, new_rel.version, None if pinned else istio)
+                pinned = True
                 helm[key] = (
                     values if key == "valuesObject" else yaml.safe_dump(values, sort_keys=False)
                 )
+        if not pinned:
+            helm["parameters"] = [
+                {"name": "operator.image.tag", "value": new_rel.version, "forceString": True},
+                {"name": "istioVersion", "value": istio, "forceString": True},
+            ]
         return [data]
     if old_rel.form == "helmrelease":
         spec = data.setdefault("spec", {})
         if "releaseName" in spec:
             spec["releaseName"] = new_rel.name
-        spec["values"] = _set_tag(
-            spec.get("values") or {}, new_rel.version, keep_istio_version, new_cp.version
-        )
+        chart = ((spec.get("chart") or {}).get("spec")) or {}
+        if "version" in chart or "/" not in str(chart.get("chart", "")):
+            chart["version"] = new_chart(old.data, new_rel.version)
+        spec["values"] = _set_values(spec.get("values") or {}, new_rel.version, istio)
         return [data]
     # plain: rename the release in each of its documents and point the image at the new tag.
-    out = []
+    out_docs = []
     for doc in plain or [old]:
         renamed = _rename(copy.deepcopy(doc.data), old_rel.name, new_rel.name)
         if doc.kind == "StatefulSet":
             for c in renamed["spec"]["template"]["spec"]["containers"]:
                 if str(c.get("image", "")).rpartition(":")[0].endswith("istio-operator"):
                     c["image"] = retag(c["image"], new_rel.version)
-        out.append(renamed)
-    return out
+        out_docs.append(renamed)
+    return out_docs
 
 
-def _set_tag(
-    values: dict[str, Any], tag: str, keep_istio_version: bool, version: str
-) -> dict[str, Any]:
+def _set_values(values: dict[str, Any], tag: str, istio: str | None) -> dict[str, Any]:
+    """The operator image tag set, and `istioVersion` pinned (unless a parameter pins it)."""
     values = copy.deepcopy(values)
     values.setdefault("operator", {}).setdefault("image", {})["tag"] = tag
-    if not keep_istio_version:
-        values = _without_istio_version(values)
-    elif "istioVersion" in values:
-        values["istioVersion"] = minor_of(version)
+    if istio is not None:
+        values["istioVersion"] = istio
     return values
 
 
@@ -245,11 +329,17 @@ def _edit(ctx: StageContext) -> dict[str, Any]:
     )
     ctx.editor.create(tgt.operator.file, op_text)
     ctx.editor.add_resource(op_doc.file, tgt.operator.file)
+    new_docs = operator_documents(op_doc, src, tgt)
     return {
         "cr_file": tgt.file,
         "operator_file": tgt.operator.file,
         "operator_dir": posixpath.dirname(tgt.operator.file),
         "chart": _chart_source(op_doc),
+        "new_chart": chart_version(new_docs[0]) if src.operator.form != "plain" else "",
+        "old_chart": chart_version(op_doc.data),
+        "istio_version": helm_values(new_docs[0]).get("istioVersion", ""),
+        "git_chart": is_git_source(op_doc.data),
+        "spec_notes": spec_notes(old_cr.data.get("spec") or {}, tgt.version),
     }
 
 

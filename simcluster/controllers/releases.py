@@ -15,6 +15,7 @@ import yaml
 
 from simcluster.apiobject import deep_copy, now_rfc3339
 from simcluster.controllers.objects import apply_object, delete_quietly
+from simcluster.controllers.operator_chart import manager_flags, mark_crash
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -75,7 +76,16 @@ def release_values(obj: Obj) -> tuple[str, str, Obj]:
     return release, namespace, values
 
 
-def render_release(release: str, namespace: str, values: Obj) -> list[Obj]:
+def chart_version(obj: Obj) -> str:
+    """The chart version a release pins (an Application's targetRevision of a Helm repository)."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Application":
+        source = spec.get("source") or {}
+        return str(source.get("targetRevision") or "") if source.get("chart") else ""
+    return str((((spec.get("chart") or {}).get("spec") or {}).get("version")) or "")
+
+
+def render_release(release: str, namespace: str, values: Obj, chart: str = "") -> list[Obj]:
     """The istio-operator chart's workload objects for one release (what `helm template` gives)."""
     op = values.get("operator") or {}
     image = op.get("image") or {}
@@ -98,10 +108,9 @@ def render_release(release: str, namespace: str, values: Obj) -> list[Obj]:
         "--leader-election-name", f"{release}-leader",
         "--webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs",
     ]  # fmt: skip
-    if istio_version >= "1.7":
-        args += ["--webhook-name", f"{release}-webhook"]
+    args += manager_flags(chart, values, release, namespace)
     selector = {k: labels[k] for k in ("control-plane", "controller-tools.k8s.io", INSTANCE)}
-    statefulset = {
+    statefulset: Obj = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
         "metadata": {"name": release, "namespace": namespace, "labels": dict(labels)},
@@ -145,6 +154,7 @@ def render_release(release: str, namespace: str, values: Obj) -> list[Obj]:
             },
         },
     }
+    mark_crash(statefulset["spec"]["template"], args, tag)
     account = {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -211,7 +221,7 @@ class Releases:
             self.store.create(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
             )
-        desired = render_release(release, namespace, values)
+        desired = render_release(release, namespace, values, chart_version(rel))
         tracking = f"{kind}/{ns}/{name}"
         for obj in desired:
             obj["metadata"].setdefault("annotations", {})["simcluster.istio-canary.dev/release"] = (

@@ -129,7 +129,9 @@ def test_flux_fleet_through_every_stage(tmp_path: Path) -> None:
     assert run("next", "--repo", str(repo)).exit_code == 0
     hr = yaml.safe_load((repo / "infrastructure/istio/istio-operator-v17x.yaml").read_text())
     assert hr["kind"] == "HelmRelease" and hr["metadata"]["name"] == "istio-operator-v17x"
-    assert hr["spec"]["values"] == {"operator": {"image": {"tag": "0.7.14"}}}
+    # The chart that shipped 0.7.14, with istioVersion pinned (0.0.88's default, 1.10, crashes it).
+    assert hr["spec"]["values"] == {"operator": {"image": {"tag": "0.7.14"}}, "istioVersion": "1.7"}
+    assert hr["spec"]["chart"]["spec"]["version"] == "0.0.69"
     cr = yaml.safe_load((repo / "infrastructure/istio/mesh-v17x.yaml").read_text())
     assert cr["spec"]["controlPlaneAuthPolicy"] == "MUTUAL_TLS"
     assert cr["spec"]["proxy"]["image"] == "my.registry:5000/istio/proxyv2:1.7.7"

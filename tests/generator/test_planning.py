@@ -80,7 +80,7 @@ def test_derived_spec_of_the_seed_sample() -> None:
     spec = derive_spec(cr["spec"], "1.6.14", "1.7.7")
     assert list(spec)[:2] == ["version", "global"] and spec["global"] is False
     assert spec["policy"]["image"] == "docker.io/istio/mixer:1.7.7"
-    assert spec["controlPlaneAuthPolicy"] == "NONE"
+    assert spec["controlPlaneAuthPolicy"] == "MUTUAL_TLS"  # as the 1.7 operator and samples
     assert "controlPlaneSecurityEnabled" not in spec and "autoInjectionNamespaces" not in spec
     assert spec["gateways"]["ingress"]["enabled"] is False
     assert spec["gateways"]["ingress"]["ports"] == cr["spec"]["gateways"]["ingress"]["ports"]

@@ -69,12 +69,18 @@ def test_init_and_five_stages_follow_the_stage_model(tmp_path: Path) -> None:
     assert spec["proxy"]["image"] == spec["proxyInit"]["image"] == "docker.io/istio/proxyv2:1.7.7"
     assert spec["gateways"]["ingress"]["enabled"] is False
     assert spec["gateways"]["egress"]["enabled"] is False
-    assert spec["controlPlaneAuthPolicy"] == "NONE" and "controlPlaneSecurityEnabled" not in spec
+    assert (
+        spec["controlPlaneAuthPolicy"] == "MUTUAL_TLS" and "controlPlaneSecurityEnabled" not in spec
+    )
     assert "autoInjectionNamespaces" not in spec
     (app,) = _docs(repo / "argocd/istio-operator-v17x.yaml")
     helm = app["spec"]["source"]["helm"]
     assert app["metadata"]["name"] == helm["releaseName"] == "istio-operator-v17x"
-    assert {p["name"]: p["value"] for p in helm["parameters"]} == {"operator.image.tag": "0.7.14"}
+    assert {p["name"]: p["value"] for p in helm["parameters"]} == {
+        "operator.image.tag": "0.7.14",
+        "istioVersion": "1.7",
+    }
+    assert app["spec"]["source"]["targetRevision"] == "0.0.69"  # the chart that shipped 0.7.14
     assert (
         "istio-sample-v17x.yaml" in _docs(repo / "istio-system/kustomization.yaml")[0]["resources"]
     )

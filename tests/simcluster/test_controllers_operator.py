@@ -393,7 +393,7 @@ def test_flux_helmrelease_and_argo_application_install_the_operator_chart() -> N
                 "spec": {
                     "targetNamespace": "istio-system",
                     "releaseName": "istio-operator-v17x",
-                    "chart": {"spec": {"chart": "istio-operator", "version": "0.0.88", "sourceRef": {"kind": "HelmRepository", "name": "banzaicloud"}}},
+                    "chart": {"spec": {"chart": "istio-operator", "version": "0.0.69", "sourceRef": {"kind": "HelmRepository", "name": "banzaicloud"}}},
                     "values": {"operator": {"image": {"tag": "0.7.14"}}},
                 },
             },
@@ -402,7 +402,7 @@ def test_flux_helmrelease_and_argo_application_install_the_operator_chart() -> N
                 "kind": "Application",
                 "metadata": {"name": "op16", "namespace": "argocd"},
                 "spec": {
-                    "source": {"chart": "istio-operator", "targetRevision": "0.0.88", "helm": {"releaseName": "istio-operator-v16x", "values": "operator:\n  image:\n    tag: '0.6.12'\nistioVersion: '1.6'\n"}},
+                    "source": {"chart": "istio-operator", "targetRevision": "0.0.60", "helm": {"releaseName": "istio-operator-v16x", "values": "operator:\n  image:\n    tag: '0.6.12'\nistioVersion: '1.6'\n"}},
                     "destination": {"namespace": "istio-system"},
                     "syncPolicy": {"automated": {"prune": True}},
                 },
@@ -423,7 +423,7 @@ def test_flux_helmrelease_and_argo_application_install_the_operator_chart() -> N
         assert (
             app["status"]["sync"]["revision"]
             == app["status"]["operationState"]["syncResult"]["revision"]
-            == "0.0.88"
+            == "0.0.60"
         )
         v16 = sim.store.get("StatefulSet", "istio-system", "istio-operator-v16x")
         assert v16 is not None and "banzaicloud/istio-operator:0.6.12" in [

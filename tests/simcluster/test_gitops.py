@@ -82,7 +82,7 @@ def test_example_repo_syncs_to_a_meshed_cluster_with_argo_status(tmp_path: pathl
             assert op["startedAt"] <= op["finishedAt"] <= status["reconciledAt"]
             assert status["health"]["status"] == "Healthy" and status["sourceType"] == "Kustomize"
         chart = app_status(sim, "istio-operator-v16x")
-        assert chart["sync"]["revision"] == "0.0.88" and chart["health"]["status"] == "Healthy"
+        assert chart["sync"]["revision"] == "0.0.60" and chart["health"]["status"] == "Healthy"
         for ns in ("demo-a", "demo-b"):
             (pod,) = sim.pods(ns)
             assert any(

@@ -48,7 +48,7 @@ OPERATOR_V17 = {
         "source": {
             "repoURL": "https://kubernetes-charts.banzaicloud.com",
             "chart": "istio-operator",
-            "targetRevision": "0.0.88",
+            "targetRevision": "0.0.69",
             "helm": {"releaseName": "istio-operator-v17x", "parameters": [{"name": "operator.image.tag", "value": "0.7.14", "forceString": True}]},
         },
         "destination": {"server": "https://kubernetes.default.svc", "namespace": "istio-system"},

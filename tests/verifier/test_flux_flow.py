@@ -30,9 +30,9 @@ def test_flux_seed_flow_stage_by_stage_to_the_end(tmp_path: Path) -> None:
             sync = gate.check("gitops-sync")
             assert sync["status"] == "passed", sync
             charts = {e["object"]: e.get("chartVersion") for e in sync["evidence"]}
-            operators = {"HelmRelease istio-system/istio-operator-v16x": "0.0.88"}
+            operators = {"HelmRelease istio-system/istio-operator-v16x": "0.0.60"}
             if index >= 2:  # the control-plane stage added the new operator's HelmRelease
-                operators["HelmRelease istio-system/istio-operator-v17x"] = "0.0.88"
+                operators["HelmRelease istio-system/istio-operator-v17x"] = "0.0.69"
             assert charts == {
                 "Kustomization flux-system/apps": None,
                 "Kustomization flux-system/infrastructure": None,
