@@ -15,11 +15,18 @@ from core.errors import UsageError
 
 __all__ = ["FAULT_NAMES", "FLAKY_ACTIONS", "Faults"]
 
-FAULT_NAMES: tuple[str, ...] = ("split-trust", "stuck-rollout", "no-sync", "api-flaky")
+FAULT_NAMES: tuple[str, ...] = (
+    "split-trust",
+    "stuck-rollout",
+    "no-sync",
+    "api-flaky",
+    "cabundle-drift",
+)
 """split-trust: a control plane created while on gets its own root CA (cross-CP mTLS fails).
 stuck-rollout: pods created while on never become Ready.
 no-sync: the GitOps syncer stops applying commits.
-api-flaky: a share of API requests answer 429 + Retry-After, 500, a reset, or hang."""
+api-flaky: a share of API requests answer 429 + Retry-After, 500, a reset, or hang.
+cabundle-drift: upstream istiods keep rewriting their webhooks' caBundle."""
 
 FLAKY_ACTIONS: tuple[str, ...] = ("429", "500", "reset", "hang")
 

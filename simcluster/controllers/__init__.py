@@ -32,6 +32,7 @@ class Controllers:
             endpoints,
             gateways,
             injection,
+            istiod,
             kubelet,
             operator,
             releases,
@@ -53,6 +54,7 @@ class Controllers:
         self.releases = releases.Releases(self)
         self.operator = operator.Operators(self)
         self.gateways = gateways.Gateways(self, self.operator)
+        self.istiods = istiod.Istiods(self)
         parts = (
             self.kubelet,
             self.workloads,
@@ -60,6 +62,7 @@ class Controllers:
             self.releases,
             self.operator,
             self.gateways,
+            self.istiods,
         )
         self._parts = parts
         self._handlers: dict[str, Callable[[str, str], None]] = {}
@@ -167,6 +170,9 @@ class Controllers:
             self.kubelet.release_stuck()
         if name == "split-trust":
             self.operator.resync_all()
+        if name == "cabundle-drift":
+            for dep in self.store.list("Deployment", shared=True)[0]:
+                self.istiods.on_event("MODIFIED", dep, None)
 
 
 def start(store: Store, faults: Faults) -> Controllers:
