@@ -1,6 +1,7 @@
 """Switchable faults of the simulated cluster, so tests can rehearse what goes wrong in real ones.
 
-One registry is shared by the API middleware (``api-flaky``), the controllers (``stuck-rollout``),
+One registry is shared by the API middleware (``api-flaky``), the controllers (``stuck-rollout``,
+``webhook-overlap``, ``dangling-validator``, ``cabundle-drift``),
 the mesh (``split-trust``) and the GitOps syncer (``no-sync``). Switches may be flipped from any
 thread (tests, the HTTP fault endpoint); listeners are told so controllers can re-evaluate.
 """
@@ -20,12 +21,18 @@ FAULT_NAMES: tuple[str, ...] = (
     "stuck-rollout",
     "no-sync",
     "api-flaky",
+    "webhook-overlap",
+    "dangling-validator",
     "cabundle-drift",
 )
 """split-trust: a control plane created while on gets its own root CA (cross-CP mTLS fails).
 stuck-rollout: pods created while on never become Ready.
 no-sync: the GitOps syncer stops applying commits.
 api-flaky: a share of API requests answer 429 + Retry-After, 500, a reset, or hang.
+webhook-overlap: a second injector webhook configuration, pointing at the oldest upstream istiod,
+    matches every namespace an injector already matches (double injection, last one wins).
+dangling-validator: the validators point at an istiod Service that does not exist, so creating
+    Istio config fails with the API server's webhook call error.
 cabundle-drift: upstream istiods keep rewriting their webhooks' caBundle."""
 
 FLAKY_ACTIONS: tuple[str, ...] = ("429", "500", "reset", "hang")

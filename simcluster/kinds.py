@@ -204,6 +204,43 @@ KINDS: tuple[Kind, ...] = (
             ("Control Plane", "string", ".spec.istioControlPlane", 0),
         ),
     ),
+    # Istio config, so that creating it goes through Istio's validating webhooks (v1 is served
+    # from Istio 1.22 on; the CRDs' other versions are not modelled).
+    Kind(
+        "networking.istio.io",
+        "v1",
+        "VirtualService",
+        "virtualservices",
+        "virtualservice",
+        True,
+        ("vs",),
+        (),
+        ("istio-io", "networking-istio-io"),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Gateways", "string", ".spec.gateways", 0),
+            ("Hosts", "string", ".spec.hosts", 0),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
+        ),
+    ),
+    Kind(
+        "networking.istio.io",
+        "v1",
+        "DestinationRule",
+        "destinationrules",
+        "destinationrule",
+        True,
+        ("dr",),
+        (),
+        ("istio-io", "networking-istio-io"),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Host", "string", ".spec.host", 0),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
+        ),
+    ),
     Kind(
         "argoproj.io",
         "v1alpha1",

@@ -29,6 +29,7 @@ class Controllers:
 
     def __init__(self, store: Store, faults: Faults) -> None:
         from simcluster.controllers import (
+            admission,
             endpoints,
             gateways,
             injection,
@@ -36,6 +37,7 @@ class Controllers:
             kubelet,
             operator,
             releases,
+            webhookfaults,
             workloads,
         )
 
@@ -55,6 +57,7 @@ class Controllers:
         self.operator = operator.Operators(self)
         self.gateways = gateways.Gateways(self, self.operator)
         self.istiods = istiod.Istiods(self)
+        self.webhook_faults = webhookfaults.WebhookFaults(self)
         parts = (
             self.kubelet,
             self.workloads,
@@ -63,6 +66,7 @@ class Controllers:
             self.operator,
             self.gateways,
             self.istiods,
+            self.webhook_faults,
         )
         self._parts = parts
         self._handlers: dict[str, Callable[[str, str], None]] = {}
@@ -71,6 +75,7 @@ class Controllers:
         self._unsubscribe = [
             store.subscribe(self._on_event),
             store.add_mutator(injection.mutator(store)),
+            store.add_mutator(admission.validator(store)),
             store.add_mutator(self.kubelet.admit),
             store.add_mutator(self.operator.validate_istio),
             faults.subscribe(self._on_fault),
@@ -170,6 +175,8 @@ class Controllers:
             self.kubelet.release_stuck()
         if name == "split-trust":
             self.operator.resync_all()
+        if name in ("webhook-overlap", "dangling-validator"):
+            self.webhook_faults.fault_changed()
         if name == "cabundle-drift":
             for dep in self.store.list("Deployment", shared=True)[0]:
                 self.istiods.on_event("MODIFIED", dep, None)
