@@ -1,11 +1,14 @@
 """Argo CD's comparison of desired and live objects, for the fields controllers rewrite.
 
 An Application is OutOfSync when a live object differs from what Git renders, unless the
-Application's ``spec.ignoreDifferences`` covers the difference. Entries select objects by
-``group`` (``""`` for the core group), ``kind``, and optionally ``name`` and ``namespace``, and
-name fields with ``jsonPointers`` (RFC 6901, e.g. ``/webhooks/0/clientConfig/caBundle``) or
-``jqPathExpressions`` (the path subset ``.a.b``, ``.a[]``, ``.a[]?``, ``.a[0]``, ``.["a"]``),
-as Argo CD's ``ResourceIgnoreDifferences`` does.
+Application's ``spec.ignoreDifferences`` covers the difference. As in argo-cd's
+``util/argo/normalizers/diff_normalizer.go``, entries select objects by ``group`` (``""`` for
+the core group) and ``kind``, both globs (``*``), and optionally exact ``name`` and
+``namespace``; a field is ignored when one of ``jsonPointers`` (RFC 6901, e.g.
+``/webhooks/0/clientConfig/caBundle``, removed with everything below it) or
+``jqPathExpressions`` (Argo CD deletes them with jq; here the path subset ``.a.b``, ``.a[]``,
+``.a[]?``, ``.a[0]``, ``.["a"]``, while ``select(...)`` and other filters ignore nothing)
+names it or a field above it. ``managedFieldsManagers`` is not modelled.
 
 What differs (``differences``): every field Git sets whose live value is not the same, and,
 for webhook configurations, a ``caBundle`` the live webhook has and Git does not: istiod
@@ -16,6 +19,7 @@ Other fields only the live object has (server defaults, status) are not differen
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import Any
 
@@ -120,7 +124,9 @@ def rules_for(app: Obj, obj: Obj) -> list[Obj]:
     meta = obj.get("metadata") or {}
     out = []
     for rule in (app.get("spec") or {}).get("ignoreDifferences") or []:
-        if str(rule.get("group", "")) != group or rule.get("kind") != obj.get("kind"):
+        if not fnmatch.fnmatchcase(group, str(rule.get("group", ""))):
+            continue
+        if not fnmatch.fnmatchcase(str(obj.get("kind", "")), str(rule.get("kind", ""))):
             continue
         if rule.get("name") and rule["name"] != meta.get("name"):
             continue

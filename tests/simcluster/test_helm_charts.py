@@ -6,6 +6,7 @@ istiod, its injector, tag and validator webhooks, base's default validator and t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -228,7 +229,10 @@ def test_flux_values_from_configmap_then_values_and_helm_controller_error() -> N
     assert resolve_version(rel.version, {"1.31.0", "1.31.1", "1.30.5"}) == "1.31.1"
     with pytest.raises(
         InputError,
-        match="could not resolve ConfigMap chart values reference 'flux-system/istiod-values' with key 'values.yaml'",
+        match=re.escape(
+            "could not resolve ConfigMap chart values reference 'flux-system/istiod-values' "
+            "with key 'values.yaml'"
+        ),
     ):
         flux_release(hr, repos, lambda k, ns, n: None)
     oci = {
@@ -271,3 +275,11 @@ def test_argo_differences_and_ignore_rules_as_argo_cd_specifies_them() -> None:
         "caBundle",
     ]
     assert jq_path(".webhooks | map(.x)") is None
+    wildcard = {
+        "spec": {
+            "ignoreDifferences": [
+                {"group": "*", "kind": "*Webhook*", "jsonPointers": ["/webhooks"]}
+            ]
+        }
+    }
+    assert [d for d in diffs if not ignored(d, rules_for(wildcard, desired))] == []
