@@ -14,7 +14,11 @@ Application ``status.sync.revision``, ``status.operationState`` (phase, startedA
 
 Helm sources of the istio-operator chart are not rendered here: the release controller in
 ``controllers.operator`` installs them (and owns those Applications' status), as Argo CD's own
-Helm rendering would. Runs on the server's loop thread; git and kustomize run only when the
+Helm rendering would. Releases of Istio's ``base``, ``istiod`` and ``gateway`` charts (Argo CD
+Helm sources, Flux HelmReleases with the HelmRepository / OCIRepository of the commit) are
+rendered here by ``simcluster.charts`` at each sync, so ``valuesFrom`` reads the live ConfigMaps,
+and applied like any other source; webhook lists merge by webhook name, and the fields an
+Application's ``ignoreDifferences`` names are left as they are live (docs/simcluster-helm.md). Runs on the server's loop thread; git and kustomize run only when the
 head commit changes.
 """
 
