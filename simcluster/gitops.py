@@ -56,6 +56,7 @@ from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
 from simcluster.registry import RELEASED
 from simcluster.store import Store
+from simcluster.substitution import substitute, variables
 from simcluster.syncstatus import REQUESTED_AT, SyncStatus, is_tooling
 
 __all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]
@@ -69,6 +70,17 @@ FLUX_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
 HELM_NAME = "helm.toolkit.fluxcd.io/name"
 HELM_NAMESPACE = "helm.toolkit.fluxcd.io/namespace"
 WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+# Older versions a Flux installation still serves for its kinds; stored as the served one (the
+# CRDs convert with strategy None, so the object is the same).
+SERVED_ALIASES = {
+    "helm.toolkit.fluxcd.io/v2beta1": "helm.toolkit.fluxcd.io/v2",
+    "helm.toolkit.fluxcd.io/v2beta2": "helm.toolkit.fluxcd.io/v2",
+    "kustomize.toolkit.fluxcd.io/v1beta2": "kustomize.toolkit.fluxcd.io/v1",
+    # and Istio's CRDs serve their config at v1alpha3/v1beta1 beside v1
+    "networking.istio.io/v1alpha3": "networking.istio.io/v1",
+    "networking.istio.io/v1beta1": "networking.istio.io/v1",
+    "security.istio.io/v1beta1": "security.istio.io/v1",
+}
 _ROOT = ("repo", "", "")
 REFRESH = "argocd.argoproj.io/refresh"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
@@ -199,6 +211,7 @@ class Syncer:
         self._failed: set[tuple[str, str, str]] = set()
         self._scan_errors = ErrorLog(log)
         self._chart_repos: list[Obj] = []
+        self._repo_objects: dict[tuple[str, str, str], Obj] = {}
         self._root: pathlib.Path | None = None
 
     def close(self) -> None:
@@ -249,10 +262,22 @@ class Syncer:
                     "source.toolkit.fluxcd.io/"
                 ):
                     self._chart_repos.append(doc)
+                elif doc["kind"] in ("ConfigMap", "Secret") and isinstance(
+                    doc.get("metadata"), dict
+                ):
+                    meta = doc["metadata"]
+                    key = (
+                        str(doc["kind"]),
+                        str(meta.get("namespace") or ""),
+                        str(meta.get("name")),
+                    )
+                    self._repo_objects[key] = doc
         self._scan_errors.report(errors)
         return found
 
-    def _render_dir(self, root: pathlib.Path, rel: str, *, recurse: bool) -> tuple[list[Obj], str]:
+    def _render_dir(
+        self, root: pathlib.Path, rel: str, *, recurse: bool, flux: bool = False
+    ) -> tuple[list[Obj], str]:
         directory = (
             (root / rel.removeprefix("./").lstrip("/")).resolve()
             if rel not in ("", ".", "./")
@@ -264,18 +289,40 @@ class Syncer:
             if (directory / name).is_file():
                 out = _run(["kubectl", "kustomize", str(directory)])
                 return _documents(out.decode(), f"{rel}/{name}"), "Kustomize"
+        if recurse and flux:
+            return self._flux_tree(root, directory), "Directory"
         pattern = "**/*" if recurse else "*"
         docs: list[Obj] = []
         for path in sorted(directory.glob(pattern)):
             if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
                 where = str(path.relative_to(root))
-                docs.extend(_documents(_read(path, where), where))
+                docs.extend(_named(_documents(_read(path, where), where), where))
         return docs, "Directory"
+
+    def _flux_tree(self, root: pathlib.Path, directory: pathlib.Path) -> list[Obj]:
+        """kustomize-controller's generated kustomization for a path without one: the manifests
+        of the directory, and each subdirectory built with kustomize where it has a
+        kustomization.yaml, else walked the same way."""
+        docs: list[Obj] = []
+        for path in sorted(directory.iterdir()):
+            where = str(path.relative_to(root))
+            if path.is_dir():
+                names = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+                if any((path / n).is_file() for n in names):
+                    out = _run(["kubectl", "kustomize", str(path)])
+                    docs.extend(_named(_documents(out.decode(), where), where))
+                elif not path.name.startswith("."):
+                    docs.extend(self._flux_tree(root, path))
+            elif path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+                found = _documents(_read(path, where), where)
+                docs.extend(_named([d for d in found if not _kustomize_config(d)], where))
+        return docs
 
     def _render(self, sha: str) -> None:
         root = self._checkout(sha)
         self._root = root
         self._chart_repos = []
+        self._repo_objects = {}
         self._scanned = self._scan(root)
         sources: list[Source] = []
         seen: set[tuple[str, str, str]] = set()
@@ -307,6 +354,22 @@ class Syncer:
                 ).startswith("argoproj.io/"):
                     queue.append(child)
             sources.append(source)
+        rendered = {
+            (str(d["kind"]), str(d["metadata"]["name"])): d
+            for s in sources
+            if s.kind == "Kustomization"
+            for d in s.desired
+            if d.get("kind") in ("HelmRelease", "Kustomization") and "${" not in json.dumps(d)
+        }
+        for source in sources:  # Flux applies what the Kustomization substituted, not the file
+            if source.kind == "HelmRelease" and (source.kind, source.key[2]) in rendered:
+                source.obj = rendered[(source.kind, source.key[2])]
+        self._scanned = [
+            rendered.get((str(o["kind"]), str(o["metadata"]["name"])), o)
+            if "${" in json.dumps(o)
+            else o
+            for o in self._scanned
+        ]
         self._sources = sources
         self._rendered_sha = sha
 
@@ -323,7 +386,11 @@ class Syncer:
             default_ns = str((spec.get("destination") or {}).get("namespace") or "")
             override = ""
         else:
-            docs, kind = self._render_dir(root, str(spec.get("path", "./")), recurse=True)
+            docs, kind = self._render_dir(
+                root, str(spec.get("path", "./")), recurse=True, flux=True
+            )
+            if spec.get("postBuild"):
+                docs = substitute(docs, variables(obj, self._read_object))
             default_ns = override = str(spec.get("targetNamespace") or "")
         for doc in docs:
             try:
@@ -348,6 +415,15 @@ class Syncer:
         if self._root not in path.parents or not path.is_file():
             return None
         return _read(path, rel)
+
+    def _read_object(self, kind: str, namespace: str, name: str) -> Obj | None:
+        """A ConfigMap or Secret as the cluster has it, else as the commit declares it."""
+        live = self.store.get(kind, namespace, name)
+        if live is not None:
+            return live
+        return self._repo_objects.get((kind, namespace, name)) or self._repo_objects.get(
+            (kind, "", name)
+        )
 
     def _istio_chart(self, obj: Obj) -> bool:
         """Is this Application / HelmRelease a release of one of Istio's charts?"""
@@ -378,6 +454,12 @@ class Syncer:
             return "not a release of an Istio chart"
         known = RELEASED.get("docker.io/istio/pilot", frozenset())
         version = resolve_version(release.version, known)
+        if version not in known:  # Istio publishes a chart with each release, no other
+            source.desired = []
+            return (
+                f"no '{release.chart}' chart with version matching '{release.version}' found "
+                f"in {release.repository}"
+            )
         release = ChartRelease(
             release.chart,
             version,
@@ -463,6 +545,9 @@ class Syncer:
     def _apply(self, desired: Obj, source: Source | None) -> str:
         """Create or three-way-merge one object; returns "created", "configured" or "unchanged"."""
         desired = deep_copy(desired)
+        served = SERVED_ALIASES.get(str(desired.get("apiVersion", "")))
+        if served:
+            desired["apiVersion"] = served
         meta = desired.setdefault("metadata", {})
         annotations = meta.setdefault("annotations", {})
         annotations.update(self._tracking(source, desired))
@@ -789,6 +874,19 @@ class Syncer:
                     self.status.helmrelease(live, source, [], False)
             elif live.get("status") and (live.get("spec") or {}).get("wait"):
                 self.status.kustomization(live, source, self.applied_sha or "", [], False)
+
+
+def _kustomize_config(doc: Obj) -> bool:
+    """A kustomize file (kustomization, component), not a Kubernetes object."""
+    return str(doc.get("apiVersion", "")).startswith("kustomize.config.k8s.io/")
+
+
+def _named(docs: list[Obj], where: str) -> list[Obj]:
+    """Manifests must name themselves; one without a name is refused, naming the file."""
+    for doc in docs:
+        if not isinstance(doc.get("metadata"), dict) or not doc["metadata"].get("name"):
+            raise InputError(f"{where}: {doc.get('kind')} has no metadata.name")
+    return docs
 
 
 def _chart_name(obj: Obj) -> str:

@@ -15,6 +15,7 @@ from core.errors import InputError
 from simcluster.argodiff import differences, ignored, jq_path, rules_for
 from simcluster.charts.istio import is_istio_repository, render
 from simcluster.charts.sources import argo_release, flux_release, resolve_version
+from simcluster.substitution import DISABLED, substitute, variables
 
 Obj = dict[str, Any]
 
@@ -283,3 +284,26 @@ def test_argo_differences_and_ignore_rules_as_argo_cd_specifies_them() -> None:
         }
     }
     assert [d for d in diffs if not ignored(d, rules_for(wildcard, desired))] == []
+
+
+def test_flux_post_build_substitution_defaults_sources_and_opt_out() -> None:
+    ks = {
+        "metadata": {"name": "infra", "namespace": "flux-system"},
+        "spec": {"postBuild": {
+            "substitute": {"region": "eu"},
+            "substituteFrom": [{"kind": "ConfigMap", "name": "vars"}, {"kind": "Secret", "name": "nope", "optional": True}],
+        }},
+    }  # fmt: skip
+    found = {("ConfigMap", "flux-system", "vars"): {"data": {"version": "1.30.5", "region": "us"}}}
+    values = variables(ks, lambda k, ns, n: found.get((k, ns, n)))
+    assert values == {"version": "1.30.5", "region": "eu"}
+    docs = [
+        {"kind": "HelmRelease", "metadata": {"name": "a"}, "spec": {"version": "${version}", "x": "${unset:=d}", "y": "${unset}"}},
+        {"kind": "ConfigMap", "metadata": {"name": "b", "annotations": {DISABLED: "disabled"}}, "data": {"v": "${version}"}},
+    ]  # fmt: skip
+    out = substitute(docs, values)
+    # an unset variable is empty text in the serialised YAML, which parses as null (as in Flux)
+    assert out[0]["spec"] == {"version": "1.30.5", "x": "d", "y": None}
+    assert out[1]["data"] == {"v": "${version}"}
+    with pytest.raises(InputError, match="ConfigMap 'flux-system/vars' not found"):
+        variables(ks, lambda k, ns, n: None)

@@ -225,3 +225,83 @@ def test_plain_tag_webhook_and_plain_gateway_deployment(tmp_path: pathlib.Path) 
         )
         assert injected(gw, "1-26-4", "1.26.4")
         assert [c["name"] for c in gw["spec"]["containers"]] == ["istio-proxy"]
+
+
+def test_flux_substituted_v2beta1_release_in_a_kustomization_path(tmp_path: pathlib.Path) -> None:
+    """The common Flux layout: the version in a ConfigMap, substituted by postBuild into a
+    v2beta1 HelmRelease the Kustomization applies; Istio config in an older version too."""
+    repo = tmp_path / "repo"
+    helmrepo.init(repo)
+    ks = {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "istio", "namespace": "flux-system"},
+        "spec": {
+            "interval": "10m", "path": "./istio", "prune": True,
+            "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+            "postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "istio-version"}]},
+        },
+    }  # fmt: skip
+    version = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "istio-version", "namespace": "flux-system"},
+        "data": {"version": "1.29.8"},
+    }
+    helmrepo.write(repo, "clusters/sim/istio.yaml", ks, version)
+    release = """\
+apiVersion: source.toolkit.fluxcd.io/v1beta2
+kind: HelmRepository
+metadata: {name: istio, namespace: istio-system}
+spec: {interval: 1h, url: https://istio-release.storage.googleapis.com/charts}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2beta1
+kind: HelmRelease
+metadata: {name: istiod, namespace: istio-system}
+spec:
+  chart:
+    spec:
+      chart: istiod
+      version: "${version}"
+      sourceRef: {kind: HelmRepository, name: istio}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2beta1
+kind: HelmRelease
+metadata: {name: broken, namespace: istio-system}
+spec:
+  chart:
+    spec:
+      chart: gateway
+      version: "${missing:=1.29.99}"
+      sourceRef: {kind: HelmRepository, name: istio}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: public, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+"""
+    helmrepo.write(repo, "istio/releases.yaml", text=release)
+    helmrepo.write(repo, "istio/namespace.yaml", helmrepo.namespace("istio-system"))
+    helmrepo.commit(repo, "istio from a version ConfigMap")
+    with SimCluster(repo=repo, workdir=tmp_path / "sim") as sim:
+        sim.wait_settled()
+        apps = client.AppsV1Api(api(sim))
+        dep = poll(
+            lambda: [d for d in apps.list_namespaced_deployment("istio-system").items],
+            lambda ds: len(ds) == 1,
+        )
+        assert [d.metadata.name for d in dep] == ["istiod"]
+        image = dep[0].spec.template.spec.containers[0].image
+        assert image == "docker.io/istio/pilot:1.29.8"
+        broken = custom(
+            sim, "helm.toolkit.fluxcd.io", "v2", "istio-system", "helmreleases", "broken"
+        )
+        ready = {c["type"]: c for c in broken["status"]["conditions"]}["Ready"]
+        assert ready["status"] == "False"
+        assert ready["message"].startswith(
+            "no 'gateway' chart with version matching '1.29.99' found"
+        )
+        gateway = custom(sim, "networking.istio.io", "v1", "istio-system", "gateways", "public")
+        assert gateway["spec"]["selector"] == {"istio": "ingressgateway"}
