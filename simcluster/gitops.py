@@ -111,6 +111,7 @@ class Source:
     source_type: str = "Directory"
     helm: bool = False  # a release of one of Istio's charts, rendered by ``charts.istio``
     chart: str = ""  # that chart's name
+    revisions: list[str] = field(default_factory=list)  # per source of a multi-source Application
     release: ChartRelease | None = None
 
     @property
@@ -624,7 +625,12 @@ class Syncer:
             if failure:
                 errors.append(failure)
             elif source.kind == "Application" and source.release is not None:
+                git_sha = sha
                 sha = source.release.version  # Argo CD records a Helm source's chart version
+                many = (live.get("spec") or {}).get("sources") or []
+                source.revisions = [
+                    sha if s.get("chart") else git_sha for s in many if isinstance(s, dict)
+                ]
         if automated and not suspended and not errors and self._waits_for_injector(source):
             self._deferred.add(source.key)
             if source.kind == "Application":

@@ -89,9 +89,25 @@ class SyncStatus:
             "revision": sha,
             "comparedTo": {"source": src, "destination": deep_copy(spec.get("destination") or {})},
         }
+        if source.revisions:  # a multi-source Application records one revision per source
+            status["sync"] = {
+                "status": status["sync"]["status"],
+                "revisions": list(source.revisions),
+                "comparedTo": {
+                    "sources": deep_copy(spec.get("sources") or []),
+                    "destination": deep_copy(spec.get("destination") or {}),
+                },
+            }
         last_op = old.get("operationState") or {}
+        last_result = last_op.get("syncResult") or {}
         new_operation = automated and (
-            changed or errors or (last_op.get("syncResult") or {}).get("revision") != sha
+            changed
+            or errors
+            or (
+                last_result.get("revisions") != source.revisions
+                if source.revisions
+                else last_result.get("revision") != sha
+            )
         )
         if new_operation:
             phase = "Failed" if errors else "Succeeded"
@@ -113,6 +129,12 @@ class SyncStatus:
                 },
                 "syncResult": {"revision": sha, "source": src, "resources": results},
             }
+            if source.revisions:
+                status["operationState"]["syncResult"] = {
+                    "revisions": list(source.revisions),
+                    "sources": deep_copy(spec.get("sources") or []),
+                    "resources": results,
+                }
             history = list(old.get("history") or [])
             if phase == "Succeeded" and (not history or history[-1].get("revision") != sha):
                 history.append(

@@ -305,3 +305,40 @@ spec:
         )
         gateway = custom(sim, "networking.istio.io", "v1", "istio-system", "gateways", "public")
         assert gateway["spec"]["selector"] == {"istio": "ingressgateway"}
+
+
+def test_argo_multi_source_values_from_git_and_revisions(tmp_path: pathlib.Path) -> None:
+    repo = tmp_path / "repo"
+    helmrepo.init(repo)
+    app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "istiod-1-31-1", "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "sources": [
+                {"repoURL": "https://git.example.com/mesh.git", "targetRevision": "main", "ref": "values"},
+                {"repoURL": "ghcr.io/istio/release/charts", "chart": "istiod", "targetRevision": "1.31.1",
+                 "helm": {"releaseName": "istiod-1-31-1", "valueFiles": ["$values/values/istiod.yaml"]}},
+            ],
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "istio-system"},
+            "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    }  # fmt: skip
+    helmrepo.write(repo, "argocd/istiod.yaml", app)
+    helmrepo.write(
+        repo, "values/istiod.yaml", text="# kept by the platform team\nrevision: 1-31-1\n"
+    )
+    sha = helmrepo.commit(repo, "istiod from OCI with values in git")
+    with SimCluster(repo=repo, workdir=tmp_path / "sim") as sim:
+        sim.wait_settled()
+        apps = client.AppsV1Api(api(sim))
+        dep = apps.read_namespaced_deployment("istiod-1-31-1", "istio-system")
+        assert dep.spec.template.spec.containers[0].image == "docker.io/istio/pilot:1.31.1"
+        status = poll(
+            lambda: custom(sim, "argoproj.io", "v1alpha1", "argocd", "applications", "istiod-1-31-1")["status"],
+            lambda s: "revisions" in s.get("sync", {}),
+        )  # fmt: skip
+        assert status["sync"]["revisions"] == [sha, "1.31.1"]
+        assert status["operationState"]["syncResult"]["revisions"] == [sha, "1.31.1"]
+        assert status["sourceType"] == "Helm"
