@@ -644,6 +644,12 @@ class Syncer:
                     KIND_ORDER.index(o["kind"]) if o["kind"] in KIND_ORDER else len(KIND_ORDER)
                 ),
             )
+            if (
+                source.kind == "HelmRelease"
+                and source.release is not None
+                and ((live.get("spec") or {}).get("install") or {}).get("createNamespace")
+            ):
+                self._ensure_namespace(source.release.namespace)
             if source.kind == "Application" and "CreateNamespace=true" in (
                 ((live.get("spec") or {}).get("syncPolicy") or {}).get("syncOptions") or []
             ):

@@ -219,13 +219,12 @@ def flux_default(repo: pathlib.Path, *, version: str = "1.27.3", url: str = OLD_
             "istiod", "istiod", "istio-system",
             valuesFrom=[{"kind": "ConfigMap", "name": "istiod-values"}],
         ),
-        release("istio-ingress", "gateway", "istio-ingress"),
+        release("istio-ingress", "gateway", "istio-gateways", install={"createNamespace": True}),
     )  # fmt: skip
     write(
         repo,
         "infra/namespaces.yaml",
         namespace("istio-system"),
-        ns_labels("istio-ingress", {"istio-injection": "enabled"}),
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",

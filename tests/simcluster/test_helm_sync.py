@@ -135,6 +135,12 @@ def test_flux_default_revision_from_the_moved_chart_repository(tmp_path: pathlib
         assert injected(app_b, "default", "1.31.1")
         env = {e["name"]: e.get("value") for e in proxy_of(app_b)["env"] or []}  # type: ignore[index]
         assert env["CA_ADDR"] == "istiod.istio-system.svc:15012"
+        # the gateway's namespace comes from install.createNamespace and has no injection label:
+        # the pod's own sidecar.istio.io/inject=true selects the default revision's object. webhook
+        (gw,) = poll(
+            lambda: pods(core, "istio-gateways"), lambda ps: len(ps) == 1 and bool(proxy_of(ps[0]))
+        )
+        assert injected(gw, "default", "1.31.1")
         hr = poll(
             lambda: custom(sim, "helm.toolkit.fluxcd.io", "v2", "flux-system", "helmreleases", "istiod"),
             lambda h: any(c["type"] == "Ready" and c["status"] == "True" for c in (h.get("status") or {}).get("conditions") or []),
