@@ -278,7 +278,11 @@ def inject(pod: Obj, cfg: InjectionConfig) -> Obj:
     if own is not None and cfg.upstream:
         merged = {**proxy, **{k: v for k, v in own.items() if k not in ("image", "env", "args")}}
         merged["image"] = proxy_image
-        merged["env"] = [*proxy["env"], *(own.get("env") or [])]
+        ours = {e["name"] for e in proxy["env"]}
+        merged["env"] = [
+            *proxy["env"],
+            *(e for e in own.get("env") or [] if e.get("name") not in ours),
+        ]
         spec["containers"] = [merged if c is own else c for c in spec["containers"]]
     else:
         spec["containers"] = [*(spec.get("containers") or []), proxy]

@@ -118,3 +118,28 @@ def test_an_injector_whose_istiod_is_gone_refuses_the_pod_with_the_api_server_me
         )
 
     run(scenario())
+
+
+def test_a_gateway_pod_injected_twice_keeps_one_filled_in_proxy() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        await control_planes(
+            sim,
+            ("1.26.4", "istiod", {}),
+            ("1.28.2", "istiod-1-28-2", {"revision": "1-28-2", "revisionTags": ["default"]}),
+        )
+        sim.ensure_ns("gateways", {"istio-injection": "enabled"})
+        gw = pod("gateways", "gw", **{"sidecar.istio.io/inject": "true"})
+        gw["metadata"]["annotations"] = {"inject.istio.io/templates": "gateway"}
+        gw["spec"]["containers"] = [
+            {"name": "istio-proxy", "image": "auto", "env": [{"name": "MINE", "value": "1"}]}
+        ]
+        created = sim.store.create(gw)
+        (proxy,) = created["spec"]["containers"]
+        assert proxy["image"] == "docker.io/istio/proxyv2:1.26.4"
+        names = [e["name"] for e in proxy["env"]]
+        assert len(names) == len(set(names)) and "MINE" in names
+        assert "initContainers" not in created["spec"]
+        assert revision_of(created) == "default"
+
+    run(scenario())
