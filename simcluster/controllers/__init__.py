@@ -75,6 +75,8 @@ class Controllers:
         self._unsubscribe = [
             store.subscribe(self._on_event),
             store.add_mutator(injection.mutator(store)),
+            store.add_mutator(self.istiods.admit),
+            store.add_mutator(self.webhook_faults.admit),
             store.add_mutator(admission.validator(store)),
             store.add_mutator(self.kubelet.admit),
             store.add_mutator(self.operator.validate_istio),

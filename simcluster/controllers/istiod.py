@@ -6,7 +6,10 @@ The charts create every webhook without a ``caBundle`` and the validators with
 its CA bundle in every webhook's ``clientConfig.caBundle``; each validator (its own
 ``istio-validator-R-<ns>`` and, when base's ``defaultRevision`` is R, ``istiod-default-validator``)
 gets the bundle and ``failurePolicy: Fail``. It does so when its Service has a ready endpoint,
-and again whenever someone (a GitOps sync) puts a field back.
+and puts the fields back at once when someone (a GitOps sync) writes them: the write is
+corrected as it is stored (an admission hook), so no reader ever sees the chart's values
+again while istiod runs. A real istiod takes a moment; a gate that polls must not pass on the
+moment, so none is modelled.
 
 Fault ``cabundle-drift``: istiod keeps rewriting the bundle (a new one every second), so the
 webhook configurations never stop changing.
@@ -87,6 +90,31 @@ class Istiods:
                     meta = dep["metadata"]
                     self.ctl.enqueue("istiod", str(meta.get("namespace", "")), str(meta["name"]))
 
+    def _trust(self, deployment: Obj) -> str:
+        """The bundle this istiod writes now."""
+        meta = deployment["metadata"]
+        namespace = str(meta.get("namespace", ""))
+        root = str((meta.get("annotations") or {}).get(ROOT_CA_ANNOTATION, "istio-ca-secret"))
+        return ca_bundle(f"{namespace}/{root}", self._generation.get((namespace, meta["name"]), 0))
+
+    def admit(self, operation: str, obj: Obj, old: Obj | None) -> None:
+        """Admission hook: a write to a running istiod's webhooks keeps what istiod wrote."""
+        kind = obj.get("kind")
+        if kind not in WEBHOOK_KINDS:
+            return
+        revision = (obj["metadata"].get("labels") or {}).get("istio.io/rev")
+        if not revision:
+            return
+        for dep in self.store.list("Deployment", shared=True)[0]:
+            meta = dep["metadata"]
+            namespace = str(meta.get("namespace", ""))
+            if (
+                is_upstream_istiod(dep)
+                and _revision(dep) == revision
+                and webhook_ready(self.store, namespace, str(meta["name"]))
+            ):
+                _set_trust(str(kind), obj, namespace, self._trust(dep))
+
     def sync(self, namespace: str, name: str) -> None:
         deployment = self.store.get("Deployment", namespace, name)
         if deployment is None or not is_upstream_istiod(deployment):
@@ -98,12 +126,7 @@ class Istiods:
         key = (namespace, name)
         if drifting:
             self._generation[key] = self._generation.get(key, 0) + 1
-        root = str(
-            (deployment["metadata"].get("annotations") or {}).get(
-                ROOT_CA_ANNOTATION, "istio-ca-secret"
-            )
-        )
-        bundle = ca_bundle(f"{namespace}/{root}", self._generation.get(key, 0))
+        bundle = self._trust(deployment)
         revision = _revision(deployment)
         for kind in WEBHOOK_KINDS:
             for config in self.store.list(kind, shared=True)[0]:
@@ -118,16 +141,21 @@ class Istiods:
         current = self.store.get(kind, None, str(config["metadata"]["name"]))
         if current is None:
             return
-        changed = False
-        for hook in current.get("webhooks") or []:
-            client = hook.setdefault("clientConfig", {})
-            if (client.get("service") or {}).get("namespace", namespace) != namespace:
-                continue
-            if client.get("caBundle") != bundle:
-                client["caBundle"] = bundle
-                changed = True
-            if kind == "ValidatingWebhookConfiguration" and hook.get("failurePolicy") != "Fail":
-                hook["failurePolicy"] = "Fail"
-                changed = True
-        if changed:
+        if _set_trust(kind, current, namespace, bundle):
             self.store.update(current)
+
+
+def _set_trust(kind: str, config: Obj, namespace: str, bundle: str) -> bool:
+    """Write istiod's bundle (and, in validators, Fail) into ``config``; True if it changed."""
+    changed = False
+    for hook in config.get("webhooks") or []:
+        client = hook.setdefault("clientConfig", {})
+        if (client.get("service") or {}).get("namespace", namespace) != namespace:
+            continue
+        if client.get("caBundle") != bundle:
+            client["caBundle"] = bundle
+            changed = True
+        if kind == "ValidatingWebhookConfiguration" and hook.get("failurePolicy") != "Fail":
+            hook["failurePolicy"] = "Fail"
+            changed = True
+    return changed

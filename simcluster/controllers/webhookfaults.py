@@ -12,7 +12,8 @@ revision with no error, as with a leftover injector on a real cluster.
 at an istiod) is pointed at ``istiod-retired``, a Service that does not exist, as when
 ``defaultRevision`` still names a deleted revision; creating Istio config then fails with the
 API server's webhook call error (``controllers/admission.py``). A GitOps sync that puts the
-name back is undone while the fault is on; switching it off restores the name.
+name back is corrected as it is stored while the fault is on (an admission hook, so no request
+ever sees the good name); switching it off restores the name.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ def _istiod_services(services: list[Obj]) -> list[Obj]:
     return sorted(
         found,
         key=lambda s: (str(s["metadata"].get("creationTimestamp", "")), str(s["metadata"]["name"])),
+    )
+
+
+def _points_at_istiod(config: Obj) -> bool:
+    return any(
+        str(((h.get("clientConfig") or {}).get("service") or {}).get("name", "")).startswith(
+            "istiod"
+        )
+        for h in config.get("webhooks") or []
     )
 
 
@@ -140,6 +150,27 @@ class WebhookFaults:
 
     def fault_changed(self) -> None:
         self.ctl.enqueue(*KEY)
+
+    def admit(self, operation: str, obj: Obj, old: Obj | None) -> None:
+        """Admission hook: while ``dangling-validator`` is on, a target validator stays dangling."""
+        if obj.get("kind") != "ValidatingWebhookConfiguration":
+            return
+        if not self.ctl.faults.enabled("dangling-validator"):
+            return
+        name = str(obj["metadata"].get("name"))
+        has_default = self.store.get(
+            "ValidatingWebhookConfiguration", None, "istiod-default-validator"
+        )
+        if name != "istiod-default-validator" and (
+            has_default is not None or not _points_at_istiod(obj)
+        ):
+            return
+        annotations = obj["metadata"].setdefault("annotations", {})
+        for hook in obj.get("webhooks") or []:
+            svc = (hook.get("clientConfig") or {}).get("service") or {}
+            if svc and svc.get("name") != DANGLING_SERVICE:
+                annotations[ORIGINAL] = str(svc.get("name"))
+                svc["name"] = DANGLING_SERVICE
 
     def sync(self) -> None:
         self._overlap(self.ctl.faults.enabled("webhook-overlap"))

@@ -31,11 +31,19 @@ def two_revisions(repo: pathlib.Path) -> None:
     helmrepo.commit(repo, "control plane 1-28-2")
 
 
+def live_pods(core: client.CoreV1Api, ns: str) -> list[dict]:  # type: ignore[type-arg]
+    """The namespace's pods that are not terminating."""
+    return [p for p in pods(core, ns) if not p["metadata"].get("deletion_timestamp")]
+
+
 def restart(core: client.CoreV1Api, ns: str) -> list[dict]:  # type: ignore[type-arg]
-    (old,) = pods(core, ns)
+    """Delete the namespace's one pod; its ReplicaSet's replacement, once injected."""
+    (old,) = poll(lambda: live_pods(core, ns), lambda ps: len(ps) == 1)
     core.delete_namespaced_pod(old["metadata"]["name"], ns, grace_period_seconds=0)
     return poll(  # type: ignore[no-any-return]
-        lambda: [p for p in pods(core, ns) if p["metadata"]["name"] != old["metadata"]["name"]],
+        lambda: [
+            p for p in live_pods(core, ns) if p["metadata"]["name"] != old["metadata"]["name"]
+        ],
         lambda ps: len(ps) == 1 and bool(proxy_of(ps[0])),
     )
 
@@ -117,6 +125,13 @@ def test_dangling_validator_refuses_istio_config_as_a_real_api_server(
             'webhook: Post "https://istiod-retired.istio-system.svc:443/validate?timeout=10s": '
             'service "istiod-retired" not found'
         )
+        for attempt in range(3):  # a sync writes the chart's validator; the fault still holds
+            sim.sync_now()
+            after_sync = adm.read_validating_webhook_configuration("istiod-default-validator")
+            assert after_sync.webhooks[0].client_config.service.name == "istiod-retired"
+            assert after_sync.webhooks[0].failure_policy == "Fail"
+            with pytest.raises(ApiException):
+                create_vs(sim, f"after-sync-{attempt}")
         if shutil.which("kubectl"):
             done = subprocess.run(
                 ["kubectl", "--kubeconfig", str(sim.kubeconfig), "apply", "-n", "demo-a", "-f", "-"],
