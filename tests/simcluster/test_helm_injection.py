@@ -143,3 +143,41 @@ def test_a_gateway_pod_injected_twice_keeps_one_filled_in_proxy() -> None:
         assert revision_of(created) == "default"
 
     run(scenario())
+
+
+def test_pods_of_two_upstream_revisions_talk_mtls_and_lose_a_deleted_istiod() -> None:
+    from tests.simcluster.simhelp import load
+
+    async def scenario() -> None:
+        sim = Sim()
+        await control_planes(
+            sim,
+            ("1.26.4", "istiod-1-26-4", {"revision": "1-26-4"}),
+            ("1.28.2", "istiod-1-28-2", {"revision": "1-28-2"}),
+        )
+        sim.ensure_ns("demo-a", {"istio.io/rev": "1-26-4"})
+        sim.ensure_ns("demo-b", {"istio.io/rev": "1-28-2"})
+        sim.apply(*load("apps/demo-a/app-a.yaml"), *load("apps/demo-b/app-b.yaml"))
+        await sim.settle()
+        assert revision_of(sim.pods("demo-b")[0]) == "1-28-2"
+        result = sim.curl("demo-a", "k8s-app=app-a", "-sS", "app-b.demo-b")
+        assert result.exit_code == 0
+        assert (
+            b"x-forwarded-client-cert=By=spiffe://cluster.local/ns/demo-b/sa/default"
+            in result.stdout
+        )
+        sim.store.delete("Deployment", "istio-system", "istiod-1-28-2")
+        await sim.settle()
+        code = sim.curl(
+            "demo-a",
+            "k8s-app=app-a",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "app-b.demo-b",
+        )
+        assert code.stdout != b"200"
+
+    run(scenario())
