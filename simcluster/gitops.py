@@ -637,6 +637,8 @@ class Syncer:
                 self.status.application(live, source, sha, started, [], [], False, False)
             return
         self._deferred.discard(source.key)
+        if automated and not suspended and not errors and source.kind == "HelmRelease":
+            errors.extend(self._foreign(source))  # Helm adopts nothing: the release aborts
         if automated and not suspended and not errors:
             ordered = sorted(
                 source.desired,
@@ -682,6 +684,8 @@ class Syncer:
             previous = self._inventory.get(source.key, set())
             if prune:
                 for kind, ns, name in sorted(previous - applied, key=lambda r: r[0] == "Namespace"):
+                    if not self._still_ours(source, kind, ns, name):
+                        continue  # another Application took it over: Argo CD prunes only its own
                     try:
                         self.store.delete(kind, ns or None, name)
                         changed = True
@@ -700,6 +704,59 @@ class Syncer:
             self.status.helmrelease(live, source, errors, suspended)
         else:
             self.status.kustomization(live, source, sha, errors, suspended)
+
+    def _foreign(self, source: Source) -> list[str]:
+        """Helm's refusal to install over an object another release (or no release) owns."""
+        release = source.release
+        if release is None:
+            return []
+        verb = "update" if source.key in self._inventory else "install"
+        out = []
+        for obj in source.desired:
+            meta = obj["metadata"]
+            if is_tooling(obj):
+                continue
+            live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
+            if live is None:
+                continue
+            have = live["metadata"].get("annotations") or {}
+            labels = live["metadata"].get("labels") or {}
+            where = f'{obj["kind"]} "{meta["name"]}" in namespace "{meta.get("namespace", "")}"'
+            problem = ""
+            if labels.get("app.kubernetes.io/managed-by") != "Helm":
+                problem = 'label validation error: missing key "app.kubernetes.io/managed-by": must be set to "Helm"'
+            for key, want in (
+                ("meta.helm.sh/release-name", release.release),
+                ("meta.helm.sh/release-namespace", release.namespace),
+            ):
+                if problem:
+                    break
+                if key not in have:
+                    problem = (
+                        f'annotation validation error: missing key "{key}": must be set to "{want}"'
+                    )
+                elif have[key] != want:
+                    problem = (
+                        f'annotation validation error: key "{key}" must equal "{want}": '
+                        f'current value is "{have[key]}"'
+                    )
+            if problem:
+                out.append(
+                    f"rendered manifests contain a resource that already exists. Unable to continue "
+                    f"with {verb}: {where} exists and cannot be imported into the current release: "
+                    f"invalid ownership metadata; {problem}"
+                )
+        return out[:1]
+
+    def _still_ours(self, source: Source, kind: str, ns: str, name: str) -> bool:
+        """Does the live object still carry this Application's tracking id (Argo CD's prune)?"""
+        if source.kind != "Application":
+            return True
+        live = self.store.get(kind, ns or None, name)
+        if live is None:
+            return False
+        tid = str((live["metadata"].get("annotations") or {}).get(TRACKING_ID, ""))
+        return not tid or tid.split(":", 1)[0] == source.key[2]
 
     def converged(self) -> bool:
         """True once no source is held back waiting for its sidecar injector (see below)."""
