@@ -53,7 +53,7 @@ from simcluster.controllers.istiod import is_upstream_istiod
 from simcluster.controllers.releases import is_operator_chart
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
-from simcluster.kinds import kind_by_name
+from simcluster.kinds import kind_by_name, kind_of
 from simcluster.registry import RELEASED
 from simcluster.store import Store
 from simcluster.substitution import substitute, variables
@@ -395,7 +395,7 @@ class Syncer:
             default_ns = override = str(spec.get("targetNamespace") or "")
         for doc in docs:
             try:
-                namespaced = kind_by_name(str(doc["kind"])).namespaced
+                namespaced = kind_of(doc).namespaced
             except KeyError:
                 continue
             meta = doc.setdefault("metadata", {})
@@ -474,7 +474,7 @@ class Syncer:
             release.chart, release.release, release.namespace, version, release.values
         )
         for doc in docs:
-            if kind_by_name(str(doc["kind"])).namespaced:
+            if kind_of(doc).namespaced:
                 doc["metadata"].setdefault("namespace", release.namespace)
         source.desired = docs
         return ""
