@@ -1,11 +1,12 @@
-# The two entry points a newcomer needs: `make demo` and `make test`.
+# The two entry points a newcomer needs: `make demo` and `make test` (the full suite, what CI runs).
+# `make test-fast` is the loop while editing: the tests not marked slow, in under a minute.
 # Both create .venv on first use and install the project (with its test extra) into it.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test test-fast lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -28,6 +29,9 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m 'not slow'
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

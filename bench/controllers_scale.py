@@ -1,4 +1,4 @@
-"""Controller benchmark: how long the simulated cluster takes to settle at the issue's scale.
+"""Controller benchmark: how long the simulated cluster takes to settle at fleet scale.
 
 2,000 namespaces, each with a Deployment of 10 replicas behind a Service (20,000 pods), on the
 real Store with the controllers running (no API server, so this measures the controllers):

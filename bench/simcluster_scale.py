@@ -9,7 +9,7 @@ Measures, in one run and one process:
 - watch responsiveness meanwhile: a watch on one namespace while a writer updates a ConfigMap
   every 50 ms; the delay from each write returning to its MODIFIED event arriving.
 
-Target (issue 3): ``t_kubectl < 3 x t_dumps``, and watch events keep arriving during the list.
+Target: ``t_kubectl < 3 x t_dumps``, and watch events keep arriving during the list.
 
     .venv/bin/python -m bench.simcluster_scale [--namespaces 2000] [--pods-per-namespace 10]
 """

@@ -1,4 +1,4 @@
-"""Verifier benchmark (issue 4): list cost at 20,000 pods and connectivity-probe concurrency.
+"""Verifier benchmark: list cost at 20,000 pods and connectivity-probe concurrency.
 
     .venv/bin/python bench/verifier_bench.py [--namespaces 2000] [--pods-per-namespace 10]
 

@@ -9,6 +9,7 @@ namespace should be on after stage N) live here so they are answered one way onl
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping
@@ -607,7 +608,100 @@ def dump_plan(plan: Plan) -> str:
         "# istio-canary upgrade plan: written by `istio-canary init`, updated by each stage.\n"
         "# The repo is the only state; edit with care (the generator checks it against the repo).\n"
     )
-    body = yaml.dump(
-        plan.to_dict(), Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000
-    )
-    return header + body
+    data = plan.to_dict()
+    try:
+        return header + _block(data)
+    except _Unusual:
+        body = yaml.dump(
+            data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000
+        )
+        return header + body
+
+
+# ----- writing the plan ------------------------------------------------------------------------
+#
+# Every stage rewrites the plan, and for a big mesh it is ~1 MB: PyYAML's representer (pure
+# Python, one node per value) costs as much as parsing the whole repo. Plan data is a narrow
+# subset of YAML (mappings with fixed keys, lists, names, paths, versions, ints, booleans), so it
+# is written here directly, byte for byte what PyYAML's libyaml dumper writes for it (the tests
+# compare the two); anything outside that subset makes the whole plan go through PyYAML.
+
+
+class _Unusual(Exception):
+    """A value outside the subset written directly."""
+
+
+# Text that libyaml may write plain in block context: no indicator at the start, no space, quote,
+# colon or `#`, nothing beyond ASCII (a comma only matters in flow context). Whether it then stays
+# plain depends on how it would read back.
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./=,-]*\Z")
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+@functools.lru_cache(maxsize=8192)
+def _text(value: str) -> str:
+    """A string as libyaml writes it in block context (names recur: memoised), or _Unusual."""
+    if not value:
+        return "''"
+    if len(value) < 128 and _PLAIN.match(value):
+        tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+        # Text that would read back as another type (1.7, true, 0x10) is single-quoted.
+        return value if tag == _STR_TAG else f"'{value}'"
+    raise _Unusual
+
+
+def _scalar(value: Any) -> str:
+    """One scalar as libyaml writes it in block context, or _Unusual."""
+    kind = type(value)
+    if kind is str:
+        return _text(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    raise _Unusual
+
+
+def _flow(value: Any) -> str:
+    if type(value) is dict and not value:
+        return "{}"
+    if type(value) is list and not value:
+        return "[]"
+    return _scalar(value)
+
+
+def _block(data: dict[str, Any]) -> str:
+    out: list[str] = []
+    _mapping(data, 0, None, out)
+    return "".join(out)
+
+
+def _mapping(data: dict[str, Any], indent: int, first: str | None, out: list[str]) -> None:
+    """Block mapping at `indent`; `first` is the `- ` lead when it starts a list item."""
+    pad = " " * indent
+    for key, value in data.items():
+        lead = pad if first is None else first
+        first = None
+        kind = type(value)
+        if kind is dict and value:
+            out.append(f"{lead}{_scalar(key)}:\n")
+            _mapping(value, indent + 2, None, out)
+        elif kind is list and value:
+            out.append(f"{lead}{_scalar(key)}:\n")
+            _sequence(value, indent, out)
+        else:
+            out.append(f"{lead}{_scalar(key)}: {_flow(value)}\n")
+
+
+def _sequence(items: list[Any], indent: int, out: list[str]) -> None:
+    """Block sequence at `indent` (libyaml does not indent a list below its key)."""
+    lead = " " * indent + "- "
+    for item in items:
+        kind = type(item)
+        if kind is dict and item:
+            _mapping(item, indent + 2, lead, out)
+        elif kind is list and item:
+            raise _Unusual
+        else:
+            out.append(f"{lead}{_flow(item)}\n")

@@ -1,4 +1,4 @@
-"""`python -m generator` runs the `istio-canary` command line."""
+"""`python -m generator` runs the generator's `istio-canary` commands (`python -m rehearsal` adds demo)."""
 
 from generator.cli import main
 

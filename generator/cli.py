@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from core.clikit import handle_errors, one_line_group
-from core.errors import UsageError
-from generator import __version__, pullrequest, workflow
-from generator import demo as demo_module
-from generator.forge import FORGES
-from generator.planning import InitOptions, parse_wave
+from generator import __version__
+
+if TYPE_CHECKING:
+    from generator import workflow
+
+# Each command imports what it uses when it runs: `--help` and a typo must not pay for the YAML
+# engine, jinja2, deepdiff or the forges. So the choices below are spelled out here;
+# tests/test_startup.py checks them against generator.forge.FORGES.
+FORGE_CHOICES = ("github", "gitlab")
 
 PROG = "istio-canary"
 # What a Ctrl-C of a writing command leaves (workflow restores files, index and branch).
@@ -88,6 +91,9 @@ def init(
     verbose: bool,
 ) -> None:
     """Discover the mesh and commit the upgrade plan (.istio-canary/plan.yaml)."""
+    from generator import workflow
+    from generator.planning import InitOptions, parse_wave
+
     opts = InitOptions(
         to_version=to_version,
         name=name,
@@ -104,6 +110,10 @@ def init(
 @handle_errors(PROG)
 def status(repo: Path, output: str) -> None:
     """Show the stages, which are applied, and what is next."""
+    import json
+
+    from generator import workflow
+
     report = workflow.status(repo)
     if output == "json":
         click.echo(json.dumps(report, indent=2))
@@ -135,7 +145,7 @@ def status(repo: Path, output: str) -> None:
 @branch_option
 @click.option(
     "--open-pr",
-    type=click.Choice(FORGES),
+    type=click.Choice(FORGE_CHOICES),
     help="Commit on branch istio-canary/<plan>/<stage>, push it and open or update its PR "
     "(token from GITHUB_TOKEN / GITLAB_TOKEN only).",
 )
@@ -160,9 +170,14 @@ def next_(
     verbose: bool,
 ) -> None:
     """Apply the next stage of the plan as one commit (and, with --open-pr, propose it)."""
+    from generator import workflow
+
     if open_pr is None:
         _report(workflow.next_stage(repo, dry_run=dry_run, branch=branch), dry_run, verbose)
         return
+    from core.errors import UsageError
+    from generator import pullrequest
+
     if dry_run or branch:
         raise UsageError(
             "--open-pr names its own branch; it cannot be combined with --dry-run or --branch"
@@ -193,26 +208,6 @@ def rollback(
     repo: Path, namespaces: tuple[str, ...], dry_run: bool, branch: str | None, verbose: bool
 ) -> None:
     """Move migrated namespaces back to the old control plane (one commit)."""
+    from generator import workflow
+
     _report(workflow.rollback(repo, namespaces, dry_run=dry_run, branch=branch), dry_run, verbose)
-
-
-@main.command()
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Keep the rehearsal (repos, PR bodies, reports) here; it must be empty or absent. "
-    "Default: a temporary directory, removed at the end.",
-)
-@click.option(
-    "--fault",
-    "faults",
-    multiple=True,
-    type=click.Choice(tuple(demo_module.FAULTS)),
-    help="Inject a simcluster fault (repeatable), e.g. split-trust to watch the gate stop.",
-)
-@handle_errors(PROG)
-def demo(workdir: Path | None, faults: tuple[str, ...]) -> None:
-    """Rehearse the whole upgrade of example-repo on a simulated cluster, gate by gate."""
-    result = demo_module.run_demo(workdir, faults)
-    if result.exit_code:
-        sys.exit(result.exit_code)

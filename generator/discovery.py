@@ -37,6 +37,7 @@ __all__ = [
     "find_doc",
     "gateways_made_by",
     "gitops_objects",
+    "has_release",
     "operator_release",
     "refuse_shared_bases",
 ]
@@ -170,6 +171,14 @@ def operator_release(index: RepoIndex, doc: Document) -> OperatorRelease | None:
     return OperatorRelease(str(name), str(namespace), str(version), form, doc.file)
 
 
+def has_release(index: RepoIndex, release: OperatorRelease) -> bool:
+    """Whether the file the plan records for `release` still declares it."""
+    return any(
+        (found := operator_release(index, d)) is not None and found.name == release.name
+        for d in index.files.get(release.file, [])
+    )
+
+
 def gitops_objects(index: RepoIndex) -> tuple[GitOpsEngine, list[GitOpsObject]]:
     """Argo CD Applications and Flux Kustomizations/HelmReleases, and which engine applies the repo."""
     objs: list[GitOpsObject] = []
@@ -296,28 +305,51 @@ def discover(index: RepoIndex, target: tuple[int, int, int] | None = None) -> Fo
         raise InputError(f"{unseen} (discovery could not see inside it); so: {err}") from err
 
 
+_IDENTIFIED_KINDS = frozenset(
+    {"Istio", "MeshGateway", "Namespace", "Service", "Application", "HelmRelease", *WORKLOAD_KINDS}
+)
+"""Kinds whose objects discovery looks up by identity, so a duplicate would be ambiguous."""
+
+
 def _discover(index: RepoIndex, target: tuple[int, int, int] | None) -> Found:
-    _duplicates(
-        index,
-        {
-            "Istio",
-            "MeshGateway",
-            "Namespace",
-            "Service",
-            "Application",
-            "HelmRelease",
-            *WORKLOAD_KINDS,
-        },
-    )
+    """The named steps of discovery, in order; each refuses what it cannot act on."""
+    _duplicates(index, set(_IDENTIFIED_KINDS))
     cr = _control_plane(index, target)
     cr_ns = index.namespace_of(cr) or "default"
     version = str(cr.get("spec", "version", default=""))
     if not version:
         raise InputError(f"{cr.where}: Istio {cr.name} has no spec.version")
-    minor = minor_of(version)
+    operator = _operator(index, cr, minor_of(version))
+    gateways = _gateways(index, cr, cr_ns)
     revision = revision_of(cr.name, cr_ns)
     is_global = cr.get("spec", "global") is not False
+    auto = [str(n) for n in cr.get("spec", "autoInjectionNamespaces", default=[]) or []]
+    ns_docs = {
+        d.name: d for d in index.of_kind("Namespace", "") if d.file not in index.patch_files()
+    }
+    namespaces = _meshed_namespaces(ns_docs, auto, revision, is_global)
+    if is_global:
+        _require_auto_injection_manifests(cr, auto, ns_docs)
+    warnings = [] if is_global else _revisioned_warnings(cr, auto, ns_docs, namespaces, revision)
+    _attach_workloads(index, namespaces)
+    engine, objs = gitops_objects(index)
+    return Found(
+        cr=cr,
+        cr_namespace=cr_ns,
+        operator=operator,
+        gateways=gateways,
+        namespaces=[namespaces[n] for n in sorted(namespaces)],
+        engine=engine,
+        gitops=objs,
+        istio_names=frozenset(
+            (d.name, index.namespace_of(d) or cr_ns) for d in index.of_kind("Istio", ISTIO_GROUP)
+        ),
+        warnings=warnings,
+    )
 
+
+def _operator(index: RepoIndex, cr: Document, minor: str) -> OperatorFound:
+    """The one operator release reconciling the CR's Istio minor."""
     operators: list[OperatorFound] = []
     for d in index.documents():
         rel = operator_release(index, d)
@@ -333,7 +365,14 @@ def _discover(index: RepoIndex, target: tuple[int, int, int] | None) -> Found:
             f"several istio-operator releases reconcile Istio {minor}: "
             + ", ".join(f"{o.release.name} ({o.doc.where})" for o in operators)
         )
+    return operators[0]
 
+
+def _gateways(
+    index: RepoIndex, cr: Document, cr_ns: str
+) -> list[tuple[GatewayRef, Document | None]]:
+    """MeshGateways bound to the CR (explicitly, or by having no `istioControlPlane`), then the
+    gateways the operator makes from the CR itself that the repo does not hold."""
     gateways: list[tuple[GatewayRef, Document | None]] = []
     in_repo_names = set()
     for g in index.of_kind("MeshGateway", ISTIO_GROUP):
@@ -350,12 +389,15 @@ def _discover(index: RepoIndex, target: tuple[int, int, int] | None) -> Found:
     for name, _kind, _block in gateways_made_by(cr, cr_ns):
         if (name, cr_ns) not in in_repo_names:
             gateways.append((GatewayRef(name, cr_ns, False), None))
+    return gateways
 
-    auto = [str(n) for n in cr.get("spec", "autoInjectionNamespaces", default=[]) or []]
+
+def _meshed_namespaces(
+    ns_docs: dict[str, Document], auto: list[str], revision: str, is_global: bool
+) -> dict[str, MeshNamespaceFound]:
+    """Namespaces the CR injects, each with what makes it meshed: a global CR honours the
+    `istio-injection` label and `autoInjectionNamespaces`, any CR its `istio.io/rev` label."""
     namespaces: dict[str, MeshNamespaceFound] = {}
-    ns_docs = {
-        d.name: d for d in index.of_kind("Namespace", "") if d.file not in index.patch_files()
-    }
     for name, d in sorted(ns_docs.items()):
         labels = d.metadata.get("labels") or {}
         inj, rev = labels.get("istio-injection"), labels.get("istio.io/rev")
@@ -370,38 +412,57 @@ def _discover(index: RepoIndex, target: tuple[int, int, int] | None) -> Found:
             by.append("autoInjectionNamespaces")
         if by:
             namespaces[name] = MeshNamespaceFound(name, d, tuple(by))
-    missing = [n for n in auto if n not in ns_docs] if is_global else []
+    return namespaces
+
+
+def _require_auto_injection_manifests(
+    cr: Document, auto: list[str], ns_docs: dict[str, Document]
+) -> None:
+    """Every namespace `autoInjectionNamespaces` names needs a manifest the upgrade can relabel."""
+    missing = [n for n in auto if n not in ns_docs]
     if missing:
         raise InputError(
             f"{cr.where}: autoInjectionNamespaces lists {', '.join(missing)} but the repo has no "
             "Namespace manifest for it; add one so the upgrade can relabel it"
         )
 
-    warnings: list[str] = []
-    if not is_global:
-        ignored_auto = [n for n in auto if n not in namespaces]
-        ignored_label = [
-            n
-            for n, d in sorted(ns_docs.items())
-            if (d.metadata.get("labels") or {}).get("istio-injection") == "enabled"
-            and n not in namespaces
-        ]
-        if ignored_auto or ignored_label:
-            why = [
-                f"{what} ({', '.join(names)})"
-                for what, names in (
-                    ("autoInjectionNamespaces", ignored_auto),
-                    ("istio-injection=enabled", ignored_label),
-                )
-                if names
-            ]
-            moves = "no namespace" if not namespaces else ", ".join(sorted(namespaces))
-            warnings.append(
-                f"{cr.where}: {cr.name} is revisioned (global: false), so it injects only "
-                f"namespaces labelled istio.io/rev={revision}; it ignores {' and '.join(why)}: "
-                f"the plan moves {moves}"
-            )
 
+def _revisioned_warnings(
+    cr: Document,
+    auto: list[str],
+    ns_docs: dict[str, Document],
+    namespaces: dict[str, MeshNamespaceFound],
+    revision: str,
+) -> list[str]:
+    """A revisioned CR ignores `autoInjectionNamespaces` and `istio-injection=enabled`: say which
+    namespaces that leaves out of the plan, so nobody expects them to move."""
+    ignored_auto = [n for n in auto if n not in namespaces]
+    ignored_label = [
+        n
+        for n, d in sorted(ns_docs.items())
+        if (d.metadata.get("labels") or {}).get("istio-injection") == "enabled"
+        and n not in namespaces
+    ]
+    if not ignored_auto and not ignored_label:
+        return []
+    why = [
+        f"{what} ({', '.join(names)})"
+        for what, names in (
+            ("autoInjectionNamespaces", ignored_auto),
+            ("istio-injection=enabled", ignored_label),
+        )
+        if names
+    ]
+    moves = "no namespace" if not namespaces else ", ".join(sorted(namespaces))
+    return [
+        f"{cr.where}: {cr.name} is revisioned (global: false), so it injects only "
+        f"namespaces labelled istio.io/rev={revision}; it ignores {' and '.join(why)}: "
+        f"the plan moves {moves}"
+    ]
+
+
+def _attach_workloads(index: RepoIndex, namespaces: dict[str, MeshNamespaceFound]) -> None:
+    """Give each meshed namespace its workloads and Services, in name order (one pass)."""
     by_ns: dict[str, list[Document]] = defaultdict(list)
     services: dict[str, list[Document]] = defaultdict(list)
     for d in index.documents():
@@ -412,18 +473,3 @@ def _discover(index: RepoIndex, target: tuple[int, int, int] | None) -> Found:
     for name, mesh in namespaces.items():
         mesh.workloads = sorted(by_ns.get(name, []), key=lambda d: (d.kind, d.name))
         mesh.services = sorted(services.get(name, []), key=lambda d: d.name)
-
-    engine, objs = gitops_objects(index)
-    return Found(
-        cr=cr,
-        cr_namespace=cr_ns,
-        operator=operators[0],
-        gateways=gateways,
-        namespaces=[namespaces[n] for n in sorted(namespaces)],
-        engine=engine,
-        gitops=objs,
-        istio_names=frozenset(
-            (d.name, index.namespace_of(d) or cr_ns) for d in index.of_kind("Istio", ISTIO_GROUP)
-        ),
-        warnings=warnings,
-    )

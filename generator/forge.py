@@ -293,8 +293,11 @@ def _message(payload: Any) -> str:
     message = payload.get("message")
     if isinstance(message, list):
         parts.extend(str(m) for m in message)
-    elif isinstance(message, Mapping):
-        parts.extend(f"{k} {v}" for k, v in message.items())
+    elif isinstance(message, Mapping):  # GitLab validation: {"title": ["is too long ..."]}
+        parts.extend(
+            f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in message.items()
+        )
     elif message:
         parts.append(str(message))
     for err in payload.get("errors") or ():

@@ -3,7 +3,9 @@
 Walks the tree, skips what must not be parsed or edited (Helm templates, SOPS files, non-YAML,
 hidden directories) with a note for `--verbose`, and keeps per document its data and the line it
 starts on. Node trees are not kept (they cost ten times the data); the files a stage edits are
-composed again by :mod:`generator.yamledit`, which is cheap for the few files involved.
+composed again by :mod:`generator.yamledit`, which is cheap for the few files involved. Given a
+:class:`~generator.parsecache.ParseCache`, files whose bytes were parsed by an earlier command
+are not parsed again.
 
 On top of the documents it knows the kustomize graph (which `kustomization.yaml` lists which file,
 which bases are shared by several overlays, which files are patches rather than resources) and the
@@ -26,6 +28,7 @@ import yaml
 
 from core.errors import InputError
 from core.plan import PLAN_PATH
+from generator.parsecache import ParseCache, Parsed
 from generator.yamledit import Loader
 
 __all__ = ["Document", "Kustomization", "RepoIndex", "build_index", "no_gc"]
@@ -220,38 +223,67 @@ def _is_yaml(name: str) -> bool:
 
 
 def _walk(root: Path) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel = os.path.relpath(dirpath, root)
-        for name in sorted(filenames):
-            yield name if rel == "." else posixpath.join(rel.replace(os.sep, "/"), name)
+    """Repo-relative POSIX paths of the files under `root`, as `os.walk` finds them (symlinked
+    directories listed but not entered), sorted per directory, hidden directories left out."""
+    yield from _walk_dir(os.fspath(root), "")
 
 
-def _read_text(full: Path, path: str) -> str:
-    """A file's text; bytes that are not UTF-8 are an InputError naming file:line and the byte
-    (kubectl, Argo CD and Flux all read manifests as UTF-8, so such a file is broken, not skipped)."""
+def _walk_dir(full: str, rel: str) -> Iterator[str]:
+    # os.scandir directly: a repo has a directory per namespace, and os.walk plus a relpath per
+    # directory cost a tenth of parsing them.
+    try:
+        with os.scandir(full) as it:
+            entries = list(it)
+    except OSError:
+        return
+    files: list[str] = []
+    dirs: list[os.DirEntry[str]] = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            files.append(entry.name)
+        elif not entry.name.startswith("."):
+            dirs.append(entry)
+    prefix = f"{rel}/" if rel else ""
+    for name in sorted(files):
+        yield prefix + name
+    for entry in sorted(dirs, key=lambda e: e.name):
+        if not entry.is_symlink():
+            yield from _walk_dir(entry.path, prefix + entry.name)
+
+
+def _read_text(full: str, path: str) -> tuple[bytes, str]:
+    """A file's bytes and text; bytes that are not UTF-8 are an InputError naming file:line and
+    the byte (kubectl, Argo CD and Flux all read manifests as UTF-8, so such a file is broken,
+    not skipped)."""
     with open(full, "rb") as fh:
         raw = fh.read()
     try:
-        return raw.decode("utf-8")
+        return raw, raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{raw[err.start]:02x})") from err
 
 
-def _parse(text: str, path: str) -> list[Document]:
+def _load(text: str) -> Parsed:
+    """Each document's first line and data."""
     loader = Loader(text)
-    docs: list[Document] = []
+    docs: Parsed = []
     try:
-        pos = 0
         while loader.check_node():
             node = loader.get_node()
-            data = loader.construct_document(node)
-            docs.append(Document.of(path, pos, node.start_mark.line + 1, data))
-            pos += 1
+            docs.append((node.start_mark.line + 1, loader.construct_document(node)))
     finally:
         loader.dispose()
     return docs
+
+
+def _parse(raw: bytes, text: str, path: str, cache: ParseCache | None) -> list[Document]:
+    parsed = _load(text) if cache is None else cache.parsed(raw, lambda: _load(text))
+    return [Document.of(path, pos, line, data) for pos, (line, data) in enumerate(parsed)]
 
 
 def _kustomization(path: str, data: Any) -> Kustomization:
@@ -297,16 +329,23 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def build_index(root: Path) -> RepoIndex:
-    """Parse every YAML file under `root` once; unparseable files are recorded, not fatal here."""
+def build_index(root: Path, cache: ParseCache | None = None) -> RepoIndex:
+    """Parse every YAML file under `root` once; unparseable files are recorded, not fatal here.
+
+    With a `cache`, files parsed by an earlier run are read from it, and it is saved after.
+    """
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
     with no_gc():
-        return _build(root)
+        index = _build(root, cache)
+    if cache is not None:
+        cache.save()
+    return index
 
 
-def _build(root: Path) -> RepoIndex:
+def _build(root: Path, cache: ParseCache | None) -> RepoIndex:
     index = RepoIndex(root=root)
+    top = os.fspath(root)
     for path in _walk(root):
         if path == PLAN_PATH:
             continue
@@ -314,7 +353,7 @@ def _build(root: Path) -> RepoIndex:
             index.notes.append(f"skipped {path}: not YAML")
             continue
         try:
-            text = _read_text(root / path, path)
+            raw, text = _read_text(os.path.join(top, path), path)
         except OSError as err:
             index.notes.append(f"skipped {path}: unreadable ({err.strerror or err})")
             continue
@@ -329,7 +368,7 @@ def _build(root: Path) -> RepoIndex:
             index.notes.append(f"skipped {path}: SOPS-encrypted (top-level 'sops:')")
             continue
         try:
-            docs = _parse(text, path)
+            docs = _parse(raw, text, path, cache)
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""

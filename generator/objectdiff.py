@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
-from deepdiff import DeepDiff
 
 from core.errors import InputError
 from core.plan import PLAN_PATH
 
 __all__ = ["ChangedFile", "FieldChange", "ObjectChange", "semantic_diff"]
+
+# libyaml's parser when pyyaml has it: a wave's diff parses hundreds of files.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _MAX_FIELDS = 40
 
@@ -102,7 +104,7 @@ def _objects(text: str | None, path: str) -> dict[tuple[str, str, str], Any]:
     if text is None:
         return {}
     try:
-        docs = list(yaml.safe_load_all(text))
+        docs = list(yaml.load_all(text, Loader=_LOADER))
     except yaml.YAMLError as e:
         raise InputError(f"{path}: cannot be read as YAML for the PR diff ({e})") from None
     found: dict[tuple[str, str, str], Any] = {}
@@ -115,6 +117,8 @@ def _objects(text: str | None, path: str) -> dict[tuple[str, str, str], Any]:
 
 
 def _fields(before: Any, after: Any) -> list[FieldChange]:
+    from deepdiff import DeepDiff  # ~0.1 s to import (pydantic): only when a PR is rendered
+
     diff = DeepDiff(before, after, view="tree", threshold_to_diff_deeper=0)
     out: list[FieldChange] = []
     for levels in diff.values():

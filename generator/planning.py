@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.errors import UsageError
 from core.plan import (
@@ -16,13 +16,13 @@ from core.plan import (
     OperatorRelease,
     Plan,
     ServiceRef,
-    Stage,
     WorkloadRef,
 )
 from core.versions import minor_of, parse_version
 from generator import __version__
 from generator.discovery import Found, MeshNamespaceFound
 from generator.naming import DEFAULT_OPERATOR, canary_name, check_upgrade
+from generator.stages import KINDS, Outline
 
 __all__ = [
     "MAX_FULL_PAIRS",
@@ -139,7 +139,8 @@ def probe_pairs(
         full = [(a, b) for a in left for b in right if a != b]
         if len(full) <= MAX_FULL_PAIRS:
             return full
-    other = [b for b in right if b not in anchor] or list(right)
+    anchored = set(anchor)
+    other = [b for b in right if b not in anchored] or list(right)
     step = max(1, -(-len(anchor) // MAX_STAGE_PAIRS))
     out: list[tuple[str, str]] = []
     for i, a in enumerate(list(anchor)[::step]):
@@ -227,25 +228,14 @@ def build_plan(found: Found, opts: InitOptions) -> Plan:
     eps = {ns.name: _endpoint(ns) for ns in found.namespaces}
     waves = split_waves(names, opts.waves, opts.wave_size)
 
-    stages: list[Stage] = [Stage(1, "control-plane", "control-plane")]
-    if gateways:
-        stages.append(Stage(2, "gateways", "gateways", gateways=tuple(g.name for g in gateways)))
-    moved: list[str] = []
-    for i, wave in enumerate(waves, start=1):
-        before = list(moved)
-        moved.extend(wave)
-        rest = [n for n in names if n not in moved]
-        pairs = probe_pairs(moved, rest, wave) if rest else probe_pairs(wave, before or wave, wave)
-        stages.append(
-            Stage(
-                len(stages) + 1,
-                f"namespaces-{i}",
-                "namespaces",
-                namespaces=tuple(wave),
-                checks=_checks(pairs, eps),
-            )
-        )
-    stages.append(Stage(len(stages) + 1, "cleanup", "cleanup"))
+    outline = Outline(
+        names,
+        waves,
+        gateways,
+        lambda left, right, anchor: _checks(probe_pairs(left, right, anchor), eps),
+    )
+    drafts = [stage for kind in KINDS for stage in kind.stages(outline)]
+    stages = [replace(stage, index=i) for i, stage in enumerate(drafts, start=1)]
     ring = names[:: max(1, -(-len(names) // MAX_BASELINE_PAIRS))] if len(names) > 8 else names
     baseline = _checks(probe_pairs(ring, ring, ring), eps)
     return Plan(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -18,15 +19,17 @@ from core.errors import InputError, PlanError, PreconditionError, UsageError
 from core.plan import PLAN_PATH, Plan, dump_plan, read_plan_file
 from core.versions import parse_version, require_release
 from generator.apply import Renamer, restore, write_edits
-from generator.discovery import discover, find_doc, operator_release, refuse_shared_bases
+from generator.discovery import discover, refuse_shared_bases
 from generator.edits import Editor, FileEdit, render_diff
 from generator.gitrepo import GitRepo
+from generator.headline import SUBJECT_MAX, fit
 from generator.index import RepoIndex, build_index, no_gc
+from generator.parsecache import ParseCache
 from generator.planning import InitOptions, build_plan
 from generator.releases import unknown_release
 from generator.render import render
-from generator.stages import STAGES, StageContext
-from generator.stages.namespaces import RESTART_ANNOTATION, REV, move
+from generator.stages import KINDS, StageContext, kind_of
+from generator.stages.namespaces import RESTART_ANNOTATION, move, move_subjects
 
 __all__ = ["Outcome", "init", "next_stage", "read_plan", "rollback", "status"]
 
@@ -118,9 +121,12 @@ def _commit(
 
 
 def _check_matches(index: RepoIndex, plan: Plan) -> None:
-    """Refuse a plan that no longer describes the repo (edited by hand, another branch...)."""
+    """Refuse a plan that no longer describes the repo (edited by hand, another branch...).
 
-    src, tgt = plan.source, plan.target
+    A file the plan records that cannot be parsed is named first; then each stage kind reports
+    where the repo contradicts its own stages, and the first few problems are named.
+    """
+    src = plan.source
     recorded = [
         src.file,
         src.operator.file,
@@ -131,53 +137,16 @@ def _check_matches(index: RepoIndex, plan: Plan) -> None:
     for path in recorded:
         if path in index.broken:
             raise InputError(index.broken[path])
-    problems: list[str] = []
-    done = {s.kind for s in plan.stages if s.applied}
-    old = find_doc(index, "Istio", src.name, src.namespace, "istio.banzaicloud.io")
-    new = find_doc(index, "Istio", tgt.name, tgt.namespace, "istio.banzaicloud.io")
-    if "cleanup" not in done and old is None:
-        problems.append(f"the old Istio CR {src.name} is not in the repo")
-    if "cleanup" in done and old is not None:
-        problems.append(f"the old Istio CR {src.name} is back in the repo after cleanup")
-    if "control-plane" in done and new is None:
-        problems.append(f"the new Istio CR {tgt.name} is missing though control-plane is applied")
-    if "control-plane" not in done and new is not None:
-        problems.append(f"an Istio CR {tgt.name} exists though control-plane is not applied")
-    for rel, present in (
-        (src.operator, "cleanup" not in done),
-        (tgt.operator, "control-plane" in done),
-    ):
-        exists = any(
-            (found := operator_release(index, d)) is not None and found.name == rel.name
-            for d in index.files.get(rel.file, [])
-        )
-        if exists != present:
-            state = "missing" if present else "present"
-            problems.append(f"operator release {rel.name} ({rel.file}) is {state}")
-    if "gateways" in done:
-        for g in plan.gateways:
-            if find_doc(index, "MeshGateway", g.name, g.namespace, "istio.banzaicloud.io") is None:
-                problems.append(f"MeshGateway {g.name} is missing though gateways is applied")
-    if old is not None and str(old.get("spec", "version", default="")) != src.version:
-        problems.append(
-            f"{src.name} runs {old.get('spec', 'version')}, the plan says {src.version}"
-        )
-    moved = set(plan.migrated_namespaces())
-    for ns in plan.namespaces:
-        doc = find_doc(index, "Namespace", ns.name, None, "")
-        if doc is None:
-            problems.append(f"Namespace {ns.name} is not in the repo")
-            continue
-        rev = (doc.metadata.get("labels") or {}).get(REV)
-        if (ns.name in moved) != (rev == tgt.revision):
-            state = "moved" if ns.name in moved else "not moved"
-            problems.append(f"Namespace {ns.name} has istio.io/rev={rev} but the plan says {state}")
+    # Round robin over the kinds, so a wave's many namespaces cannot crowd out the one
+    # problem another kind has (an old CR that is gone explains everything else).
+    per_kind = [kind.problems(index, plan) for kind in KINDS]
+    problems = [p for row in zip_longest(*per_kind) for p in row if p is not None]
     if problems:
         raise PlanError(f"{PLAN_PATH} does not match the repo: " + "; ".join(problems[:4]))
 
 
 def _index(root: Path) -> RepoIndex:
-    return build_index(root)
+    return build_index(root, ParseCache.in_git_dir(root))
 
 
 # ----- commands ----------------------------------------------------------------------------------
@@ -219,8 +188,19 @@ def init(
     )
     editor = Editor(index)
     editor.write(PLAN_PATH, dump_plan(plan))
+    src, tgt = plan.source, plan.target
+    subject = fit(
+        [
+            f"istio-canary: plan the Istio {src.version} -> {tgt.version} canary upgrade "
+            f"({plan.total} stages)",
+            f"istio-canary: plan the Istio {src.version} -> {tgt.version} upgrade",
+            f"istio-canary: plan Istio {src.version} -> {tgt.version}",
+        ],
+        SUBJECT_MAX,
+    )
     message = render(
         "commit-plan.txt.j2",
+        subject=subject,
         source=plan.source,
         target=plan.target,
         stages=plan.stages,
@@ -255,10 +235,12 @@ def next_stage(
     _check_matches(index, plan)
     editor = Editor(index)
     ctx = StageContext(index, plan, stage, editor)
-    extra: dict[str, Any] = STAGES[stage.kind].plan(ctx)
+    kind = kind_of(stage.kind)
+    extra: dict[str, Any] = kind.edit(ctx)
     editor.write(PLAN_PATH, dump_plan(plan.mark_applied(stage.index)))
     message = render(
         f"commit-{stage.kind}.txt.j2",
+        subject=fit(kind.subjects(plan, stage), SUBJECT_MAX),
         source=plan.source,
         target=plan.target,
         stage=stage,
@@ -305,6 +287,9 @@ def rollback(
     editor.write(PLAN_PATH, dump_plan(plan.with_rolled_back(names)))
     message = render(
         "commit-rollback.txt.j2",
+        subject=fit(
+            move_subjects("istio-canary", "roll back", names, plan.source.name), SUBJECT_MAX
+        ),
         source=plan.source,
         target=plan.target,
         namespaces=names,

@@ -15,6 +15,7 @@ because callers only write what this module returns).
 from __future__ import annotations
 
 import copy
+import marshal
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -459,9 +460,20 @@ def _hashable(value: Any) -> Any:
 # ----- the expected data -------------------------------------------------------------------------
 
 
+def _copy(docs: list[Any]) -> list[Any]:
+    """A deep copy of parsed YAML. marshal copies plain data in C (shared and recursive parts
+    kept as such), several times faster than copy.deepcopy, which takes what marshal cannot
+    hold (timestamps)."""
+    try:
+        copied: list[Any] = marshal.loads(marshal.dumps(docs))
+    except ValueError:
+        copied = copy.deepcopy(docs)
+    return copied
+
+
 def _expect(docs: list[Any], ops: Sequence[Op]) -> list[Any]:
     """What the documents must read as after `ops`: the same operations on plain data."""
-    out = copy.deepcopy(docs)
+    out = _copy(docs)
     dropped: set[int] = set()
     for op in ops:
         if op.kind == "delete-document":
@@ -502,6 +514,31 @@ def _merge(parent: Any, key: Any, value: Any) -> None:
         parent[key] = copy.deepcopy(value)
 
 
+def _identical(a: Any, b: Any, seen: set[tuple[int, int]] | None = None) -> bool:
+    """`a == b` with the same types at every level, keys included: `==` alone would take
+    `1` for `true` and `1.0` for `1`, which a YAML reader (and the API server) does not."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict | list | tuple):
+        pair = (id(a), id(b))
+        seen = set() if seen is None else seen
+        if pair in seen:  # a recursive structure (an alias of an enclosing node)
+            return True
+        seen.add(pair)
+        if len(a) != len(b):
+            return False
+        if not isinstance(a, dict):
+            return all(_identical(x, y, seen) for x, y in zip(a, b, strict=True))
+        keys = {k: k for k in b}
+        for k, v in a.items():
+            if k not in keys or type(keys[k]) is not type(k):
+                return False
+            if not _identical(v, b[k], seen):
+                return False
+        return True
+    return bool(a is b or a == b)
+
+
 # ----- entry point -------------------------------------------------------------------------------
 
 
@@ -530,7 +567,7 @@ def apply_ops(
         after = load_documents(new_text, where)
     except InputError as err:
         raise ConflictError(f"{where}: edit would produce invalid YAML ({err})") from err
-    if after != expected:
+    if not _identical(after, expected):
         # Imported here: deepdiff (with pydantic) costs ~0.1 s to import, and only a refused
         # edit needs it, to name the paths that would have changed.
         from deepdiff import DeepDiff

@@ -5,6 +5,7 @@ YAML in the indentation style detected from the file being edited.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -27,9 +28,18 @@ _RETYPED = re.compile(
 _VERSIONISH = re.compile(r"^v?[0-9]+(?:\.[0-9]+)+$")
 
 
+# Names, paths and labels: no YAML indicator anywhere, so a plain scalar unless retyped above.
+_SIMPLE = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*\Z")
+
+
+@functools.lru_cache(maxsize=4096)
 def _plain_ok(s: str) -> bool:
+    """Whether `s` may be written plain; a stage writes the same few values into many files."""
     if not s or _RETYPED.match(s) or _VERSIONISH.match(s) or s != s.strip() or "\n" in s:
         return False
+    if _SIMPLE.match(s):
+        return True
+    # Anything else: ask PyYAML's emitter whether it would quote it.
     dumped = yaml.safe_dump(s, default_flow_style=True, width=10_000)
     return not dumped.startswith(("'", '"'))
 
@@ -107,8 +117,12 @@ def detect_node_style(text: str, root: yaml.Node | None) -> Style:
     step, indentless = 2, True
     found_step = found_seq = False
     stack = [root] if root is not None else []
+    seen: set[int] = set()  # an alias of an enclosing node would otherwise loop forever
     while stack and not (found_step and found_seq):
         node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode) and not node.flow_style:
             for k, v in node.value:
                 if isinstance(v, yaml.MappingNode) and not v.flow_style and v.value:

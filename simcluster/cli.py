@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from core.clikit import handle_errors, one_line_group
 from core.errors import InputError, UsageError
-from core.git import git_status
-from simcluster import kubeconfig
 from simcluster.faults import FAULT_NAMES, Faults
-from simcluster.server import SimServer
+
+if TYPE_CHECKING:
+    # The server (aiohttp, the store, the controllers) is imported by `serve` when it runs,
+    # not for `--help`.
+    from simcluster.server import SimServer
 
 
 async def serve(server: SimServer, kubeconfig_out: Path) -> None:
     """Start, write the kubeconfig, print the ready line, and run until a stop signal."""
+    import asyncio
+    import signal
+
+    from simcluster import kubeconfig
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -33,6 +39,8 @@ async def serve(server: SimServer, kubeconfig_out: Path) -> None:
 
 def _require_branch(repo: Path, branch: str) -> None:
     """Refuse at start what the sync loop would otherwise warn about every interval, forever."""
+    from core.git import git_status
+
     found, _, _ = git_status(
         "rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}", cwd=repo
     )
@@ -85,6 +93,10 @@ def serve_cmd(
     tls: bool,
 ) -> None:
     """Serve the Kubernetes API on 127.0.0.1, sync REPO's branch head, run until SIGTERM."""
+    import asyncio
+
+    from simcluster.server import SimServer
+
     for name in faults:
         Faults.check_name(name)
     if repo is not None and not (repo / ".git").exists():

@@ -6,13 +6,17 @@ GitLab 401 "401 Unauthorized" and 409 "Another open merge request already exists
 faults (`fail_next`) return 5xx; `hide_next_lists` makes list calls miss an open PR, which is
 exactly what a concurrent job opening the same PR looks like. When given the bare git repo that
 plays the remote, creating a PR for a branch that was never pushed fails like GitHub does.
+
+Both forges refuse a title or body longer than the real ones accept, with the real error shapes
+(GitHub 422 "title is too long (maximum is 256 characters)", body 65,536; GitLab 400
+{"message": {"title": ["is too long (maximum is 255 characters)"]}}, description 1,048,576),
+so a PR that would fail on the real forge fails here too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import subprocess
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -22,7 +26,11 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
+from core.git import git_status
+
 GITHUB_PREFIXES = ("", "/api/v3")  # api.github.com and GitHub Enterprise
+GITHUB_LIMITS = {"title": 256, "body": 65_536}
+GITLAB_LIMITS = {"title": 255, "description": 1_048_576}
 
 
 class _Background:
@@ -101,7 +109,8 @@ class FakeForge(_Background):
     # ----- lifecycle ------------------------------------------------------------------------------
 
     def __enter__(self) -> FakeForge:
-        app = web.Application(middlewares=[self._middleware])
+        # Room for a description over GitLab's limit, so the limit (not aiohttp's) refuses it.
+        app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024 * 1024)
         for prefix in GITHUB_PREFIXES:
             repo = prefix + "/repos/{owner}/{repo}"
             app.router.add_get(repo + "/pulls", self._gh_list)
@@ -187,6 +196,8 @@ class FakeForge(_Background):
         if (denied := self._gh_auth(request)) is not None:
             return denied
         data = await request.json()
+        if (too_long := self._gh_too_long(data)) is not None:
+            return too_long
         head, base = data.get("head", ""), data.get("base", "")
         owner = self.project.split("/")[0]
         if any(
@@ -200,6 +211,21 @@ class FakeForge(_Background):
         pull = self._github_pull(number, head, base, data.get("title", ""), data.get("body", ""))
         self.pulls[number] = pull
         return web.json_response(pull, status=201)
+
+    def _gh_too_long(self, data: dict[str, Any]) -> web.Response | None:
+        for key, limit in GITHUB_LIMITS.items():
+            if len(data.get(key) or "") > limit:
+                error = {
+                    "resource": "Issue",
+                    "code": "custom",
+                    "field": key,
+                    "message": f"{key} is too long (maximum is {limit} characters)",
+                }
+                return web.json_response(
+                    {"message": "Validation Failed", "errors": [error], "status": "422"},
+                    status=422,
+                )
+        return None
 
     def _gh_invalid(self, message: str | None, field_name: str = "") -> web.Response:
         error: dict[str, str] = {"resource": "PullRequest"}
@@ -218,6 +244,8 @@ class FakeForge(_Background):
         if pull is None:
             return web.json_response({"message": "Not Found"}, status=404)
         data = await request.json()
+        if (too_long := self._gh_too_long(data)) is not None:
+            return too_long
         for key in ("title", "body", "state"):
             if key in data:
                 pull[key] = data[key]
@@ -246,6 +274,14 @@ class FakeForge(_Background):
             return web.json_response({"message": "404 Project Not Found"}, status=404)
         return None
 
+    def _gl_too_long(self, data: dict[str, Any]) -> web.Response | None:
+        errors = {
+            key: [f"is too long (maximum is {limit} characters)"]
+            for key, limit in GITLAB_LIMITS.items()
+            if len(data.get(key) or "") > limit
+        }
+        return web.json_response({"message": errors}, status=400) if errors else None
+
     async def _gl_list(self, request: web.Request) -> web.Response:
         if (denied := self._gl_auth(request)) is not None:
             return denied
@@ -266,6 +302,8 @@ class FakeForge(_Background):
         if (denied := self._gl_auth(request)) is not None:
             return denied
         data = await request.json()
+        if (too_long := self._gl_too_long(data)) is not None:
+            return too_long
         for m in self.merge_requests.values():
             if m["state"] == "opened" and m["source_branch"] == data["source_branch"]:
                 return web.json_response(
@@ -300,6 +338,8 @@ class FakeForge(_Background):
         if mr is None:
             return web.json_response({"message": "404 Not found"}, status=404)
         data = await request.json()
+        if (too_long := self._gl_too_long(data)) is not None:
+            return too_long
         for key in ("title", "description"):
             if key in data:
                 mr[key] = data[key]
@@ -314,20 +354,10 @@ class FakeForge(_Background):
         """Head commit of `branch` in the bare repo ('' when absent or no repo was given)."""
         if self.bare_repo is None:
             return ""
-        done = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(self.bare_repo),
-                "rev-parse",
-                "--verify",
-                "-q",
-                f"refs/heads/{branch}",
-            ],
-            capture_output=True,
-            text=True,
+        _, out, _ = git_status(
+            "rev-parse", "--verify", "-q", f"refs/heads/{branch}", cwd=self.bare_repo
         )
-        return done.stdout.strip()
+        return out.strip()
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The seed's Istio 1.6 mesh as a Flux fleet repo (the Flux flavour of example-repo/).
 
 Built from example-repo's own files so both flavours describe the same mesh: the Istio CR and the
-two echo apps are copied byte for byte; only the GitOps wiring differs (gitops.md §7's fleet
+two echo apps are copied byte for byte; only the GitOps wiring differs (the usual Flux fleet
 layout): `clusters/demo/` holds the Flux Kustomizations, `infrastructure/istio/` the operator as a
 HelmRelease of the istio-operator chart (the seed's `helm install` values) and the Istio CR, and
 `apps/` is applied after the infrastructure (`dependsOn`).

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import main
 from generator.pullrequest import parse_marker
+from rehearsal.cli import main
 
 pytestmark = pytest.mark.slow
 NEW, OLD = "istio-sample-v17x.istio-system", "istio-sample.istio-system"

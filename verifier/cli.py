@@ -1,7 +1,8 @@
 """`istio-canary-verify`: the fail-closed merge gate (thin: parse, call `verifier.gate.run`, print).
 
-Exit codes (architecture.md): 0 passed, 1 a check failed or never passed before the deadline,
-2 bad usage or input, 3 could not verify (cluster unreachable, RBAC, API timeouts).
+Exit codes (the contract in docs/architecture.md): 0 passed, 1 a check failed or never passed
+before the deadline, 2 bad usage or input, 3 could not verify (cluster unreachable, RBAC, API
+timeouts).
 """
 
 from __future__ import annotations
@@ -9,18 +10,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.clikit import handle_errors, one_line_group
 from verifier import __version__
-from verifier.cluster import Cluster, RetryPolicy
-from verifier.gate import Command, Request, load_baseline, run
-from verifier.probe import ProbeSettings
-from verifier.progress import Progress
-from verifier.report import FORMATS, check_writable, render, write_report
-from verifier.runner import Polling
+
+if TYPE_CHECKING:
+    from verifier.gate import Command
+
+# The gate imports the kubernetes client (and the checks) when it runs, not for `--help`, so
+# the report formats are spelled out here; tests/test_startup.py checks them against
+# verifier.report.FORMATS.
+REPORT_FORMATS = ("text", "json", "junit", "markdown")
 
 PROG = "istio-canary-verify"
 
@@ -66,7 +69,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--output",
-            type=click.Choice(FORMATS),
+            type=click.Choice(REPORT_FORMATS),
             default="text",
             show_default=True,
             help="Report format.",
@@ -155,6 +158,13 @@ def _run(
     request_timeout: float,
     baseline: Path | None,
 ) -> None:
+    from verifier.cluster import Cluster, RetryPolicy
+    from verifier.gate import Request, load_baseline, run
+    from verifier.probe import ProbeSettings
+    from verifier.progress import Progress
+    from verifier.report import check_writable, render, write_report
+    from verifier.runner import Polling
+
     request = Request(
         command,
         repo,

@@ -1,25 +1,27 @@
-"""The one boundary around the official `kubernetes` client (aesthetics.md lessons 8 and 10).
+"""The one boundary around the official `kubernetes` client: reads, access reviews and exec.
 
 Everything that talks to the API server goes through :class:`Cluster`, and every third-party
-exception is translated here, so the rest of the verifier sees only our errors:
+exception is translated here into the typed errors of :mod:`verifier.errors` (all "could not
+verify", exit 3), so the rest of the verifier sees only those and branches on their classes.
 
-* :class:`NotFound` for a 404 (a fact about the cluster, which checks may expect);
-* :class:`core.errors.ClusterUnreachable` (exit 3) when the cluster could not be asked:
-  connection refused, RBAC denied, timeouts, or transient errors that outlasted the retry budget.
+Requests are data (:class:`verifier.resources.Read`) and are sent one way, through the client's
+`ApiClient.call_api` with the path built from that data; there is no per-kind client method, so a
+StatefulSet, a webhook configuration or a custom resource is read exactly like a Pod. We keep the
+`kubernetes` client for its kubeconfig loading (auth plugins, TLS) and its exec websocket; a
+second client library (lightkube) would add a dependency and a second wire path for the same
+requests.
 
-Fail-closed rules kept here (verifier.md §1, §5): every request carries a timeout; transient
-failures (429 honouring Retry-After, 5xx, connection resets, read timeouts) are retried with capped
-exponential backoff inside a bounded budget, never writes; a 410 during a paged list restarts the
-list from page one, so a list is whole or an error, never partial; responses are read as raw JSON
-(no pydantic models: a 20,000-pod list must be cheap, and a schema quirk must not crash us).
-Exec uses `kubernetes.stream` with `_preload_content=False` and reads stdout, stderr and the
-channel-3 status separately; a missing status or a connection still open at the deadline is an
-error, never an empty success.
+Fail-closed rules kept here: every request carries a timeout; transient failures (429 honouring
+Retry-After, 5xx, connection resets, read timeouts) are retried with capped exponential backoff
+inside a bounded budget; a 410 during a paged list restarts the list from page one, so a list is
+whole or an error, never partial; responses are read as raw JSON (no models: a 20,000-pod list must
+be cheap, and a schema quirk must not crash us). Exec uses `kubernetes.stream` with
+`_preload_content=False` and reads stdout, stderr and the channel-3 status separately; a missing
+status or a connection still open at the deadline is an error, never an empty success.
 """
 
 from __future__ import annotations
 
-import functools
 import http.client
 import json
 import random
@@ -27,10 +29,10 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import urllib3
 import websocket
@@ -40,22 +42,59 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.stream import stream
 
-from core.errors import CanaryError, ClusterUnreachable, UsageError
+from core.errors import UsageError
+from verifier.errors import (
+    AccessDenied,
+    ApiError,
+    BadResponse,
+    ConnectionFailed,
+    ExecFailed,
+    Gone,
+    NotFound,
+    Timeout,
+    Transient,
+    from_status,
+)
+from verifier.execresult import ExecResult, exit_code_of
+from verifier.resources import (
+    APPLICATIONS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    HELMRELEASES,
+    ISTIOS,
+    KUSTOMIZATIONS,
+    MESHGATEWAYS,
+    MUTATING_WEBHOOKS,
+    NAMESPACES,
+    PODS,
+    SERVICES,
+    STATEFULSETS,
+    VALIDATING_WEBHOOKS,
+    Read,
+    Resource,
+)
 
+# The vocabulary of a Cluster's methods (kinds, results, errors) is re-exported, so a caller that
+# holds a Cluster needs one import; the pure modules import them from where they are defined.
 __all__ = [
     "APPLICATIONS",
+    "DAEMONSETS",
     "DEPLOYMENTS",
     "HELMRELEASES",
     "ISTIOS",
     "KUSTOMIZATIONS",
     "MESHGATEWAYS",
+    "MUTATING_WEBHOOKS",
     "NAMESPACES",
     "PODS",
     "SERVICES",
+    "STATEFULSETS",
+    "VALIDATING_WEBHOOKS",
     "AccessDenied",
     "Cluster",
     "ExecResult",
     "NotFound",
+    "Read",
     "Resource",
     "RetryPolicy",
 ]
@@ -63,53 +102,9 @@ __all__ = [
 Obj = dict[str, Any]
 Objs = list[Obj]
 Argv = list[str]
+Query = list[tuple[str, str]]
 
-
-class NotFound(CanaryError):
-    """The object does not exist (HTTP 404); if nothing handles it, we could not verify."""
-
-    exit_code: ClassVar[int] = 3
-
-
-class AccessDenied(ClusterUnreachable):
-    """RBAC said no (401/403): waiting will not help, so the runner stops at once."""
-
-
-class _Expired(Exception):
-    """A continue token expired (HTTP 410) in the middle of a paged list."""
-
-
-class _Transient(Exception):
-    """A failure worth retrying; `after` is the server's Retry-After in seconds, if any."""
-
-    def __init__(self, message: str, after: float | None = None) -> None:
-        super().__init__(message)
-        self.after = after
-
-
-@dataclass(frozen=True)
-class Resource:
-    """A kind of object, addressed the way the API server addresses it."""
-
-    group: str
-    version: str
-    plural: str
-    namespaced: bool = True
-
-    @property
-    def label(self) -> str:
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-
-PODS = Resource("", "v1", "pods")
-NAMESPACES = Resource("", "v1", "namespaces", namespaced=False)
-SERVICES = Resource("", "v1", "services")
-DEPLOYMENTS = Resource("apps", "v1", "deployments")
-ISTIOS = Resource("istio.banzaicloud.io", "v1beta1", "istios")
-MESHGATEWAYS = Resource("istio.banzaicloud.io", "v1beta1", "meshgateways")
-APPLICATIONS = Resource("argoproj.io", "v1alpha1", "applications")
-KUSTOMIZATIONS = Resource("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
-HELMRELEASES = Resource("helm.toolkit.fluxcd.io", "v2", "helmreleases")
+_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
 @dataclass(frozen=True)
@@ -127,23 +122,6 @@ class RetryPolicy:
     def delay(self, attempt: int, after: float | None) -> float:
         backoff = min(self.cap, self.base * 2**attempt) * (0.5 + random.random() / 2)
         return max(backoff, min(self.retry_after_cap, after or 0.0))
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    """What a command printed and how it ended; `exit_code` is None when it could not run."""
-
-    stdout: str
-    stderr: str
-    exit_code: int | None
-    status: Mapping[str, Any]
-
-    @property
-    def error(self) -> str:
-        """Why the command did not run (e.g. binary missing); "" when it ran (any exit code)."""
-        if self.exit_code is not None:
-            return ""
-        return str(self.status.get("message") or self.status.get("reason") or "no exit status")
 
 
 _MIN_TIMEOUT = 1.0  # even past the deadline a request gets this long (one last honest look)
@@ -219,32 +197,29 @@ class Cluster:
         chunk: int = 500,
     ) -> Objs:
         """Every object (all namespaces unless given), paged by `chunk`; 410 restarts from page 1."""
-        what = f"list {resource.label}" + (f" in {namespace}" if namespace else "")
+        return self.read_all(Read(resource, namespace, label_selector=label_selector), chunk)
+
+    def read_all(self, read: Read, chunk: int = 500) -> Objs:
+        """The whole list `read` names, paged by `chunk`; a list is whole or an error."""
+        what = read.description
         for _restart in range(3):
             items: Objs = []
             token: str | None = None
             try:
                 while True:
-                    page = self._call(
-                        "list",
-                        what,
-                        functools.partial(
-                            self._list_page, resource, namespace, label_selector, chunk, token
-                        ),
-                        pageable=True,
-                    )
+                    page = self._request("list", what, "GET", read.path, read.query(chunk, token))
                     items.extend(page.get("items") or ())
                     token = (page.get("metadata") or {}).get("continue") or None
                     if not token:
                         return items
-            except _Expired:
+            except Gone:
                 continue
-        raise ClusterUnreachable(f"{what}: the list kept expiring (410) while paging; try again")
+        raise Gone(f"{what}: the list kept expiring (410) while paging; try again")
 
     def get(self, resource: Resource, namespace: str, name: str) -> Obj:
         """One object; raises NotFound on 404."""
-        what = f"get {resource.label} {namespace + '/' if namespace else ''}{name}"
-        return self._call("get", what, lambda: self._get(resource, namespace, name))
+        read = Read(resource, namespace, name)
+        return self._request("get", read.description, "GET", read.path, read.query())
 
     def get_or_none(self, resource: Resource, namespace: str, name: str) -> Obj | None:
         try:
@@ -264,28 +239,26 @@ class Cluster:
 
         `until` (time.monotonic()) caps this review's timeouts and retries below the run's own
         deadline, so a hanging review API cannot use up the time the checks need."""
-        body = client.V1SelfSubjectAccessReview(
-            api_version="authorization.k8s.io/v1",
-            kind="SelfSubjectAccessReview",
-            spec=client.V1SelfSubjectAccessReviewSpec(
-                resource_attributes=client.V1ResourceAttributes(
-                    verb=verb,
-                    group=resource.group,
-                    resource=resource.plural,
-                    subresource=subresource or None,
-                    namespace=namespace or None,
-                )
-            ),
-        )
-        api = client.AuthorizationV1Api(self._api)
+        attributes: dict[str, str] = {"verb": verb, "group": resource.group}
+        attributes["resource"] = resource.plural
+        if subresource:
+            attributes["subresource"] = subresource
+        if namespace:
+            attributes["namespace"] = namespace
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
         try:
-            review = self._call(
+            # a review has no side effect, so retrying it (as _request does) is safe
+            review = self._request(
                 "create",
                 f"review access to {verb} {resource.label}",
-                lambda: api.create_self_subject_access_review(
-                    body, _preload_content=False, _request_timeout=self._timeout(until)
-                ),
-                idempotent=True,  # a review has no side effect, so retrying it is safe
+                "POST",
+                _REVIEWS,
+                [],
+                body=body,
                 until=until,
             )
         except NotFound:
@@ -297,7 +270,7 @@ class Cluster:
     def exec(
         self, namespace: str, pod: str, container: str, argv: Argv, timeout: float
     ) -> ExecResult:
-        """Run `argv` in a container over the exec websocket; ClusterUnreachable if it cannot run.
+        """Run `argv` in a container over the exec websocket; a ClusterUnreachable if it cannot run.
 
         A client of its own while it runs: `kubernetes.stream` swaps `call_api` on the client it
         is given, which is not safe to share between the probe threads; idle ones are reused.
@@ -325,17 +298,17 @@ class Cluster:
             limit = max(_MIN_TIMEOUT, min(limit, self.deadline - time.monotonic()))
         worker.join(limit)
         if worker.is_alive():
-            raise ClusterUnreachable(f"{what}: no answer within {limit:g}s")
+            raise Timeout(f"{what}: no answer within {limit:g}s")
         if "err" in box:
             raise box["err"]
         stdout, stderr, raw_status = box["out"]
         if not raw_status.strip():
-            raise ClusterUnreachable(f"{what}: the exec stream ended without an exit status")
+            raise ExecFailed(f"{what}: the exec stream ended without an exit status")
         try:
             status = json.loads(raw_status)
         except ValueError as e:
-            raise ClusterUnreachable(f"{what}: unreadable exit status {raw_status[:80]!r}") from e
-        return ExecResult(stdout, stderr, _exit_code(status), status)
+            raise ExecFailed(f"{what}: unreadable exit status {raw_status[:80]!r}") from e
+        return ExecResult(stdout, stderr, exit_code_of(status), status)
 
     def _exec_stream(
         self, namespace: str, pod: str, container: str, argv: Argv, timeout: float, what: str
@@ -362,16 +335,14 @@ class Cluster:
             )
             ws.run_forever(timeout=timeout)
             if ws.is_open():
-                raise ClusterUnreachable(f"{what}: no result within {timeout:g}s")
+                raise Timeout(f"{what}: no result within {timeout:g}s")
             stdout = ws.read_stdout(timeout=0) or ""
             stderr = ws.read_stderr(timeout=0) or ""
             raw_status = ws.read_channel(3, timeout=0) or ""
         except ApiException as e:
-            raise ClusterUnreachable(f"{what}: {_handshake_reason(e)}") from e
+            raise ExecFailed(f"{what}: {_handshake_reason(e)}") from e
         except (websocket.WebSocketException, OSError, urllib3.exceptions.HTTPError) as e:
-            raise ClusterUnreachable(
-                f"{what}: connection lost ({e.__class__.__name__}: {e})"
-            ) from e
+            raise ConnectionFailed(f"{what}: connection lost ({e.__class__.__name__}: {e})") from e
         finally:
             if ws is not None:
                 try:
@@ -384,28 +355,32 @@ class Cluster:
 
     # ----- plumbing ------------------------------------------------------------------------
 
-    def _wire_problem(self, e: BaseException) -> str:
-        """One plain sentence for what went wrong on the wire (no urllib3 reprs)."""
+    def _wire_problem(self, what: str, e: BaseException) -> Transient:
+        """The typed error for a failure on the wire, with one plain sentence (no urllib3 reprs)."""
         where = urllib3.util.parse_url(self.host)
         addr = f"{where.host}:{where.port or (443 if where.scheme == 'https' else 80)}"
         cause = _innermost(e)
+        timed_out = f"{what}: {addr}: Read timed out (no answer within {self._timeout()[1]:g}s)"
         if isinstance(e, urllib3.exceptions.ReadTimeoutError):
-            return f"{addr}: Read timed out (no answer within {self._timeout()[1]:g}s)"
+            return Timeout(timed_out)
         if isinstance(e, urllib3.exceptions.ConnectTimeoutError):
-            return f"{addr}: connect timed out"
+            return Timeout(f"{what}: {addr}: connect timed out")
         if isinstance(cause, ConnectionRefusedError):
-            return f"cannot connect to {addr} (connection refused)"
+            return ConnectionFailed(f"{what}: cannot connect to {addr} (connection refused)")
         if isinstance(cause, (http.client.RemoteDisconnected, ConnectionResetError)):
             # a plain-http request to a TLS port ends either way, depending on timing
             hint = " (an https server?)" if where.scheme == "http" else ""
-            return f"{addr} closed the connection without an HTTP response{hint}"
+            return ConnectionFailed(
+                f"{what}: {addr} closed the connection without an HTTP response{hint}"
+            )
         if isinstance(cause, ssl.SSLError):
-            return f"TLS to {addr} failed: {getattr(cause, 'reason', None) or cause}"
+            reason = getattr(cause, "reason", None) or cause
+            return ConnectionFailed(f"{what}: TLS to {addr} failed: {reason}")
         if isinstance(cause, (TimeoutError, urllib3.exceptions.TimeoutError)):
-            return f"{addr}: Read timed out (no answer within {self._timeout()[1]:g}s)"
+            return Timeout(timed_out)
         if isinstance(cause, OSError) and cause.strerror:
-            return f"cannot reach {addr} ({cause.strerror.lower()})"
-        return f"{e.__class__.__name__}: {_short(e)}"
+            return ConnectionFailed(f"{what}: cannot reach {addr} ({cause.strerror.lower()})")
+        return ConnectionFailed(f"{what}: {e.__class__.__name__}: {_short(e)}")
 
     def end_by(self, deadline: float) -> None:
         """Cap every later request (timeouts and retry budget) at the gate's --timeout, so a
@@ -423,110 +398,76 @@ class Cluster:
         with self._lock:
             self.requests[verb] += 1
 
-    def _list_page(
-        self,
-        resource: Resource,
-        namespace: str | None,
-        selector: str | None,
-        limit: int,
-        token: str | None,
-    ) -> Any:
-        kw: dict[str, Any] = {
-            "limit": limit,
-            "_continue": token,
-            "label_selector": selector,
-            "_preload_content": False,
-            "_request_timeout": self._timeout(),
-        }
-        if not resource.group:
-            core = client.CoreV1Api(self._api)
-            if resource.plural == "namespaces":
-                return core.list_namespace(**kw)
-            if namespace:
-                return getattr(core, f"list_namespaced_{_singular(resource)}")(namespace, **kw)
-            return getattr(core, f"list_{_singular(resource)}_for_all_namespaces")(**kw)
-        if resource.group == "apps":
-            apps = client.AppsV1Api(self._api)
-            if namespace:
-                return apps.list_namespaced_deployment(namespace, **kw)
-            return apps.list_deployment_for_all_namespaces(**kw)
-        custom = client.CustomObjectsApi(self._api)
-        g, v, p = resource.group, resource.version, resource.plural
-        if namespace:
-            return custom.list_namespaced_custom_object(g, v, namespace, p, **kw)
-        return custom.list_cluster_custom_object(g, v, p, **kw)
-
-    def _get(self, resource: Resource, namespace: str, name: str) -> Any:
-        kw: dict[str, Any] = {"_preload_content": False, "_request_timeout": self._timeout()}
-        if not resource.group:
-            core = client.CoreV1Api(self._api)
-            if resource.plural == "namespaces":
-                return core.read_namespace(name, **kw)
-            return getattr(core, f"read_namespaced_{_singular(resource)}")(name, namespace, **kw)
-        if resource.group == "apps":
-            return client.AppsV1Api(self._api).read_namespaced_deployment(name, namespace, **kw)
-        custom = client.CustomObjectsApi(self._api)
-        g, v, p = resource.group, resource.version, resource.plural
-        return custom.get_namespaced_custom_object(g, v, namespace, p, name, **kw)
-
-    def _call(
+    def _request(
         self,
         verb: str,
         what: str,
-        fn: Callable[[], Any],
-        pageable: bool = False,
-        idempotent: bool = True,
+        method: str,
+        path: str,
+        query: Query,
+        body: Mapping[str, Any] | None = None,
         until: float | None = None,
     ) -> Obj:
-        """Run one request with the retry policy; return its JSON body as a dict."""
+        """Send one request with the retry policy (only idempotent requests are sent); return
+        its JSON body. Transient errors are retried within the budget, the rest raised at once."""
         deadline = time.monotonic() + self.retry.budget
         for end in (self.deadline, until):
             if end is not None:
                 deadline = min(deadline, end)
-        last = ""
-        for attempt in range(self.retry.attempts):
+        attempt = 0
+        while True:
             self._count(verb)
             try:
-                return self._once(what, fn, pageable)
-            except _Transient as e:
-                last = str(e)
-                if not idempotent:
-                    break
-                pause = self.retry.delay(attempt, e.after)
-                if attempt + 1 >= self.retry.attempts or time.monotonic() + pause > deadline:
-                    break
+                return self._once(what, method, path, query, body, until)
+            except Transient as e:
+                pause = self.retry.delay(attempt, e.retry_after)
+                attempt += 1
+                if attempt >= self.retry.attempts or time.monotonic() + pause > deadline:
+                    # re-raised as itself, so callers still see which failure outlasted the budget
+                    e.args = (f"{e} (gave up after {attempt} attempts)",)
+                    raise
                 time.sleep(pause)  # backoff between real requests, not test synchronisation
-        raise ClusterUnreachable(f"{what}: {last} (gave up after {attempt + 1} attempts)")
 
-    def _once(self, what: str, fn: Callable[[], Any], pageable: bool) -> Obj:
+    def _once(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        query: Query,
+        body: Mapping[str, Any] | None,
+        until: float | None,
+    ) -> Obj:
+        """One HTTP exchange through the client's ApiClient, its answer read as a JSON object."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            resp = fn()
-            data = resp.data
-        except ApiException as e:
+            request = self._api.param_serialize(
+                method,
+                path,
+                query_params=query or None,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            resp = self._api.call_api(*request, _request_timeout=self._timeout(until))
+            data = resp.read()
+        except ApiException as e:  # the client's own failures (TLS) carry status 0
             status = int(e.status or 0)
-            if status == 404:
-                raise NotFound(f"{what}: not found") from e
-            if status == 410 and pageable:
-                raise _Expired() from e
-            if status == 429 or status >= 500 or status == 0:
-                raise _Transient(f"HTTP {status} {e.reason or ''}".strip(), _retry_after(e)) from e
-            if status in (401, 403):
-                raise AccessDenied(
-                    f"{what}: {'forbidden' if status == 403 else 'unauthorized'} (HTTP {status}); "
-                    "the verifier needs the read-only role in verifier/rbac.yaml"
-                ) from e
-            raise ClusterUnreachable(f"{what}: HTTP {status} {_status_message(e)}") from e
+            raise _error_for(what, status, e.reason, e.body or b"", e.headers or {}) from e
         except urllib3.exceptions.HTTPError as e:
-            raise _Transient(self._wire_problem(e)) from e
+            raise self._wire_problem(what, e) from e
         except OSError as e:
-            raise _Transient(self._wire_problem(e)) from e
+            raise self._wire_problem(what, e) from e
+        if not 200 <= resp.status <= 299:
+            raise _error_for(what, resp.status, resp.reason, data, resp.headers)
         try:
-            body = json.loads(data)
+            parsed = json.loads(data)
         except ValueError as e:
-            raise _Transient(f"unreadable response ({e})") from e
-        if not isinstance(body, dict):
-            raise _Transient("response is not a JSON object")
-        return body
+            raise BadResponse(f"{what}: unreadable response ({e})") from e
+        if not isinstance(parsed, dict):
+            raise BadResponse(f"{what}: response is not a JSON object")
+        return parsed
 
 
 def _shape_of(kubeconfig: Path | None) -> str:
@@ -563,12 +504,26 @@ def _innermost(e: BaseException) -> BaseException:
     return e
 
 
-def _singular(resource: Resource) -> str:
-    return {"pods": "pod", "services": "service", "namespaces": "namespace"}[resource.plural]
+def _error_for(
+    what: str, status: int, reason: str | None, body: bytes | str, headers: Mapping[str, str]
+) -> ApiError:
+    """The typed error for an error status, with the API server's own message where it has one."""
+    if status == 404:
+        return NotFound(f"{what}: not found", status)
+    if status in (401, 403):
+        return AccessDenied(
+            f"{what}: {'forbidden' if status == 403 else 'unauthorized'} (HTTP {status}); "
+            "the verifier needs the read-only role in verifier/rbac.yaml",
+            status,
+        )
+    if status in (0, 429) or status >= 500:
+        return from_status(
+            status, f"{what}: HTTP {status} {reason or ''}".strip(), _retry_after(headers)
+        )
+    return from_status(status, f"{what}: HTTP {status} {_status_message(body, reason)}")
 
 
-def _retry_after(e: ApiException) -> float | None:
-    headers = e.headers or {}
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("Retry-After") or headers.get("retry-after")
     try:
         return float(value) if value is not None else None
@@ -576,12 +531,14 @@ def _retry_after(e: ApiException) -> float | None:
         return None
 
 
-def _status_message(e: ApiException) -> str:
+def _status_message(body: bytes | str, reason: str | None) -> str:
+    """The `message` of the Status object the API server sends with an error, else the reason."""
     try:
-        body = json.loads(e.body or "{}")
+        status = json.loads(body or b"{}")
     except (ValueError, TypeError):
-        body = {}
-    return str(body.get("message") or e.reason or "")
+        status = {}
+    message = status.get("message") if isinstance(status, dict) else None
+    return str(message or reason or "")
 
 
 def _short(e: BaseException) -> str:
@@ -590,19 +547,7 @@ def _short(e: BaseException) -> str:
 
 
 def _handshake_reason(e: ApiException) -> str:
-    """The client packs the handshake's HTTP status into the reason string (verifier.md §1.6)."""
+    """Why the exec handshake was refused: the client packs the handshake's HTTP status and
+    headers into one reason string, separated by ` -+-+- `; the first part is the status line."""
     reason = str(e.reason or e).split(" -+-+- ")[0]
     return f"exec refused ({reason})"
-
-
-def _exit_code(status: Mapping[str, Any]) -> int | None:
-    """0 on Success; the ExitCode cause on NonZeroExitCode; None when the command did not run."""
-    if status.get("status") == "Success":
-        return 0
-    for cause in (status.get("details") or {}).get("causes") or ():
-        if cause.get("reason") == "ExitCode":
-            try:
-                return int(cause.get("message", ""))
-            except ValueError:
-                return None
-    return None

@@ -1,6 +1,6 @@
 """Reading what an exec'd `curl` printed: the HTTP code and, for echo servers, the request headers.
 
-Pure text parsing. The body formats are the two echoserver generations (kubectl.md §9): the 1.10
+Pure text parsing. The body formats are those of the two echoserver generations in use: the 1.10
 `Request Headers:` block (tab-indented, HTML-escaped values) and the older `HEADERS RECEIVED:`
 block. mTLS evidence is the `x-forwarded-client-cert` header the server-side sidecar adds only for
 mTLS-terminated requests; it must name the caller's SPIFFE identity.

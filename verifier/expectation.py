@@ -1,19 +1,33 @@
-"""What the plan says the cluster must look like after stage N: the checks' single input.
+"""What the cluster must look like after stage N: the checks' single input besides the snapshot.
 
-Pure: derived from the plan alone, so `stage N` means the same thing on every run. Stage 0 is the
-plan's starting state; a `gate` adds the next stage's preconditions (for cleanup: nothing may still
-use the old revision and no gateway may be owned by the old CR).
+Pure: derived from the plan, so `stage N` means the same thing on every run. Stage 0 is the plan's
+starting state; a `gate` adds the next stage's preconditions (for cleanup: nothing may still use
+the old revision and no gateway may be owned by the old CR), and the run may add what the plan
+cannot know: the commit the GitOps engine must have applied (:class:`SyncTarget`, known only from
+the checkout) and a baseline of gateway Services from an earlier report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.errors import UsageError
 from core.plan import ConnectivityCheck, ControlPlane, GatewayRef, Plan
 
-__all__ = ["Expectation", "expect_stage"]
+__all__ = ["Baseline", "Expectation", "SyncTarget", "expect_stage"]
+
+# "namespace/name" of a gateway Service -> its recorded {"uid": ..., "address": ...}
+Baseline = Mapping[str, Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """The commit the cluster must have applied; `contains[rev]` answers "rev contains commit?"."""
+
+    commit: str
+    label: str
+    contains: Mapping[str, bool | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,8 @@ class Expectation:
     gateways: tuple[tuple[GatewayRef, ControlPlane], ...]
     probes: tuple[ConnectivityCheck, ...]
     cleanup_safety: bool
+    sync: SyncTarget | None = None  # set by a gate once the stage commits are known
+    baseline: Baseline | None = None  # gateway Services as an earlier run recorded them
 
     @property
     def label(self) -> str:

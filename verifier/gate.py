@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -19,11 +19,13 @@ from typing import Any, Literal
 from core.errors import InputError
 from core.plan import Plan
 from verifier import rbac
-from verifier.checks import cleanup, connectivity, controlplane, dataplane, gateways, gitops
-from verifier.cluster import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS, Cluster, NotFound
-from verifier.expectation import Expectation, expect_stage
+from verifier.checks import Phase, checks_for, connectivity, dataplane, gateways, gitops
+from verifier.cluster import Cluster
+from verifier.errors import NotFound
+from verifier.expectation import Baseline, Expectation, expect_stage
 from verifier.gitrepo import Checkout
 from verifier.probe import ProbeSettings, run_probes
+from verifier.resources import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS
 from verifier.result import CheckResult, Status
 from verifier.runner import Evaluation, Polling, Verdict, poll
 from verifier.snapshot import GitOpsRef, Snapshot, collect
@@ -44,7 +46,7 @@ class Request:
     stage: int | None = None
     polling: Polling = field(default_factory=Polling)
     probes: ProbeSettings = field(default_factory=ProbeSettings)
-    baseline: Mapping[str, Mapping[str, str]] | None = None
+    baseline: Baseline | None = None
 
 
 @dataclass
@@ -108,7 +110,7 @@ class _Session:
         self._preflight_done = False
         if request.command == "stage":
             index = plan.applied_index if request.stage is None else request.stage
-            self.fixed: Expectation | None = expect_stage(plan, index)
+            self.fixed: Expectation | None = self._expect(plan, index)
             self.commits: dict[int, str] = {}
             self.rollbacks: list[tuple[str, tuple[str, ...]]] = []
         else:
@@ -130,7 +132,7 @@ class _Session:
             snap = collect(self.cluster, self.fixed)
             return Evaluation(self._checks(snap, self.fixed))
         if self.newest == 0:
-            expect = expect_stage(self.plan, 0, with_next_preconditions=True)
+            expect = self._expect(self.plan, 0)
             self.checked = f"stage {expect.label} (preflight; nothing applied yet)"
             return Evaluation(self._checks(collect(self.cluster, expect), expect))
         found = self._gitops()
@@ -141,19 +143,21 @@ class _Session:
         applied_now = bool(commits) and all(contains_cur.values())
         index = self.newest if applied_now else self.newest - 1
         commit = cur if applied_now else prev
-        expect = expect_stage(self._as_applied(commits), index, with_next_preconditions=True)
+        contains = (
+            contains_cur if applied_now else {r: self.checkout.contains(r, prev) for r in commits}
+        )
+        label = "the plan commit" if index == 0 else f"stage {index}"
+        expect = replace(
+            self._expect(self._as_applied(commits), index),
+            sync=gitops.SyncTarget(commit, label, contains),
+        )
         found = self._scope_gitops(found, index)
         if applied_now:
             self.checked = f"stage {expect.label} (already applied by the GitOps engine)"
         else:
             self.checked = f"stage {expect.label} + preconditions of stage {self.newest}"
-        contains = (
-            contains_cur if applied_now else {r: self.checkout.contains(r, prev) for r in commits}
-        )
         snap = replace(collect(self.cluster, expect), gitops=found)
-        label = "the plan commit" if index == 0 else f"stage {index}"
-        sync = gitops.check(snap, gitops.SyncTarget(commit, label, contains))
-        return Evaluation([sync, *self._checks(snap, expect)])
+        return Evaluation(self._checks(snap, expect))
 
     def _as_applied(self, applied: set[str]) -> Plan:
         """The plan without rollbacks the engine has not applied yet (a rollback PR's gate checks
@@ -170,24 +174,23 @@ class _Session:
             self.plan, rolled_back=tuple(n for n in self.plan.rolled_back if n not in pending)
         )
 
+    def _expect(self, plan: Plan, index: int) -> Expectation:
+        """Stage `index` as this run checks it: a gate adds the next stage's preconditions."""
+        expect = expect_stage(plan, index, with_next_preconditions=self.request.command == "gate")
+        return replace(expect, baseline=self.request.baseline)
+
     def _checks(self, snap: Snapshot, expect: Expectation) -> list[CheckResult]:
-        results = [
-            controlplane.check(snap, expect),
-            dataplane.check(snap, expect),
-            gateways.check(snap, expect, self.request.baseline),
-        ]
-        if expect.cleanup_safety:
-            results.append(cleanup.check(snap, expect))
-        if results[1].status is Status.PASSED:
-            probes = connectivity.plan_probes(snap, expect, self.request.probes.max_time)
-            results.append(
-                connectivity.check(run_probes(self.cluster, probes, self.request.probes))
-            )
-        elif expect.probes:
-            results.append(
-                CheckResult.pending(connectivity.NAME, "waiting for the data plane before probing")
-            )
-        return results
+        """The registered checks for this stage; probes run only once the data plane passed."""
+        results = [c.evaluate(snap, expect) for c in checks_for(expect, Phase.SNAPSHOT)]
+        probing = checks_for(expect, Phase.PROBES)
+        if not probing:
+            return results
+        if any(r.name == dataplane.NAME and r.status is Status.PASSED for r in results):
+            planned = connectivity.plan_probes(snap, expect, self.request.probes.max_time)
+            snap = replace(snap, probes=run_probes(self.cluster, planned, self.request.probes))
+        elif not expect.probes:
+            return results  # nothing to probe, and nothing to say about it yet
+        return results + [c.evaluate(snap, expect) for c in probing]
 
     def _refs(self) -> list[GitOpsRef]:
         plan = self.plan

@@ -1,9 +1,9 @@
 """Facts about one pod, read from its raw JSON (as the API returns it): sidecar, version, revision.
 
 Pure functions over dicts, so checks stay pure and a 20,000-pod list needs no model objects.
-Istio facts (verifier.md §3, banzai.md §3): `istio-proxy` is a container, or a native-sidecar
-init container; its image tag is the proxy version; the revision is in the injection status
-annotation (newer Istio), the `istio.io/rev` annotation, or the `istio.io/rev` pod label (1.6/1.7).
+Istio facts: `istio-proxy` is a container, or a native-sidecar init container; its image tag is
+the proxy version; the revision is in the injection status annotation (newer Istio), the
+`istio.io/rev` annotation, or the `istio.io/rev` pod label (1.6/1.7).
 """
 
 from __future__ import annotations

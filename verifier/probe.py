@@ -16,7 +16,7 @@ from typing import Protocol
 
 from core.errors import ClusterUnreachable
 from verifier.checks.connectivity import Probe, ProbeResult, judge
-from verifier.cluster import ExecResult
+from verifier.execresult import ExecResult
 from verifier.result import Status
 
 __all__ = ["Executor", "ProbeSettings", "run_probes"]

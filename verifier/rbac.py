@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from core.errors import ClusterUnreachable
-from verifier.cluster import (
+from verifier.errors import AccessDenied
+from verifier.resources import (
     APPLICATIONS,
     DEPLOYMENTS,
     HELMRELEASES,
@@ -23,7 +24,6 @@ from verifier.cluster import (
     NAMESPACES,
     PODS,
     SERVICES,
-    AccessDenied,
     Resource,
 )
 

@@ -1,6 +1,6 @@
 """The only place that waits: poll an evaluation until it passes K times in a row, fails, or times out.
 
-Semantics (gitops.md §4, copied from Argo Rollouts' consecutiveSuccessLimit): PASS needs
+Semantics (those of Argo Rollouts' consecutiveSuccessLimit): PASS needs
 `successes` consecutive all-PASSED evaluations `interval` seconds apart; any FAILED check (a state
 that will not heal) ends at once with exit 1; at the deadline, an evaluation that could not read
 the cluster (or a check pending because it could not verify) ends with exit 3, anything else
@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from core.errors import CanaryError
-from verifier.cluster import AccessDenied
+from core.errors import ClusterUnreachable
+from verifier.errors import AccessDenied
 from verifier.result import CheckResult, Status, worst
 
 __all__ = ["Evaluation", "Outcome", "Polling", "Verdict", "poll"]
@@ -96,9 +96,7 @@ def poll(
             return Verdict(
                 Outcome.UNVERIFIABLE, str(e), ev, count + 1, 0, started, datetime.now(UTC)
             )
-        except CanaryError as e:
-            if e.exit_code != 3:
-                raise
+        except ClusterUnreachable as e:  # outages, timeouts, a 404 nothing expected: may heal
             ev = Evaluation((), error=str(e))
         count += 1
         consecutive = consecutive + 1 if ev.status is Status.PASSED else 0

@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from verifier.cluster import (
+from verifier.expectation import Expectation
+
+if TYPE_CHECKING:  # the connectivity check judges these; it imports this module at run time
+    from verifier.checks.connectivity import ProbeResult
+from verifier.resources import (
     APPLICATIONS,
     DEPLOYMENTS,
     HELMRELEASES,
@@ -26,7 +30,6 @@ from verifier.cluster import (
     SERVICES,
     Resource,
 )
-from verifier.expectation import Expectation
 
 __all__ = ["ClusterReader", "GitOpsRef", "Snapshot", "collect"]
 
@@ -65,7 +68,10 @@ class GitOpsRef:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Raw objects of one evaluation; `None` values mean "asked, and it does not exist"."""
+    """Raw objects of one evaluation; `None` values mean "asked, and it does not exist".
+
+    `gitops` and `probes` are filled in by the gate, which alone knows which GitOps objects to
+    read and when the data plane is ready for connectivity probes."""
 
     pods: Sequence[Obj]
     istios: Mapping[Key, Obj]
@@ -75,6 +81,7 @@ class Snapshot:
     old_namespaces: Sequence[Obj] = ()
     legacy_injection: frozenset[str] | None = None  # namespaces labelled istio-injection=enabled
     gitops: Mapping[GitOpsRef, Obj | None] = field(default_factory=dict)
+    probes: Sequence[ProbeResult] | None = None  # None: not probed (the data plane is not ready)
     _by_ns: dict[str, list[Obj]] = field(default_factory=dict, compare=False, repr=False)
 
     def pods_in(self, namespace: str) -> list[Obj]:

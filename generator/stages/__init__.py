@@ -1,17 +1,30 @@
-"""Stage kinds, one module each with the same small shape, registered in :data:`STAGES`.
+"""The stage kinds, in plan order: the one registry the planner and the commands read.
 
-Every module has ``KIND`` (the plan's stage kind) and ``plan(ctx) -> dict`` which queues its edits
-on ``ctx.editor`` and returns extra context for its commit-message template
-(``templates/commit-<kind>.txt.j2``). Stages read the repo only through ``ctx`` and never write.
+Each kind is a module here holding an object that satisfies :class:`~generator.stages.kind.
+StageKind` (see that module for the seam). Adding a kind is its module plus one line in
+:data:`KINDS`; the plan file's list of kind names (``core.plan.StageKind``) must know the name.
+Kinds read the repo only through a :class:`StageContext` and never write.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from generator.stages import cleanup, control_plane, gateways, namespaces
 from generator.stages.context import StageContext
+from generator.stages.kind import Outline, StageKind
 
-__all__ = ["STAGES", "StageContext"]
+__all__ = ["KINDS", "Outline", "StageContext", "StageKind", "kind_of"]
 
-STAGES: dict[str, ModuleType] = {m.KIND: m for m in (control_plane, gateways, namespaces, cleanup)}
+KINDS: tuple[StageKind, ...] = (
+    control_plane.KIND,
+    gateways.KIND,
+    namespaces.KIND,
+    cleanup.KIND,
+)
+
+
+def kind_of(name: str) -> StageKind:
+    """The registered kind called `name` (the plan loader has already refused unknown kinds)."""
+    for kind in KINDS:
+        if kind.name == name:
+            return kind
+    raise KeyError(name)

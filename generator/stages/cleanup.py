@@ -9,16 +9,55 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import PlanError, PreconditionError
-from generator.discovery import operator_release
+from core.plan import Plan, Stage
+from generator.discovery import ISTIO_GROUP, find_doc, has_release, operator_release
+from generator.index import RepoIndex
 from generator.stages.context import StageContext
 from generator.stages.control_plane import release_documents
+from generator.stages.kind import KindName, Outline, applied
 
-__all__ = ["KIND", "plan"]
-
-KIND = "cleanup"
+__all__ = ["KIND", "CleanupKind"]
 
 
-def plan(ctx: StageContext) -> dict[str, Any]:
+class CleanupKind:
+    """The last stage: the old control plane goes."""
+
+    name: KindName = "cleanup"
+
+    def stages(self, outline: Outline) -> list[Stage]:
+        return [Stage(0, "cleanup", self.name)]
+
+    def problems(self, index: RepoIndex, plan: Plan) -> list[str]:
+        """The old CR and operator release exist exactly until this stage is applied."""
+        src = plan.source
+        done = applied(plan, self.name)
+        out: list[str] = []
+        old = find_doc(index, "Istio", src.name, src.namespace, ISTIO_GROUP)
+        if not done and old is None:
+            out.append(f"the old Istio CR {src.name} is not in the repo")
+        if done and old is not None:
+            out.append(f"the old Istio CR {src.name} is back in the repo after cleanup")
+        if has_release(index, src.operator) == done:
+            state = "present" if done else "missing"
+            out.append(f"operator release {src.operator.name} ({src.operator.file}) is {state}")
+        return out
+
+    def subjects(self, plan: Plan, stage: Stage) -> list[str]:
+        src, head = plan.source, f"istio-canary {stage.index}/{plan.total}"
+        return [
+            f"{head}: remove {src.name} (Istio {src.version}) and its operator",
+            f"{head}: remove {src.name} (Istio {src.version})",
+            f"{head}: remove the Istio {src.version} control plane",
+        ]
+
+    def edit(self, ctx: StageContext) -> dict[str, Any]:
+        return _edit(ctx)
+
+
+KIND = CleanupKind()
+
+
+def _edit(ctx: StageContext) -> dict[str, Any]:
     src = ctx.plan.source
     if ctx.plan.rolled_back:
         raise PreconditionError(

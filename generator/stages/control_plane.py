@@ -16,18 +16,17 @@ from typing import Any
 
 import yaml
 
-from core.plan import ControlPlane
+from core.plan import ControlPlane, Plan, Stage
 from core.versions import minor_of, parse_version
-from generator.discovery import operator_release
+from generator.discovery import ISTIO_GROUP, find_doc, has_release, operator_release
 from generator.index import Document, RepoIndex
 from generator.naming import canary_name, retag
 from generator.render import render
 from generator.stages.context import StageContext
+from generator.stages.kind import KindName, Outline, applied
 from generator.yamledit import detect_style
 
-__all__ = ["KIND", "derive_spec", "operator_documents", "plan", "release_documents"]
-
-KIND = "control-plane"
+__all__ = ["KIND", "ControlPlaneKind", "derive_spec", "operator_documents", "release_documents"]
 
 # Gateways the new CP must not create itself: it takes over the running ones instead.
 _OWN_GATEWAYS = ("ingress", "egress")
@@ -167,7 +166,50 @@ def _rename(node: Any, old: str, new: str) -> Any:
     return node
 
 
-def plan(ctx: StageContext) -> dict[str, Any]:
+class ControlPlaneKind:
+    """The first stage: the new control plane beside the old one."""
+
+    name: KindName = "control-plane"
+
+    def stages(self, outline: Outline) -> list[Stage]:
+        return [Stage(0, "control-plane", self.name)]
+
+    def problems(self, index: RepoIndex, plan: Plan) -> list[str]:
+        """The new CR and operator release exist exactly when this stage is applied, and the old
+        CR (whose spec the new one is derived from) still runs the version the plan says."""
+        src, tgt = plan.source, plan.target
+        done = applied(plan, self.name)
+        out: list[str] = []
+        new = find_doc(index, "Istio", tgt.name, tgt.namespace, ISTIO_GROUP)
+        if done and new is None:
+            out.append(f"the new Istio CR {tgt.name} is missing though control-plane is applied")
+        if not done and new is not None:
+            out.append(f"an Istio CR {tgt.name} exists though control-plane is not applied")
+        if has_release(index, tgt.operator) != done:
+            state = "missing" if done else "present"
+            out.append(f"operator release {tgt.operator.name} ({tgt.operator.file}) is {state}")
+        old = find_doc(index, "Istio", src.name, src.namespace, ISTIO_GROUP)
+        if old is not None and str(old.get("spec", "version", default="")) != src.version:
+            out.append(f"{src.name} runs {old.get('spec', 'version')}, the plan says {src.version}")
+        return out
+
+    def subjects(self, plan: Plan, stage: Stage) -> list[str]:
+        src, tgt = plan.source, plan.target
+        head = f"istio-canary {stage.index}/{plan.total}"
+        return [
+            f"{head}: install {tgt.name} (Istio {tgt.version}) beside {src.name}",
+            f"{head}: install {tgt.name} (Istio {tgt.version})",
+            f"{head}: install Istio {tgt.version} beside Istio {src.version}",
+        ]
+
+    def edit(self, ctx: StageContext) -> dict[str, Any]:
+        return _edit(ctx)
+
+
+KIND = ControlPlaneKind()
+
+
+def _edit(ctx: StageContext) -> dict[str, Any]:
     src, tgt = ctx.plan.source, ctx.plan.target
     old_cr = ctx.old_cr()
     op_doc = ctx.require(

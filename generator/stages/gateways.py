@@ -13,17 +13,20 @@ import posixpath
 from typing import Any
 
 from core.errors import PlanError
-from generator.discovery import gateways_made_by
+from core.plan import Plan, Stage
+from generator.discovery import ISTIO_GROUP, find_doc, gateways_made_by
+from generator.headline import names
+from generator.index import RepoIndex
 from generator.naming import honours_create_only
 from generator.render import render
 from generator.stages.context import StageContext
+from generator.stages.kind import KindName, Outline, applied
 from generator.yamledit import detect_style, set_value
 
-__all__ = ["KIND", "adopted_spec", "plan"]
+__all__ = ["KIND", "GatewaysKind", "adopted_spec"]
 
-KIND = "gateways"
-
-# MeshGateway v1beta1 spec fields a CR gateway block carries over (banzai.md §2).
+# The MeshGateway v1beta1 spec fields that an Istio CR's `spec.gateways.<type>` block carries
+# over into the MeshGateway the operator generates from it (docs/banzai-operator.md).
 _FIELDS = (
     "replicaCount",
     "minReplicas",
@@ -59,7 +62,44 @@ def adopted_spec(
     return spec
 
 
-def plan(ctx: StageContext) -> dict[str, Any]:
+class GatewaysKind:
+    """Every gateway of the old control plane moves to the new one in one stage (if any)."""
+
+    name: KindName = "gateways"
+
+    def stages(self, outline: Outline) -> list[Stage]:
+        if not outline.gateways:
+            return []
+        return [Stage(0, "gateways", self.name, gateways=tuple(g.name for g in outline.gateways))]
+
+    def problems(self, index: RepoIndex, plan: Plan) -> list[str]:
+        """Once applied, every gateway has its MeshGateway manifest in the repo."""
+        if not applied(plan, self.name):
+            return []
+        return [
+            f"MeshGateway {g.name} is missing though gateways is applied"
+            for g in plan.gateways
+            if find_doc(index, "MeshGateway", g.name, g.namespace, ISTIO_GROUP) is None
+        ]
+
+    def subjects(self, plan: Plan, stage: Stage) -> list[str]:
+        head, tgt = f"istio-canary {stage.index}/{plan.total}", plan.target.name
+        gateways = stage.gateways
+        return [
+            f"{head}: move gateways {', '.join(gateways)} to {tgt}",
+            f"{head}: move {names(gateways, 'gateways', 40)} to {tgt}",
+            f"{head}: move {len(gateways)} gateway(s) to {tgt}",
+            f"{head}: move the gateways",
+        ]
+
+    def edit(self, ctx: StageContext) -> dict[str, Any]:
+        return _edit(ctx)
+
+
+KIND = GatewaysKind()
+
+
+def _edit(ctx: StageContext) -> dict[str, Any]:
     src, tgt = ctx.plan.source, ctx.plan.target
     bind = {"name": tgt.name, "namespace": tgt.namespace}
     adopted: list[str] = []

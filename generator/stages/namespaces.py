@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.errors import PlanError
-from core.plan import MeshNamespace, Plan
+from core.plan import MeshNamespace, Plan, Stage
+from generator.discovery import find_doc
+from generator.headline import count, span
+from generator.index import RepoIndex
 from generator.stages.context import StageContext
+from generator.stages.kind import KindName, Outline
 from generator.yamledit import Op, append_item, delete_key, remove_items, rename_key, set_value
 
-__all__ = ["KIND", "RESTART_ANNOTATION", "move", "plan"]
+__all__ = ["KIND", "RESTART_ANNOTATION", "NamespacesKind", "move", "move_subjects"]
 
-KIND = "namespaces"
 RESTART_ANNOTATION = "istio-canary.io/revision"
 INJECTION = "istio-injection"
 REV = "istio.io/rev"
@@ -83,9 +86,65 @@ def move(ctx: StageContext, names: Sequence[str], back: bool) -> None:
             )
 
 
-def plan(ctx: StageContext) -> dict[str, Any]:
-    if not ctx.stage.namespaces:
-        raise PlanError(f"stage {ctx.stage.index} ({ctx.stage.name}) names no namespace")
-    move(ctx, ctx.stage.namespaces, back=False)
-    workloads = sum(len(ctx.plan.namespace(n).workloads) for n in ctx.stage.namespaces)
-    return {"workloads": workloads, "annotation": RESTART_ANNOTATION}
+def move_subjects(head: str, verb: str, namespaces: Sequence[str], to: str) -> list[str]:
+    """`<head>: <verb> <namespaces> to <to>`, naming fewer namespaces in each later candidate."""
+    return [
+        f"{head}: {verb} {', '.join(namespaces)} to {to}",
+        f"{head}: {verb} {span(namespaces, 'namespaces')} to {to}",
+        f"{head}: {verb} {count(namespaces, 'namespaces')} to {to}",
+        f"{head}: {verb} {count(namespaces, 'namespaces')}",
+    ]
+
+
+class NamespacesKind:
+    """One stage per wave of namespaces, each probing connectivity across the two revisions."""
+
+    name: KindName = "namespaces"
+
+    def stages(self, outline: Outline) -> list[Stage]:
+        """A wave's checks pair what has moved with what has not (or, in the last wave, with
+        the earlier waves), so every gate probes traffic across the two control planes."""
+        out: list[Stage] = []
+        moved: list[str] = []
+        for i, wave in enumerate(outline.waves, start=1):
+            before = list(moved)
+            moved.extend(wave)
+            done = set(moved)  # a set: with 2,500 names a list made this quadratic
+            rest = [n for n in outline.namespaces if n not in done]
+            if rest:
+                checks = outline.probes(moved, rest, wave)
+            else:
+                checks = outline.probes(wave, before or wave, wave)
+            out.append(
+                Stage(0, f"namespaces-{i}", self.name, namespaces=tuple(wave), checks=checks)
+            )
+        return out
+
+    def problems(self, index: RepoIndex, plan: Plan) -> list[str]:
+        """Each Namespace is in the repo and on the new revision exactly when the plan says so."""
+        out: list[str] = []
+        moved = set(plan.migrated_namespaces())
+        for ns in plan.namespaces:
+            doc = find_doc(index, "Namespace", ns.name, None, "")
+            if doc is None:
+                out.append(f"Namespace {ns.name} is not in the repo")
+                continue
+            rev = (doc.metadata.get("labels") or {}).get(REV)
+            if (ns.name in moved) != (rev == plan.target.revision):
+                state = "moved" if ns.name in moved else "not moved"
+                out.append(f"Namespace {ns.name} has istio.io/rev={rev} but the plan says {state}")
+        return out
+
+    def subjects(self, plan: Plan, stage: Stage) -> list[str]:
+        head = f"istio-canary {stage.index}/{plan.total}"
+        return move_subjects(head, "move", stage.namespaces, plan.target.name)
+
+    def edit(self, ctx: StageContext) -> dict[str, Any]:
+        if not ctx.stage.namespaces:
+            raise PlanError(f"stage {ctx.stage.index} ({ctx.stage.name}) names no namespace")
+        move(ctx, ctx.stage.namespaces, back=False)
+        workloads = sum(len(ctx.plan.namespace(n).workloads) for n in ctx.stage.namespaces)
+        return {"workloads": workloads, "annotation": RESTART_ANNOTATION}
+
+
+KIND = NamespacesKind()

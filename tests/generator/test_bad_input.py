@@ -1,5 +1,5 @@
-"""A demanding user's broken repos: each refusal is one line naming the file:line, exit 2, nothing
-written. (The generic refusals of issue 2 live in test_refusals.py; these are the QA pass's finds.)"""
+"""Broken repos a real user brings: each refusal is one line naming the file:line, exit 2, nothing
+written. (The generic refusals of every command live in test_refusals.py.)"""
 
 from __future__ import annotations
 

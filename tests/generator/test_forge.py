@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,6 +189,32 @@ def test_gitlab_second_run_updates_and_409_race_is_handled(fake: FakeForge) -> N
 def test_gitlab_bad_token_names_gitlab_token(fake: FakeForge) -> None:
     with pytest.raises(ForgeError, match=r"HTTP 401 401 Unauthorized; check GITLAB_TOKEN"):
         open_or_update(gitlab(fake, token="nope"), SPEC)
+
+
+# ----- the forges' size limits ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("which", "field", "size", "message"),
+    [
+        ("github", "title", 257, "title is too long (maximum is 256 characters)"),
+        ("github", "body", 65_537, "body is too long (maximum is 65536 characters)"),
+        ("gitlab", "title", 256, "title is too long (maximum is 255 characters)"),
+        ("gitlab", "body", 1_048_577, "description is too long (maximum is 1048576 characters)"),
+    ],
+)
+def test_a_text_over_the_forge_limit_is_refused_as_the_real_forge_does(
+    fake: FakeForge, which: str, field: str, size: int, message: str
+) -> None:
+    forge = github(fake) if which == "github" else gitlab(fake)
+    at_limit = {"title": SPEC.title, "body": SPEC.body, field: "x" * (size - 1)}
+    over = {**at_limit, field: "x" * size}
+
+    open_or_update(forge, PullRequestSpec(SPEC.head, "main", at_limit["title"], at_limit["body"]))
+    with pytest.raises(ForgeError, match=re.escape(message)) as err:
+        open_or_update(forge, PullRequestSpec(SPEC.head, "main", over["title"], over["body"]))
+
+    assert err.value.exit_code == 3
 
 
 # ----- configuration -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Every refusal of issue 2: exit 2, a one-line reason, and nothing written or committed."""
+"""The generator's generic refusals: exit 2, a one-line reason, and nothing written or committed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.generator.helpers import build_tree, example_repo, git, run, snapshot
+from tests.generator.test_big_mesh import big_mesh
 
 MINI = {
     "istio.yaml": """
@@ -115,6 +116,14 @@ def test_plan_that_does_not_match_the_repo(tmp_path: Path) -> None:
     )
     _commit_all(repo)
     _refused(repo, ["next"], "plan.yaml does not match the repo: Namespace demo-a has istio.io/rev")
+
+
+def test_a_gone_old_cr_is_named_among_many_namespace_problems(tmp_path: Path) -> None:
+    repo = big_mesh(tmp_path / "repo", namespaces=8)
+    assert run("init", "--repo", str(repo), "--to-version", "1.7.7").exit_code == 0
+    git(repo, "rm", "-q", "-r", "istio-system/istio.yaml", "apps")
+    git(repo, "commit", "-q", "-m", "oops")
+    _refused(repo, ["next"], "the old Istio CR istio-fleet is not in the repo")
 
 
 def test_plan_whose_old_cr_is_gone(tmp_path: Path) -> None:

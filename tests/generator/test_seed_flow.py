@@ -1,4 +1,4 @@
-"""The seed's flow on a copy of example-repo: init + 5 next, each commit as architecture.md says."""
+"""The seed's flow on a copy of example-repo: init + 5 next, each commit as docs/stages.md says."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _kustomize_builds(root: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_init_and_five_stages_follow_the_architecture_table(tmp_path: Path) -> None:
+def test_init_and_five_stages_follow_the_stage_model(tmp_path: Path) -> None:
     repo = example_repo(tmp_path / "repo")
     r = run("init", "--repo", str(repo), "--to-version", "1.7.7")
     assert r.exit_code == 0, r.output

@@ -20,6 +20,7 @@ from simcluster.controllers.releases import render_release
 from simcluster.faults import Faults
 from simcluster.mesh import ExecResult, Mesh
 from simcluster.store import Store
+from tests.polling import wait_for_async
 
 Obj = dict[str, Any]
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -92,23 +93,22 @@ class Sim:
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until the controllers are idle twice in a row (or fail the test)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         quiet = 0
-        while quiet < 2:
-            if loop.time() > deadline:
-                raise AssertionError(f"controllers still busy after {timeout}s: {self.ctl.errors}")
+
+        def idle_twice() -> bool:
+            nonlocal quiet
             quiet = quiet + 1 if self.ctl.idle() else 0
-            await asyncio.sleep(0.01)
+            return quiet >= 2
+
+        await wait_for_async(
+            idle_twice,
+            what=lambda: f"the controllers to go idle (errors: {self.ctl.errors})",
+            timeout=timeout,
+        )
         assert not self.ctl.errors, self.ctl.errors
 
     async def until(self, cond: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not cond():
-            if loop.time() > deadline:
-                raise AssertionError(f"timed out waiting for {what or cond}")
-            await asyncio.sleep(0.01)
+        await wait_for_async(cond, what=what or repr(cond), timeout=timeout)
 
     def pods(self, ns: str, selector: str = "") -> list[Obj]:
         return self.store.list("Pod", ns, selector)[0]

@@ -11,12 +11,15 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+import pytest
 import yaml
 
 from simcluster.gitops import Syncer
 from tests.simcluster.simhelp import Sim, cr_v17, run
 from tests.simcluster.test_gitops import commit, converge, make_repo
 from tests.simcluster.test_kubectl_seed import OPERATOR_V17
+
+pytestmark = pytest.mark.slow
 
 Obj = dict[str, Any]
 V17 = "istio-sample-v17x.istio-system"

@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ import pytest
 import yaml
 
 from simcluster.harness import SimCluster
+from tests.polling import wait_for
 from tests.simcluster.simhelp import EXAMPLE, cr_v17
 
 pytestmark = [
@@ -81,14 +81,11 @@ class Served:
             assert resp.status == 200
 
     def wait_settled(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+        def settled() -> bool:
             with urllib.request.urlopen(f"{self.url}/simcluster/v1/settled", timeout=10) as r:
-                if json.loads(r.read())["settled"]:
-                    return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"simcluster serve did not settle within {timeout}s")
-            time.sleep(0.05)
+                return bool(json.loads(r.read())["settled"])
+
+        wait_for(settled, what="simcluster serve to settle", timeout=timeout)
 
 
 @contextmanager
@@ -141,16 +138,13 @@ class Kubectl:
         return [line.split() for line in self(*args).splitlines()[1:]]
 
     def until(self, cond: str, *args: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            out = self(*args, check=False)
-            if cond in out:
-                return out
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"kubectl {' '.join(args)} never showed {cond!r}; last: {out!r}"
-                )
-            time.sleep(0.1)
+        return wait_for(
+            lambda: self(*args, check=False),
+            lambda out: cond in out,
+            what=f"kubectl {' '.join(args)} to show {cond!r}",
+            timeout=timeout,
+            interval=0.1,
+        )
 
     def pod(self, ns: str, app: str) -> str:
         return self(

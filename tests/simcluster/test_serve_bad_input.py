@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from simcluster.harness import SimCluster
 from tests.generator.helpers import build_tree, git
+from tests.polling import wait_for
 
 SERVE = str(Path(sys.executable).parent / "simcluster")
 
@@ -49,10 +49,13 @@ def test_a_broken_commit_is_logged_once_not_every_sync(
     repo = build_tree(tmp_path / "repo", {"argocd/apps.yaml": bad_ns})
     caplog.set_level(logging.WARNING)
     with SimCluster(repo=repo, sync_interval=0.02, workdir=tmp_path) as sim:
-        deadline = time.monotonic() + 20
-        while len(sim._server.sync_errors) < 5:
-            assert time.monotonic() < deadline, "the sync loop stopped retrying"
-            time.sleep(0.02)  # poll interval while waiting for the condition above
+        wait_for(
+            lambda: len(sim._server.sync_errors),
+            lambda failures: failures >= 5,
+            what="the sync loop to retry the broken commit 5 times",
+            timeout=20,
+            interval=0.02,
+        )
     failed = [r for r in caplog.records if "sync failed" in r.getMessage()]
     assert len(failed) == 1, [r.getMessage() for r in failed]
     assert "Not_A_Name" in failed[0].getMessage()

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 from simcluster.controllers.kubelet import CRASH_LOOP
 from simcluster.harness import SimCluster
 from simcluster.registry import pull_error
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 
@@ -32,15 +31,6 @@ def kubectl(sim: SimCluster, *args: str, stdin: str = "") -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def poll(what: Callable[[], Any], until: Callable[[Any], bool], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if until(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def pod(
@@ -87,7 +77,7 @@ def test_an_unreleased_image_goes_err_image_pull_then_image_pull_back_off(tmp_pa
             out = kubectl(sim, "get", "po", "--no-headers")
             return {line.split()[0]: line.split()[2] for line in out.splitlines()}
 
-        seen = poll(table, lambda t: t.get("bad-init") == "Init:ImagePullBackOff" and t.get("bad-app") == "ImagePullBackOff" and t.get("good") == "Running")  # fmt: skip
+        seen = wait_for(table, lambda t: t.get("bad-init") == "Init:ImagePullBackOff" and t.get("bad-app") == "ImagePullBackOff" and t.get("good") == "Running", what="the three pods' kubectl STATUS")  # fmt: skip
         assert seen == {"bad-init": "Init:ImagePullBackOff", "bad-app": "ImagePullBackOff", "good": "Running"}  # fmt: skip
 
         raw = json.loads(kubectl(sim, "get", "po", "bad-init", "-o", "json"))
@@ -112,9 +102,10 @@ def test_an_unreleased_image_goes_err_image_pull_then_image_pull_back_off(tmp_pa
 def test_a_crash_looping_container_waits_in_back_off_with_restarts(tmp_path: Path) -> None:
     with SimCluster(workdir=tmp_path) as sim:
         kubectl(sim, "apply", "-f", "-", stdin=pod("crash", "k8s.gcr.io/echoserver:1.10", annotations={CRASH_LOOP: "app"}))  # fmt: skip
-        line = poll(
+        line = wait_for(
             lambda: kubectl(sim, "get", "po", "crash", "--no-headers"),
             lambda out: "CrashLoopBackOff" in out,
+            what="pod crash in CrashLoopBackOff",
         ).split()
         assert line[1:4] == ["0/1", "CrashLoopBackOff", "2"]
         cs = json.loads(kubectl(sim, "get", "po", "crash", "-o", "json"))["status"][

@@ -78,6 +78,10 @@ def build(script: Script) -> web.Application:
         name = request.match_info["name"]
         if name == "forbidden":
             return _status(403, "Forbidden", 'services "forbidden" is forbidden')
+        if name == "conflict":
+            return _status(409, "Conflict", "the object has been modified")
+        if name == "gone":
+            return _status(410, "Gone", "too old resource version")
         return _status(404, "NotFound", f'services "{name}" not found')
 
     async def review(request: web.Request) -> web.Response:

@@ -73,6 +73,7 @@ def test_kubeconfig_that_is_a_yaml_list_says_so(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_hanging_api_cannot_hold_the_gate_past_its_deadline(tmp_path: Path) -> None:
     # api-flaky's "hang" on every request: the 30 s read timeout must not outlast --timeout 3.
     with seed_cluster(tmp_path) as seed:
@@ -130,6 +131,7 @@ def test_an_https_server_behind_an_http_kubeconfig_is_named(tmp_path: Path) -> N
     assert "closed the connection without an HTTP response (an https server?)" in verdict, verdict
 
 
+@pytest.mark.slow
 def test_a_hanging_exec_is_cut_at_the_gate_deadline(tmp_path: Path) -> None:
     # A probe's exec (handshake + max-time + retries) could hold the gate ~45 s past --timeout.
     with SimCluster(workdir=tmp_path / "sim", controllers=False) as sim:

@@ -11,8 +11,18 @@ from typing import Any
 import pytest
 
 from tests.verifier import builders as B
-from verifier.checks import cleanup, connectivity, controlplane, dataplane, gateways, gitops
-from verifier.cluster import ExecResult
+from verifier.checks import (
+    REGISTRY,
+    Phase,
+    checks_for,
+    cleanup,
+    connectivity,
+    controlplane,
+    dataplane,
+    gateways,
+    gitops,
+)
+from verifier.execresult import ExecResult, exit_code_of
 from verifier.expectation import expect_stage
 from verifier.result import CheckResult, Status
 from verifier.snapshot import GitOpsRef
@@ -22,16 +32,44 @@ from verifier.snapshot import GitOpsRef
 def test_every_check_passes_on_a_cluster_that_matches_the_plan(stage: int) -> None:
     expect = expect_stage(B.plan(), stage, with_next_preconditions=True)
     snap = B.healthy(stage)
-    results = [
-        controlplane.check(snap, expect),
-        dataplane.check(snap, expect),
-        gateways.check(snap, expect),
-    ]
-    if expect.cleanup_safety:
-        results.append(cleanup.check(snap, expect))
+    results = [c.evaluate(snap, expect) for c in checks_for(expect, Phase.SNAPSHOT)]
     assert [(r.name, r.status) for r in results] == [(r.name, Status.PASSED) for r in results], [
         r.message for r in results
     ]
+    assert len(results) >= 3
+
+
+def test_the_registry_names_each_check_once_and_each_result_carries_that_name() -> None:
+    names = [c.name for c in REGISTRY]
+    assert len(set(names)) == len(names)
+    snap = B.healthy(4)
+    target = gitops.SyncTarget(SHA2, "stage 4", {SHA2: True})
+    expect = replace(expect_stage(B.plan(), 4, with_next_preconditions=True), sync=target)
+    probed = replace(snap, probes=[])
+    assert [c.evaluate(probed, expect).name for c in checks_for(expect)] == names
+
+
+def test_which_stages_a_check_judges_is_the_checks_own_answer() -> None:
+    def judged(expect: Any) -> set[str]:
+        return {c.name for c in checks_for(expect)}
+
+    every = {controlplane.NAME, dataplane.NAME, gateways.NAME, connectivity.NAME}
+    assert judged(expect_stage(B.plan(), 2)) == every
+    gate = expect_stage(B.plan(), 4, with_next_preconditions=True)  # the cleanup PR's gate
+    assert judged(gate) == every | {cleanup.NAME}
+    synced = replace(gate, sync=gitops.SyncTarget(SHA2, "stage 4"))
+    assert judged(synced) == every | {cleanup.NAME, gitops.NAME}
+    assert [c.name for c in checks_for(gate, Phase.PROBES)] == [connectivity.NAME]
+
+
+def test_connectivity_waits_until_the_gate_has_probed() -> None:
+    expect = expect_stage(B.plan(), 3)
+    (conn,) = checks_for(expect, Phase.PROBES)
+    waiting = conn.evaluate(B.healthy(3), expect)
+    assert waiting.status is Status.PENDING
+    assert waiting.message == "waiting for the data plane before probing"
+    done = conn.evaluate(replace(B.healthy(3), probes=[]), expect)
+    assert done.status is Status.PASSED
 
 
 def test_pods_left_on_the_old_revision_are_pending_and_named() -> None:
@@ -209,6 +247,9 @@ def test_recreated_gateway_service_fails_from_cluster_evidence_or_baseline() -> 
     baseline = {"istio-system/istio-ingressgateway": {"uid": "uid-1", "address": "192.0.2.10"}}
     r = gateways.check(B.healthy(2), expect, baseline)
     assert r.status is Status.FAILED and "uid uid-1 -> uid-svc" in r.message
+    (registered,) = [c for c in REGISTRY if c.name == gateways.NAME]
+    from_expectation = registered.evaluate(B.healthy(2), replace(expect, baseline=baseline))
+    assert from_expectation == r
     same = {"istio-system/istio-ingressgateway": {"uid": "uid-svc", "address": "192.0.2.10"}}
     assert gateways.check(B.healthy(2), expect, same).status is Status.PASSED
 
@@ -411,9 +452,7 @@ def _probe() -> connectivity.Probe:
 def test_probe_judgement(
     stdout: str, stderr: str, status: dict[str, object], expected: str, verdict: Status
 ) -> None:
-    from verifier.cluster import _exit_code
-
-    result = connectivity.judge(_probe(), ExecResult(stdout, stderr, _exit_code(status), status))
+    result = connectivity.judge(_probe(), ExecResult(stdout, stderr, exit_code_of(status), status))
     assert result.status is verdict
     assert expected in result.message
 

@@ -2,7 +2,7 @@
 
 Same flow as the Argo CD one in test_sim_gate.py, but the engine is Flux: Kustomizations that
 record `lastAppliedRevision` (`main@sha1:<sha>`), and the operators as HelmReleases whose status
-the gate must read too (gitops.md §2).
+the gate must read too (Ready, observedGeneration, Stalled, the release history).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.errors import ClusterUnreachable
-from verifier.cluster import AccessDenied
+from verifier.errors import AccessDenied
 from verifier.result import CheckResult
 from verifier.runner import Evaluation, Outcome, Polling, Verdict, poll
 

@@ -13,7 +13,8 @@ import pytest
 
 from core.errors import ClusterUnreachable
 from tests.verifier.simseed import git, seed_cluster
-from verifier.cluster import PODS, Cluster, RetryPolicy
+from verifier.cluster import Cluster, RetryPolicy
+from verifier.resources import PODS
 
 pytestmark = pytest.mark.slow
 

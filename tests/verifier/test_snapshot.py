@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tests.verifier import builders as B
-from verifier.cluster import Resource
 from verifier.expectation import expect_stage
+from verifier.resources import Resource
 from verifier.snapshot import collect
 
 

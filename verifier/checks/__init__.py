@@ -1,4 +1,33 @@
-"""Pure checks: each takes a snapshot (and the plan's expectation) and returns a CheckResult.
+"""The checks, and the one registry the gate composes them from (in report order).
 
+Each check is pure: it takes a snapshot and the plan's expectation and returns a CheckResult.
 Only `verifier.runner` waits and decides; a check never sleeps, retries or talks to the cluster.
+To add a check: write a class that implements :class:`Check` and add one line to REGISTRY.
 """
+
+from __future__ import annotations
+
+from verifier.checks.base import Check, Phase
+from verifier.checks.cleanup import CleanupSafety
+from verifier.checks.connectivity import Connectivity
+from verifier.checks.controlplane import ControlPlanes
+from verifier.checks.dataplane import DataPlane
+from verifier.checks.gateways import Gateways
+from verifier.checks.gitops import GitOpsSync
+from verifier.expectation import Expectation
+
+__all__ = ["REGISTRY", "Check", "Phase", "checks_for"]
+
+REGISTRY: tuple[Check, ...] = (
+    GitOpsSync(),
+    ControlPlanes(),
+    DataPlane(),
+    Gateways(),
+    CleanupSafety(),
+    Connectivity(),
+)
+
+
+def checks_for(expect: Expectation, phase: Phase | None = None) -> list[Check]:
+    """The registered checks that judge this stage (of one phase, if given), in report order."""
+    return [c for c in REGISTRY if c.applies(expect) and (phase is None or c.phase is phase)]

@@ -3,10 +3,10 @@
 Before the cleanup stage (and after it): no pod anywhere runs a proxy of the old revision, no
 namespace is labelled for it (`istio.io/rev=<old>`, or `istio-injection=enabled` when the old CP is
 the global one), no MeshGateway is bound to it, and no MeshGateway has an ownerReference to the old
-`Istio` CR: deleting that CR would garbage-collect the gateway with its LoadBalancer Service
-(banzai.md §8.2). `createOnly: true` does not remove an existing ownerReference, so the one command
-that orphans the gateway is a JSON patch removing it; the message names it. That state will not
-heal by waiting, so it fails at once.
+`Istio` CR: deleting that CR would garbage-collect the gateway with its LoadBalancer Service (see
+docs/banzai-operator.md on ownerReferences). `createOnly: true` does not remove an existing
+ownerReference, so the one command that orphans the gateway is a JSON patch removing it; the
+message names it. That state will not heal by waiting, so it fails at once.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from verifier import pods as P
+from verifier.checks.base import Phase
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
@@ -33,6 +34,19 @@ def _on(pod: Any, revision: str, version: str) -> bool:
     """On the old revision; a proxy with no revision signal counts by its version."""
     rev = P.revision(pod)
     return rev == revision or (not rev and P.proxy_version(pod) == version)
+
+
+class CleanupSafety:
+    """Judged for the cleanup stage: as its precondition in a gate, and after it."""
+
+    name = NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return expect.cleanup_safety
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        return check(snap, expect)
 
 
 def check(snap: Snapshot, expect: Expectation) -> CheckResult:

@@ -17,7 +17,8 @@ from typing import Any
 from core.plan import ConnectivityCheck
 from verifier import echo
 from verifier import pods as P
-from verifier.cluster import ExecResult
+from verifier.checks.base import Phase
+from verifier.execresult import ExecResult
 from verifier.expectation import Expectation
 from verifier.result import CheckResult, Status
 from verifier.snapshot import Snapshot
@@ -163,6 +164,22 @@ def judge(
             False,
         )
     return verdict(Status.PASSED, "HTTP 200 over mTLS", xfcc, True)
+
+
+class Connectivity:
+    """Judged on the probes of the stage; the gate runs them once the data plane is as expected
+    (`snap.probes` is None until then)."""
+
+    name = NAME
+    phase = Phase.PROBES
+
+    def applies(self, expect: Expectation) -> bool:
+        return True
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        if snap.probes is None:
+            return CheckResult.pending(NAME, "waiting for the data plane before probing")
+        return check(snap.probes)
 
 
 def check(results: Sequence[ProbeResult]) -> CheckResult:

@@ -1,6 +1,6 @@
 """Control planes: each expected `Istio` CR Available with its istiod ready; removed ones gone.
 
-Banzai facts (banzai.md §1.1, §1.7): status keys are capitalised (`status.Status`,
+Banzai operator facts (docs/banzai-operator.md): status keys are capitalised (`status.Status`,
 `status.ErrorMessage`); an operator reconciles only CRs whose `spec.version` matches its minor
 (0.6.x -> 1.6, 0.7.x -> 1.7) and otherwise leaves the CR untouched, so a CR stuck short of
 Available with no running operator for its minor is reported as exactly that.
@@ -14,11 +14,25 @@ from typing import Any
 from core.plan import ControlPlane
 from core.versions import minor_key
 from verifier import pods as P
+from verifier.checks.base import Phase
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
 
 NAME = "control-planes"
+
+
+class ControlPlanes:
+    """Judged at every stage: which control planes exist is part of every stage."""
+
+    name = NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return True
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        return check(snap, expect)
 
 
 def check(snap: Snapshot, expect: Expectation) -> CheckResult:

@@ -4,8 +4,9 @@ For each namespace of the plan the expectation names the control plane its pods 
 pod with an `istio-proxy` (container or native-sidecar init container) must carry that revision and
 that proxy version. A workload with pods of two template generations, terminating or not-ready pods
 is still rolling out (pending). Pods that no workload in the repo owns cannot be restarted by a
-commit; they are listed separately. Skew policy (upstream.md §6): a proxy is never newer than its
-control plane and at most one minor older; a violation will not heal by waiting, so it fails.
+commit; they are listed separately. Skew policy (Istio's supported data-plane skew): a proxy is
+never newer than its control plane and at most one minor older; a violation will not heal by
+waiting, so it fails.
 """
 
 from __future__ import annotations
@@ -17,12 +18,26 @@ from typing import Any
 from core.plan import ControlPlane
 from core.versions import minor_key
 from verifier import pods as P
+from verifier.checks.base import Phase
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
 
 NAME = "data-plane"
 _MAX_LISTED = 8
+
+
+class DataPlane:
+    """Judged at every stage: each namespace of the plan is on the control plane it expects."""
+
+    name = NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return True
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        return check(snap, expect)
 
 
 def check(snap: Snapshot, expect: Expectation) -> CheckResult:

@@ -1,7 +1,7 @@
 """Gateways: each MeshGateway bound to the expected CP, its pods on that proxy, its Service kept.
 
 The hand-over must not recreate the gateway's Service (that would replace the LoadBalancer and its
-address; banzai.md §8.2). Where the baseline comes from, in order:
+address; see docs/banzai-operator.md on ownerReferences). Where the baseline comes from, in order:
 
 1. `--baseline REPORT.json`: a JSON report of an earlier run (e.g. the gate before the gateways
    stage) records each gateway Service's UID and address; any change fails.
@@ -23,12 +23,26 @@ from datetime import datetime
 from typing import Any
 
 from verifier import pods as P
+from verifier.checks.base import Phase
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
 
 NAME = "gateways"
 RECREATE_SLACK = 30.0
+
+
+class Gateways:
+    """Judged at every stage, against the baseline report when the run was given one."""
+
+    name = NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return True
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        return check(snap, expect, expect.baseline)
 
 
 def check(

@@ -1,13 +1,13 @@
 """GitOps sync: the engine *applied* a commit that contains the stage's commit, and is healthy now.
 
-Argo CD (gitops.md §1): `status.operationState.syncResult.revision` (not `sync.revision`, which is
+Argo CD: `status.operationState.syncResult.revision` (not `sync.revision`, which is
 only what the last comparison saw), the operation finished and Succeeded, no new operation
 requested, `reconciledAt >= finishedAt` (health re-assessed after the sync), health `Healthy`.
-Flux (§2): `status.lastAppliedRevision` (`main@sha1:<sha>` or the older `main/<sha>`),
+Flux: `status.lastAppliedRevision` (`main@sha1:<sha>` or the older `main/<sha>`),
 `observedGeneration == metadata.generation`, condition `Ready=True`. "Contains" is git ancestry in
 the checkout (`git merge-base --is-ancestor`), answered before the check runs and passed in.
 Helm-chart sources have no commit; for them only the operation and health are judged. A Flux
-HelmRelease (§2.2) is gated like its parent Kustomization minus the commit: `observedGeneration`
+HelmRelease is gated like its parent Kustomization minus the commit: `observedGeneration`
 current, `Ready=True`, not `Stalled`, `Released` not False, and the newest `history` entry
 `deployed`; its evidence is the chart version (v2 `history[0].chartVersion`, v2beta1
 `lastAppliedRevision`).
@@ -17,24 +17,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from verifier.checks.base import Phase
+from verifier.expectation import Expectation, SyncTarget
 from verifier.result import CheckResult
 from verifier.snapshot import GitOpsRef, Snapshot
+
+__all__ = ["NAME", "GitOpsSync", "SyncTarget", "applied_revision", "check", "is_commit"]
 
 NAME = "gitops-sync"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-@dataclass(frozen=True)
-class SyncTarget:
-    """The commit the cluster must have applied; `contains[rev]` answers "rev contains commit?"."""
+class GitOpsSync:
+    """Judged by a gate, once it knows which commit the engine must have applied."""
 
-    commit: str
-    label: str
-    contains: Mapping[str, bool | None] = field(default_factory=dict)
+    name = NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return expect.sync is not None
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        if expect.sync is None:
+            return CheckResult.pending(NAME, "no stage commit to compare the applied one with")
+        return check(snap, expect.sync)
 
 
 def applied_revision(ref: GitOpsRef, obj: Mapping[str, Any]) -> str:
@@ -182,7 +191,7 @@ def _flux(ks: Mapping[str, Any]) -> list[str]:
 
 
 def _helm_release(hr: Mapping[str, Any]) -> list[str]:
-    """helm-controller's verdict (gitops.md §2.2): no SHA here, the parent Kustomization has it."""
+    """helm-controller's verdict: a HelmRelease records no commit, its parent Kustomization does."""
     problems = _flux(hr)
     status = hr.get("status") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or ()}

@@ -1,0 +1,17 @@
+"""The simcluster faults the demo can inject, and what each does in words for its closing line.
+
+Kept apart from the demo so the `--fault` choices are known without importing simcluster; a test
+checks the names against simcluster's own list.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FAULTS"]
+
+FAULTS: dict[str, str] = {
+    "split-trust": "the new control plane got its own root CA, so mTLS between 1.6 and 1.7 "
+    "sidecars fails: exactly what the shared trust of a canary upgrade must rule out",
+    "stuck-rollout": "new pods never become Ready, so the restarted workloads never roll out",
+    "no-sync": "the simulated Argo CD stopped applying main, so no merged stage reaches the cluster",
+    "api-flaky": "the Kubernetes API answers some requests with 429/500, resets or hangs",
+}
