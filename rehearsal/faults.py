@@ -14,4 +14,8 @@ FAULTS: dict[str, str] = {
     "stuck-rollout": "new pods never become Ready, so the restarted workloads never roll out",
     "no-sync": "the simulated Argo CD stopped applying main, so no merged stage reaches the cluster",
     "api-flaky": "the Kubernetes API answers some requests with 429/500, resets or hangs",
+    "revision-stuck": "the Sail operator's new IstioRevision never gets Ready, so no workload "
+    "may move to it",
+    "in-use-forever": "a forgotten pod keeps the old Sail revision in use, so the operator never "
+    "deletes it and the cleanup gate must name the pod",
 }

@@ -1,7 +1,8 @@
 """Switchable faults of the simulated cluster, so tests can rehearse what goes wrong in real ones.
 
 One registry is shared by the API middleware (``api-flaky``), the controllers (``stuck-rollout``,
-``webhook-overlap``, ``dangling-validator``, ``cabundle-drift``),
+``webhook-overlap``, ``dangling-validator``, ``cabundle-drift``, ``revision-stuck``,
+``in-use-forever``),
 the mesh (``split-trust``) and the GitOps syncer (``no-sync``). Switches may be flipped from any
 thread (tests, the HTTP fault endpoint); listeners are told so controllers can re-evaluate.
 """
@@ -24,6 +25,8 @@ FAULT_NAMES: tuple[str, ...] = (
     "webhook-overlap",
     "dangling-validator",
     "cabundle-drift",
+    "revision-stuck",
+    "in-use-forever",
 )
 """split-trust: a control plane created while on gets its own root CA (cross-CP mTLS fails).
 stuck-rollout: pods created while on never become Ready.
@@ -33,7 +36,11 @@ webhook-overlap: a second injector webhook configuration, pointing at the oldest
     matches every namespace an injector already matches (double injection, last one wins).
 dangling-validator: the validators point at an istiod Service that does not exist, so creating
     Istio config fails with the API server's webhook call error.
-cabundle-drift: upstream istiods keep rewriting their webhooks' caBundle."""
+cabundle-drift: upstream istiods keep rewriting their webhooks' caBundle.
+revision-stuck: a Sail IstioRevision created while on never gets Ready (its istiod never passes
+    readiness until the fault is switched off).
+in-use-forever: a forgotten bare pod keeps each Sail revision that injected one in use, so the
+    operator never deletes the old revision."""
 
 FLAKY_ACTIONS: tuple[str, ...] = ("429", "500", "reset", "hang")
 

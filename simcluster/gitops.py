@@ -53,7 +53,7 @@ from simcluster.controllers.istiod import is_upstream_istiod
 from simcluster.controllers.releases import is_operator_chart
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
-from simcluster.kinds import kind_by_name, kind_of
+from simcluster.kinds import kind_of
 from simcluster.registry import RELEASED
 from simcluster.store import Store
 from simcluster.substitution import substitute, variables
