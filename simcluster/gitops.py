@@ -53,7 +53,7 @@ from simcluster.controllers.istiod import is_upstream_istiod
 from simcluster.controllers.releases import is_operator_chart
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
-from simcluster.kinds import kind_of
+from simcluster.kinds import kind_of, store_key
 from simcluster.registry import RELEASED
 from simcluster.store import Store
 from simcluster.substitution import substitute, variables
@@ -566,7 +566,7 @@ class Syncer:
         annotations[LAST_APPLIED] = (
             json.dumps(last_applied, sort_keys=True, separators=(",", ":")) + "\n"
         )
-        live = self.store.get(str(desired["kind"]), meta.get("namespace"), str(meta["name"]))
+        live = self.store.get(store_key(desired), meta.get("namespace"), str(meta["name"]))
         if live is None:
             self.store.create(desired)
             return "created"
@@ -661,7 +661,7 @@ class Syncer:
             applied: set[tuple[str, str, str]] = set()
             for obj in ordered:
                 meta = obj["metadata"]
-                ref = (str(obj["kind"]), str(meta.get("namespace", "")), str(meta["name"]))
+                ref = (store_key(obj), str(meta.get("namespace", "")), str(meta["name"]))
                 if is_tooling(obj):
                     message = f"{obj['kind'].lower()}/{meta['name']} unchanged (not simulated)"
                     results.append(self._result(obj, "Synced", message))
@@ -716,7 +716,7 @@ class Syncer:
             meta = obj["metadata"]
             if is_tooling(obj):
                 continue
-            live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
+            live = self.store.get(store_key(obj), meta.get("namespace"), str(meta["name"]))
             if live is None:
                 continue
             have = live["metadata"].get("annotations") or {}

@@ -449,6 +449,14 @@ def kind_of(obj: Obj) -> Kind:
     return found if found is not None else kind_by_name(str(obj.get("kind") or ""))
 
 
+def store_key(obj: Obj) -> str:
+    """The store key of a manifest's kind (its kind name when simcluster does not serve it)."""
+    try:
+        return kind_of(obj).name
+    except KeyError:
+        return str(obj.get("kind") or "")
+
+
 def kind_by_plural(group: str, version: str, plural: str) -> Kind | None:
     """The Kind served at ``/apis/<group>/<version>/<plural>`` (group "" for ``/api/v1``)."""
     return _BY_PLURAL.get((group, version, plural))
