@@ -408,7 +408,10 @@ class Sail:
             )
         return st.condition("DependenciesHealthy", True, "DependenciesHealthy")
 
-    def _write_status(self, obj: Obj, conditions: list[Obj], state_of: list[Obj]) -> Obj:
+    def _write_status(
+        self, obj: Obj, conditions: list[Obj], state_of: list[Obj], fields: Obj | None = None
+    ) -> Obj:
+        """Write conditions (keeping transition times), ``state`` and ``fields`` if they changed."""
         old = obj.get("status") or {}
         kept = list(old.get("conditions") or [])
         now = _now(self.clock)
@@ -419,6 +422,7 @@ class Sail:
             "observedGeneration": obj["metadata"].get("generation", 1),
             "conditions": kept,
             "state": st.derive_state(state_of),
+            **(fields or {}),
         }
         if status != old:
             obj["status"] = status
@@ -432,13 +436,14 @@ class Sail:
         if tag is None or self.operator_version() is None:
             return
         rev, reason, error = self._tag_target(tag)
-        status = dict(tag.get("status") or {})
+        fields: Obj = {}
         if rev is not None:
-            status["istioRevision"] = rev["metadata"]["name"]
-            status["istiodNamespace"] = rev["spec"]["namespace"]
+            fields = {
+                "istioRevision": rev["metadata"]["name"],
+                "istiodNamespace": rev["spec"]["namespace"],
+            }
             for obj in self._render_tag(tag, rev):
                 apply_object(self.store, obj)
-        tag["status"] = status
         reconciled = (
             st.condition("Reconciled", False, reason, error)
             if error
@@ -463,7 +468,7 @@ class Sail:
             in_use = st.condition(
                 "InUse", False, "NotReferencedByAnything", "Not referenced by any pod or namespace"
             )
-        self._write_status(tag, [reconciled, in_use], [reconciled, in_use])
+        self._write_status(tag, [reconciled, in_use], [reconciled, in_use], fields)
 
     def _tag_target(self, tag: Obj) -> tuple[Obj | None, str, str]:
         """(target revision, reason, error) of a tag's ``targetRef``."""
