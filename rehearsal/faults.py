@@ -6,7 +6,7 @@ checks the names against simcluster's own list.
 
 from __future__ import annotations
 
-__all__ = ["FAULTS"]
+__all__ = ["FAULTS", "SAIL_FAULTS"]
 
 FAULTS: dict[str, str] = {
     "split-trust": "the new control plane got its own root CA, so mTLS between 1.6 and 1.7 "
@@ -14,14 +14,12 @@ FAULTS: dict[str, str] = {
     "stuck-rollout": "new pods never become Ready, so the restarted workloads never roll out",
     "no-sync": "the simulated Argo CD stopped applying main, so no merged stage reaches the cluster",
     "api-flaky": "the Kubernetes API answers some requests with 429/500, resets or hangs",
-    "webhook-overlap": "a second injector matching the same namespaces is called last, so "
-    "restarted pods land on the oldest upstream revision with no error",
-    "dangling-validator": "the default validator points at a Service that does not exist, so "
-    "creating Istio config fails with the API server's webhook error",
-    "cabundle-drift": "upstream istiods keep rewriting their webhooks' caBundle, so Applications "
-    "that do not ignore it never stay Synced",
+}
+
+SAIL_FAULTS: dict[str, str] = {
     "revision-stuck": "the Sail operator's new IstioRevision never gets Ready, so no workload "
     "may move to it",
     "in-use-forever": "a forgotten pod keeps the old Sail revision in use, so the operator never "
     "deletes it and the cleanup gate must name the pod",
 }
+"""The Sail flavour's faults (simcluster's SAIL_FAULT_NAMES), for a Sail demo's closing line."""

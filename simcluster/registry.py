@@ -65,6 +65,9 @@ RELEASED: dict[str, frozenset[str]] = {
     "docker.io/istio/pilot": frozenset(_ISTIO),
     "k8s.gcr.io/echoserver": frozenset({"1.4", "1.10"}),
     "ghcr.io/banzaicloud/istio-operator": frozenset(_patches("0.6", 22) | _patches("0.7", 14)),
+    # `image: auto` is a placeholder the gateway injection template fills in; a gateway pod no
+    # injector matched keeps it, and the node cannot pull it
+    "docker.io/library/auto": frozenset(),
 }
 
 

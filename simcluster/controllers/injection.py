@@ -20,6 +20,8 @@ configurations name their ``Istio`` CR as owner; upstream ones point at a Servic
   ``sidecar.istio.io/status`` with ``"revision"``; ``inject.istio.io/templates: gateway`` fills in
   the pod's own ``istio-proxy`` container (``image: auto``) and adds no init container.
 
+A webhook with ``reinvocationPolicy: IfNeeded`` called before a later webhook changed the pod is
+called once more afterwards, as the API server does, so it can win the double injection back.
 A pod annotated or labelled ``sidecar.istio.io/inject: "false"`` is left alone. When a webhook's
 Service is missing or has no ready endpoint, ``failurePolicy: Fail`` refuses the pod with the API
 server's message (which the ReplicaSet controller surfaces as FailedCreate); ``Ignore`` skips it.
@@ -544,16 +546,30 @@ def mutator(store: Objects) -> Callable[[str, Obj, Obj | None], None]:
         meta = obj.get("metadata") or {}
         if _disabled(meta) or (obj.get("spec") or {}).get("hostNetwork"):
             return
-        for call in injectors_for(store, obj):
-            if call.error is not None:
-                raise call.error
-            assert call.cfg is not None
-            annotations = (obj.get("metadata") or {}).get("annotations") or {}
-            if not call.cfg.upstream:
-                if STATUS_ANNOTATION in annotations:
-                    continue  # Banzai's 1.6/1.7 injector leaves an injected pod alone
-            else:
-                strip(obj)
-            inject(obj, call.cfg)
+        calls = injectors_for(store, obj)
+        last_change = -1
+        for i, call in enumerate(calls):
+            if _call(call, obj):
+                last_change = i
+        # reinvocationPolicy IfNeeded: a webhook called before a later one changed the pod is
+        # called once more, in order (the API server re-runs each such webhook at most once)
+        for call in calls[:last_change]:
+            if call.hook.get("reinvocationPolicy") == "IfNeeded":
+                _call(call, obj)
 
     return admit
+
+
+def _call(call: Injector, obj: Obj) -> bool:
+    """Run one injector webhook on the pod; True when it changed it."""
+    if call.error is not None:
+        raise call.error
+    assert call.cfg is not None
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if not call.cfg.upstream:
+        if STATUS_ANNOTATION in annotations:
+            return False  # Banzai's 1.6/1.7 injector leaves an injected pod alone
+    else:
+        strip(obj)
+    inject(obj, call.cfg)
+    return True

@@ -17,8 +17,11 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from simcluster.harness import SimCluster
+from tests.polling import wait_for
 from tests.simcluster import helmrepo
-from tests.simcluster.test_helm_sync import api, injected, pods, poll, proxy_of, sync_status
+from tests.simcluster.test_helm_sync import api, injected, pods, proxy_of, sync_status
+
+pytestmark = pytest.mark.slow  # each fault is switched on a running cluster and waited out
 
 
 def two_revisions(repo: pathlib.Path) -> None:
@@ -38,13 +41,16 @@ def live_pods(core: client.CoreV1Api, ns: str) -> list[dict]:  # type: ignore[ty
 
 def restart(core: client.CoreV1Api, ns: str) -> list[dict]:  # type: ignore[type-arg]
     """Delete the namespace's one pod; its ReplicaSet's replacement, once injected."""
-    (old,) = poll(lambda: live_pods(core, ns), lambda ps: len(ps) == 1)
+    (old,) = wait_for(
+        lambda: live_pods(core, ns), lambda ps: len(ps) == 1, what="one live pod in the namespace"
+    )
     core.delete_namespaced_pod(old["metadata"]["name"], ns, grace_period_seconds=0)
-    return poll(  # type: ignore[no-any-return]
+    return wait_for(  # type: ignore[no-any-return]
         lambda: [
             p for p in live_pods(core, ns) if p["metadata"]["name"] != old["metadata"]["name"]
         ],
         lambda ps: len(ps) == 1 and bool(proxy_of(ps[0])),
+        what="its replacement pod, injected",
     )
 
 
@@ -66,18 +72,18 @@ def test_webhook_overlap_puts_pods_on_the_old_revision_without_an_error(
         assert injected(moved, "1-28-2", "1.28.2")
         sim.set_fault("webhook-overlap", True)
         adm = client.AdmissionregistrationV1Api(api(sim))
-        overlap = poll(
+        overlap = wait_for(
             lambda: [m for m in adm.list_mutating_webhook_configuration().items if m.metadata.name == "istio-sidecar-injector-overlap"],
-            lambda ms: len(ms) == 1,
-        )  # fmt: skip
+            lambda ms: len(ms) == 1, what='the overlap injector')  # fmt: skip
         assert overlap and overlap[0].webhooks[0].client_config.service.name == "istiod-1-26-4"
         (again,) = restart(core, "demo-b")
         assert injected(again, "1-26-4", "1.26.4"), again["metadata"]["annotations"]
         assert again["status"]["phase"] in ("Pending", "Running")
         sim.set_fault("webhook-overlap", False)
-        assert poll(
+        assert wait_for(
             lambda: [m.metadata.name for m in adm.list_mutating_webhook_configuration().items],
             lambda names: "istio-sidecar-injector-overlap" not in names,
+            what="the overlap injector gone",
         ) == ["istio-sidecar-injector-1-26-4", "istio-sidecar-injector-1-28-2"]
 
 
@@ -104,15 +110,17 @@ def test_dangling_validator_refuses_istio_config_as_a_real_api_server(
     with SimCluster(repo=repo, workdir=tmp_path / "sim") as sim:
         sim.wait_settled()
         adm = client.AdmissionregistrationV1Api(api(sim))
-        poll(
+        wait_for(
             lambda: adm.read_validating_webhook_configuration("istiod-default-validator"),
             lambda v: v.webhooks[0].failure_policy == "Fail",
+            what="the default validator switched to Fail",
         )
         create_vs(sim, "before")
         sim.set_fault("dangling-validator", True)
-        validator = poll(
+        validator = wait_for(
             lambda: adm.read_validating_webhook_configuration("istiod-default-validator"),
             lambda v: v.webhooks[0].client_config.service.name == "istiod-retired",
+            what="the default validator dangling",
         )
         assert validator.webhooks[0].client_config.service.name == "istiod-retired"
         with pytest.raises(ApiException) as err:
@@ -144,9 +152,10 @@ def test_dangling_validator_refuses_istio_config_as_a_real_api_server(
                 'occurred: failed calling webhook "validation.istio.io"'
             ), done.stderr
         sim.set_fault("dangling-validator", False)
-        poll(
+        wait_for(
             lambda: adm.read_validating_webhook_configuration("istiod-default-validator"),
             lambda v: v.webhooks[0].client_config.service.name == "istiod-1-26-4",
+            what="the default validator restored",
         )
         create_vs(sim, "after")
 
@@ -164,13 +173,15 @@ def test_cabundle_drift_keeps_rewriting_and_only_ignoring_applications_stay_sync
             mwc = adm.read_mutating_webhook_configuration("istio-sidecar-injector-1-26-4")
             return str(mwc.webhooks[0].client_config.ca_bundle or "")
 
-        first = poll(bundle, bool)
+        first = wait_for(bundle, bool, what="a caBundle from istiod")
         sim.sync_now()  # without the fault, a sync and istiod agree on one bundle: no churn
         sim.wait_settled()
         assert first and bundle() == first
         sim.set_fault("cabundle-drift", True)
-        second = poll(bundle, lambda b: b != first)
+        second = wait_for(bundle, lambda b: b != first, what="a rewritten caBundle")
         assert second != first
-        assert poll(bundle, lambda b: b not in (first, second)) not in (first, second)
+        assert wait_for(
+            bundle, lambda b: b not in (first, second), what="another rewritten caBundle"
+        ) not in (first, second)
         assert sync_status(sim, "istiod-1-26-4") == "Synced"  # its ignoreDifferences cover it
         assert sync_status(sim, "istio-base") == "OutOfSync"  # the default validator, no ignores

@@ -181,3 +181,50 @@ def test_pods_of_two_upstream_revisions_talk_mtls_and_lose_a_deleted_istiod() ->
         assert code.stdout != b"200"
 
     run(scenario())
+
+
+def test_a_gateway_no_injector_matches_keeps_image_auto_and_cannot_pull_it() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        await control_planes(sim, ("1.27.3", "istiod-1-27-3", {"revision": "1-27-3"}))
+        sim.ensure_ns("gateways")  # no label; the pod names no revision; no default revision
+        gw = pod("gateways", "gw", **{"sidecar.istio.io/inject": "true"})
+        gw["metadata"]["annotations"] = {"inject.istio.io/templates": "gateway"}
+        gw["spec"]["containers"] = [{"name": "istio-proxy", "image": "auto"}]
+        sim.store.create(gw)
+
+        def waiting() -> str:
+            live = sim.store.get("Pod", "gateways", "gw") or {}
+            states = [
+                s.get("state") or {}
+                for s in (live.get("status") or {}).get("containerStatuses") or []
+            ]
+            return str(((states[0] if states else {}).get("waiting") or {}).get("reason", ""))
+
+        await sim.until(
+            lambda: waiting() in ("ErrImagePull", "ImagePullBackOff"), what="pull error"
+        )
+        assert waiting() in ("ErrImagePull", "ImagePullBackOff")
+
+    run(scenario())
+
+
+def test_reinvocation_if_needed_gives_the_earlier_injector_the_last_word() -> None:
+    async def scenario() -> None:
+        sim = Sim()
+        reinvoke = {"sidecarInjectorWebhook": {"reinvocationPolicy": "IfNeeded"}}
+        await control_planes(
+            sim,
+            ("1.26.4", "istiod", {}),
+            (
+                "1.28.2",
+                "istiod-1-28-2",
+                {"revision": "1-28-2", "revisionTags": ["default"], **reinvoke},
+            ),
+        )
+        sim.ensure_ns("legacy", {"istio-injection": "enabled"})
+        created = sim.store.create(pod("legacy"))
+        assert revision_of(created) == "1-28-2"  # the tag webhook ran again after the old one
+        assert len([c for c in created["spec"]["containers"] if c["name"] == "istio-proxy"]) == 1
+
+    run(scenario())

@@ -19,7 +19,10 @@ import pytest
 from simcluster.harness import SimCluster
 from tests.simcluster import helmrepo
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+pytestmark = [
+    pytest.mark.kubectl,
+    pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed"),
+]
 
 
 def kubectl(sim: SimCluster, *args: str) -> str:

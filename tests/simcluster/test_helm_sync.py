@@ -8,27 +8,16 @@ from __future__ import annotations
 
 import json
 import pathlib
-import time
-from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client, config
 
 from simcluster.charts.istio import render
 from simcluster.harness import SimCluster
+from tests.polling import wait_for
 from tests.simcluster import helmrepo
 
 Obj = dict[str, Any]
-
-
-def poll(what: Callable[[], Any], until: Callable[[Any], bool], timeout: float = 20) -> Any:
-    """The value once ``until`` holds, or the last one at the deadline (the assert then fails)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if until(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def api(sim: SimCluster) -> client.ApiClient:
@@ -85,8 +74,10 @@ def test_argo_revisioned_istiod_with_tag_and_gateway(tmp_path: pathlib.Path) -> 
             ("istio-revision-tag-prod-stable", "1-26-4")
         ]
         # namespaces labelled with the tag get the tag's revision, not the tag's name
-        (app_a,) = poll(
-            lambda: pods(core, "demo-a"), lambda ps: len(ps) == 1 and bool(proxy_of(ps[0]))
+        (app_a,) = wait_for(
+            lambda: pods(core, "demo-a"),
+            lambda ps: len(ps) == 1 and bool(proxy_of(ps[0])),
+            what="app-a injected",
         )
         assert injected(app_a, "1-26-4", "1.26.4"), app_a["metadata"]
         env = {e["name"]: e.get("value") for e in proxy_of(app_a)["env"] or []}  # type: ignore[index]
@@ -97,20 +88,27 @@ def test_argo_revisioned_istiod_with_tag_and_gateway(tmp_path: pathlib.Path) -> 
         assert gw["metadata"]["labels"]["istio.io/rev"] == "1-26-4"
         assert injected(gw, "1-26-4", "1.26.4") and not gw["spec"]["init_containers"]
         # istiod wrote its trust into its webhooks once it served
-        injector = poll(
+        injector = wait_for(
             lambda: adm.read_mutating_webhook_configuration("istio-sidecar-injector-1-26-4"),
             lambda m: all(w.client_config.ca_bundle for w in m.webhooks),
+            what="caBundle in every injector webhook",
         )
         assert all(w.client_config.ca_bundle for w in injector.webhooks)
-        default = poll(
+        default = wait_for(
             lambda: adm.read_validating_webhook_configuration("istiod-default-validator"),
             lambda v: v.webhooks[0].failure_policy == "Fail",
+            what="the default validator switched to Fail",
         )
         assert default.webhooks[0].client_config.service.name == "istiod-1-26-4"
         assert default.webhooks[0].failure_policy == "Fail"
         # ...which leaves istio-base (no ignoreDifferences) OutOfSync, not istiod (it has them)
         assert (
-            poll(lambda: sync_status(sim, "istio-base"), lambda s: s == "OutOfSync") == "OutOfSync"
+            wait_for(
+                lambda: sync_status(sim, "istio-base"),
+                lambda s: s == "OutOfSync",
+                what="istio-base OutOfSync",
+            )
+            == "OutOfSync"
         )
         assert sync_status(sim, "istiod-1-26-4") == "Synced"
         app = custom(sim, "argoproj.io", "v1alpha1", "argocd", "applications", "istio-base")
@@ -129,22 +127,25 @@ def test_flux_default_revision_from_the_moved_chart_repository(tmp_path: pathlib
     with SimCluster(repo=repo, workdir=tmp_path / "sim") as sim:
         sim.wait_settled()
         core = client.CoreV1Api(api(sim))
-        (app_b,) = poll(
-            lambda: pods(core, "demo-b"), lambda ps: len(ps) == 1 and bool(proxy_of(ps[0]))
+        (app_b,) = wait_for(
+            lambda: pods(core, "demo-b"),
+            lambda ps: len(ps) == 1 and bool(proxy_of(ps[0])),
+            what="app-b injected",
         )
         assert injected(app_b, "default", "1.31.1")
         env = {e["name"]: e.get("value") for e in proxy_of(app_b)["env"] or []}  # type: ignore[index]
         assert env["CA_ADDR"] == "istiod.istio-system.svc:15012"
         # the gateway's namespace comes from install.createNamespace and has no injection label:
         # the pod's own sidecar.istio.io/inject=true selects the default revision's object. webhook
-        (gw,) = poll(
-            lambda: pods(core, "istio-gateways"), lambda ps: len(ps) == 1 and bool(proxy_of(ps[0]))
+        (gw,) = wait_for(
+            lambda: pods(core, "istio-gateways"),
+            lambda ps: len(ps) == 1 and bool(proxy_of(ps[0])),
+            what="the gateway pod injected",
         )
         assert injected(gw, "default", "1.31.1")
-        hr = poll(
+        hr = wait_for(
             lambda: custom(sim, "helm.toolkit.fluxcd.io", "v2", "flux-system", "helmreleases", "istiod"),
-            lambda h: any(c["type"] == "Ready" and c["status"] == "True" for c in (h.get("status") or {}).get("conditions") or []),
-        )  # fmt: skip
+            lambda h: any(c["type"] == "Ready" and c["status"] == "True" for c in (h.get("status") or {}).get("conditions") or []), what='istiod HelmRelease Ready')  # fmt: skip
         ready = {c["type"]: c for c in hr["status"]["conditions"]}["Ready"]
         assert ready["status"] == "True", ready
         assert ready["message"] == (
@@ -164,9 +165,10 @@ def test_gateway_revision_moves_in_place_keeping_service_uid_and_address(
     with SimCluster(repo=repo, workdir=tmp_path / "sim") as sim:
         sim.wait_settled()
         core = client.CoreV1Api(api(sim))
-        before = poll(
+        before = wait_for(
             lambda: core.read_namespaced_service("istio-ingress", "istio-ingress"),
             lambda s: bool(s.status.load_balancer.ingress),
+            what="the gateway's load-balancer address",
         )
         address = before.status.load_balancer.ingress[0].ip
         # control plane: a second istiod beside the first; then the gateway release moves to it
@@ -183,9 +185,10 @@ def test_gateway_revision_moves_in_place_keeping_service_uid_and_address(
         helmrepo.commit(repo, "gateway to 1-28-2")
         sim.sync_now()
         sim.wait_settled()
-        gateways = poll(
+        gateways = wait_for(
             lambda: pods(core, "istio-ingress"),
             lambda ps: len(ps) == 1 and injected(ps[0], "1-28-2", "1.28.2"),
+            what="the gateway pod on 1-28-2",
         )
         assert len(gateways) == 1 and injected(gateways[0], "1-28-2", "1.28.2")
         after = core.read_namespaced_service("istio-ingress", "istio-ingress")
@@ -222,12 +225,16 @@ def test_plain_tag_webhook_and_plain_gateway_deployment(tmp_path: pathlib.Path) 
     with SimCluster(repo=repo, workdir=tmp_path / "sim") as sim:
         sim.wait_settled()
         core = client.CoreV1Api(api(sim))
-        (app_a,) = poll(
-            lambda: pods(core, "demo-a"), lambda ps: len(ps) == 1 and bool(proxy_of(ps[0]))
+        (app_a,) = wait_for(
+            lambda: pods(core, "demo-a"),
+            lambda ps: len(ps) == 1 and bool(proxy_of(ps[0])),
+            what="app-a injected",
         )
         assert injected(app_a, "1-26-4", "1.26.4")
-        (gw,) = poll(
-            lambda: pods(core, "istio-gateways"), lambda ps: len(ps) == 1 and bool(proxy_of(ps[0]))
+        (gw,) = wait_for(
+            lambda: pods(core, "istio-gateways"),
+            lambda ps: len(ps) == 1 and bool(proxy_of(ps[0])),
+            what="the plain gateway injected",
         )
         assert injected(gw, "1-26-4", "1.26.4")
         assert [c["name"] for c in gw["spec"]["containers"]] == ["istio-proxy"]
@@ -294,9 +301,10 @@ spec:
     with SimCluster(repo=repo, workdir=tmp_path / "sim") as sim:
         sim.wait_settled()
         apps = client.AppsV1Api(api(sim))
-        dep = poll(
+        dep = wait_for(
             lambda: [d for d in apps.list_namespaced_deployment("istio-system").items],
             lambda ds: len(ds) == 1,
+            what="the istiod Deployment",
         )
         assert [d.metadata.name for d in dep] == ["istiod"]
         image = dep[0].spec.template.spec.containers[0].image
@@ -341,10 +349,9 @@ def test_argo_multi_source_values_from_git_and_revisions(tmp_path: pathlib.Path)
         apps = client.AppsV1Api(api(sim))
         dep = apps.read_namespaced_deployment("istiod-1-31-1", "istio-system")
         assert dep.spec.template.spec.containers[0].image == "docker.io/istio/pilot:1.31.1"
-        status = poll(
+        status = wait_for(
             lambda: custom(sim, "argoproj.io", "v1alpha1", "argocd", "applications", "istiod-1-31-1")["status"],
-            lambda s: "revisions" in s.get("sync", {}),
-        )  # fmt: skip
+            lambda s: "revisions" in s.get("sync", {}), what='multi-source revisions in the status')  # fmt: skip
         assert status["sync"]["revisions"] == [sha, "1.31.1"]
         assert status["operationState"]["syncResult"]["revisions"] == [sha, "1.31.1"]
         assert status["sourceType"] == "Helm"
