@@ -120,3 +120,57 @@ def test_in_place_keeps_one_revision_named_after_the_istio(tmp_path: pathlib.Pat
             what="istiod upgraded in place",
         )
         assert c.names("IstioRevision") == ["default"]
+
+
+def test_switching_in_place_to_revision_based_adds_a_revision_and_keeps_the_old_while_used(
+    tmp_path: pathlib.Path,
+) -> None:
+    """The generator's first Sail commit: the same version, a new strategy, a second revision."""
+    with SimCluster(workdir=tmp_path) as sim:
+        c = Cluster(sim)
+        c.install_operator("1.29.2")
+        c.namespace("istio-system")
+        c.create("Istio", "default", istio_spec("v1.27.9", grace=0, strategy="InPlace"))
+        c.wait_condition("IstioRevision", "default", "Ready", "True")
+        c.namespace("demo", **{"istio-injection": "enabled"})
+        c.deployment("demo", "app")
+        wait_for(lambda: c.pod_revisions("demo"), lambda r: r == ["default"] * 2, what="pods")
+        c.patch("Istio", "default", {"updateStrategy": {"type": "RevisionBased"}})
+        c.wait_condition("IstioRevision", OLD, "Ready", "True")
+        assert c.names("IstioRevision") == ["default", OLD]
+        held = c.condition("IstioRevision", "default", "InUse")
+        assert (held["status"], held["reason"]) == ("True", "ReferencedByWorkloads")
+        # istio-injection=enabled names the revision "default": the label must go too
+        c.label_namespace("demo", {"istio-injection": None, "istio.io/rev": OLD})
+        c.restart("demo", "app", "2026-11-30T18:00:00Z")
+        wait_for(lambda: c.pod_revisions("demo"), lambda r: r == [OLD] * 2, what="pods moved")
+        wait_for(lambda: c.names("IstioRevision"), lambda n: n == [OLD], what="default pruned")
+        wait_for(lambda: c.istiod_image("istiod"), lambda i: i is None, what="plain istiod gone")
+
+
+def test_an_alias_revision_is_upgraded_in_place_when_the_operator_moves_on(
+    tmp_path: pathlib.Path,
+) -> None:
+    """sail#2262: the alias stays in the name, so a newer operator changes the revision in place."""
+    with SimCluster(workdir=tmp_path) as sim:
+        c = Cluster(sim)
+        c.install_operator("1.29.2")
+        c.namespace("istio-system")
+        c.create("Istio", "default", istio_spec("v1.28-latest"))
+        c.wait_condition("IstioRevision", "default-v1-28-latest", "Ready", "True")
+        image = "istiod-default-v1-28-latest"
+        assert c.istiod_image(image) == "docker.io/istio/pilot:1.28.6"
+        c.apps.patch_namespaced_deployment(
+            "sail-operator",
+            "sail-operator",
+            {"spec": {"template": {"spec": {"containers": [
+                {"name": "sail-operator", "image": "quay.io/sail-dev/sail-operator:1.30.3"}]}}}},
+        )  # fmt: skip
+        wait_for(
+            lambda: c.istiod_image(image),
+            lambda i: i == "docker.io/istio/pilot:1.28.10",
+            what="the same revision's istiod on 1.28.10",
+        )
+        assert c.names("IstioRevision") == ["default-v1-28-latest"]
+        rev = c.get("IstioRevision", "default-v1-28-latest")
+        assert rev is not None and rev["spec"]["version"] == "v1.28.10"

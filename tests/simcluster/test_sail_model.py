@@ -103,3 +103,11 @@ def test_readiness_messages() -> None:
     assert st.istiod_ready({"status": {"replicas": 1, "readyReplicas": 1}})["status"] == "True"
     unscheduled = st.daemonset_ready({"status": {}})
     assert unscheduled["message"] == "no istio-cni-node pods are currently scheduled"
+
+
+def test_the_sail_faults_have_words_for_a_demo() -> None:
+    from rehearsal.faults import SAIL_FAULTS
+    from simcluster.faults import KNOWN_FAULTS, SAIL_FAULT_NAMES
+
+    assert tuple(SAIL_FAULTS) == SAIL_FAULT_NAMES
+    assert set(SAIL_FAULT_NAMES) <= set(KNOWN_FAULTS)
