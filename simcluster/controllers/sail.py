@@ -435,7 +435,11 @@ class Sail:
         tag = self.store.get("IstioRevisionTag", None, name)
         if tag is None or self.operator_version() is None:
             return
-        rev, reason, error = self._tag_target(tag)
+        target, reason, error = self._resolve_ref(tag)
+        clash = self.store.get("IstioRevision", None, name)
+        if clash is not None and not (reason == "ReconcileError" and "targetRef" in error):
+            reason, error = "NameAlreadyExists", "an IstioRevision exists with this name"
+        rev = None if error else target
         fields: Obj = {}
         if rev is not None:
             fields = {
@@ -449,11 +453,9 @@ class Sail:
             if error
             else st.condition("Reconciled", True, "Reconciled")
         )
-        if rev is None and not error:
-            in_use = st.condition(
-                "InUse", None, "UsageCheckFailed", "failed to determine if revision tag is in use"
-            )
-        elif st.tag_in_use(
+        # as the real controller: referenced by a namespace or pod first, else the target must
+        # resolve for the answer to be "not in use"
+        if st.tag_in_use(
             name,
             self.store.list("Namespace", shared=True)[0],
             self.store.list("Pod", shared=True)[0],
@@ -464,20 +466,24 @@ class Sail:
                 "ReferencedByWorkloads",
                 "Referenced by at least one pod or namespace",
             )
+        elif target is None:
+            in_use = st.condition(
+                "InUse",
+                None,
+                "UsageCheckFailed",
+                f"failed to determine if revision tag is in use: {error}",
+            )
         else:
             in_use = st.condition(
                 "InUse", False, "NotReferencedByAnything", "Not referenced by any pod or namespace"
             )
         self._write_status(tag, [reconciled, in_use], [reconciled, in_use], fields)
 
-    def _tag_target(self, tag: Obj) -> tuple[Obj | None, str, str]:
+    def _resolve_ref(self, tag: Obj) -> tuple[Obj | None, str, str]:
         """(target revision, reason, error) of a tag's ``targetRef``."""
         ref = (tag.get("spec") or {}).get("targetRef") or {}
         if not ref.get("kind") or not ref.get("name"):
             return None, "ReconcileError", "error reconciling resource: spec.targetRef not set"
-        clash = self.store.get("IstioRevision", None, tag["metadata"]["name"])
-        if clash is not None:
-            return None, "NameAlreadyExists", "an IstioRevision exists with this name"
         if ref["kind"] == "Istio":
             istio = self.store.get(SAIL_ISTIO, None, str(ref["name"]))
             if istio is None:
@@ -489,10 +495,17 @@ class Sail:
                     "ReconcileError",
                     "error reconciling resource: referenced Istio has no active revision",
                 )
-            rev_name = active
-        else:
-            rev_name = str(ref["name"])
-        rev = self.store.get("IstioRevision", None, rev_name)
+            rev = self.store.get("IstioRevision", None, active)
+            if rev is None:
+                return (
+                    None,
+                    "ReconcileError",
+                    (
+                        f'error reconciling resource: istiorevisions.sailoperator.io "{active}" not found'
+                    ),
+                )
+            return rev, "", ""
+        rev = self.store.get("IstioRevision", None, str(ref["name"]))
         if rev is None:
             return None, "RefNotFound", "referenced IstioRevision resource does not exist"
         return rev, "", ""

@@ -75,6 +75,8 @@ def test_a_tag_reports_a_missing_target_and_a_name_taken_by_a_revision(
         lost = c.wait_condition("IstioRevisionTag", "lost", "Reconciled", "False")
         assert lost["reason"] == "RefNotFound"
         assert lost["message"] == "referenced Istio resource does not exist"
+        unknown = c.condition("IstioRevisionTag", "lost", "InUse")
+        assert (unknown["status"], unknown["reason"]) == ("Unknown", "UsageCheckFailed")
         c.create("Istio", "default", {"version": "v1.28.6"})
         c.wait_condition("IstioRevision", "default", "Ready", "True")
         c.create("IstioRevisionTag", "default", {"targetRef": {"kind": "Istio", "name": "default"}})
