@@ -8,6 +8,7 @@ grace period, with its istiod.
 
 from __future__ import annotations
 
+import datetime as dt
 import pathlib
 
 from simcluster.harness import SimCluster
@@ -174,3 +175,38 @@ def test_an_alias_revision_is_upgraded_in_place_when_the_operator_moves_on(
         assert c.names("IstioRevision") == ["default-v1-28-latest"]
         rev = c.get("IstioRevision", "default-v1-28-latest")
         assert rev is not None and rev["spec"]["version"] == "v1.28.10"
+
+
+def test_the_default_grace_period_is_thirty_seconds_on_the_operators_clock(
+    tmp_path: pathlib.Path,
+) -> None:
+    """An injected clock: 29 s after InUse turned False the old revision stays; 31 s, it goes."""
+    with SimCluster(workdir=tmp_path) as sim:
+        c = Cluster(sim)
+        c.install_operator("1.29.2")
+        c.namespace("istio-system")
+        spec = istio_spec("v1.27.9")
+        del spec["updateStrategy"]["inactiveRevisionDeletionGracePeriodSeconds"]
+        c.create("Istio", "default", spec)
+        c.wait_condition("IstioRevision", OLD, "Ready", "True")
+        c.patch("Istio", "default", {"version": "v1.28.6"})
+        c.wait_condition("IstioRevision", NEW, "Ready", "True")
+        since = dt.datetime.strptime(
+            c.condition("IstioRevision", OLD, "InUse")["lastTransitionTime"], "%Y-%m-%dT%H:%M:%SZ"
+        ).replace(tzinfo=dt.UTC)
+        sail = sim.controllers.sail
+
+        def at(seconds: int) -> None:
+            """Move the operator's clock, then touch the Istio so that it reconciles now."""
+            now = since + dt.timedelta(seconds=seconds)
+            sim.call(lambda _store: setattr(sail, "clock", lambda: now))
+            touch = {"metadata": {"annotations": {"test/clock": str(seconds)}}}
+            c.custom.patch_cluster_custom_object(
+                "sailoperator.io", "v1", "istios", "default", touch
+            )
+            sim.wait_settled()
+
+        at(29)
+        assert c.names("IstioRevision") == [OLD, NEW]
+        at(31)
+        wait_for(lambda: c.names("IstioRevision"), lambda n: n == [NEW], what="old pruned at 31 s")
