@@ -108,6 +108,29 @@ def _needs_cni(rev: Obj) -> bool:
     return cni is True or values.get("profile") == "ambient"
 
 
+def _operator_release_version(obj: Obj) -> str | None:
+    """The operator version an install object names ("" unknown), None if it is not one.
+
+    An Argo CD Application or Flux HelmRelease of the ``sail-operator`` chart, or the operator's
+    Deployment ``sail-operator`` (its image tag).
+    """
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    if kind == "Application":
+        for source in [spec.get("source") or {}, *(spec.get("sources") or [])]:
+            if source.get("chart") == OPERATOR_CHART:
+                return str(source.get("targetRevision") or "")
+    elif kind == "HelmRelease":
+        chart = ((spec.get("chart") or {}).get("spec")) or {}
+        if chart.get("chart") == OPERATOR_CHART:
+            return str(chart.get("version") or "")
+    elif kind == "Deployment" and obj["metadata"]["name"] == OPERATOR_CHART:
+        containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+        image = str(containers[0].get("image") or "")
+        return image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
+    return None
+
+
 class Sail:
     """The Sail operator's four controllers."""
 
@@ -165,10 +188,8 @@ class Sail:
             self._enqueue_all("IstioRevisionTag", "sail-tag")
             if kind == "Pod" and self.ctl.faults.enabled("in-use-forever"):
                 self.ctl.enqueue("sail-forgotten", "", "")
-        elif kind in ("Application", "HelmRelease") or (
-            kind == "Deployment" and name == OPERATOR_CHART
-        ):
-            self.resync_all()
+        elif any(_operator_release_version(o) is not None for o in (obj, old) if o):
+            self.resync_all()  # the operator was installed, upgraded or removed
 
     def _enqueue_all(self, kind: str, controller: str) -> None:
         for obj in self.store.list(kind, shared=True)[0]:
@@ -196,23 +217,11 @@ class Sail:
 
     def operator_version(self) -> str | None:
         """The installed operator's version ("" when unknown), or None when none is installed."""
-        for app in self.store.list("Application", shared=True)[0]:
-            spec = app.get("spec") or {}
-            for source in [spec.get("source") or {}, *(spec.get("sources") or [])]:
-                if source.get("chart") == OPERATOR_CHART:
-                    return str(source.get("targetRevision") or "")
-        for hr in self.store.list("HelmRelease", shared=True)[0]:
-            chart = (((hr.get("spec") or {}).get("chart") or {}).get("spec")) or {}
-            if chart.get("chart") == OPERATOR_CHART:
-                return str(chart.get("version") or "")
-        for dep in self.store.list("Deployment", shared=True)[0]:
-            if dep["metadata"]["name"] == OPERATOR_CHART:
-                containers = ((dep["spec"].get("template") or {}).get("spec") or {}).get(
-                    "containers"
-                ) or [{}]
-                image = str(containers[0].get("image") or "")
-                tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
-                return tag
+        for kind in ("Application", "HelmRelease", "Deployment"):
+            for obj in self.store.list(kind, shared=True)[0]:
+                version = _operator_release_version(obj)
+                if version is not None:
+                    return version
         return None
 
     # -- Istio -------------------------------------------------------------------------------------
