@@ -6,7 +6,7 @@ checks the names against simcluster's own list.
 
 from __future__ import annotations
 
-__all__ = ["FAULTS"]
+__all__ = ["FAULTS", "SAIL_FAULTS"]
 
 FAULTS: dict[str, str] = {
     "split-trust": "the new control plane got its own root CA, so mTLS between 1.6 and 1.7 "
@@ -15,3 +15,11 @@ FAULTS: dict[str, str] = {
     "no-sync": "the simulated Argo CD stopped applying main, so no merged stage reaches the cluster",
     "api-flaky": "the Kubernetes API answers some requests with 429/500, resets or hangs",
 }
+
+SAIL_FAULTS: dict[str, str] = {
+    "revision-stuck": "the Sail operator's new IstioRevision never gets Ready, so no workload "
+    "may move to it",
+    "in-use-forever": "a forgotten pod keeps the old Sail revision in use, so the operator never "
+    "deletes it and the cleanup gate must name the pod",
+}
+"""The Sail flavour's faults (simcluster's SAIL_FAULT_NAMES), for a Sail demo's closing line."""

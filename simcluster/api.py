@@ -333,11 +333,11 @@ class Api:
             label = request.query.get("labelSelector", "")
             fields = request.query.get("fieldSelector", "")
             opts = await self._delete_options(request)
-            items, _rv = self.store.list(kind.kind, target.namespace, label, fields, shared=True)
+            items, _rv = self.store.list(kind.name, target.namespace, label, fields, shared=True)
             keys = [(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in items]
             for ns, name in keys:
                 try:
-                    self.store.delete(kind.kind, ns, name, **opts)
+                    self.store.delete(kind.name, ns, name, **opts)
                 except StoreError as err:
                     if err.code != 404:
                         raise
@@ -373,7 +373,7 @@ class Api:
                 body["metadata"] = {"continue": fresh}
                 return json_response(body, 410)
         items, rv, next_key, remaining = self.store.page(
-            kind.kind, target.namespace, label, fields, limit=limit, after=after, at=token_rv
+            kind.name, target.namespace, label, fields, limit=limit, after=after, at=token_rv
         )
         next_token = _encode_continue(rv, next_key) if next_key else ""
         show_remaining = remaining if next_key and not label and not fields else None
@@ -410,7 +410,7 @@ class Api:
         if sub not in (None, "status", "log"):
             raise not_found_path()
         if method == "GET":
-            obj = store.get(kind.kind, target.namespace, target.name)
+            obj = store.get(kind.name, target.namespace, target.name)
             if obj is None:
                 raise StoreError.not_found(kind, target.name)
             if sub == "log":
@@ -449,10 +449,10 @@ class Api:
             return json_response(await self._patch(request, target, dry_run))
         if method == "DELETE" and sub is None:
             opts = await self._delete_options(request)
-            result = store.delete(kind.kind, target.namespace, target.name, **opts)
+            result = store.delete(kind.name, target.namespace, target.name, **opts)
             if opts["dry_run"]:
                 return json_response(result)
-            if store.get(kind.kind, target.namespace, target.name) is not None:
+            if store.get(kind.name, target.namespace, target.name) is not None:
                 return json_response(result, 202)  # finalizers hold it: deletion is pending
             if kind.kind in RETURNS_DELETED_OBJECT:
                 return json_response(result)
@@ -478,7 +478,7 @@ class Api:
         """The autoscaling/v1 Scale view of a workload (``kubectl scale``): GET, PUT, PATCH."""
         kind, store = target.kind, self.store
         assert target.name is not None
-        obj = store.get(kind.kind, target.namespace, target.name)
+        obj = store.get(kind.name, target.namespace, target.name)
         if obj is None:
             raise StoreError.not_found(kind, target.name)
         current = _scale_of(obj)
@@ -510,7 +510,7 @@ class Api:
         assert target.name is not None
         content_type = request.headers.get("Content-Type", "")
         raw = await request.read()
-        current = store.get(kind.kind, target.namespace, target.name)
+        current = store.get(kind.name, target.namespace, target.name)
         if current is None:
             if content_type.startswith(APPLY_PATCH) and target.sub is None:
                 body = apply_patch(content_type, {}, raw, custom=kind.custom)

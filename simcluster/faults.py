@@ -1,7 +1,8 @@
 """Switchable faults of the simulated cluster, so tests can rehearse what goes wrong in real ones.
 
 One registry is shared by the API middleware (``api-flaky``), the controllers (``stuck-rollout``,
-``webhook-overlap``, ``dangling-validator``, ``cabundle-drift``),
+``webhook-overlap``, ``dangling-validator``, ``cabundle-drift``, ``revision-stuck``,
+``in-use-forever``),
 the mesh (``split-trust``) and the GitOps syncer (``no-sync``). Switches may be flipped from any
 thread (tests, the HTTP fault endpoint); listeners are told so controllers can re-evaluate.
 """
@@ -14,7 +15,14 @@ from collections.abc import Callable, Iterable
 
 from core.errors import UsageError
 
-__all__ = ["FAULT_NAMES", "FLAKY_ACTIONS", "HELM_FAULT_NAMES", "KNOWN_FAULTS", "Faults"]
+__all__ = [
+    "FAULT_NAMES",
+    "FLAKY_ACTIONS",
+    "HELM_FAULT_NAMES",
+    "KNOWN_FAULTS",
+    "SAIL_FAULT_NAMES",
+    "Faults",
+]
 
 FAULT_NAMES: tuple[str, ...] = ("split-trust", "stuck-rollout", "no-sync", "api-flaky")
 """The faults of the seed (Banzai) flavour, which `istio-canary demo --fault` offers.
@@ -33,7 +41,15 @@ dangling-validator: the validators point at an istiod Service that does not exis
     Istio config fails with the API server's webhook call error.
 cabundle-drift: upstream istiods keep rewriting their webhooks' caBundle."""
 
-KNOWN_FAULTS: tuple[str, ...] = FAULT_NAMES + HELM_FAULT_NAMES
+SAIL_FAULT_NAMES: tuple[str, ...] = ("revision-stuck", "in-use-forever")
+"""The faults of the Sail operator (docs/simcluster-sail.md).
+
+revision-stuck: a Sail IstioRevision created while on never gets Ready (its istiod never passes
+    readiness until the fault is switched off).
+in-use-forever: a forgotten bare pod keeps each Sail revision that injected one in use, so the
+    operator never deletes the old revision."""
+
+KNOWN_FAULTS: tuple[str, ...] = FAULT_NAMES + HELM_FAULT_NAMES + SAIL_FAULT_NAMES
 """Every fault the registry, `simcluster serve --fault` and the fault endpoint accept."""
 
 FLAKY_ACTIONS: tuple[str, ...] = ("429", "500", "reset", "hang")

@@ -60,7 +60,7 @@ class OwnerIndex:
             if obj is None:
                 continue
             meta = obj["metadata"]
-            key = (kind.kind, meta.get("namespace", "") if kind.namespaced else "", meta["name"])
+            key = (kind.name, meta.get("namespace", "") if kind.namespaced else "", meta["name"])
             for ref in meta.get("ownerReferences") or []:
                 uid = ref.get("uid")
                 if not uid:

@@ -53,7 +53,7 @@ from simcluster.controllers.istiod import is_upstream_istiod
 from simcluster.controllers.releases import is_operator_chart
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
-from simcluster.kinds import kind_by_name
+from simcluster.kinds import kind_of, store_key
 from simcluster.registry import RELEASED
 from simcluster.store import Store
 from simcluster.substitution import substitute, variables
@@ -395,7 +395,7 @@ class Syncer:
             default_ns = override = str(spec.get("targetNamespace") or "")
         for doc in docs:
             try:
-                namespaced = kind_by_name(str(doc["kind"])).namespaced
+                namespaced = kind_of(doc).namespaced
             except KeyError:
                 continue
             meta = doc.setdefault("metadata", {})
@@ -474,7 +474,7 @@ class Syncer:
             release.chart, release.release, release.namespace, version, release.values
         )
         for doc in docs:
-            if kind_by_name(str(doc["kind"])).namespaced:
+            if kind_of(doc).namespaced:
                 doc["metadata"].setdefault("namespace", release.namespace)
         source.desired = docs
         return ""
@@ -566,7 +566,7 @@ class Syncer:
         annotations[LAST_APPLIED] = (
             json.dumps(last_applied, sort_keys=True, separators=(",", ":")) + "\n"
         )
-        live = self.store.get(str(desired["kind"]), meta.get("namespace"), str(meta["name"]))
+        live = self.store.get(store_key(desired), meta.get("namespace"), str(meta["name"]))
         if live is None:
             self.store.create(desired)
             return "created"
@@ -661,7 +661,7 @@ class Syncer:
             applied: set[tuple[str, str, str]] = set()
             for obj in ordered:
                 meta = obj["metadata"]
-                ref = (str(obj["kind"]), str(meta.get("namespace", "")), str(meta["name"]))
+                ref = (store_key(obj), str(meta.get("namespace", "")), str(meta["name"]))
                 if is_tooling(obj):
                     message = f"{obj['kind'].lower()}/{meta['name']} unchanged (not simulated)"
                     results.append(self._result(obj, "Synced", message))
@@ -716,7 +716,7 @@ class Syncer:
             meta = obj["metadata"]
             if is_tooling(obj):
                 continue
-            live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
+            live = self.store.get(store_key(obj), meta.get("namespace"), str(meta["name"]))
             if live is None:
                 continue
             have = live["metadata"].get("annotations") or {}

@@ -50,11 +50,13 @@ class Kind:
     printer_columns: tuple[tuple[str, str, str, int], ...] = field(
         default=()
     )  # (name, type, jsonPath, priority)
+    # The store key when two served kinds share a kind name (Banzai's and Sail's ``Istio``).
+    key: str = ""
 
     @property
     def name(self) -> str:
-        """The store key: the kind name, e.g. ``"Deployment"``."""
-        return self.kind
+        """The store key: the kind name, e.g. ``"Deployment"`` (``key`` when one is set)."""
+        return self.key or self.kind
 
     @property
     def api_version(self) -> str:
@@ -101,6 +103,7 @@ def _istio_config(
 
 
 _ALL = ("all",)
+SAIL_ISTIO = "Istio.sailoperator.io"  # the store key of Sail's Istio (Banzai's is "Istio")
 
 KINDS: tuple[Kind, ...] = (
     Kind("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), ("status", "finalize")),
@@ -228,6 +231,95 @@ KINDS: tuple[Kind, ...] = (
             ("Control Plane", "string", ".spec.istioControlPlane", 0),
         ),
     ),
+    # The Sail operator's CRDs (sailoperator.io/v1, cluster-scoped), with the printer columns
+    # of the released CRDs. Sail's Istio is stored under its own key, beside Banzai's.
+    Kind(
+        "sailoperator.io",
+        "v1",
+        "Istio",
+        "istios",
+        "istio",
+        False,
+        (),
+        ("status",),
+        ("istio-io",),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Namespace", "string", ".spec.namespace", 0),
+            ("Profile", "string", ".spec.profile", 0),
+            ("Revisions", "string", ".status.revisions.total", 0),
+            ("Ready", "string", ".status.revisions.ready", 0),
+            ("In use", "string", ".status.revisions.inUse", 0),
+            ("Active Revision", "string", ".status.activeRevisionName", 0),
+            ("Status", "string", ".status.state", 0),
+            ("Version", "string", ".spec.version", 0),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
+        ),
+        key=SAIL_ISTIO,
+    ),
+    Kind(
+        "sailoperator.io",
+        "v1",
+        "IstioRevision",
+        "istiorevisions",
+        "istiorevision",
+        False,
+        ("istiorev",),
+        ("status",),
+        ("istio-io",),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Namespace", "string", ".spec.namespace", 0),
+            ("Profile", "string", ".spec.values.profile", 0),
+            ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status', 0),
+            ("Status", "string", ".status.state", 0),
+            ("In use", "string", '.status.conditions[?(@.type=="InUse")].status', 0),
+            ("Version", "string", ".spec.version", 0),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
+        ),
+    ),
+    Kind(
+        "sailoperator.io",
+        "v1",
+        "IstioRevisionTag",
+        "istiorevisiontags",
+        "istiorevisiontag",
+        False,
+        ("istiorevtag",),
+        ("status",),
+        ("istio-io",),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Status", "string", ".status.state", 0),
+            ("In use", "string", '.status.conditions[?(@.type=="InUse")].status', 0),
+            ("Revision", "string", ".status.istioRevision", 0),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
+        ),
+    ),
+    Kind(
+        "sailoperator.io",
+        "v1",
+        "IstioCNI",
+        "istiocnis",
+        "istiocni",
+        False,
+        (),
+        ("status",),
+        ("istio-io",),
+        generation=True,
+        custom=True,
+        printer_columns=(
+            ("Namespace", "string", ".spec.namespace", 0),
+            ("Profile", "string", ".spec.profile", 0),
+            ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status', 0),
+            ("Status", "string", ".status.state", 0),
+            ("Version", "string", ".spec.version", 0),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
+        ),
+    ),
     # Istio config, so that creating it goes through Istio's validating webhooks (v1 is served
     # from Istio 1.22 on; a GitOps sync stores the older versions a repo may use as v1).
     *(
@@ -335,8 +427,9 @@ KINDS: tuple[Kind, ...] = (
     ),
 )
 
-_BY_NAME = {k.kind: k for k in KINDS}
+_BY_NAME = {k.name: k for k in KINDS}
 _BY_PLURAL = {(k.group, k.version, k.plural): k for k in KINDS}
+_BY_API = {(k.api_version, k.kind): k for k in KINDS}
 
 
 def kind_by_name(name: str) -> Kind:
@@ -345,6 +438,23 @@ def kind_by_name(name: str) -> Kind:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(f"simcluster serves no kind {name!r}") from None
+
+
+def kind_of(obj: Obj) -> Kind:
+    """The Kind of a manifest, by ``apiVersion`` and ``kind`` (by kind name alone without one).
+
+    Two groups serve a kind named ``Istio``; the apiVersion tells them apart.
+    """
+    found = _BY_API.get((str(obj.get("apiVersion") or ""), str(obj.get("kind") or "")))
+    return found if found is not None else kind_by_name(str(obj.get("kind") or ""))
+
+
+def store_key(obj: Obj) -> str:
+    """The store key of a manifest's kind (its kind name when simcluster does not serve it)."""
+    try:
+        return kind_of(obj).name
+    except KeyError:
+        return str(obj.get("kind") or "")
 
 
 def kind_by_plural(group: str, version: str, plural: str) -> Kind | None:

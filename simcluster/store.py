@@ -56,7 +56,7 @@ from simcluster.allocation import ServiceAllocator, keep_allocations
 from simcluster.apierrors import StoreError
 from simcluster.apiobject import Obj, deep_copy, now_rfc3339
 from simcluster.history import Subscriber, WatchEvent
-from simcluster.kinds import Kind, apply_defaults, kind_by_name
+from simcluster.kinds import Kind, apply_defaults, kind_by_name, kind_of
 
 # Callers outside simcluster import these from here; they are defined next door.
 __all__ = ["AccessRules", "Store", "StoreError", "WatchEvent", "deep_copy", "now_rfc3339"]
@@ -239,7 +239,7 @@ class Store:
             meta["name"] = f"{meta['generateName']}{suffix}"
         name = str(meta.get("name") or "")
         namespace = self._check_namespace(kind, meta, name)
-        if name and name in self._objects.get(kind.kind, {}).get(namespace, {}):
+        if name and name in self._objects.get(kind.name, {}).get(namespace, {}):
             raise StoreError.already_exists(kind, name)
         if kind.kind == "Namespace" and not name:
             raise StoreError.invalid(
@@ -268,7 +268,7 @@ class Store:
         meta = _meta(obj)
         name = str(meta.get("name") or "")
         namespace = str(meta.get("namespace") or "") if kind.namespaced else ""
-        old = self._objects.get(kind.kind, {}).get(namespace, {}).get(name)
+        old = self._objects.get(kind.name, {}).get(namespace, {}).get(name)
         if old is None:
             raise StoreError.not_found(kind, name)
         sent_rv = meta.get("resourceVersion")
@@ -442,7 +442,7 @@ class Store:
 
     def _kind_of(self, obj: Obj) -> Kind:
         try:
-            kind = kind_by_name(str(obj.get("kind", "")))
+            kind = kind_of(obj)
         except KeyError as err:
             raise StoreError.bad_request(str(err.args[0])) from None
         if not kind.persisted:
@@ -504,17 +504,17 @@ class Store:
         meta = obj["metadata"]
         meta["resourceVersion"] = str(self._rv)
         ns = meta.get("namespace", "") if kind.namespaced else ""
-        by_name = self._objects.setdefault(kind.kind, {}).setdefault(ns, {})
+        by_name = self._objects.setdefault(kind.name, {}).setdefault(ns, {})
         previous = by_name.get(meta["name"])
         if previous is not None:
             self._json.pop(id(previous), None)
         by_name[meta["name"]] = obj
         self._owners.track(kind, obj, old)
-        self._history.record(WatchEvent(self._rv, event_type, kind.kind, obj, old))
+        self._history.record(WatchEvent(self._rv, event_type, kind.name, obj, old))
         return deep_copy(obj)
 
     def _remove(self, kind: Kind, ns: str, name: str) -> Obj:
-        by_ns = self._objects[kind.kind]
+        by_ns = self._objects[kind.name]
         stored = by_ns[ns].pop(name)
         self._json.pop(id(stored), None)
         if not by_ns[ns]:
@@ -523,7 +523,7 @@ class Store:
         gone = dict(stored)
         gone["metadata"] = dict(stored["metadata"], resourceVersion=str(self._rv))
         self._owners.track(kind, None, stored)
-        self._history.record(WatchEvent(self._rv, "DELETED", kind.kind, gone, stored))
+        self._history.record(WatchEvent(self._rv, "DELETED", kind.name, gone, stored))
         return deep_copy(gone)
 
     def stored(self, key: garbage.ObjectKey) -> Obj | None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from simcluster.apiobject import deep_copy, now_rfc3339
 from simcluster.argodiff import WEBHOOK_KINDS, differences, ignored, rules_for
 from simcluster.controllers.kubelet import pod_ready
+from simcluster.kinds import store_key
 from simcluster.store import Store
 
 if TYPE_CHECKING:
@@ -176,7 +177,7 @@ class SyncStatus:
             meta = obj["metadata"]
             if is_tooling(obj):
                 continue
-            live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
+            live = self.store.get(store_key(obj), meta.get("namespace"), str(meta["name"]))
             health = resource_health(live) if live is not None else "Missing"
             group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
             in_sync = live is not None
@@ -231,7 +232,7 @@ class SyncStatus:
         healthy = all(
             resource_health(
                 self.store.get(
-                    str(o["kind"]), o["metadata"].get("namespace"), str(o["metadata"]["name"])
+                    store_key(o), o["metadata"].get("namespace"), str(o["metadata"]["name"])
                 )
             )
             in ("Healthy", None)
@@ -349,7 +350,7 @@ class SyncStatus:
             healthy = all(
                 resource_health(
                     self.store.get(
-                        str(o["kind"]), o["metadata"].get("namespace"), str(o["metadata"]["name"])
+                        store_key(o), o["metadata"].get("namespace"), str(o["metadata"]["name"])
                     )
                 )
                 in ("Healthy", None)

@@ -564,8 +564,8 @@ def _cell(values: list[Any], kind: str) -> Any:
 
 def columns_and_printer(kind: Kind) -> tuple[list[Obj], Callable[[Obj], Row]]:
     """Column definitions and the row function for ``kind``."""
-    if kind.kind in _PRINTERS:
-        cols, row = _PRINTERS[kind.kind]
+    if kind.name in _PRINTERS:
+        cols, row = _PRINTERS[kind.name]
     elif kind.printer_columns:
         cols = (
             ("Name", _S, 0),

@@ -178,10 +178,10 @@ def _spec_causes(kind: Kind, obj: Obj, old: Obj | None) -> list[Cause]:
     spec = obj.get("spec") or {}
     causes: list[Cause] = [
         (f"spec.{key}", "Required value")
-        for key in _REQUIRED_SPEC.get(kind.kind, ())
+        for key in _REQUIRED_SPEC.get(kind.name, ())
         if key not in spec
     ]
-    causes.extend(_schema_causes(kind.kind, obj))
+    causes.extend(_schema_causes(kind.name, obj))
     if kind.kind == "Pod":
         causes.extend(_pod_causes(spec, old))
     if kind.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):

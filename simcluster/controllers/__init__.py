@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from simcluster.faults import Faults
+from simcluster.kinds import SAIL_ISTIO
 from simcluster.store import Store
 
 __all__ = ["Controllers", "Key", "start"]
@@ -37,6 +38,7 @@ class Controllers:
             kubelet,
             operator,
             releases,
+            sail,
             webhookfaults,
             workloads,
         )
@@ -58,6 +60,7 @@ class Controllers:
         self.gateways = gateways.Gateways(self, self.operator)
         self.istiods = istiod.Istiods(self)
         self.webhook_faults = webhookfaults.WebhookFaults(self)
+        self.sail = sail.Sail(self)
         parts = (
             self.kubelet,
             self.workloads,
@@ -67,6 +70,7 @@ class Controllers:
             self.gateways,
             self.istiods,
             self.webhook_faults,
+            self.sail,
         )
         self._parts = parts
         self._handlers: dict[str, Callable[[str, str], None]] = {}
@@ -80,6 +84,7 @@ class Controllers:
             store.add_mutator(admission.validator(store)),
             store.add_mutator(self.kubelet.admit),
             store.add_mutator(self.operator.validate_istio),
+            store.add_mutator(self.sail.admit),
             faults.subscribe(self._on_fault),
         ]
         self.tasks: list[asyncio.Task[None]] = [self._loop.create_task(self._run())]
@@ -94,6 +99,10 @@ class Controllers:
             "MeshGateway",
             "Application",
             "HelmRelease",
+            SAIL_ISTIO,
+            "IstioRevision",
+            "IstioRevisionTag",
+            "IstioCNI",
         ):
             for obj in store.list(kind, shared=True)[0]:
                 self._on_event("ADDED", obj, None)
@@ -179,6 +188,8 @@ class Controllers:
             self.operator.resync_all()
         if name in ("webhook-overlap", "dangling-validator"):
             self.webhook_faults.fault_changed()
+        if name in ("revision-stuck", "in-use-forever"):
+            self.sail.fault_changed(name, on)
         if name == "cabundle-drift":
             for dep in self.store.list("Deployment", shared=True)[0]:
                 self.istiods.on_event("MODIFIED", dep, None)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CRASH_LOOP",
     "HOST_IP",
+    "NEVER_READY",
     "NODE_NAME",
     "START_DELAY",
     "TERMINATION",
@@ -47,6 +48,8 @@ TERMINATION = "simcluster.istio-canary.dev/graceful-termination"
 """A finalizer standing in for graceful deletion: the store removes finalizer-free pods at once,
 so pods carry this one and the kubelet drops it once the (shortened) grace period is over."""
 CRASH_LOOP = "simcluster.istio-canary.dev/crash-loop"
+# A pod annotated so never passes readiness (the Sail fault revision-stuck sets it on istiod).
+NEVER_READY = "simcluster.istio-canary.dev/never-ready"
 """Pod annotation: the containers (comma-separated names) that exit 1 at every start."""
 
 
@@ -103,7 +106,8 @@ class Kubelet:
         finalizers = obj["metadata"].setdefault("finalizers", [])
         if TERMINATION not in finalizers:
             finalizers.append(TERMINATION)
-        if self.ctl.faults.enabled("stuck-rollout"):
+        never = NEVER_READY in (obj["metadata"].get("annotations") or {})
+        if self.ctl.faults.enabled("stuck-rollout") or never:
             self._stuck.add(obj["metadata"]["uid"])
 
     def on_event(self, event: str, obj: Obj, old: Obj | None) -> None:

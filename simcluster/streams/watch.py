@@ -72,7 +72,7 @@ class Selection:
     matches: Callable[[Obj], bool]
 
     def __call__(self, ev: WatchEvent) -> Event | None:
-        if ev.kind != self.kind.kind:
+        if ev.kind != self.kind.name:
             return None
         if self.namespace is not None and ev.obj["metadata"].get("namespace") != self.namespace:
             return None
@@ -93,7 +93,7 @@ def _backlog(store: Store, query: WatchQuery, selection: Selection) -> list[Even
     kind = selection.kind
     if query.resource_version in ("", "0") or query.initial_events:
         items, _ = store.list(
-            kind.kind, selection.namespace, query.label, query.fields, shared=True
+            kind.name, selection.namespace, query.label, query.fields, shared=True
         )
         return [("ADDED", o) for o in items]
     try:
@@ -181,7 +181,7 @@ async def serve_watch(
 ) -> web.StreamResponse:
     """Answer one watch request; the task is in ``streams`` while it runs (shutdown cancels)."""
     label, fields = request.query.get("labelSelector", ""), request.query.get("fieldSelector", "")
-    matches = store.matcher(target.kind.kind, label, fields)  # a bad selector is the first 400
+    matches = store.matcher(target.kind.name, label, fields)  # a bad selector is the first 400
     query = WatchQuery.of(request)
     selection = Selection(target.kind, target.namespace, matches)
     backlog = _backlog(store, query, selection)
