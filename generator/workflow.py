@@ -25,6 +25,7 @@ from generator.flavours import detect, flavour_of
 from generator.gitrepo import GitRepo
 from generator.headline import SUBJECT_MAX, fit
 from generator.index import RepoIndex, build_index, no_gc
+from generator.latecomers import take_in
 from generator.parsecache import ParseCache
 from generator.planning import InitOptions
 from generator.stages import StageContext
@@ -204,11 +205,14 @@ def next_stage(
     git = GitRepo(root)
     git.require_clean(branch)
     plan = read_plan(root)
-    stage = plan.next_stage
-    if stage is None:
+    if plan.next_stage is None:
         raise PreconditionError(f"all {plan.total} stages of the plan are applied; nothing to do")
     index = _index(root)
     _check_matches(index, plan)
+    # A namespace meshed after init joins the next wave (or a new one before cleanup).
+    plan, taken = take_in(index, plan)
+    stage = plan.next_stage
+    assert stage is not None
     editor = Editor(index)
     ctx = StageContext(index, plan, stage, editor)
     flavour = flavour_of(plan)
@@ -220,6 +224,7 @@ def next_stage(
     )
     out = _commit(git, root, editor.finish(), message, branch, dry_run, rename)
     out.notes = list(index.notes)
+    out.warnings = [*out.warnings, *taken]
     return out
 
 

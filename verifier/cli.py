@@ -7,6 +7,7 @@ timeouts).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,19 @@ if TYPE_CHECKING:
 REPORT_FORMATS = ("text", "json", "junit", "markdown")
 
 PROG = "istio-canary-verify"
+
+
+class FiniteSeconds(click.FloatRange):
+    """A number of seconds that is finite: `nan` would make every deadline comparison false
+    (a gate that never ends, or a crash in sleep), and `inf` a gate that never ends."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,14 +62,14 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(min=0),
+            type=FiniteSeconds(min=0),
             default=600.0,
             show_default=True,
             help="Deadline in seconds.",
         ),
         click.option(
             "--interval",
-            type=click.FloatRange(min=0),
+            type=FiniteSeconds(min=0),
             default=10.0,
             show_default=True,
             help="Seconds between evaluations.",
@@ -89,17 +103,31 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--probe-timeout",
-            type=click.FloatRange(min=0.5),
+            type=FiniteSeconds(min=0.5),
             default=5.0,
             show_default=True,
             help="curl --max-time per probe.",
         ),
         click.option(
             "--request-timeout",
-            type=click.FloatRange(min=0.1),
+            type=FiniteSeconds(min=0.1),
             default=30.0,
             show_default=True,
             help="Read timeout of each API request (transient failures are retried within a budget).",
+        ),
+        click.option(
+            "--base",
+            metavar="REF",
+            default=None,
+            help="gate: the branch the PR merges into; plan and expectations are taken from "
+            "its merge-base with HEAD (default: origin/HEAD, origin/main or origin/master; "
+            "else the stage N-1 commit).",
+        ),
+        click.option(
+            "--allow-no-probes",
+            is_flag=True,
+            default=False,
+            help="Let a stage whose plan has no connectivity checks pass connectivity.",
         ),
         click.option(
             "--baseline",
@@ -157,6 +185,8 @@ def _run(
     probe_timeout: float,
     request_timeout: float,
     baseline: Path | None,
+    allow_no_probes: bool,
+    base: str | None,
 ) -> None:
     from verifier.cluster import Cluster, RetryPolicy
     from verifier.gate import Request, load_baseline, run
@@ -172,6 +202,8 @@ def _run(
         Polling(timeout, interval, successes),
         ProbeSettings(concurrency=concurrency, max_time=probe_timeout),
         load_baseline(baseline) if baseline else None,
+        allow_no_probes,
+        base,
     )
     if report is not None:
         check_writable(report)

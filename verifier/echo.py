@@ -12,7 +12,7 @@ import html
 import re
 from dataclasses import dataclass
 
-__all__ = ["CurlOutput", "caller_uris", "parse_curl", "parse_headers", "spiffe_id"]
+__all__ = ["CurlOutput", "caller_uris", "hostname", "parse_curl", "parse_headers", "spiffe_id"]
 
 _CODE = re.compile(r"(?:\\n|\n)?(\d{3})\s*$")
 _HEADER_STARTS = ("request headers:", "headers received:")
@@ -50,6 +50,14 @@ def parse_headers(body: str) -> dict[str, str] | None:
         name, value = text.split("=", 1)
         headers[name.strip().lower()] = html.unescape(value.strip())
     return headers
+
+
+def hostname(body: str) -> str:
+    """The `Hostname: <pod>` line an echoserver prints: which endpoint answered ("" if none)."""
+    for line in body.splitlines()[:8]:
+        if line.lower().startswith("hostname:"):
+            return line.split(":", 1)[1].strip()
+    return ""
 
 
 def caller_uris(xfcc: str) -> list[str]:

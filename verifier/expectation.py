@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.errors import UsageError
 from core.plan import ConnectivityCheck, ControlPlane, GatewayRef, Plan
+
+if TYPE_CHECKING:  # the review runs git and the generator; expectations only carry its result
+    from verifier.review import Review
 
 __all__ = ["Baseline", "Expectation", "SyncTarget", "expect_stage"]
 
@@ -45,6 +49,8 @@ class Expectation:
     cleanup_safety: bool
     sync: SyncTarget | None = None  # set by a gate once the stage commits are known
     baseline: Baseline | None = None  # gateway Services as an earlier run recorded them
+    allow_no_probes: bool = False  # a stage without connectivity checks may pass (an opt-in)
+    review: Review | None = None  # a gate: the PR compared with the stage recomputed from base
 
     @property
     def label(self) -> str:
@@ -56,6 +62,15 @@ class Expectation:
     @property
     def kind(self) -> str:
         return "plan" if self.index == 0 else self.plan.stage(self.index).kind
+
+    @property
+    def istiods(self) -> dict[str, str]:
+        """`<istiod>.<namespace>` -> revision, for both control planes of the plan: how a
+        proxy's configured discovery/CA address maps to the revision that injected it."""
+        return {
+            f"{cp.istiod}.{cp.namespace}": cp.revision
+            for cp in (self.plan.source, self.plan.target)
+        }
 
     def control_plane(self, revision: str) -> ControlPlane | None:
         """The plan's control plane with this `istio.io/rev` value."""

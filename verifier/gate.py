@@ -27,6 +27,7 @@ from verifier.gitrepo import Checkout
 from verifier.probe import ProbeSettings, run_probes
 from verifier.resources import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS
 from verifier.result import CheckResult, Status
+from verifier.review import Review, resolve_base, review
 from verifier.runner import Evaluation, Polling, Verdict, poll
 from verifier.snapshot import GitOpsRef, Snapshot, collect
 
@@ -47,6 +48,8 @@ class Request:
     polling: Polling = field(default_factory=Polling)
     probes: ProbeSettings = field(default_factory=ProbeSettings)
     baseline: Baseline | None = None
+    allow_no_probes: bool = False
+    base: str | None = None  # the branch a gated PR merges into (see verifier.review)
 
 
 @dataclass
@@ -66,8 +69,16 @@ def run(
     on_evaluation: Callable[[str, Evaluation, int], None] = lambda label, ev, k: None,
 ) -> Result:
     checkout = Checkout(request.repo)
-    plan = checkout.plan()
-    session = _Session(request, plan, checkout, cluster)
+    pr: Review | None = None
+    if request.command == "gate":
+        # The gate's trust comes from the base branch and the live cluster, never from the PR:
+        # the plan is the one the generator writes on top of the base, and the PR must be
+        # exactly that stage.
+        pr = review(request.repo, resolve_base(request.repo, request.base))
+        plan = pr.plan
+    else:
+        plan = checkout.plan()
+    session = _Session(request, plan, checkout, cluster, pr)
     cluster.end_by(time.monotonic() + request.polling.timeout)
     verdict = poll(
         session.evaluate,
@@ -103,20 +114,44 @@ def load_baseline(path: Path) -> dict[str, dict[str, str]]:
 class _Session:
     """State kept across evaluations of one run (the RBAC preflight runs once)."""
 
-    def __init__(self, request: Request, plan: Plan, checkout: Checkout, cluster: Cluster) -> None:
+    def __init__(
+        self,
+        request: Request,
+        plan: Plan,
+        checkout: Checkout,
+        cluster: Cluster,
+        pr: Review | None = None,
+    ) -> None:
         self.request, self.plan, self.checkout, self.cluster = request, plan, checkout, cluster
+        self.pr = pr
         self.checked = ""
         self.notes: list[str] = []
         self._preflight_done = False
+        if pr is not None:
+            self.notes.append(
+                f"trusted base: {pr.base.commit[:12]} ({pr.base.how}); plan and expectations "
+                "from the base, not from the PR"
+            )
         if request.command == "stage":
             index = plan.applied_index if request.stage is None else request.stage
             self.fixed: Expectation | None = self._expect(plan, index)
-            self.commits: dict[int, str] = {}
+            # `stage N` is tied to this cluster like a gate: its engine must have applied a
+            # commit of this checkout that contains stage N.
+            self.commits: dict[int, str] = checkout.stage_commits()
+            if index not in self.commits:
+                checkout.stage_commit(index)  # raises a PlanError naming the missing trailer
             self.rollbacks: list[tuple[str, tuple[str, ...]]] = []
         else:
             self.fixed = None
             self.newest = plan.applied_index
-            self.commits = checkout.stage_commits() if self.newest else {}
+            # Stages up to the base come from the base's history; only the stage under review
+            # is the PR's own commit.
+            base = pr.base.commit if pr is not None else "HEAD"
+            self.commits = checkout.stage_commits(base) if self.newest else {}
+            if pr is not None and pr.command == "next" and self.newest:
+                head = checkout.stage_commits()
+                if self.newest in head:
+                    self.commits[self.newest] = head[self.newest]
             self.rollbacks = checkout.rollback_commits() if plan.rolled_back else []
             for i in {max(self.newest - 1, 0), self.newest} if self.newest else ():
                 if i not in self.commits:
@@ -129,8 +164,17 @@ class _Session:
             self._preflight_done = True
         if self.fixed is not None:
             self.checked = f"stage {self.fixed.label}"
-            snap = collect(self.cluster, self.fixed)
-            return Evaluation(self._checks(snap, self.fixed))
+            found = self._gitops()
+            commit = self.commits[self.fixed.index]
+            revisions = {gitops.applied_revision(r, o) for r, o in found.items() if o is not None}
+            contains = {
+                r: self.checkout.contains(r, commit) for r in revisions if gitops.is_commit(r)
+            }
+            label = "the plan commit" if self.fixed.index == 0 else f"stage {self.fixed.index}"
+            expect = replace(self.fixed, sync=gitops.SyncTarget(commit, label, contains))
+            found = self._scope_gitops(found, self.fixed.index)
+            snap = replace(collect(self.cluster, expect), gitops=found)
+            return Evaluation(self._checks(snap, expect))
         if self.newest == 0:
             expect = self._expect(self.plan, 0)
             self.checked = f"stage {expect.label} (preflight; nothing applied yet)"
@@ -177,7 +221,12 @@ class _Session:
     def _expect(self, plan: Plan, index: int) -> Expectation:
         """Stage `index` as this run checks it: a gate adds the next stage's preconditions."""
         expect = expect_stage(plan, index, with_next_preconditions=self.request.command == "gate")
-        return replace(expect, baseline=self.request.baseline)
+        return replace(
+            expect,
+            baseline=self.request.baseline,
+            allow_no_probes=self.request.allow_no_probes,
+            review=self.pr,
+        )
 
     def _checks(self, snap: Snapshot, expect: Expectation) -> list[CheckResult]:
         """The registered checks for this stage; probes run only once the data plane passed."""

@@ -33,10 +33,10 @@ class Checkout:
         path = self.root / PLAN_PATH
         return read_plan_file(path, str(path))
 
-    def stage_commits(self) -> dict[int, str]:
-        """Stage index -> the newest commit in HEAD's history whose trailer names it."""
+    def stage_commits(self, rev: str = "HEAD") -> dict[int, str]:
+        """Stage index -> the newest commit in `rev`'s history whose trailer names it."""
         fmt = f"%H%x1f%(trailers:key={STAGE_TRAILER},valueonly,separator=%x1d)%x1e"
-        out = self._git("log", "--topo-order", f"--format={fmt}", "HEAD") or ""
+        out = self._git("log", "--topo-order", f"--format={fmt}", rev) or ""
         found: dict[int, str] = {}
         for record in out.split("\x1e"):
             sha, _, trailers = record.strip().partition("\x1f")

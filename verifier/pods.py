@@ -4,6 +4,12 @@ Pure functions over dicts, so checks stay pure and a 20,000-pod list needs no mo
 Istio facts: `istio-proxy` is a container, or a native-sidecar init container; its image tag is
 the proxy version; the revision is in the injection status annotation (newer Istio), the
 `istio.io/rev` annotation, or the `istio.io/rev` pod label (1.6/1.7).
+
+Labels are claims anyone can write; what the injector put into the pod is evidence. The proxy's
+own configuration names the istiod it talks to (`CA_ADDR`, or `discoveryAddress` in
+`PROXY_CONFIG`), so :func:`injection` reads both, and :func:`decide_revision` takes the istiod's
+revision over the label and reports where they disagree: a pod labelled for the new revision but
+injected by the old control plane must not pass for a pod on the new one.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from core.versions import image_version
 
 __all__ = [
     "PROXY",
+    "Injection",
     "Owner",
     "bad_waiting_reason",
+    "decide_revision",
     "image_version",
+    "injection",
     "is_ready",
     "is_terminating",
     "labels",
@@ -76,6 +85,59 @@ def revision(pod: Pod) -> str:
         if isinstance(status, Mapping) and status.get("revision") not in (None, "", "default"):
             return str(status["revision"])
     return str(ann.get("istio.io/rev") or labels(pod).get("istio.io/rev") or "")
+
+
+@dataclass(frozen=True)
+class Injection:
+    """What a pod says about its sidecar: the claim, and what the injector actually put there."""
+
+    claimed: str  # the revision label/annotation ("" when none)
+    istiod: str  # `<name>.<namespace>` of the istiod the proxy is configured for ("" unknown)
+    version: str  # the proxy image tag
+
+
+def _istiod_host(address: str) -> str:
+    """`istiod-x.istio-system.svc:15012` -> `istiod-x.istio-system`."""
+    host = address.strip().split("://", 1)[-1].split(":", 1)[0]
+    parts = host.split(".")
+    return f"{parts[0]}.{parts[1]}" if len(parts) >= 2 and parts[0] and parts[1] else ""
+
+
+def injection(pod: Pod) -> Injection:
+    c = proxy_container(pod)
+    istiod = ""
+    if c is not None:
+        env = {str(e.get("name")): e.get("value") for e in c.get("env") or () if "value" in e}
+        if env.get("CA_ADDR"):
+            istiod = _istiod_host(str(env["CA_ADDR"]))
+        if not istiod and env.get("PROXY_CONFIG"):
+            try:
+                config = json.loads(str(env["PROXY_CONFIG"]))
+            except ValueError:
+                config = None
+            if isinstance(config, Mapping) and config.get("discoveryAddress"):
+                istiod = _istiod_host(str(config["discoveryAddress"]))
+    return Injection(revision(pod), istiod, proxy_version(pod))
+
+
+def decide_revision(pod: Pod, istiods: Mapping[str, str]) -> tuple[str, str]:
+    """(the revision the pod's proxy is really on, why its label disagrees or "").
+
+    `istiods` maps `<istiod>.<namespace>` to the revision of that control plane. The istiod the
+    proxy was configured for decides; the label only decides when the proxy names no istiod the
+    plan knows.
+    """
+    inj = injection(pod)
+    actual = istiods.get(inj.istiod, "")
+    if not actual:
+        return inj.claimed, ""
+    if inj.claimed and inj.claimed != actual:
+        return actual, (
+            f"labelled {inj.claimed} but its proxy {inj.version or '?'} was injected by "
+            f"{actual} (istiod {inj.istiod}); restart it in a namespace labelled for the "
+            "revision it should run"
+        )
+    return actual, ""
 
 
 def is_terminating(pod: Pod) -> bool:

@@ -17,6 +17,7 @@ from verifier.errors import AccessDenied
 from verifier.resources import (
     APPLICATIONS,
     DEPLOYMENTS,
+    ENDPOINTS,
     HELMRELEASES,
     ISTIOS,
     KUSTOMIZATIONS,
@@ -52,7 +53,9 @@ def required(engine: str, probes: bool) -> list[Permission]:
         ("list", PODS, ""),
         ("list", NAMESPACES, ""),
         ("get", SERVICES, ""),
+        ("get", ENDPOINTS, ""),
         ("get", DEPLOYMENTS, ""),
+        ("list", DEPLOYMENTS, ""),
         ("list", ISTIOS, ""),
         ("list", MESHGATEWAYS, ""),
     ]

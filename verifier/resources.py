@@ -16,6 +16,7 @@ __all__ = [
     "APPLICATIONS",
     "DAEMONSETS",
     "DEPLOYMENTS",
+    "ENDPOINTS",
     "HELMRELEASES",
     "ISTIOS",
     "KUSTOMIZATIONS",
@@ -53,6 +54,7 @@ class Resource:
 PODS = Resource("", "v1", "pods")
 NAMESPACES = Resource("", "v1", "namespaces", namespaced=False)
 SERVICES = Resource("", "v1", "services")
+ENDPOINTS = Resource("", "v1", "endpoints")
 DEPLOYMENTS = Resource("apps", "v1", "deployments")
 STATEFULSETS = Resource("apps", "v1", "statefulsets")
 DAEMONSETS = Resource("apps", "v1", "daemonsets")

@@ -5,6 +5,12 @@ Semantics (those of Argo Rollouts' consecutiveSuccessLimit): PASS needs
 that will not heal) ends at once with exit 1; at the deadline, an evaluation that could not read
 the cluster (or a check pending because it could not verify) ends with exit 3, anything else
 with exit 1 ("never passed"). Fail-closed: an evaluation without results is never a pass.
+
+A definite judgement beats "could not verify": if the cluster answered well enough for a check to
+say the state is wrong (a pod on the wrong revision, a probe without mTLS) in the newest
+evaluation that judged anything since the last pass, the deadline ends with exit 1 naming it,
+even when later evaluations could not read the cluster (an API that flakes must not turn a
+known-bad state into "could not verify").
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ class Evaluation:
         return bool(self.error) or any(
             r.unverifiable for r in self.results if r.status is Status.PENDING
         )
+
+    @property
+    def definite(self) -> list[CheckResult]:
+        """Pending results that are judgements of what the cluster showed, not "could not ask"."""
+        return [r for r in self.results if r.status is Status.PENDING and not r.unverifiable]
 
 
 class Outcome(enum.Enum):
@@ -87,6 +98,7 @@ def poll(
     deadline = clock() + polling.timeout
     consecutive = 0
     count = 0
+    definite: Evaluation | None = None  # the newest evaluation with a definite "not yet" verdict
     while True:
         try:
             ev = evaluate()
@@ -100,6 +112,10 @@ def poll(
             ev = Evaluation((), error=str(e))
         count += 1
         consecutive = consecutive + 1 if ev.status is Status.PASSED else 0
+        if ev.status is Status.PASSED:
+            definite = None
+        elif ev.definite:
+            definite = ev
         on_evaluation(ev, consecutive)
 
         if ev.status is Status.FAILED:
@@ -115,6 +131,17 @@ def poll(
                 f"passed {consecutive} consecutive evaluation(s)",
             )
         if clock() + polling.interval > deadline:
+            if definite is not None and (definite is not ev or ev.unverifiable):
+                seen = "; ".join(f"{r.name}: {r.message}" for r in definite.definite)
+                when = "" if definite is ev else " (seen before the cluster stopped answering)"
+                return _verdict(
+                    ev,
+                    count,
+                    consecutive,
+                    started,
+                    Outcome.FAILED,
+                    f"never passed before the deadline: {seen}{when}",
+                )
             if ev.unverifiable:
                 why = ev.error or "; ".join(
                     f"{r.name}: {r.message}" for r in ev.results if r.unverifiable

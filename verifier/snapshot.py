@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the connectivity check judges these; it imports this module
 from verifier.resources import (
     APPLICATIONS,
     DEPLOYMENTS,
+    ENDPOINTS,
     HELMRELEASES,
     ISTIOS,
     KUSTOMIZATIONS,
@@ -80,6 +81,12 @@ class Snapshot:
     services: Mapping[Key, Obj | None]
     old_namespaces: Sequence[Obj] = ()
     legacy_injection: frozenset[str] | None = None  # namespaces labelled istio-injection=enabled
+    # Every namespace carrying an injection label (istio-injection or istio.io/rev), by name.
+    meshed_namespaces: Mapping[str, Obj] = field(default_factory=dict)
+    # Every Deployment, by (namespace, name): rollouts of the plan's workloads (paused or not).
+    workloads: Mapping[Key, Obj] = field(default_factory=dict)
+    # The Endpoints of each connectivity target Service, by (namespace, name).
+    endpoints: Mapping[Key, Obj | None] = field(default_factory=dict)
     gitops: Mapping[GitOpsRef, Obj | None] = field(default_factory=dict)
     probes: Sequence[ProbeResult] | None = None  # None: not probed (the data plane is not ready)
     _by_ns: dict[str, list[Obj]] = field(default_factory=dict, compare=False, repr=False)
@@ -124,7 +131,33 @@ def collect(
     if expect.cleanup_safety:
         old.extend(cluster.list(NAMESPACES, label_selector=f"istio.io/rev={plan.source.revision}"))
     found = {ref: cluster.get_or_none(ref.resource, ref.namespace, ref.name) for ref in gitops}
-    return Snapshot(pods, istios, mgws, deployments, services, old, legacy, found)
+    # Two small filtered lists, whatever the cluster's size: every namespace some control plane
+    # could inject, planned or not (a meshed namespace added after `init` must be named).
+    meshed = {
+        str((n.get("metadata") or {}).get("name")): n
+        for selector in ("istio-injection", "istio.io/rev")
+        for n in cluster.list(NAMESPACES, label_selector=selector)
+    }
+    workloads = {_key(o): o for o in cluster.list(DEPLOYMENTS)}
+    endpoints = {
+        (c.target_namespace, c.target_service): cluster.get_or_none(
+            ENDPOINTS, c.target_namespace, c.target_service
+        )
+        for c in expect.probes
+    }
+    return Snapshot(
+        pods,
+        istios,
+        mgws,
+        deployments,
+        services,
+        old,
+        legacy,
+        gitops=found,
+        meshed_namespaces=meshed,
+        workloads=workloads,
+        endpoints=endpoints,
+    )
 
 
 def _key(obj: Obj) -> Key:

@@ -129,10 +129,19 @@ class NamespacesKind:
             if doc is None:
                 out.append(f"Namespace {ns.name} is not in the repo")
                 continue
-            rev = (doc.metadata.get("labels") or {}).get(REV)
+            labels = doc.metadata.get("labels") or {}
+            rev = labels.get(REV)
             if (ns.name in moved) != (rev == plan.target.revision):
-                state = "moved" if ns.name in moved else "not moved"
-                out.append(f"Namespace {ns.name} has istio.io/rev={rev} but the plan says {state}")
+                has = f"{REV}={rev}" if rev is not None else f"no {REV} label"
+                others = [f"{k}={v}" for k, v in labels.items() if k == "istio-injection"]
+                if others:
+                    has += f" ({', '.join(others)})"
+                state = (
+                    f"moved (it should carry {REV}={plan.target.revision})"
+                    if ns.name in moved
+                    else "not moved"
+                )
+                out.append(f"Namespace {ns.name} has {has} but the plan says {state}")
         return out
 
     def subjects(self, plan: Plan, stage: Stage) -> list[str]:

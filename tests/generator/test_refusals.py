@@ -278,3 +278,25 @@ def test_plan_whose_new_operator_release_was_removed(tmp_path: Path) -> None:
         ["next"],
         "operator release istio-operator-v17x (argocd/istio-operator-v17x.yaml) is missing",
     )
+
+
+def test_a_moved_namespace_that_lost_its_revision_label_names_the_missing_label(
+    tmp_path: Path,
+) -> None:
+    repo = _initialised(tmp_path)
+    for _ in range(3):  # control-plane, gateways, namespaces-1 (demo-a)
+        assert run("next", "--repo", str(repo)).exit_code == 0
+    path = repo / "apps/namespaces.yaml"
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            "    istio.io/rev: istio-sample-v17x.istio-system", "    istio-injection: enabled", 1
+        )
+    )
+    _commit_all(repo)
+    _refused(
+        repo,
+        ["next"],
+        "Namespace demo-a has no istio.io/rev label (istio-injection=enabled) but the plan says "
+        "moved (it should carry istio.io/rev=istio-sample-v17x.istio-system)",
+    )

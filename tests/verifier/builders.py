@@ -86,7 +86,11 @@ def pod(
     ann: dict[str, str] = {}
     if cp is not None:
         lab["istio.io/rev"] = cp.revision
-        proxy = {"name": "istio-proxy", "image": f"docker.io/istio/proxyv2:{version or cp.version}"}
+        proxy = {
+            "name": "istio-proxy",
+            "image": f"docker.io/istio/proxyv2:{version or cp.version}",
+            "env": [{"name": "CA_ADDR", "value": f"{cp.istiod}.{cp.namespace}.svc:15012"}],
+        }
         init.append({"name": "istio-init", "image": proxy["image"]})
         if native:
             init.append({**proxy, "restartPolicy": "Always"})
@@ -134,11 +138,19 @@ def istio(cp: ControlPlane, state: str = "Available", error: str = "") -> dict[s
     }
 
 
-def deployment(ready: int = 1, replicas: int = 1) -> dict[str, Any]:
+def deployment(
+    ready: int = 1, replicas: int = 1, *, updated: int | None = None, total: int | None = None
+) -> dict[str, Any]:
+    updated = replicas if updated is None else updated
     return {
         "metadata": {"generation": 1},
         "spec": {"replicas": replicas},
-        "status": {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": replicas},
+        "status": {
+            "observedGeneration": 1,
+            "readyReplicas": ready,
+            "updatedReplicas": updated,
+            "replicas": updated if total is None else total,
+        },
     }
 
 
@@ -204,6 +216,10 @@ def gateway_pod(
     return p
 
 
+def namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": labels}}
+
+
 def healthy(stage: int, p: Plan | None = None, **overrides: Any) -> Snapshot:
     """The snapshot of a cluster exactly where the plan says it is after `stage`."""
     p = p or plan()
@@ -236,6 +252,15 @@ def healthy(stage: int, p: Plan | None = None, **overrides: Any) -> Snapshot:
             (NEW.namespace, NEW.istiod): deployment() if stage >= 1 else None,
         },
         "services": {("istio-system", "istio-ingressgateway"): service()},
+        "meshed_namespaces": {
+            ns.name: namespace(
+                ns.name,
+                {"istio.io/rev": NEW.revision}
+                if ns.name in moved
+                else {"istio-injection": "enabled"},
+            )
+            for ns in p.namespaces
+        },
     }
     fields.update(overrides)
     return Snapshot(**fields)

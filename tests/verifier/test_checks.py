@@ -21,10 +21,12 @@ from verifier.checks import (
     dataplane,
     gateways,
     gitops,
+    namespaces,
 )
 from verifier.execresult import ExecResult, exit_code_of
 from verifier.expectation import expect_stage
 from verifier.result import CheckResult, Status
+from verifier.review import Base, Review
 from verifier.snapshot import GitOpsRef
 
 
@@ -44,7 +46,10 @@ def test_the_registry_names_each_check_once_and_each_result_carries_that_name() 
     assert len(set(names)) == len(names)
     snap = B.healthy(4)
     target = gitops.SyncTarget(SHA2, "stage 4", {SHA2: True})
-    expect = replace(expect_stage(B.plan(), 4, with_next_preconditions=True), sync=target)
+    reviewed = Review(Base(SHA2, "merge-base of origin/main and HEAD"), B.plan(4), "next")
+    expect = replace(
+        expect_stage(B.plan(), 4, with_next_preconditions=True), sync=target, review=reviewed
+    )
     probed = replace(snap, probes=[])
     assert [c.evaluate(probed, expect).name for c in checks_for(expect)] == names
 
@@ -53,7 +58,7 @@ def test_which_stages_a_check_judges_is_the_checks_own_answer() -> None:
     def judged(expect: Any) -> set[str]:
         return {c.name for c in checks_for(expect)}
 
-    every = {controlplane.NAME, dataplane.NAME, gateways.NAME, connectivity.NAME}
+    every = {controlplane.NAME, dataplane.NAME, namespaces.NAME, gateways.NAME, connectivity.NAME}
     assert judged(expect_stage(B.plan(), 2)) == every
     gate = expect_stage(B.plan(), 4, with_next_preconditions=True)  # the cleanup PR's gate
     assert judged(gate) == every | {cleanup.NAME}
@@ -68,8 +73,32 @@ def test_connectivity_waits_until_the_gate_has_probed() -> None:
     waiting = conn.evaluate(B.healthy(3), expect)
     assert waiting.status is Status.PENDING
     assert waiting.message == "waiting for the data plane before probing"
-    done = conn.evaluate(replace(B.healthy(3), probes=[]), expect)
-    assert done.status is Status.PASSED
+    # no probes is not a pass by default: nothing would show that traffic still flows
+    none = conn.evaluate(replace(B.healthy(3), probes=[]), expect)
+    assert none.status is Status.PENDING and "--allow-no-probes" in none.message
+    allowed = replace(expect, allow_no_probes=True)
+    assert conn.evaluate(replace(B.healthy(3), probes=[]), allowed).status is Status.PASSED
+
+
+def test_an_endpoint_without_a_sidecar_behind_the_target_is_named() -> None:
+    expect = expect_stage(B.plan(), 3)
+    plain = B.pod("demo-b", "app-b-plain-x7", None, app="app-b")
+    snap = B.healthy(3, pods=[*B.healthy(3).pods, plain])
+    endpoints = {
+        "subsets": [
+            {
+                "addresses": [
+                    {"targetRef": {"kind": "Pod", "name": n}}
+                    for n in ("app-b-abc12-x2", "app-b-plain-x7")
+                ]
+            }
+        ]
+    }
+    snap = replace(snap, endpoints={("demo-b", "app-b"): endpoints})
+    probes = connectivity.plan_probes(snap, expect)
+    a_to_b = next(p for p in probes if p.check.target_service == "app-b")
+    assert "without a sidecar, which answer without mTLS: demo-b/app-b-plain-x7" in a_to_b.problem
+    assert a_to_b.endpoints == ("app-b-abc12-x2", "app-b-plain-x7")
 
 
 def test_pods_left_on_the_old_revision_are_pending_and_named() -> None:
@@ -495,3 +524,96 @@ def test_moved_namespace_still_labelled_for_the_old_global_injector_is_pending()
         dataplane.check(B.healthy(3, legacy_injection=frozenset({"demo-b"})), expect).status
         is Status.PASSED
     )
+
+
+def test_a_pod_labelled_for_the_new_revision_but_injected_by_the_old_one_fails() -> None:
+    expect = expect_stage(B.plan(), 4, with_next_preconditions=True)
+    impostor = B.pod("demo-b", "app-b-n1-x9", B.OLD, template="n1")
+    impostor["metadata"]["labels"]["istio.io/rev"] = B.NEW.revision
+    impostor["spec"]["containers"][1]["image"] = "docker.io/istio/proxyv2:1.7.7"
+    pods = [*B.healthy(4).pods, impostor]
+    r = dataplane.check(B.healthy(4, pods=pods), expect)
+    assert r.status is Status.FAILED
+    assert (
+        "demo-b/app-b-n1-x9 labelled istio-sample-v17x.istio-system but its proxy 1.7.7 was "
+        "injected by istio-sample.istio-system (istiod istiod.istio-system)" in r.message
+    )
+    safety = cleanup.check(B.healthy(4, pods=pods), expect)
+    assert safety.status is Status.PENDING and "demo-b/app-b-n1-x9" in safety.message
+
+
+def test_istiod_ready_means_its_rollout_finished() -> None:
+    expect = expect_stage(B.plan(), 1)
+    key = (B.NEW.namespace, B.NEW.istiod)
+    old_pod_still_serving = {**B.healthy(1).deployments, key: B.deployment(updated=0, total=1)}
+    r = controlplane.check(B.healthy(1, deployments=old_pod_still_serving), expect)
+    assert r.status is Status.PENDING and "0/1 updated" in r.message
+    surplus = {**B.healthy(1).deployments, key: B.deployment(total=2)}
+    r = controlplane.check(B.healthy(1, deployments=surplus), expect)
+    assert r.status is Status.PENDING and "older ReplicaSet still running" in r.message
+    paused = B.deployment(updated=0, total=1)
+    paused["spec"]["paused"] = True
+    r = controlplane.check(
+        B.healthy(1, deployments={**B.healthy(1).deployments, key: paused}), expect
+    )
+    assert r.status is Status.FAILED and "rollout is paused" in r.message
+    assert "kubectl rollout resume" in r.message
+
+
+def test_live_namespace_labels_must_select_the_expected_control_plane() -> None:
+    expect = expect_stage(B.plan(), 3)
+    good = B.healthy(3)
+    assert namespaces.check(good, expect).status is Status.PASSED
+    # demo-a moved, but istio-injection=enabled is back (it wins over istio.io/rev)
+    relabelled = {
+        **good.meshed_namespaces,
+        "demo-a": B.namespace(
+            "demo-a", {"istio-injection": "enabled", "istio.io/rev": B.NEW.revision}
+        ),
+    }
+    r = namespaces.check(B.healthy(3, meshed_namespaces=relabelled), expect)
+    assert r.status is Status.PENDING
+    assert "namespace demo-a has istio-injection=enabled, istio.io/rev=" in r.message
+    assert "injected by istio-sample.istio-system" in r.message
+    # demo-b not moved yet, but relabelled for the new revision early
+    early = {
+        **good.meshed_namespaces,
+        "demo-b": B.namespace("demo-b", {"istio.io/rev": B.NEW.revision}),
+    }
+    r = namespaces.check(B.healthy(3, meshed_namespaces=early), expect)
+    assert r.status is Status.PENDING and "namespace demo-b" in r.message
+
+
+def test_a_meshed_namespace_the_plan_does_not_list_fails_at_every_stage() -> None:
+    for stage in range(6):
+        expect = expect_stage(B.plan(), stage, with_next_preconditions=True)
+        good = B.healthy(stage)
+        extra = {
+            **good.meshed_namespaces,
+            "demo-c": B.namespace("demo-c", {"istio-injection": "enabled"}),
+            "demo-d": B.namespace("demo-d", {"istio.io/rev": B.NEW.revision}),  # born new: fine
+        }
+        r = namespaces.check(B.healthy(stage, meshed_namespaces=extra), expect)
+        assert r.status is Status.FAILED, (stage, r.message)
+        assert "meshed namespace(s) not in the plan: demo-c (istio-injection=enabled)" in r.message
+        assert "demo-d" not in r.message
+
+
+def test_an_application_out_of_sync_or_a_kustomization_not_ready_at_its_commit_is_pending() -> None:
+    ref = GitOpsRef("Application", "argocd", "demo-apps")
+    target = gitops.SyncTarget(SHA2, "stage 2", {SHA2: True})
+    drift = _app(SHA2, sync={"status": "OutOfSync", "revision": SHA2})
+    r = gitops.check(B.healthy(2, gitops={ref: drift}), target)
+    assert r.status is Status.PENDING and "sync status OutOfSync, not Synced" in r.message
+    ks_ref = GitOpsRef("Kustomization", "flux-system", "apps")
+    ks = {
+        "metadata": {"name": "apps", "generation": 1},
+        "status": {
+            "observedGeneration": 1,
+            "lastAppliedRevision": f"main@sha1:{SHA2}",
+            "lastAttemptedRevision": f"main@sha1:{SHA1}",
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+    r = gitops.check(B.healthy(2, gitops={ks_ref: ks}), target)
+    assert r.status is Status.PENDING and f"last attempted main@sha1:{SHA1}" in r.message

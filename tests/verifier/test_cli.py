@@ -137,3 +137,16 @@ def test_rbac_command_prints_the_shipped_cluster_role() -> None:
         for r in role["rules"]
         if r["resources"] not in (["pods/exec"], ["selfsubjectaccessreviews"])
     )
+
+
+@pytest.mark.parametrize(
+    "option", ["--timeout", "--interval", "--probe-timeout", "--request-timeout"]
+)
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf"])
+def test_seconds_that_are_not_finite_are_a_one_line_usage_error(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    res = CliRunner().invoke(main, ["stage", "1", "--repo", str(tmp_path), option, value])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "finite" in lines[0] and option in lines[0]

@@ -84,3 +84,26 @@ def test_rbac_denial_stops_without_waiting() -> None:
 def test_empty_evaluation_is_never_a_pass() -> None:
     verdict, _ = _run([[]] * 5, Polling(timeout=3, interval=1, successes=1))
     assert verdict.outcome is Outcome.FAILED
+
+
+def test_a_definite_verdict_seen_before_the_api_flaked_wins_over_could_not_verify() -> None:
+    # api-flaky: one evaluation saw a pod on the wrong revision, the later ones could not read
+    wrong = CheckResult.pending("data-plane", "demo-a/app-a on old revision")
+    seq: list[object] = [wrong, ClusterUnreachable("429"), UNSURE, ClusterUnreachable("reset")]
+    verdict, _ = _run(seq, Polling(timeout=7, interval=2, successes=1))
+    assert verdict.outcome is Outcome.FAILED and verdict.exit_code == 1
+    assert "demo-a/app-a on old revision" in verdict.reason
+    assert "before the cluster stopped answering" in verdict.reason
+
+
+def test_a_definite_verdict_beside_an_unverifiable_one_is_exit_1() -> None:
+    wrong = CheckResult.pending("data-plane", "demo-a/app-a on old revision")
+    verdict, _ = _run([[wrong, UNSURE]] * 5, Polling(timeout=5, interval=2, successes=1))
+    assert verdict.outcome is Outcome.FAILED and "on old revision" in verdict.reason
+
+
+def test_a_pass_clears_an_earlier_definite_verdict() -> None:
+    wrong = CheckResult.pending("data-plane", "rolling")
+    seq: list[object] = [wrong, OK, UNSURE, UNSURE, UNSURE]
+    verdict, _ = _run(seq, Polling(timeout=7, interval=2, successes=2))
+    assert verdict.outcome is Outcome.UNVERIFIABLE and verdict.exit_code == 3

@@ -227,11 +227,16 @@ def test_rollback_pr_is_gated_on_the_current_state_then_the_old_revision_is_acce
 def test_gitops_objects_are_auto_detected_when_the_plan_names_none(tmp_path: Path) -> None:
     with seed_cluster(tmp_path) as seed:
         seed.promote()
-        seed.open_pr()
+        # The plan on main names no GitOps objects (the gate trusts main's plan, not the PR's).
+        git(seed.work, "switch", "-q", "main")
+        git(seed.work, "pull", "-q", "--ff-only", "origin", "main")
         plan_file = seed.work / ".istio-canary/plan.yaml"
         text = plan_file.read_text()
         start, end = text.index("gitops:\n"), text.index("\ngateways:")
         plan_file.write_text(text[:start] + "gitops:\n  engine: none\n  objects: []" + text[end:])
+        git(seed.work, "commit", "-qam", "the plan names no GitOps objects")
+        git(seed.work, "push", "-q", "origin", "main")
+        seed.open_pr()
         gate = seed.verify("gate")
         assert gate.exit_code == 0, gate.output
         objects = {e["object"] for e in gate.check("gitops-sync")["evidence"]}

@@ -49,7 +49,10 @@ def test_a_namespaces_stage_reads_pods_once_and_only_conflicting_namespaces() ->
     assert [c for c in fake.calls if c[1] == "pods"] == [("list", "pods", None)]
     assert ("list", "namespaces", "istio-injection=enabled,istio.io/rev") in fake.calls
     assert snap.legacy_injection == frozenset({"demo-a"})
+    # the Endpoints of each probe target (every endpoint is probed), the istiods, the gateway
     assert sorted(c[2] or "" for c in fake.calls if c[0] == "get") == [
+        "demo-a/app-a",
+        "demo-b/app-b",
         "istio-system/istio-ingressgateway",
         "istio-system/istiod",
         "istio-system/istiod-istio-sample-v17x",
@@ -61,4 +64,9 @@ def test_before_cleanup_every_namespace_labelled_for_the_old_revision_is_read() 
     fake = FakeCluster()
     collect(fake, expect_stage(B.plan(), 4, with_next_preconditions=True))
     selectors = {c[2] for c in fake.calls if c[1] == "namespaces"}
-    assert selectors == {"istio-injection=enabled", "istio.io/rev=istio-sample.istio-system"}
+    assert selectors == {
+        "istio-injection=enabled",
+        "istio.io/rev=istio-sample.istio-system",
+        "istio-injection",  # every namespace some control plane could inject, planned or not
+        "istio.io/rev",
+    }

@@ -14,14 +14,18 @@ from verifier.checks.controlplane import ControlPlanes
 from verifier.checks.dataplane import DataPlane
 from verifier.checks.gateways import Gateways
 from verifier.checks.gitops import GitOpsSync
+from verifier.checks.namespaces import NamespaceLabels
+from verifier.checks.pullrequest import PullRequestMatchesStage
 from verifier.expectation import Expectation
 
 __all__ = ["REGISTRY", "Check", "Phase", "checks_for"]
 
 REGISTRY: tuple[Check, ...] = (
+    PullRequestMatchesStage(),
     GitOpsSync(),
     ControlPlanes(),
     DataPlane(),
+    NamespaceLabels(),
     Gateways(),
     CleanupSafety(),
     Connectivity(),

@@ -30,10 +30,12 @@ def orphan_command(namespace: str, name: str) -> str:
     )
 
 
-def _on(pod: Any, revision: str, version: str) -> bool:
-    """On the old revision; a proxy with no revision signal counts by its version."""
-    rev = P.revision(pod)
-    return rev == revision or (not rev and P.proxy_version(pod) == version)
+def _on(pod: Any, expect: Expectation) -> bool:
+    """On the old revision, judged by what was injected (the istiod its proxy is configured for),
+    not by the label; a proxy with no revision signal counts by its version."""
+    old = expect.plan.source
+    rev, _ = P.decide_revision(pod, expect.istiods)
+    return rev == old.revision or (not rev and P.proxy_version(pod) == old.version)
 
 
 class CleanupSafety:
@@ -57,9 +59,7 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
     on_old = [
         f"{p['metadata'].get('namespace')}/{p['metadata'].get('name')}"
         for p in snap.pods
-        if P.proxy_container(p) is not None
-        and not P.is_finished(p)
-        and _on(p, old.revision, old.version)
+        if P.proxy_container(p) is not None and not P.is_finished(p) and _on(p, expect)
     ]
     if on_old:
         evidence.append({"podsOnOldRevision": on_old})

@@ -6,6 +6,12 @@ A probe passes on curl exit 0 (channel-3 status, not guessed from output) and HT
 parsed apart from stderr; when the target echoes request headers, it also needs mTLS evidence: an
 `x-forwarded-client-cert` whose `URI=` is the caller's SPIFFE id. The seed's `-L` is dropped (a
 redirect must not become a 200), `--max-time` bounds every call.
+
+One good answer says nothing about the other pods behind a Service, so a probe covers every
+ready endpoint of its target: each endpoint pod must have a sidecar (a pod without one answers in
+plain text, whatever the caller does), the probe is repeated until every endpoint has answered
+(the echoserver names the pod that answered), and every single answer must carry the mTLS
+evidence; one plain answer fails the probe.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class Probe:
     service_account: str = "default"
     argv: tuple[str, ...] = ()
     problem: str = ""
+    endpoints: tuple[str, ...] = ()  # the ready endpoint pods behind the target; each must answer
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class ProbeResult:
     mtls: bool | None = None
     attempts: int = 0
     unverifiable: bool = False
+    answered_by: tuple[str, ...] = ()  # the endpoint pods that answered, each with mTLS
+    hostname: str = ""  # the pod that gave this answer, when the target echoes it
 
     def evidence(self) -> dict[str, Any]:
         c = self.probe.check
@@ -67,6 +76,8 @@ class ProbeResult:
             "xfcc": self.xfcc,
             "mtls": self.mtls,
             "attempts": self.attempts,
+            "endpoints": list(self.probe.endpoints),
+            "answeredBy": list(self.answered_by),
             "message": self.message,
         }
 
@@ -77,9 +88,44 @@ def curl_argv(url: str, max_time: float) -> tuple[str, ...]:
     return ("curl", "-sS", "-w", "\\n%{http_code}", "--connect-timeout", t, "--max-time", t, url)
 
 
+def endpoint_pods(snap: Snapshot, c: ConnectivityCheck) -> tuple[list[str], list[str]]:
+    """(the ready endpoint pods behind the check's target, those of them without a sidecar)."""
+    obj = snap.endpoints.get((c.target_namespace, c.target_service))
+    names: list[str] = []
+    plain: list[str] = []
+    pods = {str(P.meta(p).get("name", "")): p for p in snap.pods_in(c.target_namespace)}
+    for subset in (obj or {}).get("subsets") or ():
+        for address in subset.get("addresses") or ():
+            ref = address.get("targetRef") or {}
+            if ref.get("kind", "Pod") != "Pod" or not ref.get("name"):
+                continue
+            name = str(ref["name"])
+            if name in names:
+                continue
+            names.append(name)
+            pod = pods.get(name)
+            if pod is not None and P.proxy_container(pod) is None:
+                plain.append(name)
+    return sorted(names), sorted(plain)
+
+
 def plan_probes(snap: Snapshot, expect: Expectation, max_time: float = 5.0) -> list[Probe]:
     probes: list[Probe] = []
     for c in expect.probes:
+        endpoints, plain = endpoint_pods(snap, c)
+        if plain:
+            probes.append(
+                Probe(
+                    c,
+                    problem=(
+                        f"endpoint pod(s) of {c.target_service}.{c.target_namespace} without a "
+                        f"sidecar, which answer without mTLS: "
+                        + ", ".join(f"{c.target_namespace}/{n}" for n in plain)
+                    ),
+                    endpoints=tuple(endpoints),
+                )
+            )
+            continue
         candidates = sorted(
             (
                 p
@@ -105,6 +151,7 @@ def plan_probes(snap: Snapshot, expect: Expectation, max_time: float = 5.0) -> l
                 container=container,
                 service_account=str(spec.get("serviceAccountName") or "default"),
                 argv=curl_argv(c.url, max_time),
+                endpoints=tuple(endpoints),
             )
         )
     return probes
@@ -135,10 +182,23 @@ def judge(
     out = echo.parse_curl(result.stdout)
     code = result.exit_code
 
+    answered = echo.hostname(out.body)
+
     def verdict(
         status: Status, message: str, xfcc: str = "", mtls: bool | None = None
     ) -> ProbeResult:
-        return ProbeResult(probe, status, message, out.http_code, code, xfcc, mtls, attempts)
+        by = f" (from {probe.check.target_namespace}/{answered})" if answered else ""
+        return ProbeResult(
+            probe,
+            status,
+            message + (by if status is not Status.PASSED else ""),
+            out.http_code,
+            code,
+            xfcc,
+            mtls,
+            attempts,
+            hostname=answered,
+        )
 
     if code != 0:
         err = (result.stderr.strip().splitlines() or [""])[-1]
@@ -179,14 +239,21 @@ class Connectivity:
     def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
         if snap.probes is None:
             return CheckResult.pending(NAME, "waiting for the data plane before probing")
-        return check(snap.probes)
+        return check(snap.probes, allow_none=expect.allow_no_probes)
 
 
-def check(results: Sequence[ProbeResult]) -> CheckResult:
+def check(results: Sequence[ProbeResult], *, allow_none: bool = False) -> CheckResult:
+    """Every probe passed; no probes at all is not a pass unless the operator said so."""
     evidence = [r.evidence() for r in results]
     if not results:
-        return CheckResult.passed(
-            NAME, "the plan has no connectivity checks for this stage", evidence
+        if allow_none:
+            return CheckResult.passed(
+                NAME, "no connectivity checks for this stage (allowed by --allow-no-probes)"
+            )
+        return CheckResult.pending(
+            NAME,
+            "the plan has no connectivity checks for this stage (nor baseline ones): nothing "
+            "shows that traffic still flows; pass --allow-no-probes if that is really intended",
         )
     bad = [r for r in results if r.status is not Status.PASSED]
     if bad:

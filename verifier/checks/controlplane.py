@@ -15,6 +15,7 @@ from core.plan import ControlPlane
 from core.versions import minor_key
 from verifier import pods as P
 from verifier.checks.base import Phase
+from verifier.checks.dataplane import paused_rollout, rollout_unfinished
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
@@ -44,7 +45,7 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
         cr = snap.istios.get((cp.namespace, cp.name))
         dep = snap.deployments.get((cp.namespace, cp.istiod))
         state, error = _cr_state(cr)
-        ready, why = _deployment_ready(dep)
+        ready, why = _deployment_ready(dep, snap, cp)
         evidence.append(
             {
                 "istio": f"{cp.namespace}/{cp.name}",
@@ -70,8 +71,11 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
             )
         if not ready:
             stuck = _stuck_istiod_pods(snap, cp)
+            paused = paused_rollout(dep)
             if stuck:
                 failed.append(f"istiod {cp.namespace}/{cp.istiod} cannot start: {stuck}")
+            elif paused:
+                failed.append(f"istiod {cp.namespace}/{cp.istiod} {paused}")
             else:
                 pending.append(f"istiod {cp.namespace}/{cp.istiod} {why}")
     for cp in expect.absent:
@@ -134,20 +138,27 @@ def _cr_state(cr: Mapping[str, Any] | None) -> tuple[str, str]:
     return str(status.get("Status") or ""), str(status.get("ErrorMessage") or "")
 
 
-def _deployment_ready(dep: Mapping[str, Any] | None) -> tuple[bool, str]:
+def _deployment_ready(
+    dep: Mapping[str, Any] | None, snap: Snapshot, cp: ControlPlane
+) -> tuple[bool, str]:
+    """Ready means the rollout finished, not that some pod answers: the controller observed the
+    newest spec, updated = ready = desired replicas, and no pod of an older template is left (an
+    old pod staying Ready while the new one cannot pull its image is a stuck rollout)."""
     if dep is None:
         return False, "not found"
-    spec = dep.get("spec") or {}
-    status = dep.get("status") or {}
-    want = int(spec.get("replicas", 1) or 0)
-    ready = int(status.get("readyReplicas", 0) or 0)
-    updated = int(status.get("updatedReplicas", 0) or 0)
-    generation = int((dep.get("metadata") or {}).get("generation", 0) or 0)
-    observed = int(status.get("observedGeneration", 0) or 0)
-    if observed < generation:
-        return False, "rollout not observed yet"
+    want = int((dep.get("spec") or {}).get("replicas", 1) or 0)
     if want < 1:
         return False, "scaled to 0"
-    if ready < want or updated < want:
-        return False, f"{ready}/{want} ready ({updated} updated)"
+    why = rollout_unfinished(dep)
+    if why:
+        return False, why
+    templates = {
+        P.owner(pod).template
+        for pod in snap.pods_in(cp.namespace)
+        if str(P.meta(pod).get("name", "")).startswith(f"{cp.istiod}-")
+        and P.owner(pod).name == cp.istiod
+        and not P.is_finished(pod)
+    }
+    if len(templates) > 1:
+        return False, f"rollout incomplete: pods of {len(templates)} generations"
     return True, "ready"

@@ -76,7 +76,10 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
                 evidence.append({"pod": name, "proxy": None, "expectedRevision": cp.revision})
                 continue
             checked += 1
-            rev, version = P.revision(pod), P.proxy_version(pod)
+            rev, disagreement = P.decide_revision(pod, expect.istiods)
+            version = P.proxy_version(pod)
+            if disagreement:
+                failed.append(f"{name} {disagreement}")
             evidence.append(
                 {
                     "pod": name,
@@ -105,12 +108,24 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
             elif not P.is_ready(pod):
                 pending.append(f"{name} is not Ready")
         for (kind, wname), hashes in sorted(generations.items()):
-            if len(hashes) > 1:
+            paused = paused_rollout(
+                snap.workloads.get((ns, wname)) if kind == "Deployment" else None
+            )
+            if paused:
+                failed.append(f"{kind} {ns}/{wname} {paused}")
+            elif len(hashes) > 1:
                 pending.append(
                     f"{kind} {ns}/{wname} rollout incomplete: pods of {len(hashes)} generations"
                 )
         for w in _workloads(expect, ns):
-            if (w.kind, w.name) not in generations and w.kind in ("Deployment", "StatefulSet"):
+            if (w.kind, w.name) in generations:
+                continue
+            paused = paused_rollout(
+                snap.workloads.get((ns, w.name)) if w.kind == "Deployment" else None
+            )
+            if paused:
+                failed.append(f"{w.kind} {ns}/{w.name} {paused}")
+            elif w.kind in ("Deployment", "StatefulSet"):
                 pending.append(f"{w.kind} {ns}/{w.name} has no pods")
     if unmanaged:
         evidence.append({"cannotBeRestartedByACommit": sorted(unmanaged)})
@@ -124,6 +139,39 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
     extra = f"; {len(unmanaged)} pod(s) not managed by the repo" if unmanaged else ""
     return CheckResult.passed(
         NAME, f"{checked} proxies on their expected revision in {scope}{extra}", evidence
+    )
+
+
+def rollout_unfinished(dep: Mapping[str, Any]) -> str:
+    """Why a Deployment's rollout has not finished ("" when it has): the controller has seen the
+    newest spec, and updated = ready = desired replicas with no pod of an older ReplicaSet left."""
+    spec, status = dep.get("spec") or {}, dep.get("status") or {}
+    want = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    generation = int((dep.get("metadata") or {}).get("generation", 0) or 0)
+    observed = int(status.get("observedGeneration", 0) or 0)
+    updated = int(status.get("updatedReplicas", 0) or 0)
+    ready = int(status.get("readyReplicas", 0) or 0)
+    total = int(status.get("replicas", updated) or 0)
+    if observed < generation:
+        return "rollout not observed yet"
+    if updated < want or ready < want:
+        return f"{ready}/{want} ready, {updated}/{want} updated"
+    if total > want:
+        return f"{total - updated} pod(s) of an older ReplicaSet still running"
+    return ""
+
+
+def paused_rollout(dep: Mapping[str, Any] | None) -> str:
+    """A paused Deployment whose rollout has not finished never finishes by waiting."""
+    if not dep or not (dep.get("spec") or {}).get("paused"):
+        return ""
+    why = rollout_unfinished(dep)
+    if not why:
+        return ""
+    meta = dep.get("metadata") or {}
+    return (
+        f"rollout is paused ({why}); resume it with: kubectl rollout resume deployment/"
+        f"{meta.get('name', '?')} -n {meta.get('namespace', '?')}"
     )
 
 

@@ -164,6 +164,9 @@ def _argo(app: Mapping[str, Any]) -> list[str]:
     for cond in status.get("conditions") or ():
         if cond.get("type") in ("ComparisonError", "InvalidSpecError"):
             problems.append(f"{cond['type']}: {cond.get('message', '')}")
+    sync = (status.get("sync") or {}).get("status", "")
+    if sync != "Synced":  # the live objects differ from git (drift, or sync turned off)
+        problems.append(f"sync status {sync or 'unknown'}, not Synced")
     health = (status.get("health") or {}).get("status", "")
     if health != "Healthy":
         problems.append(f"health {health or 'unknown'}")
@@ -179,6 +182,9 @@ def _flux(ks: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"observedGeneration {'unset' if observed is None else observed} != generation {generation}"
         )
+    attempted, applied = status.get("lastAttemptedRevision"), status.get("lastAppliedRevision")
+    if attempted and applied and attempted != applied:  # Ready must be about the applied commit
+        problems.append(f"last attempted {attempted} but last applied {applied}")
     ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
     if not ready or ready.get("status") != "True":
         reason = (
