@@ -199,10 +199,10 @@ class Api:
 
     async def faults_list(self, request: web.Request) -> web.Response:
         faults = self.state.faults
-        from simcluster.faults import FAULT_NAMES
+        from simcluster.faults import KNOWN_FAULTS
 
         active = faults.active() if faults else ()
-        return json_response({"faults": {n: n in active for n in FAULT_NAMES}})
+        return json_response({"faults": {n: n in active for n in KNOWN_FAULTS}})
 
     async def fault_put(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

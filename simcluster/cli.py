@@ -9,7 +9,7 @@ import click
 
 from core.clikit import handle_errors, one_line_group
 from core.errors import InputError, UsageError
-from simcluster.faults import FAULT_NAMES, Faults
+from simcluster.faults import KNOWN_FAULTS, Faults
 
 if TYPE_CHECKING:
     # The server (aiohttp, the store, the controllers) is imported by `serve` when it runs,
@@ -77,7 +77,7 @@ def main() -> None:
     "faults",
     multiple=True,
     metavar="NAME",
-    help=f"Switch a fault on (repeatable): {', '.join(FAULT_NAMES)}.",
+    help=f"Switch a fault on (repeatable): {', '.join(KNOWN_FAULTS)}.",
 )
 @click.option(
     "--tls", is_flag=True, help="Serve https with a self-signed certificate (next to OUT)."

@@ -1,6 +1,7 @@
 """Switchable faults of the simulated cluster, so tests can rehearse what goes wrong in real ones.
 
-One registry is shared by the API middleware (``api-flaky``), the controllers (``stuck-rollout``),
+One registry is shared by the API middleware (``api-flaky``), the controllers (``stuck-rollout``,
+``webhook-overlap``, ``dangling-validator``, ``cabundle-drift``),
 the mesh (``split-trust``) and the GitOps syncer (``no-sync``). Switches may be flipped from any
 thread (tests, the HTTP fault endpoint); listeners are told so controllers can re-evaluate.
 """
@@ -13,13 +14,27 @@ from collections.abc import Callable, Iterable
 
 from core.errors import UsageError
 
-__all__ = ["FAULT_NAMES", "FLAKY_ACTIONS", "Faults"]
+__all__ = ["FAULT_NAMES", "FLAKY_ACTIONS", "HELM_FAULT_NAMES", "KNOWN_FAULTS", "Faults"]
 
 FAULT_NAMES: tuple[str, ...] = ("split-trust", "stuck-rollout", "no-sync", "api-flaky")
-"""split-trust: a control plane created while on gets its own root CA (cross-CP mTLS fails).
+"""The faults of the seed (Banzai) flavour, which `istio-canary demo --fault` offers.
+
+split-trust: a control plane created while on gets its own root CA (cross-CP mTLS fails).
 stuck-rollout: pods created while on never become Ready.
 no-sync: the GitOps syncer stops applying commits.
 api-flaky: a share of API requests answer 429 + Retry-After, 500, a reset, or hang."""
+
+HELM_FAULT_NAMES: tuple[str, ...] = ("webhook-overlap", "dangling-validator", "cabundle-drift")
+"""The faults of upstream Istio installed with Helm (docs/simcluster-helm.md).
+
+webhook-overlap: a second injector webhook configuration, pointing at the oldest upstream istiod,
+    matches every namespace an injector already matches (double injection, last one wins).
+dangling-validator: the validators point at an istiod Service that does not exist, so creating
+    Istio config fails with the API server's webhook call error.
+cabundle-drift: upstream istiods keep rewriting their webhooks' caBundle."""
+
+KNOWN_FAULTS: tuple[str, ...] = FAULT_NAMES + HELM_FAULT_NAMES
+"""Every fault the registry, `simcluster serve --fault` and the fault endpoint accept."""
 
 FLAKY_ACTIONS: tuple[str, ...] = ("429", "500", "reset", "hang")
 
@@ -45,8 +60,8 @@ class Faults:
     @staticmethod
     def check_name(name: str) -> str:
         """Reject unknown names with the list of known ones (a typo must not silently do nothing)."""
-        if name not in FAULT_NAMES:
-            raise UsageError(f"unknown fault {name!r}; known faults: {', '.join(FAULT_NAMES)}")
+        if name not in KNOWN_FAULTS:
+            raise UsageError(f"unknown fault {name!r}; known faults: {', '.join(KNOWN_FAULTS)}")
         return name
 
     def enabled(self, name: str) -> bool:
@@ -56,7 +71,7 @@ class Faults:
 
     def active(self) -> tuple[str, ...]:
         with self._lock:
-            return tuple(n for n in FAULT_NAMES if n in self._on)
+            return tuple(n for n in KNOWN_FAULTS if n in self._on)
 
     def set(self, name: str, on: bool) -> None:
         """Flip one switch and tell listeners when it changed."""

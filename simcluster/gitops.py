@@ -14,7 +14,11 @@ Application ``status.sync.revision``, ``status.operationState`` (phase, startedA
 
 Helm sources of the istio-operator chart are not rendered here: the release controller in
 ``controllers.operator`` installs them (and owns those Applications' status), as Argo CD's own
-Helm rendering would. Runs on the server's loop thread; git and kustomize run only when the
+Helm rendering would. Releases of Istio's ``base``, ``istiod`` and ``gateway`` charts (Argo CD
+Helm sources, Flux HelmReleases with the HelmRepository / OCIRepository of the commit) are
+rendered here by ``simcluster.charts`` at each sync, so ``valuesFrom`` reads the live ConfigMaps,
+and applied like any other source; webhook lists merge by webhook name, and the fields an
+Application's ``ignoreDifferences`` names are left as they are live (docs/simcluster-helm.md). Runs on the server's loop thread; git and kustomize run only when the
 head commit changes.
 """
 
@@ -41,12 +45,18 @@ from core.errors import GitError, InputError, UsageError
 from core.git import git, git_bytes
 from simcluster.apierrors import StoreError
 from simcluster.apiobject import deep_copy, now_rfc3339
+from simcluster.argodiff import differences, ignored, rules_for
+from simcluster.charts.istio import render as render_chart
+from simcluster.charts.sources import ChartRelease, argo_release, flux_release, resolve_version
 from simcluster.controllers.injection import select_webhook, webhook_ready
+from simcluster.controllers.istiod import is_upstream_istiod
 from simcluster.controllers.releases import is_operator_chart
 from simcluster.errorlog import ErrorLog
 from simcluster.faults import Faults
 from simcluster.kinds import kind_by_name
+from simcluster.registry import RELEASED
 from simcluster.store import Store
+from simcluster.substitution import substitute, variables
 from simcluster.syncstatus import REQUESTED_AT, SyncStatus, is_tooling
 
 __all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]
@@ -57,6 +67,20 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 TRACKING_ID = "argocd.argoproj.io/tracking-id"
 FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
 FLUX_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
+HELM_NAME = "helm.toolkit.fluxcd.io/name"
+HELM_NAMESPACE = "helm.toolkit.fluxcd.io/namespace"
+WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+# Older versions a Flux installation still serves for its kinds; stored as the served one (the
+# CRDs convert with strategy None, so the object is the same).
+SERVED_ALIASES = {
+    "helm.toolkit.fluxcd.io/v2beta1": "helm.toolkit.fluxcd.io/v2",
+    "helm.toolkit.fluxcd.io/v2beta2": "helm.toolkit.fluxcd.io/v2",
+    "kustomize.toolkit.fluxcd.io/v1beta2": "kustomize.toolkit.fluxcd.io/v1",
+    # and Istio's CRDs serve their config at v1alpha3/v1beta1 beside v1
+    "networking.istio.io/v1alpha3": "networking.istio.io/v1",
+    "networking.istio.io/v1beta1": "networking.istio.io/v1",
+    "security.istio.io/v1beta1": "security.istio.io/v1",
+}
 _ROOT = ("repo", "", "")
 REFRESH = "argocd.argoproj.io/refresh"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
@@ -85,6 +109,10 @@ class Source:
     desired: list[Obj] = field(default_factory=list)
     error: str = ""
     source_type: str = "Directory"
+    helm: bool = False  # a release of one of Istio's charts, rendered by ``charts.istio``
+    chart: str = ""  # that chart's name
+    revisions: list[str] = field(default_factory=list)  # per source of a multi-source Application
+    release: ChartRelease | None = None
 
     @property
     def kind(self) -> str:
@@ -183,6 +211,9 @@ class Syncer:
         self._refresh_pending = False
         self._failed: set[tuple[str, str, str]] = set()
         self._scan_errors = ErrorLog(log)
+        self._chart_repos: list[Obj] = []
+        self._repo_objects: dict[tuple[str, str, str], Obj] = {}
+        self._root: pathlib.Path | None = None
 
     def close(self) -> None:
         if self._unsubscribe:
@@ -228,10 +259,26 @@ class Syncer:
                     doc["kind"] in ("Kustomization", "HelmRelease") and ".toolkit.fluxcd.io/" in api
                 ):
                     found.append(doc)
+                elif doc["kind"] in ("HelmRepository", "OCIRepository") and api.startswith(
+                    "source.toolkit.fluxcd.io/"
+                ):
+                    self._chart_repos.append(doc)
+                elif doc["kind"] in ("ConfigMap", "Secret") and isinstance(
+                    doc.get("metadata"), dict
+                ):
+                    meta = doc["metadata"]
+                    key = (
+                        str(doc["kind"]),
+                        str(meta.get("namespace") or ""),
+                        str(meta.get("name")),
+                    )
+                    self._repo_objects[key] = doc
         self._scan_errors.report(errors)
         return found
 
-    def _render_dir(self, root: pathlib.Path, rel: str, *, recurse: bool) -> tuple[list[Obj], str]:
+    def _render_dir(
+        self, root: pathlib.Path, rel: str, *, recurse: bool, flux: bool = False
+    ) -> tuple[list[Obj], str]:
         directory = (
             (root / rel.removeprefix("./").lstrip("/")).resolve()
             if rel not in ("", ".", "./")
@@ -243,16 +290,40 @@ class Syncer:
             if (directory / name).is_file():
                 out = _run(["kubectl", "kustomize", str(directory)])
                 return _documents(out.decode(), f"{rel}/{name}"), "Kustomize"
+        if recurse and flux:
+            return self._flux_tree(root, directory), "Directory"
         pattern = "**/*" if recurse else "*"
         docs: list[Obj] = []
         for path in sorted(directory.glob(pattern)):
             if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
                 where = str(path.relative_to(root))
-                docs.extend(_documents(_read(path, where), where))
+                docs.extend(_named(_documents(_read(path, where), where), where))
         return docs, "Directory"
+
+    def _flux_tree(self, root: pathlib.Path, directory: pathlib.Path) -> list[Obj]:
+        """kustomize-controller's generated kustomization for a path without one: the manifests
+        of the directory, and each subdirectory built with kustomize where it has a
+        kustomization.yaml, else walked the same way."""
+        docs: list[Obj] = []
+        for path in sorted(directory.iterdir()):
+            where = str(path.relative_to(root))
+            if path.is_dir():
+                names = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+                if any((path / n).is_file() for n in names):
+                    out = _run(["kubectl", "kustomize", str(path)])
+                    docs.extend(_named(_documents(out.decode(), where), where))
+                elif not path.name.startswith("."):
+                    docs.extend(self._flux_tree(root, path))
+            elif path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+                found = _documents(_read(path, where), where)
+                docs.extend(_named([d for d in found if not _kustomize_config(d)], where))
+        return docs
 
     def _render(self, sha: str) -> None:
         root = self._checkout(sha)
+        self._root = root
+        self._chart_repos = []
+        self._repo_objects = {}
         self._scanned = self._scan(root)
         sources: list[Source] = []
         seen: set[tuple[str, str, str]] = set()
@@ -263,8 +334,17 @@ class Syncer:
             if source.key in seen:
                 continue
             seen.add(source.key)
-            if obj["kind"] == "HelmRelease" or is_operator_chart(obj):
+            if is_operator_chart(obj):
                 continue  # the release controller installs these
+            if obj["kind"] == "HelmRelease" or (
+                obj["kind"] == "Application" and self._chart_source(obj)
+            ):
+                if not self._istio_chart(obj):
+                    continue  # a chart simcluster cannot render: left alone
+                source.helm, source.source_type = True, "Helm"
+                source.chart = _chart_name(obj)
+                sources.append(source)
+                continue
             try:
                 source.desired, source.source_type = self._render_source(root, obj)
             except (InputError, UsageError) as err:
@@ -275,6 +355,22 @@ class Syncer:
                 ).startswith("argoproj.io/"):
                     queue.append(child)
             sources.append(source)
+        rendered = {
+            (str(d["kind"]), str(d["metadata"]["name"])): d
+            for s in sources
+            if s.kind == "Kustomization"
+            for d in s.desired
+            if d.get("kind") in ("HelmRelease", "Kustomization") and "${" not in json.dumps(d)
+        }
+        for source in sources:  # Flux applies what the Kustomization substituted, not the file
+            if source.kind == "HelmRelease" and (source.kind, source.key[2]) in rendered:
+                source.obj = rendered[(source.kind, source.key[2])]
+        self._scanned = [
+            rendered.get((str(o["kind"]), str(o["metadata"]["name"])), o)
+            if "${" in json.dumps(o)
+            else o
+            for o in self._scanned
+        ]
         self._sources = sources
         self._rendered_sha = sha
 
@@ -291,7 +387,11 @@ class Syncer:
             default_ns = str((spec.get("destination") or {}).get("namespace") or "")
             override = ""
         else:
-            docs, kind = self._render_dir(root, str(spec.get("path", "./")), recurse=True)
+            docs, kind = self._render_dir(
+                root, str(spec.get("path", "./")), recurse=True, flux=True
+            )
+            if spec.get("postBuild"):
+                docs = substitute(docs, variables(obj, self._read_object))
             default_ns = override = str(spec.get("targetNamespace") or "")
         for doc in docs:
             try:
@@ -302,6 +402,82 @@ class Syncer:
             if namespaced and (override or not meta.get("namespace")):
                 meta["namespace"] = override or default_ns or "default"
         return docs, kind
+
+    @staticmethod
+    def _chart_source(app: Obj) -> bool:
+        spec = app.get("spec") or {}
+        sources = [spec["source"]] if spec.get("source") else list(spec.get("sources") or [])
+        return any(s.get("chart") for s in sources)
+
+    def _read_file(self, rel: str) -> str | None:
+        if self._root is None:
+            return None
+        path = (self._root / rel.removeprefix("./").lstrip("/")).resolve()
+        if self._root not in path.parents or not path.is_file():
+            return None
+        return _read(path, rel)
+
+    def _read_object(self, kind: str, namespace: str, name: str) -> Obj | None:
+        """A ConfigMap or Secret as the cluster has it, else as the commit declares it."""
+        live = self.store.get(kind, namespace, name)
+        if live is not None:
+            return live
+        return self._repo_objects.get((kind, namespace, name)) or self._repo_objects.get(
+            (kind, "", name)
+        )
+
+    def _istio_chart(self, obj: Obj) -> bool:
+        """Is this Application / HelmRelease a release of one of Istio's charts?"""
+        try:
+            if obj["kind"] == "Application":
+                return argo_release(obj, self._read_file) is not None
+            return flux_release(obj, self._chart_repos, None) is not None
+        except InputError:
+            return True  # it is one; what is wrong with it is reported when it syncs
+
+    def _render_helm(self, source: Source) -> str:
+        """Render a chart release from the live object (values from the cluster); "" or why not."""
+        live = self.store.get(*self._store_key(source)) or source.obj
+
+        def read_object(kind: str, namespace: str, name: str) -> Obj | None:
+            return self.store.get(kind, namespace, name)
+
+        try:
+            if source.kind == "Application":
+                release = argo_release(live, self._read_file)
+            else:
+                release = flux_release(live, self._chart_repos, read_object)
+        except InputError as err:
+            source.desired = []
+            return str(err)
+        if release is None:
+            source.desired = []
+            return "not a release of an Istio chart"
+        known = RELEASED.get("docker.io/istio/pilot", frozenset())
+        version = resolve_version(release.version, known)
+        if version not in known:  # Istio publishes a chart with each release, no other
+            source.desired = []
+            return (
+                f"no '{release.chart}' chart with version matching '{release.version}' found "
+                f"in {release.repository}"
+            )
+        release = ChartRelease(
+            release.chart,
+            version,
+            release.release,
+            release.namespace,
+            release.repository,
+            release.values,
+        )
+        source.release = release
+        docs = render_chart(
+            release.chart, release.release, release.namespace, version, release.values
+        )
+        for doc in docs:
+            if kind_by_name(str(doc["kind"])).namespaced:
+                doc["metadata"].setdefault("namespace", release.namespace)
+        source.desired = docs
+        return ""
 
     # -- applying --------------------------------------------------------------------------------
 
@@ -337,6 +513,14 @@ class Syncer:
                 self.store.delete(kind, ns, name)
             except StoreError:
                 pass
+            if kind == "HelmRelease":  # helm-controller uninstalls a deleted release
+                for ref in sorted(
+                    self._inventory.pop((kind, ns, name), set()), key=lambda r: r[0] == "Namespace"
+                ):
+                    try:
+                        self.store.delete(ref[0], ref[1] or None, ref[2])
+                    except StoreError:
+                        pass
         self._inventory[_ROOT] = roots
         for source in self._sources:
             self._sync_source(source, sha, started)
@@ -362,6 +546,9 @@ class Syncer:
     def _apply(self, desired: Obj, source: Source | None) -> str:
         """Create or three-way-merge one object; returns "created", "configured" or "unchanged"."""
         desired = deep_copy(desired)
+        served = SERVED_ALIASES.get(str(desired.get("apiVersion", "")))
+        if served:
+            desired["apiVersion"] = served
         meta = desired.setdefault("metadata", {})
         annotations = meta.setdefault("annotations", {})
         annotations.update(self._tracking(source, desired))
@@ -369,6 +556,12 @@ class Syncer:
             labels = meta.setdefault("labels", {})
             labels[FLUX_NAME] = source.key[2]
             labels[FLUX_NAMESPACE] = source.key[1]
+        if source is not None and source.kind == "HelmRelease" and source.release is not None:
+            labels = meta.setdefault("labels", {})
+            labels[HELM_NAME] = source.key[2]
+            labels[HELM_NAMESPACE] = source.key[1]
+            annotations["meta.helm.sh/release-name"] = source.release.release
+            annotations["meta.helm.sh/release-namespace"] = source.release.namespace
         last_applied = {k: v for k, v in desired.items() if k != "status"}
         annotations[LAST_APPLIED] = (
             json.dumps(last_applied, sort_keys=True, separators=(",", ":")) + "\n"
@@ -381,9 +574,14 @@ class Syncer:
             last = json.loads((live["metadata"].get("annotations") or {}).get(LAST_APPLIED, "{}"))
         except json.JSONDecodeError:
             last = {}
+        if source is not None and source.kind == "Application" and source.helm:
+            self._keep_ignored(source, desired, live)
         merged = deep_copy(live)
         for key, value in desired.items():
             if key in ("status", "apiVersion", "kind"):
+                continue
+            if key == "webhooks" and desired.get("kind") in WEBHOOK_KINDS:
+                merged[key] = _merge_by_name(live.get(key), last.get(key), value)
                 continue
             merged[key] = three_way_merge(live.get(key), last.get(key), value)
         for key in last:
@@ -397,6 +595,16 @@ class Syncer:
             else "configured"
         )
 
+    def _keep_ignored(self, source: Source, desired: Obj, live: Obj) -> None:
+        """Leave fields the Application's ignoreDifferences covers as they are live."""
+        app = self.store.get(*self._store_key(source))
+        rules = rules_for(app or source.obj, desired)
+        if not rules:
+            return
+        for ptr in differences(desired, live):
+            if ignored(ptr, rules):
+                _copy_pointer(live, desired, ptr)
+
     def _sync_source(self, source: Source, sha: str, started: str) -> None:
         live = self.store.get(*self._store_key(source))
         if live is None:
@@ -406,23 +614,44 @@ class Syncer:
         automated = source.kind != "Application" or "automated" in (
             (live.get("spec") or {}).get("syncPolicy") or {}
         )
-        suspended = source.kind == "Kustomization" and bool((live.get("spec") or {}).get("suspend"))
+        suspended = source.kind in ("Kustomization", "HelmRelease") and bool(
+            (live.get("spec") or {}).get("suspend")
+        )
         results: list[Obj] = []
         changed = False
         errors: list[str] = [source.error] if source.error else []
-        if automated and not suspended and not source.error and self._waits_for_injector(source):
+        if source.helm:
+            failure = self._render_helm(source)
+            if failure:
+                errors.append(failure)
+            elif source.kind == "Application" and source.release is not None:
+                git_sha = sha
+                sha = source.release.version  # Argo CD records a Helm source's chart version
+                many = (live.get("spec") or {}).get("sources") or []
+                source.revisions = [
+                    sha if s.get("chart") else git_sha for s in many if isinstance(s, dict)
+                ]
+        if automated and not suspended and not errors and self._waits_for_injector(source):
             self._deferred.add(source.key)
             if source.kind == "Application":
                 self.status.application(live, source, sha, started, [], [], False, False)
             return
         self._deferred.discard(source.key)
-        if automated and not suspended and not source.error:
+        if automated and not suspended and not errors and source.kind == "HelmRelease":
+            errors.extend(self._foreign(source))  # Helm adopts nothing: the release aborts
+        if automated and not suspended and not errors:
             ordered = sorted(
                 source.desired,
                 key=lambda o: (
                     KIND_ORDER.index(o["kind"]) if o["kind"] in KIND_ORDER else len(KIND_ORDER)
                 ),
             )
+            if (
+                source.kind == "HelmRelease"
+                and source.release is not None
+                and ((live.get("spec") or {}).get("install") or {}).get("createNamespace")
+            ):
+                self._ensure_namespace(source.release.namespace)
             if source.kind == "Application" and "CreateNamespace=true" in (
                 ((live.get("spec") or {}).get("syncPolicy") or {}).get("syncOptions") or []
             ):
@@ -447,7 +676,7 @@ class Syncer:
                     text = str(err.args[0]) if err.args else repr(err)
                     errors.append(f"{ref[0]}/{ref[2]}: {text}")
                     results.append(self._result(obj, "SyncFailed", text))
-            prune = source.kind == "Kustomization" or bool(
+            prune = source.kind in ("Kustomization", "HelmRelease") or bool(
                 (((live.get("spec") or {}).get("syncPolicy") or {}).get("automated") or {}).get(
                     "prune"
                 )
@@ -455,6 +684,8 @@ class Syncer:
             previous = self._inventory.get(source.key, set())
             if prune:
                 for kind, ns, name in sorted(previous - applied, key=lambda r: r[0] == "Namespace"):
+                    if not self._still_ours(source, kind, ns, name):
+                        continue  # another Application took it over: Argo CD prunes only its own
                     try:
                         self.store.delete(kind, ns or None, name)
                         changed = True
@@ -469,8 +700,63 @@ class Syncer:
             self._failed.discard(source.key)
         if source.kind == "Application":
             self.status.application(live, source, sha, started, results, errors, changed, automated)
+        elif source.kind == "HelmRelease":
+            self.status.helmrelease(live, source, errors, suspended)
         else:
             self.status.kustomization(live, source, sha, errors, suspended)
+
+    def _foreign(self, source: Source) -> list[str]:
+        """Helm's refusal to install over an object another release (or no release) owns."""
+        release = source.release
+        if release is None:
+            return []
+        verb = "update" if source.key in self._inventory else "install"
+        out = []
+        for obj in source.desired:
+            meta = obj["metadata"]
+            if is_tooling(obj):
+                continue
+            live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
+            if live is None:
+                continue
+            have = live["metadata"].get("annotations") or {}
+            labels = live["metadata"].get("labels") or {}
+            where = f'{obj["kind"]} "{meta["name"]}" in namespace "{meta.get("namespace", "")}"'
+            problem = ""
+            if labels.get("app.kubernetes.io/managed-by") != "Helm":
+                problem = 'label validation error: missing key "app.kubernetes.io/managed-by": must be set to "Helm"'
+            for key, want in (
+                ("meta.helm.sh/release-name", release.release),
+                ("meta.helm.sh/release-namespace", release.namespace),
+            ):
+                if problem:
+                    break
+                if key not in have:
+                    problem = (
+                        f'annotation validation error: missing key "{key}": must be set to "{want}"'
+                    )
+                elif have[key] != want:
+                    problem = (
+                        f'annotation validation error: key "{key}" must equal "{want}": '
+                        f'current value is "{have[key]}"'
+                    )
+            if problem:
+                out.append(
+                    f"rendered manifests contain a resource that already exists. Unable to continue "
+                    f"with {verb}: {where} exists and cannot be imported into the current release: "
+                    f"invalid ownership metadata; {problem}"
+                )
+        return out[:1]
+
+    def _still_ours(self, source: Source, kind: str, ns: str, name: str) -> bool:
+        """Does the live object still carry this Application's tracking id (Argo CD's prune)?"""
+        if source.kind != "Application":
+            return True
+        live = self.store.get(kind, ns or None, name)
+        if live is None:
+            return False
+        tid = str((live["metadata"].get("annotations") or {}).get(TRACKING_ID, ""))
+        return not tid or tid.split(":", 1)[0] == source.key[2]
 
     def converged(self) -> bool:
         """True once no source is held back waiting for its sidecar injector (see below)."""
@@ -487,7 +773,10 @@ class Syncer:
             return False
         expected = [o for s in self._sources for o in s.desired if o["kind"] == "Istio"]
         live_crs = self.store.list("Istio")[0]
-        if not expected and not live_crs:
+        coming = any(s.helm and s.chart == "istiod" for s in self._sources) or any(
+            is_upstream_istiod(d) for d in self.store.list("Deployment", shared=True)[0]
+        )
+        if not expected and not live_crs and not coming:
             return False  # no control plane on its way: nothing to wait for
         self._waited[source.key] = self._waited.get(source.key, 0) + 1
         if self._waited[source.key] > 100:
@@ -504,9 +793,16 @@ class Syncer:
             if labels is None:
                 live = self.store.get("Namespace", None, ns)
                 labels = dict(((live or {}).get("metadata") or {}).get("labels") or {})
-            if labels.get("istio-injection") != "enabled" and not labels.get("istio.io/rev"):
+            template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+            pod_labels = dict(template.get("labels") or {})
+            if (
+                labels.get("istio-injection") != "enabled"
+                and not labels.get("istio.io/rev")
+                and pod_labels.get("sidecar.istio.io/inject") != "true"
+                and not pod_labels.get("istio.io/rev")
+            ) or pod_labels.get("sidecar.istio.io/inject") == "false":
                 continue
-            probe = {"kind": "Pod", "metadata": {"namespace": ns, "labels": {}}}
+            probe = {"kind": "Pod", "metadata": {"namespace": ns, "labels": pod_labels}}
             if ns not in labels_of:
                 chosen = select_webhook(self.store, probe)
             else:  # the namespace is not created yet: match its desired labels
@@ -545,7 +841,9 @@ class Syncer:
 
     def _on_event(self, event: str, obj: Obj, old: Obj | None) -> None:
         wake = (obj.get("kind") == "Endpoints" and self._deferred) or (
-            obj.get("kind") == "Namespace" and event == "ADDED" and self._failed
+            obj.get("kind") in ("Namespace", "ConfigMap", "Secret")
+            and event == "ADDED"
+            and self._failed
         )
         if wake and not self._retry_pending:
             self._retry_pending = True  # an injector may have become ready: retry held sources
@@ -640,5 +938,67 @@ class Syncer:
                 status = deep_copy(live.get("status") or {})
                 if status:
                     self.status.health(live, status, source)
+            elif source.kind == "HelmRelease":
+                if live.get("status") and source.key not in self._failed:
+                    self.status.helmrelease(live, source, [], False)
             elif live.get("status") and (live.get("spec") or {}).get("wait"):
                 self.status.kustomization(live, source, self.applied_sha or "", [], False)
+
+
+def _kustomize_config(doc: Obj) -> bool:
+    """A kustomize file (kustomization, component), not a Kubernetes object."""
+    return str(doc.get("apiVersion", "")).startswith("kustomize.config.k8s.io/")
+
+
+def _named(docs: list[Obj], where: str) -> list[Obj]:
+    """Manifests must name themselves; one without a name is refused, naming the file."""
+    for doc in docs:
+        if not isinstance(doc.get("metadata"), dict) or not doc["metadata"].get("name"):
+            raise InputError(f"{where}: {doc.get('kind')} has no metadata.name")
+    return docs
+
+
+def _chart_name(obj: Obj) -> str:
+    """The chart an Application's Helm source or a HelmRelease names."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Application":
+        sources = [spec["source"]] if spec.get("source") else list(spec.get("sources") or [])
+        return str(next((s["chart"] for s in sources if s.get("chart")), ""))
+    if spec.get("chartRef"):
+        return str(spec["chartRef"].get("name", ""))
+    return str(((spec.get("chart") or {}).get("spec") or {}).get("chart", ""))
+
+
+def _merge_by_name(live: Any, last: Any, desired: Any) -> Any:
+    """kubectl apply's strategic merge of a webhook list: items matched by ``name``, so fields
+    others wrote into a webhook (istiod's caBundle) stay."""
+    if not isinstance(live, list) or not isinstance(desired, list):
+        return deep_copy(desired)
+    live_by = {str(h.get("name")): h for h in live if isinstance(h, dict)}
+    last_by = {str(h.get("name")): h for h in last or [] if isinstance(h, dict)}
+    return [
+        three_way_merge(live_by.get(str(h.get("name"))), last_by.get(str(h.get("name"))), h)
+        if isinstance(h, dict)
+        else deep_copy(h)
+        for h in desired
+    ]
+
+
+def _copy_pointer(src: Obj, dst: Obj, ptr: str) -> None:
+    """Set ``dst`` at JSON pointer ``ptr`` to ``src``'s value there (or drop it)."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]]
+    node_s: Any = src
+    node_d: Any = dst
+    for part in parts[:-1]:
+        key: Any = int(part) if isinstance(node_s, list) else part
+        try:
+            node_s = node_s[key]
+            node_d = node_d[key]
+        except (KeyError, IndexError, TypeError):
+            return
+    last: Any = int(parts[-1]) if isinstance(node_s, list) else parts[-1]
+    try:
+        node_d[last] = deep_copy(node_s[last])
+    except (KeyError, IndexError, TypeError):
+        if isinstance(node_d, dict):
+            node_d.pop(last, None)

@@ -76,6 +76,30 @@ class Kind:
 
 
 _WORKLOAD_SUBS = ("status", "scale")
+
+
+def _istio_config(
+    group: str, kind: str, short: tuple[str, ...], columns: tuple[tuple[str, str, str, int], ...]
+) -> Kind:
+    """One of Istio's config CRDs, as its v1 version is served."""
+    return Kind(
+        group,
+        "v1",
+        kind,
+        f"{kind[:-1].lower()}ies"
+        if kind.endswith("y") and kind[-2] not in "aeiou"
+        else f"{kind.lower()}s",
+        kind.lower(),
+        True,
+        short,
+        (),
+        ("istio-io", group.replace(".", "-")),
+        generation=True,
+        custom=True,
+        printer_columns=(*columns, ("Age", "date", ".metadata.creationTimestamp", 0)),
+    )
+
+
 _ALL = ("all",)
 
 KINDS: tuple[Kind, ...] = (
@@ -203,6 +227,49 @@ KINDS: tuple[Kind, ...] = (
             ("Age", "date", ".metadata.creationTimestamp", 0),
             ("Control Plane", "string", ".spec.istioControlPlane", 0),
         ),
+    ),
+    # Istio config, so that creating it goes through Istio's validating webhooks (v1 is served
+    # from Istio 1.22 on; a GitOps sync stores the older versions a repo may use as v1).
+    *(
+        _istio_config(group, kind, short, columns)
+        for group, kind, short, columns in (
+            (
+                "networking.istio.io",
+                "VirtualService",
+                ("vs",),
+                (
+                    ("Gateways", "string", ".spec.gateways", 0),
+                    ("Hosts", "string", ".spec.hosts", 0),
+                ),
+            ),
+            (
+                "networking.istio.io",
+                "DestinationRule",
+                ("dr",),
+                (("Host", "string", ".spec.host", 0),),
+            ),
+            ("networking.istio.io", "Gateway", ("gw",), ()),
+            (
+                "networking.istio.io",
+                "ServiceEntry",
+                ("se",),
+                (("Hosts", "string", ".spec.hosts", 0),),
+            ),
+            ("networking.istio.io", "Sidecar", (), ()),
+            (
+                "security.istio.io",
+                "AuthorizationPolicy",
+                ("ap",),
+                (("Action", "string", ".spec.action", 0),),
+            ),
+            (
+                "security.istio.io",
+                "PeerAuthentication",
+                ("pa",),
+                (("Mode", "string", ".spec.mtls.mode", 0),),
+            ),
+            ("security.istio.io", "RequestAuthentication", ("ra",), ()),
+        )
     ),
     Kind(
         "argoproj.io",

@@ -96,8 +96,11 @@ def sidecar_of(pod: Obj) -> Sidecar | None:
         if c.get("name") != _PROXY:
             continue
         env = {e.get("name"): e.get("value", "") for e in c.get("env") or []}
-        revision = env.get("ISTIO_META_REVISION", "") or (
-            (pod.get("metadata") or {}).get("labels", {}).get("istio.io/rev", "")
+        meta = pod.get("metadata") or {}
+        revision = (
+            env.get("ISTIO_META_REVISION", "")
+            or (meta.get("labels") or {}).get("istio.io/rev", "")
+            or (meta.get("annotations") or {}).get("istio.io/rev", "")
         )
         host = str(env.get("CA_ADDR", "istiod.istio-system.svc:15012")).split(":", 1)[0]
         name, _, rest = host.partition(".")
@@ -401,9 +404,14 @@ class Mesh:
         annotations = istiod["metadata"].get("annotations") or {}
         root = str(annotations.get(ROOT_CA_ANNOTATION, "istio-ca-secret"))
         cr: Obj | None = None
+        owned = False
         for ref in istiod["metadata"].get("ownerReferences") or []:
             if ref.get("kind") == "Istio":
+                owned = True
                 cr = self._store.get("Istio", sidecar.namespace, ref["name"])
+        if not owned and (istiod["metadata"].get("labels") or {}).get("app") == "istiod":
+            # an upstream istiod (Helm chart): the mesh defaults, one root shared by revisions
+            return ControlPlane(root, "cluster.local", "PERMISSIVE")
         if cr is None:
             return None  # the CR is gone; its istiod is being garbage-collected
         spec = cr.get("spec") or {}

@@ -10,13 +10,24 @@ Released tags (as published on Docker Hub / k8s.gcr.io):
 ==========================================  ==============================================
 repository                                  tags
 ==========================================  ==============================================
-docker.io/istio/proxyv2, docker.io/istio/pilot  1.6.0 - 1.6.14, 1.7.0 - 1.7.8
+docker.io/istio/proxyv2, docker.io/istio/pilot  1.6.0 - 1.6.14, 1.7.0 - 1.7.8,
+                                            1.18.0 - 1.18.7, 1.19.0 - 1.19.10,
+                                            1.20.0 - 1.20.8, 1.21.0 - 1.21.6,
+                                            1.22.0 - 1.22.8, 1.23.0 - 1.23.6, 1.24.0 - 1.24.6,
+                                            1.25.0 - 1.25.5, 1.26.0 - 1.26.8, 1.27.0 - 1.27.9,
+                                            1.28.0 - 1.28.10, 1.29.0 - 1.29.8, 1.30.0 - 1.30.5,
+                                            1.31.0 - 1.31.1
 k8s.gcr.io/echoserver                       1.4, 1.10
 ghcr.io/banzaicloud/istio-operator          0.6.0 - 0.6.22, 0.7.0 - 0.7.14
 ==========================================  ==============================================
 
 (The operator table is wider than the upstream release list on purpose: it names the minors the
 simulated operators support, and the tags the seed and the generator's defaults use.)
+
+The 1.18 - 1.28 patch lists are istio/istio's release tags; 1.18 - 1.21 are below what the Helm
+flavour upgrades from (1.22) but real repos still run them, and 1.28 ended in 2026-07 with
+1.28.10. 1.29, 1.30 and 1.31 are the releases published by 2026-09-21 (1.29.8, 1.30.5, 1.31.1). Istio's charts carry the same version as the images, so a chart version that names no
+image here ends as ``ImagePullBackOff`` of ``pilot`` too.
 """
 
 from __future__ import annotations
@@ -31,12 +42,32 @@ def _patches(minor: str, last: int) -> set[str]:
 # simcluster's own catalog, kept apart from the generator's release table on purpose: it stands
 # in for the registry, so a generator table that drifts from what was really published shows up
 # as an ImagePullBackOff in the rehearsal instead of agreeing with itself.
-_ISTIO = _patches("1.6", 14) | _patches("1.7", 8)
+_ISTIO = (
+    _patches("1.6", 14)
+    | _patches("1.7", 8)
+    | _patches("1.18", 7)
+    | _patches("1.19", 10)
+    | _patches("1.20", 8)
+    | _patches("1.21", 6)
+    | _patches("1.22", 8)
+    | _patches("1.23", 6)
+    | _patches("1.24", 6)
+    | _patches("1.25", 5)
+    | _patches("1.26", 8)
+    | _patches("1.27", 9)
+    | _patches("1.28", 10)
+    | _patches("1.29", 8)
+    | _patches("1.30", 5)
+    | _patches("1.31", 1)
+)
 RELEASED: dict[str, frozenset[str]] = {
     "docker.io/istio/proxyv2": frozenset(_ISTIO),
     "docker.io/istio/pilot": frozenset(_ISTIO),
     "k8s.gcr.io/echoserver": frozenset({"1.4", "1.10"}),
     "ghcr.io/banzaicloud/istio-operator": frozenset(_patches("0.6", 22) | _patches("0.7", 14)),
+    # `image: auto` is a placeholder the gateway injection template fills in; a gateway pod no
+    # injector matched keeps it, and the node cannot pull it
+    "docker.io/library/auto": frozenset(),
 }
 
 

@@ -6,13 +6,21 @@ message, startedAt, finishedAt, ``syncResult.revision`` and resources), ``histor
 ``sourceType`` and ``reconciledAt``. Flux Kustomization: ``lastAppliedRevision`` /
 ``lastAttemptedRevision`` as ``<branch>@sha1:<sha>``, ``observedGeneration``, the ``Ready``
 condition (health-gated with ``spec.wait``), ``inventory`` and ``lastHandledReconcileAt``.
+Flux HelmRelease of an Istio chart: ``Ready`` and ``Released`` conditions (Ready once the
+release's workloads are healthy, as helm-controller waits by default), ``history`` (chart
+version, release version, config digest), ``lastAttemptedRevision`` and ``observedGeneration``.
+An Application whose webhook configurations differ live from Git (istiod's ``caBundle`` and
+``failurePolicy``) is OutOfSync unless ``ignoreDifferences`` covers the fields (``argodiff.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from simcluster.apiobject import deep_copy, now_rfc3339
+from simcluster.argodiff import WEBHOOK_KINDS, differences, ignored, rules_for
 from simcluster.controllers.kubelet import pod_ready
 from simcluster.store import Store
 
@@ -81,9 +89,25 @@ class SyncStatus:
             "revision": sha,
             "comparedTo": {"source": src, "destination": deep_copy(spec.get("destination") or {})},
         }
+        if source.revisions:  # a multi-source Application records one revision per source
+            status["sync"] = {
+                "status": status["sync"]["status"],
+                "revisions": list(source.revisions),
+                "comparedTo": {
+                    "sources": deep_copy(spec.get("sources") or []),
+                    "destination": deep_copy(spec.get("destination") or {}),
+                },
+            }
         last_op = old.get("operationState") or {}
+        last_result = last_op.get("syncResult") or {}
         new_operation = automated and (
-            changed or errors or (last_op.get("syncResult") or {}).get("revision") != sha
+            changed
+            or errors
+            or (
+                last_result.get("revisions") != source.revisions
+                if source.revisions
+                else last_result.get("revision") != sha
+            )
         )
         if new_operation:
             phase = "Failed" if errors else "Succeeded"
@@ -105,6 +129,12 @@ class SyncStatus:
                 },
                 "syncResult": {"revision": sha, "source": src, "resources": results},
             }
+            if source.revisions:
+                status["operationState"]["syncResult"] = {
+                    "revisions": list(source.revisions),
+                    "sources": deep_copy(spec.get("sources") or []),
+                    "resources": results,
+                }
             history = list(old.get("history") or [])
             if phase == "Succeeded" and (not history or history[-1].get("revision") != sha):
                 history.append(
@@ -141,6 +171,7 @@ class SyncStatus:
         """Aggregate resource health like Argo CD: the worst resource's status wins."""
         resources = []
         worst = "Healthy"
+        drifted: list[str] = []
         for obj in source.desired:
             meta = obj["metadata"]
             if is_tooling(obj):
@@ -148,12 +179,19 @@ class SyncStatus:
             live = self.store.get(str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
             health = resource_health(live) if live is not None else "Missing"
             group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+            in_sync = live is not None
+            if live is not None and obj.get("kind") in WEBHOOK_KINDS:
+                rules = rules_for(app, obj)
+                diffs = [d for d in differences(obj, live) if not ignored(d, rules)]
+                if diffs:
+                    in_sync = False
+                    drifted.append(f"{obj['kind']}/{meta['name']} {', '.join(diffs)}")
             entry: Obj = {
                 "group": group,
                 "version": version,
                 "kind": obj["kind"],
                 "name": meta["name"],
-                "status": "Synced" if live is not None else "OutOfSync",
+                "status": "Synced" if in_sync else "OutOfSync",
             }
             if meta.get("namespace"):
                 entry["namespace"] = meta["namespace"]
@@ -163,6 +201,11 @@ class SyncStatus:
                     worst = health
             resources.append(entry)
         status["resources"] = resources
+        sync = status.get("sync")
+        if isinstance(sync, dict) and source.helm:
+            automated = "automated" in ((app.get("spec") or {}).get("syncPolicy") or {})
+            failing = any(c.get("type") == "SyncError" for c in status.get("conditions") or [])
+            sync["status"] = "OutOfSync" if drifted or failing or not automated else "Synced"
         now = now_rfc3339()
         old_health = (app.get("status") or {}).get("health") or {}
         if old_health.get("status") != worst:
@@ -242,6 +285,114 @@ class SyncStatus:
         if status != old:
             ks["status"] = status
             self.store.update(ks, status_only=True)
+
+    def helmrelease(self, hr: Obj, source: Source, errors: list[str], suspended: bool) -> None:
+        """helm-controller's status for a release of an Istio chart."""
+        old = hr.get("status") or {}
+        now = now_rfc3339()
+        generation = hr["metadata"].get("generation", 1)
+        release = source.release
+        status = deep_copy(old)
+        prev = {c.get("type"): c for c in old.get("conditions") or []}
+        history = list(old.get("history") or [])
+        conditions: list[tuple[str, str, str, str]] = []
+        if errors or release is None:
+            message = "; ".join(errors) or "not a release of an Istio chart"
+            conditions.append(("Ready", "False", "InitFailed", message))
+        elif suspended:
+            ready = prev.get("Ready") or {}
+            conditions.append(
+                (
+                    "Ready",
+                    str(ready.get("status", "Unknown")),
+                    "Suspended",
+                    "Reconciliation is suspended",
+                )
+            )
+        else:
+            digest = (
+                "sha256:"
+                + hashlib.sha256(json.dumps(release.values, sort_keys=True).encode()).hexdigest()
+            )
+            top = history[0] if history else None
+            if top is None or (top.get("chartVersion"), top.get("configDigest")) != (
+                release.version,
+                digest,
+            ):
+                number = int(top.get("version", 0)) + 1 if top else 1
+                action = "install" if top is None else "upgrade"
+                history.insert(
+                    0,
+                    {
+                        "name": release.release,
+                        "namespace": release.namespace,
+                        "chartName": release.chart,
+                        "chartVersion": release.version,
+                        "appVersion": release.version,
+                        "configDigest": digest,
+                        "firstDeployed": (top or {}).get("firstDeployed", now),
+                        "lastDeployed": now,
+                        "status": "deployed",
+                        "version": number,
+                    },
+                )
+                for entry in history[1:]:
+                    if entry.get("status") == "deployed":
+                        entry["status"] = "superseded"
+                status["lastAttemptedReleaseAction"] = action
+            top = history[0]
+            verb = "install" if top["version"] == 1 else "upgrade"
+            done = (
+                f"Helm {verb} succeeded for release {release.namespace}/{release.release}"
+                f".v{top['version']} with chart {release.chart}@{release.version}"
+            )
+            healthy = all(
+                resource_health(
+                    self.store.get(
+                        str(o["kind"]), o["metadata"].get("namespace"), str(o["metadata"]["name"])
+                    )
+                )
+                in ("Healthy", None)
+                for o in source.desired
+            )
+            reason = "InstallSucceeded" if verb == "install" else "UpgradeSucceeded"
+            conditions.append(("Released", "True", reason, done))
+            if healthy:
+                conditions.append(("Ready", "True", reason, done))
+            else:
+                conditions.append(
+                    (
+                        "Ready",
+                        "Unknown",
+                        "Progressing",
+                        f"Running '{verb}' action with timeout of 5m0s",
+                    )
+                )
+            status["history"] = history[:5]
+            status["lastAttemptedRevision"] = release.version
+            status["lastAttemptedGeneration"] = generation
+        status["conditions"] = [
+            {
+                "type": ctype,
+                "status": cstatus,
+                "reason": reason,
+                "message": message,
+                "observedGeneration": generation,
+                "lastTransitionTime": prev[ctype]["lastTransitionTime"]
+                if ctype in prev and prev[ctype].get("status") == cstatus
+                else now,
+            }
+            for ctype, cstatus, reason, message in conditions
+        ]
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        if ready["status"] != "Unknown":
+            status["observedGeneration"] = generation  # kstatus: only once an attempt ended
+        requested = (hr["metadata"].get("annotations") or {}).get(REQUESTED_AT)
+        if requested:
+            status["lastHandledReconcileAt"] = requested
+        if status != old:
+            hr["status"] = status
+            self.store.update(hr, status_only=True)
 
 
 def resource_health(obj: Obj | None) -> str | None:

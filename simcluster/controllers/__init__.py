@@ -29,12 +29,15 @@ class Controllers:
 
     def __init__(self, store: Store, faults: Faults) -> None:
         from simcluster.controllers import (
+            admission,
             endpoints,
             gateways,
             injection,
+            istiod,
             kubelet,
             operator,
             releases,
+            webhookfaults,
             workloads,
         )
 
@@ -53,6 +56,8 @@ class Controllers:
         self.releases = releases.Releases(self)
         self.operator = operator.Operators(self)
         self.gateways = gateways.Gateways(self, self.operator)
+        self.istiods = istiod.Istiods(self)
+        self.webhook_faults = webhookfaults.WebhookFaults(self)
         parts = (
             self.kubelet,
             self.workloads,
@@ -60,6 +65,8 @@ class Controllers:
             self.releases,
             self.operator,
             self.gateways,
+            self.istiods,
+            self.webhook_faults,
         )
         self._parts = parts
         self._handlers: dict[str, Callable[[str, str], None]] = {}
@@ -68,6 +75,9 @@ class Controllers:
         self._unsubscribe = [
             store.subscribe(self._on_event),
             store.add_mutator(injection.mutator(store)),
+            store.add_mutator(self.istiods.admit),
+            store.add_mutator(self.webhook_faults.admit),
+            store.add_mutator(admission.validator(store)),
             store.add_mutator(self.kubelet.admit),
             store.add_mutator(self.operator.validate_istio),
             faults.subscribe(self._on_fault),
@@ -167,6 +177,11 @@ class Controllers:
             self.kubelet.release_stuck()
         if name == "split-trust":
             self.operator.resync_all()
+        if name in ("webhook-overlap", "dangling-validator"):
+            self.webhook_faults.fault_changed()
+        if name == "cabundle-drift":
+            for dep in self.store.list("Deployment", shared=True)[0]:
+                self.istiods.on_event("MODIFIED", dep, None)
 
 
 def start(store: Store, faults: Faults) -> Controllers:

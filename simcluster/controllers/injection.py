@@ -1,17 +1,30 @@
-"""Sidecar injection as the injector webhooks of Banzai's Istio 1.6/1.7 control planes do it.
+"""Sidecar injection decided the way the API server and Istio's injector decide it.
 
-Runs as a mutating admission hook on pod CREATE. The webhooks are the
-MutatingWebhookConfiguration objects the simulated operator writes, so the precedence is read
-from their selectors exactly as the API server would match them (the webhook layout is in
-docs/banzai-operator.md):
+Runs as a mutating admission hook on pod CREATE. Every MutatingWebhookConfiguration in the store
+is read as the API server reads it: configurations sorted by name, then their webhooks in order;
+each webhook whose rules cover pod CREATE and whose namespaceSelector and objectSelector match
+is called. A webhook is an Istio injector when its Service is an istiod (the Banzai operators'
+configurations name their ``Istio`` CR as owner; upstream ones point at a Service labelled
+``app=istiod``); any other webhook is stored and does nothing.
 
-- global CP: ``istio-injection In [enabled]``; its secondary webhook takes
-  ``istio-injection DoesNotExist`` + ``istio.io/rev In [<global-cr>.<ns>]``;
-- revisioned CP: ``istio-injection DoesNotExist`` + ``istio.io/rev In [<cr>.<ns>]``;
+- Banzai's Istio 1.6/1.7 injectors (``docs/banzai-operator.md``): the selected control plane
+  injects ``istio-init`` and ``istio-proxy`` with the revision label; a pod that already carries
+  ``sidecar.istio.io/status`` is left as it is.
+- Upstream istiod (1.22 on, charts or ``istioctl tag generate`` webhooks): the injector first
+  strips what an earlier injection added (the containers, init containers and volumes that
+  ``sidecar.istio.io/status`` lists), then injects its own revision, as ``stripPod`` in
+  istio/istio ``pkg/kube/inject`` does. So when two injector webhooks match one pod, the last one
+  called wins: a surprising revision, not an error. The revision, proxy image (``<hub>/proxyv2:
+  <tag>``) and istiod address come from the ``istio-sidecar-injector[-<rev>]`` ConfigMap of the
+  Service's revision. The pod gets the annotation ``istio.io/rev: <rev>`` and
+  ``sidecar.istio.io/status`` with ``"revision"``; ``inject.istio.io/templates: gateway`` fills in
+  the pod's own ``istio-proxy`` container (``image: auto``) and adds no init container.
 
-so ``istio-injection=enabled`` wins. A pod annotated ``sidecar.istio.io/inject: "false"`` is left
-alone. When the selected webhook's istiod has no ready endpoint the pod is rejected (failurePolicy
-Fail), which the ReplicaSet controller surfaces as FailedCreate.
+A webhook with ``reinvocationPolicy: IfNeeded`` called before a later webhook changed the pod is
+called once more afterwards, as the API server does, so it can win the double injection back.
+A pod annotated or labelled ``sidecar.istio.io/inject: "false"`` is left alone. When a webhook's
+Service is missing or has no ready endpoint, ``failurePolicy: Fail`` refuses the pod with the API
+server's message (which the ReplicaSet controller surfaces as FailedCreate); ``Ignore`` skips it.
 """
 
 from __future__ import annotations
@@ -29,15 +42,22 @@ __all__ = [
     "INJECT_ANNOTATION",
     "STATUS_ANNOTATION",
     "InjectionConfig",
+    "Injector",
     "inject",
+    "injectors_for",
     "matches_selector",
+    "matching_webhooks",
     "mutator",
+    "select_webhook",
+    "strip",
+    "webhook_ready",
 ]
 
 Obj = dict[str, Any]
 STATUS_ANNOTATION = "sidecar.istio.io/status"
 INJECT_ANNOTATION = "sidecar.istio.io/inject"
-WEBHOOK_NAMES = ("sidecar-injector.istio.io", "secondary.sidecar-injector.istio.io")
+REV_ANNOTATION = "istio.io/rev"
+TEMPLATES_ANNOTATION = "inject.istio.io/templates"
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,7 @@ class InjectionConfig:
     cluster_id: str = "Kubernetes"
     mesh_id: str = "cluster.local"
     jwt_policy: str = "first-party-jwt"
+    upstream: bool = False  # Istio 1.22+ injector (chart or istioctl), not Banzai's 1.6/1.7
 
     @classmethod
     def from_cr(cls, cr: Obj) -> InjectionConfig:
@@ -106,13 +127,19 @@ def _field_env(name: str, path: str) -> Obj:
 
 
 def inject(pod: Obj, cfg: InjectionConfig) -> Obj:
-    """Add istio-init and istio-proxy the way the 1.6/1.7 injector template does; edits ``pod``."""
+    """Add istio-init and istio-proxy the way the injector template does; edits ``pod``.
+
+    ``cfg.upstream`` selects Istio 1.22+'s output (revision in the status and the ``istio.io/rev``
+    annotation, the ``gateway`` template) over Banzai's 1.6/1.7 one (the ``istio.io/rev`` label).
+    """
     meta = pod.setdefault("metadata", {})
     spec = pod.setdefault("spec", {})
     labels = meta.setdefault("labels", {})
     annotations = meta.setdefault("annotations", {})
     namespace = str(meta.get("namespace", "default"))
-    app_containers = [str(c.get("name")) for c in spec.get("containers") or []]
+    app_containers = [
+        str(c.get("name")) for c in spec.get("containers") or [] if c.get("name") != "istio-proxy"
+    ]
     ports = [p for c in spec.get("containers") or [] for p in c.get("ports") or []]
     workload = str(meta.get("generateName") or meta.get("name", "")).rstrip("-")
     template_hash = labels.get("pod-template-hash")
@@ -121,7 +148,7 @@ def inject(pod: Obj, cfg: InjectionConfig) -> Obj:
     proxy_image = str(annotations.get("sidecar.istio.io/proxyImage") or cfg.proxy_image)
     canonical = labels.get("app") or labels.get("app.kubernetes.io/name") or workload
     discovery = f"{cfg.istiod}.{cfg.namespace}.svc:15012"
-    init = {
+    init: Obj = {
         "name": "istio-init",
         "image": cfg.init_image,
         "args": [
@@ -157,7 +184,7 @@ def inject(pod: Obj, cfg: InjectionConfig) -> Obj:
             "runAsUser": 0,
         },
     }
-    proxy = {
+    proxy: Obj = {
         "name": "istio-proxy",
         "image": proxy_image,
         "args": [
@@ -241,38 +268,96 @@ def inject(pod: Obj, cfg: InjectionConfig) -> Obj:
         },
         {"configMap": {"name": "istio-ca-root-cert"}, "name": "istiod-ca-cert"},
     ]
-    spec["initContainers"] = [*(spec.get("initContainers") or []), init]
-    spec["containers"] = [*(spec.get("containers") or []), proxy]
+    gateway = cfg.upstream and annotations.get(TEMPLATES_ANNOTATION) == "gateway"
+    if cfg.upstream:
+        proxy["env"] = [e for e in proxy["env"] if e["name"] != "ISTIO_META_REVISION"]
+    if gateway:
+        proxy["args"] = [a if a != "sidecar" else "router" for a in proxy["args"]]
+        volumes = [v for v in volumes if v["name"] != "istio-envoy"] + [
+            {"emptyDir": {}, "name": "istio-envoy"}
+        ]
+    own = next((c for c in spec.get("containers") or [] if c.get("name") == "istio-proxy"), None)
+    if own is not None and cfg.upstream:
+        merged = {**proxy, **{k: v for k, v in own.items() if k not in ("image", "env", "args")}}
+        merged["image"] = proxy_image
+        ours = {e["name"] for e in proxy["env"]}
+        merged["env"] = [
+            *proxy["env"],
+            *(e for e in own.get("env") or [] if e.get("name") not in ours),
+        ]
+        spec["containers"] = [merged if c is own else c for c in spec["containers"]]
+    else:
+        spec["containers"] = [*(spec.get("containers") or []), proxy]
+    if not gateway:
+        spec["initContainers"] = [*(spec.get("initContainers") or []), init]
     spec["volumes"] = [*(spec.get("volumes") or []), *volumes]
     digest = hashlib.sha256(f"{cfg.revision}|{proxy_image}".encode()).hexdigest()
-    annotations[STATUS_ANNOTATION] = json.dumps(
-        {
-            "version": digest,
-            "initContainers": ["istio-init"],
-            "containers": ["istio-proxy"],
-            "volumes": [v["name"] for v in volumes],
-            "imagePullSecrets": None,
-        },
-        separators=(",", ":"),
-    )
+    status: dict[str, Any] = {
+        "initContainers": [] if gateway else ["istio-init"],
+        "containers": ["istio-proxy"],
+        "volumes": [v["name"] for v in volumes],
+        "imagePullSecrets": None,
+    }
+    if cfg.upstream:
+        status["revision"] = cfg.revision
+    else:
+        status = {"version": digest, **status}
+    annotations[STATUS_ANNOTATION] = json.dumps(status, separators=(",", ":"))
     annotations.setdefault("prometheus.io/path", "/stats/prometheus")
     annotations.setdefault("prometheus.io/port", "15020")
     annotations.setdefault("prometheus.io/scrape", "true")
-    labels.setdefault("istio.io/rev", cfg.revision)
+    if cfg.upstream:
+        annotations[REV_ANNOTATION] = cfg.revision
+        if app_containers:
+            annotations.setdefault("kubectl.kubernetes.io/default-container", app_containers[0])
+    else:
+        labels.setdefault("istio.io/rev", cfg.revision)
     labels["security.istio.io/tlsMode"] = "istio"
     labels.setdefault("service.istio.io/canonical-name", canonical)
     labels.setdefault("service.istio.io/canonical-revision", labels.get("version", "latest"))
     return pod
 
 
-def _webhook_denied(hook: str, service: str, namespace: str) -> StoreError:
+def strip(pod: Obj) -> Obj:
+    """Undo an earlier injection, as the upstream injector does before it injects again."""
+    meta = pod.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    raw = annotations.get(STATUS_ANNOTATION)
+    if not raw:
+        return pod
+    try:
+        status = json.loads(str(raw))
+    except json.JSONDecodeError:
+        return pod
+    spec = pod.setdefault("spec", {})
+    for field, key in (
+        ("containers", "containers"),
+        ("initContainers", "initContainers"),
+        ("volumes", "volumes"),
+    ):
+        names = set(status.get(key) or [])
+        if field == "containers" and (annotations.get(TEMPLATES_ANNOTATION) == "gateway"):
+            names.discard("istio-proxy")  # the gateway's own container is filled in again
+        spec[field] = [c for c in spec.get(field) or [] if c.get("name") not in names]
+    if not spec.get("initContainers"):
+        spec.pop("initContainers", None)
+    del annotations[STATUS_ANNOTATION]
+    return pod
+
+
+def _webhook_error(hook: str, service: str, namespace: str, path: str, reason: str) -> StoreError:
     """The API server's answer when a failurePolicy=Fail webhook cannot be called."""
     return StoreError(
         500,
         "InternalError",
         f'Internal error occurred: failed calling webhook "{hook}": failed to call webhook: '
-        f'Post "https://{service}.{namespace}.svc:443/inject?timeout=10s": '
-        f'no endpoints available for service "{service}"',
+        f'Post "https://{service}.{namespace}.svc:443{path}?timeout=10s": {reason}',
+    )
+
+
+def _webhook_denied(hook: str, service: str, namespace: str) -> StoreError:
+    return _webhook_error(
+        hook, service, namespace, "/inject", f'no endpoints available for service "{service}"'
     )
 
 
@@ -282,26 +367,174 @@ def webhook_ready(store: Objects, namespace: str, service: str) -> bool:
     return any((s.get("addresses") or []) for s in (endpoints or {}).get("subsets") or [])
 
 
-def select_webhook(
-    store: Objects, pod: Obj, *, ns_labels: dict[str, str] | None = None
-) -> tuple[str, Obj, Obj] | None:
-    """The first injector webhook (name order, as the API server runs them) matching the pod."""
-    meta = pod.get("metadata") or {}
+def _covers(hook: Obj, group: str, resource: str, operation: str) -> bool:
+    for rule in hook.get("rules") or []:
+        ops = rule.get("operations") or []
+        groups = rule.get("apiGroups") or []
+        resources = rule.get("resources") or []
+        if (
+            ("*" in ops or operation in ops)
+            and ("*" in groups or group in groups)
+            and ("*" in resources or resource in resources)
+        ):
+            return True
+    return False
+
+
+def matching_webhooks(
+    store: Objects,
+    kind: str,
+    obj: Obj,
+    *,
+    group: str = "",
+    resource: str = "pods",
+    operation: str = "CREATE",
+    ns_labels: dict[str, str] | None = None,
+) -> list[tuple[Obj, Obj]]:
+    """(configuration, webhook) of every webhook the API server would call for ``obj``, in order.
+
+    ``kind`` is ``MutatingWebhookConfiguration`` or ``ValidatingWebhookConfiguration``; the
+    configurations are taken in name order and their webhooks in list order, and a webhook is
+    called when its rules cover the request and both selectors match.
+    """
+    meta = obj.get("metadata") or {}
     if ns_labels is None:
         ns = store.get("Namespace", None, str(meta.get("namespace", "default")))
-        ns_labels = ((ns or {}).get("metadata") or {}).get("labels") or {}
-    pod_labels = meta.get("labels") or {}
-    configs, _ = store.list("MutatingWebhookConfiguration")
-    for config in configs:
+        ns_labels = dict(((ns or {}).get("metadata") or {}).get("labels") or {})
+        ns_labels.setdefault("kubernetes.io/metadata.name", str(meta.get("namespace", "default")))
+    obj_labels = meta.get("labels") or {}
+    configs, _ = store.list(kind)
+    out = []
+    for config in sorted(configs, key=lambda c: str(c["metadata"]["name"])):
         for hook in config.get("webhooks") or []:
-            if hook.get("name") not in WEBHOOK_NAMES:
+            if not _covers(hook, group, resource, operation):
                 continue
             if not matches_selector(hook.get("namespaceSelector"), ns_labels):
                 continue
-            if not matches_selector(hook.get("objectSelector"), pod_labels):
+            if not matches_selector(hook.get("objectSelector"), obj_labels):
                 continue
-            return str(hook["name"]), hook, config
-    return None
+            out.append((config, hook))
+    return out
+
+
+@dataclass(frozen=True)
+class Injector:
+    """One webhook call: who answers it, and the config it injects (None: not an injector)."""
+
+    config: Obj
+    hook: Obj
+    service: str
+    namespace: str
+    cfg: InjectionConfig | None
+    error: StoreError | None = None  # the API server's refusal when the call cannot be made
+
+
+def _upstream_config(store: Objects, service: Obj) -> InjectionConfig | None:
+    """The injection settings of the istiod behind ``service``, from its injector ConfigMap."""
+    meta = service["metadata"]
+    labels = meta.get("labels") or {}
+    if (
+        labels.get("app") != "istiod"
+        or (service.get("spec") or {}).get("selector", {}).get("app") != "istiod"
+    ):
+        return None
+    revision = str(labels.get("istio.io/rev") or "default")
+    suffix = "" if revision == "default" else f"-{revision}"
+    namespace = str(meta.get("namespace", "istio-system"))
+    cm = store.get("ConfigMap", namespace, f"istio-sidecar-injector{suffix}")
+    if cm is None:
+        return None
+    try:
+        values = json.loads(str((cm.get("data") or {}).get("values") or "{}"))
+    except json.JSONDecodeError:
+        return None
+    glob = values.get("global") or {}
+    proxy = str((glob.get("proxy") or {}).get("image") or "proxyv2")
+    image = proxy if "/" in proxy else f"{glob.get('hub')}/{proxy}:{glob.get('tag')}"
+    return InjectionConfig(
+        revision=revision,
+        istiod=f"istiod{suffix}",
+        namespace=str(glob.get("istioNamespace") or namespace),
+        proxy_image=image,
+        init_image=image,
+        upstream=True,
+    )
+
+
+def injectors_for(
+    store: Objects, pod: Obj, *, ns_labels: dict[str, str] | None = None
+) -> list[Injector]:
+    """The Istio injector webhooks the API server would call for this pod, in its order."""
+    out = []
+    for config, hook in matching_webhooks(
+        store, "MutatingWebhookConfiguration", pod, ns_labels=ns_labels
+    ):
+        client = hook.get("clientConfig") or {}
+        svc = client.get("service") or {}
+        if not svc:
+            continue
+        service, svc_ns = str(svc.get("name", "istiod")), str(svc.get("namespace", "istio-system"))
+        name = str(hook.get("name"))
+        fail = hook.get("failurePolicy", "Fail") == "Fail"
+        cr_name = next(
+            (
+                str(r.get("name"))
+                for r in config["metadata"].get("ownerReferences") or []
+                if r.get("kind") == "Istio"
+            ),
+            None,
+        )
+        if cr_name is not None:  # Banzai's operator-made injector
+            cr = store.get("Istio", svc_ns, cr_name)
+            if cr is None or not webhook_ready(store, svc_ns, service):
+                out.append(
+                    Injector(
+                        config, hook, service, svc_ns, None, _webhook_denied(name, service, svc_ns)
+                    )
+                )
+            else:
+                out.append(Injector(config, hook, service, svc_ns, InjectionConfig.from_cr(cr)))
+            continue
+        live = store.get("Service", svc_ns, service)
+        if live is None:
+            error = _webhook_error(
+                name, service, svc_ns, str(svc.get("path") or "/inject"),
+                f'service "{service}" not found',
+            )  # fmt: skip
+            if fail and name.endswith("sidecar-injector.istio.io"):
+                out.append(Injector(config, hook, service, svc_ns, None, error))
+            continue
+        cfg = _upstream_config(store, live)
+        if cfg is None:
+            continue  # not an istiod: a webhook simcluster does not run
+        if not webhook_ready(store, svc_ns, service):
+            if fail:
+                out.append(
+                    Injector(
+                        config, hook, service, svc_ns, cfg, _webhook_denied(name, service, svc_ns)
+                    )
+                )
+            continue
+        out.append(Injector(config, hook, service, svc_ns, cfg))
+    return out
+
+
+def select_webhook(
+    store: Objects, pod: Obj, *, ns_labels: dict[str, str] | None = None
+) -> tuple[str, Obj, Obj] | None:
+    """The first injector webhook the API server would call for the pod (name, hook, config)."""
+    found = injectors_for(store, pod, ns_labels=ns_labels)
+    if not found:
+        return None
+    first = found[0]
+    return str(first.hook.get("name")), first.hook, first.config
+
+
+def _disabled(meta: Obj) -> bool:
+    annotations = meta.get("annotations") or {}
+    labels = meta.get("labels") or {}
+    value = labels.get(INJECT_ANNOTATION, annotations.get(INJECT_ANNOTATION, ""))
+    return str(value).lower() in ("false", "no", "n", "0", "off")
 
 
 def mutator(store: Objects) -> Callable[[str, Obj, Obj | None], None]:
@@ -311,23 +544,32 @@ def mutator(store: Objects) -> Callable[[str, Obj, Obj | None], None]:
         if operation != "CREATE" or obj.get("kind") != "Pod":
             return
         meta = obj.get("metadata") or {}
-        annotations = meta.get("annotations") or {}
-        if str(annotations.get(INJECT_ANNOTATION, "")).lower() in ("false", "no", "n", "0", "off"):
+        if _disabled(meta) or (obj.get("spec") or {}).get("hostNetwork"):
             return
-        if STATUS_ANNOTATION in annotations or (obj.get("spec") or {}).get("hostNetwork"):
-            return
-        chosen = select_webhook(store, obj)
-        if chosen is None:
-            return
-        name, hook, config = chosen
-        svc = (hook.get("clientConfig") or {}).get("service") or {}
-        service, svc_ns = str(svc.get("name", "istiod")), str(svc.get("namespace", "istio-system"))
-        cr = None
-        for ref in config["metadata"].get("ownerReferences") or []:
-            if ref.get("kind") == "Istio":
-                cr = store.get("Istio", svc_ns, str(ref.get("name")))
-        if cr is None or not webhook_ready(store, svc_ns, service):
-            raise _webhook_denied(name, service, svc_ns)
-        inject(obj, InjectionConfig.from_cr(cr))
+        calls = injectors_for(store, obj)
+        last_change = -1
+        for i, call in enumerate(calls):
+            if _call(call, obj):
+                last_change = i
+        # reinvocationPolicy IfNeeded: a webhook called before a later one changed the pod is
+        # called once more, in order (the API server re-runs each such webhook at most once)
+        for call in calls[:last_change]:
+            if call.hook.get("reinvocationPolicy") == "IfNeeded":
+                _call(call, obj)
 
     return admit
+
+
+def _call(call: Injector, obj: Obj) -> bool:
+    """Run one injector webhook on the pod; True when it changed it."""
+    if call.error is not None:
+        raise call.error
+    assert call.cfg is not None
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if not call.cfg.upstream:
+        if STATUS_ANNOTATION in annotations:
+            return False  # Banzai's 1.6/1.7 injector leaves an injected pod alone
+    else:
+        strip(obj)
+    inject(obj, call.cfg)
+    return True
