@@ -46,6 +46,9 @@ def test_a_plain_argocd_install_passes_every_gate_to_the_end(tmp_path: Path) -> 
         flow.promote_to("control-plane")
         cp = _passed(flow, 1)["control-planes"]
         assert "istiod (1.26.4)" in cp and "istiod-1-28-2 (1.28.2)" in cp
+        # the new istiod's Application is judged from control-plane on, the old one's until cleanup
+        synced = {e["object"] for e in _evidence(flow, 1, "gitops-sync")}
+        assert {"Application argocd/istiod", "Application argocd/istiod-1-28-2"} <= synced
         flow.promote_to("namespaces-1")
         pods = [
             e for e in _evidence(flow, 2, "data-plane") if e.get("pod", "").startswith("demo-a/")
@@ -61,6 +64,9 @@ def test_a_plain_argocd_install_passes_every_gate_to_the_end(tmp_path: Path) -> 
         cleanup = flow.promote_to("cleanup")
         assert cleanup.check("cleanup-safety")["status"] == "passed"
         end = _passed(flow, 7)
+        synced = {e["object"] for e in _evidence(flow, 7, "gitops-sync")}
+        assert "Application argocd/istiod-1-28-2" in synced
+        assert "Application argocd/istiod" not in synced
         assert "removed: istiod" in end["control-planes"]
         assert "default -> 1-28-2" in end["revision-tags"]  # the new release took the default tag
         assert "cleanup-safety" in end and "connectivity" in end
