@@ -88,3 +88,17 @@ def test_a_tagged_flux_install_moves_its_tags_and_passes_every_gate(tmp_path: Pa
         flow.promote_to("cleanup")
         end = _passed(flow, 10)
         assert "nothing uses 1-26-4" in end["cleanup-safety"]
+
+
+def test_a_tag_kept_as_manifests_moves_in_one_commit_and_passes_every_gate(tmp_path: Path) -> None:
+    with helm_cluster(tmp_path, "flux", "tag-manifests") as flow:
+        flow.promote_to("gateways")
+        tags = {e.get("tag"): e for e in _evidence(flow, 5, "revision-tags")}
+        assert tags["prod-stable"]["webhooks"] == ["istio-revision-tag-prod-stable"]
+        assert tags["prod-stable"]["calls"] == ["1-26-4"]  # the repo's manifest, not moved yet
+        flow.promote_to("tags-take")
+        tags = {e.get("tag"): e for e in _evidence(flow, 6, "revision-tags")}
+        assert tags["prod-stable"]["calls"] == ["1-28-2"]
+        assert tags["prod-stable"]["labelled"] == ["1-28-2"]
+        flow.promote_to("cleanup")
+        assert _passed(flow, 9)["cleanup-safety"].startswith("nothing uses 1-26-4")
