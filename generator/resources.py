@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["data_dir", "example_repo_dir", "templates_dir"]
+__all__ = ["data_dir", "example_repo_dir", "helm_example_dir", "templates_dir"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -25,3 +25,8 @@ def templates_dir() -> Path:
 def example_repo_dir() -> Path:
     """The seed's demo as a GitOps repo."""
     return data_dir("example-repo")
+
+
+def helm_example_dir() -> Path:
+    """The Helm flavour's demo: upstream Istio from its charts, as an Argo CD repo."""
+    return data_dir("examples") / "helm-argocd"

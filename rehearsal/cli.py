@@ -18,7 +18,7 @@ import click
 
 from core.clikit import handle_errors
 from generator import cli as generator_cli
-from rehearsal.faults import FAULTS
+from rehearsal.faults import FAULTS, HELM_FAULTS
 
 __all__ = ["demo", "main"]
 
@@ -34,15 +34,24 @@ __all__ = ["demo", "main"]
     "--fault",
     "faults",
     multiple=True,
-    type=click.Choice(tuple(FAULTS)),
-    help="Inject a simcluster fault (repeatable), e.g. split-trust to watch the gate stop.",
+    type=click.Choice(tuple(FAULTS) + tuple(HELM_FAULTS)),
+    help="Inject a simcluster fault (repeatable), e.g. split-trust to watch the gate stop; "
+    "webhook-overlap, dangling-validator and cabundle-drift are the Helm flavour's.",
+)
+@click.option(
+    "--flavour",
+    type=click.Choice(("banzai", "helm")),
+    default="banzai",
+    show_default=True,
+    help="banzai: example-repo, Istio 1.6 -> 1.7.7; helm: examples/helm-argocd, upstream Istio "
+    "1.26 from its Helm charts -> 1.28.2.",
 )
 @handle_errors(generator_cli.PROG)
-def demo(workdir: Path | None, faults: tuple[str, ...]) -> None:
-    """Rehearse the whole upgrade of example-repo on a simulated cluster, gate by gate."""
+def demo(workdir: Path | None, faults: tuple[str, ...], flavour: str) -> None:
+    """Rehearse the whole upgrade of an example repo on a simulated cluster, gate by gate."""
     from rehearsal.demo import run_demo
 
-    result = run_demo(workdir, faults)
+    result = run_demo(workdir, faults, flavour=flavour)
     if result.exit_code:
         sys.exit(result.exit_code)
 

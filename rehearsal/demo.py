@@ -23,15 +23,34 @@ from core.errors import CanaryError, CheckFailed, ClusterUnreachable, Preconditi
 from core.plan import Plan, Stage
 from generator.pullrequest import branch_name, publish
 from rehearsal.commands import Verdict
-from rehearsal.faults import FAULTS
+from rehearsal.faults import FAULTS, HELM_FAULTS
 from rehearsal.pipeline import Pipeline, simulated_cluster
 from rehearsal.pods import PodRow, pod_table
 from rehearsal.progress import Echo, Progress
-from rehearsal.repos import make_repos
+from rehearsal.repos import copy_example_repo, copy_helm_example, make_repos
 
-__all__ = ["FAULTS", "TARGET_VERSION", "DemoResult", "run_demo"]
+__all__ = ["FAULTS", "SCENARIOS", "TARGET_VERSION", "DemoResult", "Scenario", "run_demo"]
 
 TARGET_VERSION = "1.7.7"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What one flavour's rehearsal upgrades: its example repo, target, words and faults."""
+
+    repo: str
+    populate: Any
+    source: str
+    target: str
+    faults: dict[str, str]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "banzai": Scenario("example-repo", copy_example_repo, "Istio 1.6", TARGET_VERSION, FAULTS),
+    "helm": Scenario(
+        "examples/helm-argocd", copy_helm_example, "Istio 1.26 (Helm)", "1.28.2", HELM_FAULTS
+    ),
+}
 
 
 @dataclass
@@ -52,22 +71,34 @@ def run_demo(
     workdir: Path | None = None,
     faults: Sequence[str] = (),
     echo: Echo = click.echo,
+    flavour: str = "banzai",
 ) -> DemoResult:
     """Rehearse the upgrade; a failed gate or verification stops it with exit code 1."""
-    unknown = [f for f in faults if f not in FAULTS]
+    scenario = SCENARIOS.get(flavour)
+    if scenario is None:
+        raise UsageError(f"unknown flavour {flavour!r}; known: {', '.join(SCENARIOS)}")
+    known = scenario.faults
+    unknown = [f for f in faults if f not in known]
     if unknown:
-        raise UsageError(f"unknown fault {unknown[0]!r}; known: {', '.join(FAULTS)}")
+        raise UsageError(
+            f"unknown fault {unknown[0]!r} for the {flavour} flavour; known: {', '.join(known)}"
+        )
 
     with _workdir(workdir) as root:
         result = DemoResult(0, root)
         progress = Progress(echo)
         fault_text = f" with fault {', '.join(faults)}" if faults else ""
         echo(
-            f"istio-canary demo: Istio 1.6 -> {TARGET_VERSION} canary upgrade of example-repo "
-            f"on a simulated cluster{fault_text}\n  workdir {root}"
+            f"istio-canary demo: {scenario.source} -> {scenario.target} canary upgrade of "
+            f"{scenario.repo} on a simulated cluster{fault_text}\n  workdir {root}"
         )
-        with progress.step("repo", "copy example-repo into a git repo and a CI clone") as s:
-            repos = make_repos(root / "origin", root / "work")
+        with progress.step("repo", f"copy {scenario.repo} into a git repo and a CI clone") as s:
+            repos = make_repos(
+                root / "origin",
+                root / "work",
+                populate=scenario.populate,
+                message=f"{scenario.source} mesh ({scenario.repo})",
+            )
             s.done(
                 f"origin {repos.origin.relative_to(root)} (synced by the cluster), CI clone work/"
             )
@@ -77,20 +108,20 @@ def run_demo(
                 s.done(f"{sim.url}, kubeconfig {sim.kubeconfig}")
             pipeline = Pipeline(repos, sim, reports=root / "reports")
             try:
-                _rehearse(pipeline, root, progress, result, tuple(faults))
+                _rehearse(pipeline, root, progress, result, tuple(faults), scenario)
             except CanaryError as err:
                 result.exit_code = err.exit_code
                 result.reason = result.reason or str(err)
                 echo(f"\nistio-canary demo: stopped at {result.stopped_at}:\n  {result.reason}")
                 for fault in faults:
-                    echo(f"  (injected fault {fault}: {FAULTS[fault]})")
+                    echo(f"  (injected fault {fault}: {known[fault]})")
             result.pods = pipeline.pods()
         echo("")
         echo(pod_table(result.pods))
         if result.exit_code == 0:
             echo(
                 f"\nDone: all {len(result.merged)} stages merged and verified; every meshed pod "
-                f"runs Istio {TARGET_VERSION}."
+                f"runs Istio {scenario.target}."
             )
         echo(
             f"PR bodies, verifier reports and both repos are in {root}"
@@ -106,10 +137,11 @@ def _rehearse(
     progress: Progress,
     result: DemoResult,
     faults: tuple[str, ...],
+    scenario: Scenario = SCENARIOS["banzai"],
 ) -> None:
-    """Faults are switched on after the 1.6 starting state is verified, as in a real incident."""
-    with progress.step("plan", f"istio-canary init --to-version {TARGET_VERSION}") as s:
-        pipeline.generate("init", "--to-version", TARGET_VERSION)
+    """Faults are switched on after the starting state is verified, as in a real incident."""
+    with progress.step("plan", f"istio-canary init --to-version {scenario.target}") as s:
+        pipeline.generate("init", "--to-version", scenario.target)
         pipeline.repos.push_main()
         plan = pipeline.plan()
         s.done(
@@ -117,12 +149,13 @@ def _rehearse(
             f"synced {pipeline.sync()[:12]}"
         )
     result.stopped_at = "stage 0 (the plan's starting state)"
-    with progress.step("verify", "stage 0: Istio 1.6 healthy, every pod on the old revision") as s:
+    what = f"stage 0: {scenario.source} healthy, every pod on the old revision"
+    with progress.step("verify", what) as s:
         s.done(_verify(pipeline, ["stage", "0"], result))
     for fault in faults:
         with progress.step("fault", f"switch on simcluster fault {fault}") as s:
             pipeline.sim.set_fault(fault, True)
-            s.done(FAULTS[fault])
+            s.done(scenario.faults[fault])
 
     (root / "prs").mkdir(exist_ok=True)
     unhealthy = ""

@@ -6,7 +6,7 @@ checks the names against simcluster's own list.
 
 from __future__ import annotations
 
-__all__ = ["FAULTS", "SAIL_FAULTS"]
+__all__ = ["FAULTS", "HELM_FAULTS", "SAIL_FAULTS"]
 
 FAULTS: dict[str, str] = {
     "split-trust": "the new control plane got its own root CA, so mTLS between 1.6 and 1.7 "
@@ -14,6 +14,17 @@ FAULTS: dict[str, str] = {
     "stuck-rollout": "new pods never become Ready, so the restarted workloads never roll out",
     "no-sync": "the simulated Argo CD stopped applying main, so no merged stage reaches the cluster",
     "api-flaky": "the Kubernetes API answers some requests with 429/500, resets or hangs",
+}
+
+# The Helm flavour's faults (`istio-canary demo --flavour helm`), each caught by the first gate
+# after it is switched on. `cabundle-drift` is not offered: the example's Applications ignore
+# caBundle, so it breaks nothing the gate judges, and a cluster whose webhooks change every
+# second never settles, which the rehearsal waits for after each merge.
+HELM_FAULTS: dict[str, str] = {
+    "webhook-overlap": "an extra injector calls the old istiod for every labelled namespace, so "
+    "restarted pods would silently land on the old revision (double injection)",
+    "dangling-validator": "istiod-default-validator calls a Service that does not exist, so every "
+    "Istio config change is refused",
 }
 
 SAIL_FAULTS: dict[str, str] = {

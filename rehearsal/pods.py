@@ -48,7 +48,11 @@ def pod_row(pod: dict[str, Any]) -> PodRow:
         str(meta.get("name", "")),
         f"{ready}/{len(containers)}",
         str(status.get("phase") or "Unknown"),
-        str((meta.get("labels") or {}).get("istio.io/rev", "-")),
+        # the label (Banzai 1.6/1.7), else what upstream's injector records: the annotation
+        str(
+            (meta.get("labels") or {}).get("istio.io/rev")
+            or (meta.get("annotations") or {}).get("istio.io/rev", "-")
+        ),
         proxy_version(pod) or "-",
     )
 

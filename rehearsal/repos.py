@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.git import git
-from generator.resources import example_repo_dir
+from generator.resources import example_repo_dir, helm_example_dir
 
-__all__ = ["Repos", "copy_example_repo", "make_repos"]
+__all__ = ["Repos", "copy_example_repo", "copy_helm_example", "make_repos"]
 
 Populate = Callable[[Path], object]
 
@@ -22,6 +22,11 @@ Populate = Callable[[Path], object]
 def copy_example_repo(root: Path) -> None:
     """The seed's Istio 1.6 mesh as an Argo CD GitOps repo (shipped with the package)."""
     shutil.copytree(example_repo_dir(), root)
+
+
+def copy_helm_example(root: Path) -> None:
+    """The Helm flavour's example: Istio 1.26 from its charts, as an Argo CD repo."""
+    shutil.copytree(helm_example_dir(), root)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.errors import UsageError
+from core.helmplan import DEFAULT_REVISION, ChartRelease
 from core.plan import ConnectivityCheck, ControlPlane, GatewayRef, Plan
 
 if TYPE_CHECKING:  # the review runs git and the generator; expectations only carry its result
     from verifier.review import Review
 
-__all__ = ["Baseline", "Expectation", "SyncTarget", "expect_stage"]
+__all__ = [
+    "Baseline",
+    "Expectation",
+    "HelmExpectation",
+    "SyncTarget",
+    "adds_default_tag",
+    "expect_stage",
+    "known_tags",
+    "replaced_objects",
+]
 
 # "namespace/name" of a gateway Service -> its recorded {"uid": ..., "address": ...}
 Baseline = Mapping[str, Mapping[str, str]]
@@ -32,6 +42,23 @@ class SyncTarget:
     commit: str
     label: str
     contains: Mapping[str, bool | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HelmExpectation:
+    """The Helm flavour's part of stage N, answered by the plan's queries (`core.plan`).
+
+    `tags` maps every revision tag the plan knows to the revision its webhook must point at after
+    stage N ("" = no webhook of that tag may exist); `default_revision` is what base's
+    `defaultRevision` names (the revision `istiod-default-validator` calls); `labels` the
+    `istio.io/rev` value each planned namespace carries ("" = `istio-injection=enabled`);
+    `gateways` each gateway release or Deployment with the control plane its pods must be on.
+    """
+
+    tags: Mapping[str, str]
+    default_revision: str
+    labels: Mapping[str, str]
+    gateways: tuple[tuple[ChartRelease, ControlPlane], ...]
 
 
 @dataclass(frozen=True)
@@ -51,6 +78,7 @@ class Expectation:
     baseline: Baseline | None = None  # gateway Services as an earlier run recorded them
     allow_no_probes: bool = False  # a stage without connectivity checks may pass (an opt-in)
     review: Review | None = None  # a gate: the PR compared with the stage recomputed from base
+    helm: HelmExpectation | None = None  # the Helm flavour's tags, default revision, labels
 
     @property
     def label(self) -> str:
@@ -113,4 +141,62 @@ def expect_stage(plan: Plan, index: int, *, with_next_preconditions: bool = Fals
         gateways=tuple((g, gw_cp) for g in plan.gateways),
         probes=tuple(probes),
         cleanup_safety=index >= cleanup_at or next_is_cleanup,
+        helm=_helm(plan, index, moved),
+    )
+
+
+def replaced_objects(plan: Plan) -> tuple[str, str]:
+    """The GitOps objects (by name) of the old and the new control plane: the operator
+    releases (Banzai), or the istiod releases' Application/HelmRelease (Helm). The new one
+    exists from control-plane on, the old one until cleanup."""
+    if plan.helm is not None:
+        return plan.helm.istiod_from.object_name, plan.helm.istiod_to.object_name
+    return plan.source.operator.name, plan.target.operator.name
+
+
+def adds_default_tag(plan: Plan) -> bool:
+    """Whether cleanup gives the new istiod a `default` tag: the old one was non-revisioned and
+    served `istio-injection=enabled` itself, and no release or manifest declares the tag (the
+    generator's rule, `generator/flavours/helm/cleanup.py`, which the verifier may not import)."""
+    h = plan.helm
+    return (
+        h is not None
+        and h.istiod_from.revision == DEFAULT_REVISION
+        and DEFAULT_REVISION not in h.istiod_from.tags + h.istiod_to.tags + h.manifest_tags
+    )
+
+
+def known_tags(plan: Plan) -> tuple[str, ...]:
+    """Every revision tag the plan declares, stable and canary, in a stable order."""
+    h = plan.helm
+    if h is None:
+        return ()
+    names = [*h.istiod_from.tags, *h.istiod_to.tags, *h.manifest_tags]
+    names += [n for t in h.tags for n in (t.name, t.canary)]
+    if adds_default_tag(plan):
+        names.append(DEFAULT_REVISION)
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _helm(plan: Plan, index: int, moved: set[str]) -> HelmExpectation | None:
+    h = plan.helm
+    if h is None:
+        return None
+    tags = {}
+    for tag in known_tags(plan):
+        if tag == DEFAULT_REVISION and adds_default_tag(plan):
+            # undeclared until cleanup hands it to the new release
+            tags[tag] = plan.target.revision if plan.applied_by("cleanup", index) else ""
+        else:
+            tags[tag] = plan.tag_revision(tag, index)
+    labels = {
+        ns.name: plan.expected_label(ns.name, index) if ns.name in moved else ns.rev_label
+        for ns in plan.namespaces
+    }
+    gw_cp = plan.target if plan.gateways_moved(upto=index) else plan.source
+    return HelmExpectation(
+        tags=tags,
+        default_revision=plan.default_revision(index),
+        labels=labels,
+        gateways=tuple((g, gw_cp) for g in h.gateways),
     )

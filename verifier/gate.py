@@ -22,7 +22,7 @@ from verifier import rbac
 from verifier.checks import Phase, checks_for, connectivity, dataplane, gateways, gitops
 from verifier.cluster import Cluster
 from verifier.errors import NotFound
-from verifier.expectation import Baseline, Expectation, expect_stage
+from verifier.expectation import Baseline, Expectation, expect_stage, replaced_objects
 from verifier.gitrepo import Checkout
 from verifier.probe import ProbeSettings, run_probes
 from verifier.resources import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS
@@ -159,7 +159,7 @@ class _Session:
 
     def evaluate(self) -> Evaluation:
         if not self._preflight_done:
-            needed = rbac.required(self.plan.gitops_engine, probes=True)
+            needed = rbac.required(self.plan.gitops_engine, probes=True, flavour=self.plan.flavour)
             self.notes.extend(rbac.preflight(self.cluster, needed))
             self._preflight_done = True
         if self.fixed is not None:
@@ -248,9 +248,10 @@ class _Session:
             for o in plan.gitops_objects
             if o.kind in ("Application", "Kustomization", "HelmRelease")
         ]
-        old_op = next((r for r in refs if r.name == plan.source.operator.name), None)
-        if old_op and plan.target.operator.name != old_op.name:
-            refs.append(GitOpsRef(old_op.kind, old_op.namespace, plan.target.operator.name))
+        old_name, new_name = replaced_objects(plan)
+        old_op = next((r for r in refs if r.name == old_name), None)
+        if old_op and new_name != old_op.name:
+            refs.append(GitOpsRef(old_op.kind, old_op.namespace, new_name))
         return refs
 
     def _gitops(self) -> dict[GitOpsRef, Any]:
@@ -297,10 +298,11 @@ class _Session:
         plan = self.plan
         cp_at = next((s.index for s in plan.stages if s.kind == "control-plane"), plan.total + 1)
         gone_at = next((s.index for s in plan.stages if s.kind == "cleanup"), plan.total + 1)
+        old_name, new_name = replaced_objects(plan)
         scoped = dict(found)
         for ref, obj in found.items():
-            new_op = ref.name == plan.target.operator.name and index < cp_at
-            old_op = ref.name == plan.source.operator.name and index >= gone_at
+            new_op = ref.name == new_name and index < cp_at
+            old_op = ref.name == old_name and index >= gone_at
             if obj is None and (new_op or old_op):
                 del scoped[ref]
         return scoped

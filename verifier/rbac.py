@@ -22,9 +22,11 @@ from verifier.resources import (
     ISTIOS,
     KUSTOMIZATIONS,
     MESHGATEWAYS,
+    MUTATING_WEBHOOKS,
     NAMESPACES,
     PODS,
     SERVICES,
+    VALIDATING_WEBHOOKS,
     Resource,
 )
 
@@ -47,8 +49,8 @@ REVIEW_WORKERS = 4  # concurrent SelfSubjectAccessReviews: bounded load on the A
 REVIEW_BUDGET = 5.0  # seconds the whole preflight may wait for answers (a gate runs for minutes)
 
 
-def required(engine: str, probes: bool) -> list[Permission]:
-    """Permissions for a run: the GitOps engine's objects and exec only when needed."""
+def required(engine: str, probes: bool, flavour: str = "banzai") -> list[Permission]:
+    """Permissions for a run: the flavour's and the GitOps engine's objects, exec when needed."""
     needed: list[Permission] = [
         ("list", PODS, ""),
         ("list", NAMESPACES, ""),
@@ -56,9 +58,16 @@ def required(engine: str, probes: bool) -> list[Permission]:
         ("get", ENDPOINTS, ""),
         ("get", DEPLOYMENTS, ""),
         ("list", DEPLOYMENTS, ""),
-        ("list", ISTIOS, ""),
-        ("list", MESHGATEWAYS, ""),
     ]
+    if flavour == "helm":  # webhook configurations, and istiod's and the gateways' Services
+        needed += [
+            ("get", NAMESPACES, ""),
+            ("list", SERVICES, ""),
+            ("list", MUTATING_WEBHOOKS, ""),
+            ("list", VALIDATING_WEBHOOKS, ""),
+        ]
+    else:
+        needed += [("list", ISTIOS, ""), ("list", MESHGATEWAYS, "")]
     if engine in ("argocd", "none"):
         needed.append(("get", APPLICATIONS, ""))
     if engine in ("flux", "none"):

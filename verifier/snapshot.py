@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from verifier.expectation import Expectation
+from verifier.helmview import HelmView
+from verifier.helmview import read as read_helm
 
 if TYPE_CHECKING:  # the connectivity check judges these; it imports this module at run time
     from verifier.checks.connectivity import ProbeResult
@@ -89,6 +91,7 @@ class Snapshot:
     endpoints: Mapping[Key, Obj | None] = field(default_factory=dict)
     gitops: Mapping[GitOpsRef, Obj | None] = field(default_factory=dict)
     probes: Sequence[ProbeResult] | None = None  # None: not probed (the data plane is not ready)
+    helm: HelmView | None = None  # the Helm flavour's webhooks and Services (None for Banzai)
     _by_ns: dict[str, list[Obj]] = field(default_factory=dict, compare=False, repr=False)
 
     def pods_in(self, namespace: str) -> list[Obj]:
@@ -106,8 +109,9 @@ def collect(
     """Read everything the checks for `expect` need (no connectivity probes: those exec)."""
     plan = expect.plan
     pods = cluster.list(PODS)
-    istios = {_key(o): o for o in cluster.list(ISTIOS)}
-    mgws = {_key(o): o for o in cluster.list(MESHGATEWAYS)}
+    banzai = plan.helm is None  # a Helm cluster need not serve the Banzai CRDs at all
+    istios = {_key(o): o for o in cluster.list(ISTIOS)} if banzai else {}
+    mgws = {_key(o): o for o in cluster.list(MESHGATEWAYS)} if banzai else {}
     deployments = {
         (cp.namespace, cp.istiod): cluster.get_or_none(DEPLOYMENTS, cp.namespace, cp.istiod)
         for cp in (plan.source, plan.target)
@@ -157,6 +161,7 @@ def collect(
         meshed_namespaces=meshed,
         workloads=workloads,
         endpoints=endpoints,
+        helm=None if banzai else read_helm(cluster, plan),
     )
 
 

@@ -12,8 +12,16 @@ from verifier.checks.cleanup import CleanupSafety
 from verifier.checks.connectivity import Connectivity
 from verifier.checks.controlplane import ControlPlanes
 from verifier.checks.dataplane import DataPlane
+from verifier.checks.flavoured import only
 from verifier.checks.gateways import Gateways
 from verifier.checks.gitops import GitOpsSync
+from verifier.checks.helm_cleanup import HelmCleanupSafety
+from verifier.checks.helm_controlplane import HelmControlPlanes
+from verifier.checks.helm_dataplane import HelmDataPlane
+from verifier.checks.helm_gateways import HelmGateways
+from verifier.checks.helm_namespaces import HelmNamespaceLabels
+from verifier.checks.helm_tags import RevisionTags
+from verifier.checks.helm_webhooks import WebhookHygiene
 from verifier.checks.namespaces import NamespaceLabels
 from verifier.checks.pullrequest import PullRequestMatchesStage
 from verifier.expectation import Expectation
@@ -23,11 +31,18 @@ __all__ = ["REGISTRY", "Check", "Phase", "checks_for"]
 REGISTRY: tuple[Check, ...] = (
     PullRequestMatchesStage(),
     GitOpsSync(),
-    ControlPlanes(),
-    DataPlane(),
-    NamespaceLabels(),
-    Gateways(),
-    CleanupSafety(),
+    only("banzai", ControlPlanes()),
+    only("helm", HelmControlPlanes()),
+    only("helm", RevisionTags()),
+    only("helm", WebhookHygiene()),
+    only("banzai", DataPlane()),
+    only("helm", HelmDataPlane()),
+    only("banzai", NamespaceLabels()),
+    only("helm", HelmNamespaceLabels()),
+    only("banzai", Gateways()),
+    only("helm", HelmGateways()),
+    only("banzai", CleanupSafety()),
+    only("helm", HelmCleanupSafety()),
     Connectivity(),
 )
 
