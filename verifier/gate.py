@@ -19,7 +19,15 @@ from typing import Any, Literal
 from core.errors import InputError
 from core.plan import Plan
 from verifier import rbac
-from verifier.checks import Phase, checks_for, connectivity, dataplane, gateways, gitops
+from verifier.checks import (
+    Phase,
+    checks_for,
+    connectivity,
+    dataplane,
+    gatewayroutes,
+    gateways,
+    gitops,
+)
 from verifier.cluster import Cluster
 from verifier.errors import NotFound
 from verifier.expectation import Baseline, Expectation, expect_stage
@@ -237,9 +245,21 @@ class _Session:
         if any(r.name == dataplane.NAME and r.status is Status.PASSED for r in results):
             planned = connectivity.plan_probes(snap, expect, self.request.probes.max_time)
             snap = replace(snap, probes=run_probes(self.cluster, planned, self.request.probes))
+            if expect.gateway_routes:
+                snap = self._route_probes(snap, expect)
         elif not expect.probes:
             return results  # nothing to probe, and nothing to say about it yet
         return results + [c.evaluate(snap, expect) for c in probing]
+
+    def _route_probes(self, snap: Snapshot, expect: Expectation) -> Snapshot:
+        """Probe through the planned gateways; with no route to probe, say so once."""
+        max_time = self.request.probes.max_time
+        planned = gatewayroutes.plan_route_probes(snap, expect, max_time)
+        if not planned:
+            note = gatewayroutes.no_routes_note(expect)
+            if note not in self.notes:
+                self.notes.append(note)
+        return replace(snap, route_probes=run_probes(self.cluster, planned, self.request.probes))
 
     def _refs(self) -> list[GitOpsRef]:
         plan = self.plan

@@ -19,12 +19,14 @@ from verifier.resources import (
     DEPLOYMENTS,
     ENDPOINTS,
     HELMRELEASES,
+    ISTIO_GATEWAYS,
     ISTIOS,
     KUSTOMIZATIONS,
     MESHGATEWAYS,
     NAMESPACES,
     PODS,
     SERVICES,
+    VIRTUALSERVICES,
     Resource,
 )
 
@@ -58,6 +60,9 @@ def required(engine: str, probes: bool) -> list[Permission]:
         ("list", DEPLOYMENTS, ""),
         ("list", ISTIOS, ""),
         ("list", MESHGATEWAYS, ""),
+        # the routes through the ingress gateways, probed from the gateways stage on
+        ("list", ISTIO_GATEWAYS, ""),
+        ("list", VIRTUALSERVICES, ""),
     ]
     if engine in ("argocd", "none"):
         needed.append(("get", APPLICATIONS, ""))

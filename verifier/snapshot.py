@@ -18,17 +18,22 @@ from verifier.expectation import Expectation
 
 if TYPE_CHECKING:  # the connectivity check judges these; it imports this module at run time
     from verifier.checks.connectivity import ProbeResult
+from verifier import routes
+from verifier.errors import NotFound
 from verifier.resources import (
     APPLICATIONS,
     DEPLOYMENTS,
     ENDPOINTS,
     HELMRELEASES,
+    ISTIO_GATEWAYS,
+    ISTIO_NETWORKING_VERSIONS,
     ISTIOS,
     KUSTOMIZATIONS,
     MESHGATEWAYS,
     NAMESPACES,
     PODS,
     SERVICES,
+    VIRTUALSERVICES,
     Resource,
 )
 
@@ -89,6 +94,10 @@ class Snapshot:
     endpoints: Mapping[Key, Obj | None] = field(default_factory=dict)
     gitops: Mapping[GitOpsRef, Obj | None] = field(default_factory=dict)
     probes: Sequence[ProbeResult] | None = None  # None: not probed (the data plane is not ready)
+    # Istio Gateways and VirtualServices, read once the gateways moved (None: not read).
+    istio_gateways: Sequence[Obj] | None = None
+    virtualservices: Sequence[Obj] | None = None
+    route_probes: Sequence[ProbeResult] | None = None  # through the gateways; None: not probed
     _by_ns: dict[str, list[Obj]] = field(default_factory=dict, compare=False, repr=False)
 
     def pods_in(self, namespace: str) -> list[Obj]:
@@ -145,6 +154,14 @@ def collect(
         )
         for c in expect.probes
     }
+    istio_gateways: Sequence[Obj] | None = None
+    virtualservices: Sequence[Obj] | None = None
+    if expect.gateway_routes:
+        istio_gateways = _list_networking(cluster, ISTIO_GATEWAYS)
+        virtualservices = _list_networking(cluster, VIRTUALSERVICES)
+        for key in sorted(routes.destinations(virtualservices)):
+            if key not in endpoints:
+                endpoints[key] = cluster.get_or_none(ENDPOINTS, *key)
     return Snapshot(
         pods,
         istios,
@@ -157,7 +174,20 @@ def collect(
         meshed_namespaces=meshed,
         workloads=workloads,
         endpoints=endpoints,
+        istio_gateways=istio_gateways,
+        virtualservices=virtualservices,
     )
+
+
+def _list_networking(cluster: ClusterReader, resource: Resource) -> Sequence[Obj]:
+    """The whole list at the newest version Istio serves; no version served at all means Istio's
+    networking API is not installed, so there is none (a fact, not a failure to look)."""
+    for version in ISTIO_NETWORKING_VERSIONS:
+        try:
+            return cluster.list(Resource(resource.group, version, resource.plural))
+        except NotFound:
+            continue
+    return []
 
 
 def _key(obj: Obj) -> Key:

@@ -12,6 +12,7 @@ from verifier.checks.cleanup import CleanupSafety
 from verifier.checks.connectivity import Connectivity
 from verifier.checks.controlplane import ControlPlanes
 from verifier.checks.dataplane import DataPlane
+from verifier.checks.gatewayroutes import GatewayRoutes
 from verifier.checks.gateways import Gateways
 from verifier.checks.gitops import GitOpsSync
 from verifier.checks.namespaces import NamespaceLabels
@@ -29,6 +30,7 @@ REGISTRY: tuple[Check, ...] = (
     Gateways(),
     CleanupSafety(),
     Connectivity(),
+    GatewayRoutes(),
 )
 
 
