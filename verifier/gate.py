@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from core.errors import InputError
+from core.errors import ClusterUnreachable, InputError
 from core.plan import Plan
 from verifier import rbac
 from verifier.checks import (
@@ -29,7 +29,7 @@ from verifier.checks import (
     gitops,
 )
 from verifier.cluster import Cluster
-from verifier.errors import NotFound
+from verifier.errors import AccessDenied, NotFound
 from verifier.expectation import Baseline, Expectation, expect_stage
 from verifier.gitrepo import Checkout
 from verifier.probe import ProbeSettings, run_probes
@@ -37,7 +37,7 @@ from verifier.resources import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS
 from verifier.result import CheckResult, Status
 from verifier.review import Review, resolve_base, review
 from verifier.runner import Evaluation, Polling, Verdict, poll
-from verifier.snapshot import GitOpsRef, Snapshot, collect
+from verifier.snapshot import GitOpsRef, Snapshot, collect, with_routes
 
 # Labels kustomize-controller puts on everything a Kustomization applied.
 FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
@@ -253,6 +253,12 @@ class _Session:
 
     def _route_probes(self, snap: Snapshot, expect: Expectation) -> Snapshot:
         """Probe through the planned gateways; with no route to probe, say so once."""
+        try:
+            snap = with_routes(self.cluster, snap)
+        except AccessDenied:
+            raise  # waiting will not grant a permission
+        except ClusterUnreachable as err:  # never an empty list: the check stays unverifiable
+            return replace(snap, route_error=str(err))
         max_time = self.request.probes.max_time
         planned = gatewayroutes.plan_route_probes(snap, expect, max_time)
         if not planned:

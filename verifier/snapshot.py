@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from verifier.expectation import Expectation
@@ -37,7 +37,7 @@ from verifier.resources import (
     Resource,
 )
 
-__all__ = ["ClusterReader", "GitOpsRef", "Snapshot", "collect"]
+__all__ = ["ClusterReader", "GitOpsRef", "Snapshot", "collect", "with_routes"]
 
 Obj = Mapping[str, Any]
 Key = tuple[str, str]
@@ -98,6 +98,7 @@ class Snapshot:
     istio_gateways: Sequence[Obj] | None = None
     virtualservices: Sequence[Obj] | None = None
     route_probes: Sequence[ProbeResult] | None = None  # through the gateways; None: not probed
+    route_error: str = ""  # the routes could not be read (the cluster did not answer)
     _by_ns: dict[str, list[Obj]] = field(default_factory=dict, compare=False, repr=False)
 
     def pods_in(self, namespace: str) -> list[Obj]:
@@ -154,14 +155,6 @@ def collect(
         )
         for c in expect.probes
     }
-    istio_gateways: Sequence[Obj] | None = None
-    virtualservices: Sequence[Obj] | None = None
-    if expect.gateway_routes:
-        istio_gateways = _list_networking(cluster, ISTIO_GATEWAYS)
-        virtualservices = _list_networking(cluster, VIRTUALSERVICES)
-        for key in sorted(routes.destinations(virtualservices)):
-            if key not in endpoints:
-                endpoints[key] = cluster.get_or_none(ENDPOINTS, *key)
     return Snapshot(
         pods,
         istios,
@@ -174,8 +167,21 @@ def collect(
         meshed_namespaces=meshed,
         workloads=workloads,
         endpoints=endpoints,
-        istio_gateways=istio_gateways,
-        virtualservices=virtualservices,
+    )
+
+
+def with_routes(cluster: ClusterReader, snap: Snapshot) -> Snapshot:
+    """The snapshot plus the Istio Gateways and VirtualServices and the Endpoints of every
+    Service they route to: read by the gate only when it probes through the gateways, so an
+    evaluation that does not probe makes no more requests."""
+    istio_gateways = _list_networking(cluster, ISTIO_GATEWAYS)
+    virtualservices = _list_networking(cluster, VIRTUALSERVICES)
+    endpoints = dict(snap.endpoints)
+    for key in sorted(routes.destinations(virtualservices)):
+        if key not in endpoints:
+            endpoints[key] = cluster.get_or_none(ENDPOINTS, *key)
+    return replace(
+        snap, istio_gateways=istio_gateways, virtualservices=virtualservices, endpoints=endpoints
     )
 
 

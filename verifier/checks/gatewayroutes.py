@@ -165,6 +165,10 @@ class GatewayRoutes:
         return expect.gateway_routes
 
     def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        if snap.route_error:
+            return CheckResult.pending(
+                NAME, f"could not read the gateway routes: {snap.route_error}", unverifiable=True
+            )
         if snap.route_probes is None:
             return CheckResult.pending(NAME, "waiting for the data plane before probing")
         return check(snap.route_probes, expect)
