@@ -97,44 +97,55 @@ def destinations(virtualservices: Iterable[Obj]) -> set[tuple[str, str]]:
     return out
 
 
+def _matches(pattern: str, host: str) -> bool:
+    """Istio's host match: `*`, `*.suffix`, or the exact name (a `namespace/` prefix dropped)."""
+    pattern = pattern.split("/", 1)[-1].lower()
+    if pattern == "*":
+        return True
+    if pattern.startswith("*."):
+        return host.lower().endswith(pattern[1:])
+    return pattern == host.lower()
+
+
+def _serves(gateway: Obj, host: str) -> bool:
+    servers = (gateway.get("spec") or {}).get("servers") or ()
+    return any(_matches(str(h), host) for s in servers for h in s.get("hosts") or ())
+
+
 def bound_routes(
     planned: Mapping[str, Sequence[Mapping[str, str]]],
     istio_gateways: Sequence[Obj],
     virtualservices: Sequence[Obj],
 ) -> list[Route]:
-    """The routes through each planned gateway, given its pods' label sets by `namespace/name`."""
+    """The routes through each planned gateway, given its pods' label sets by `namespace/name`.
+
+    A VirtualService host that no server of its bound Gateway lists is not routed (Istio skips
+    it), so it is not probed."""
     routes: list[Route] = []
     for gateway, pod_labels in sorted(planned.items()):
         binding = sorted(
-            _key(g)
-            for g in istio_gateways
-            if (sel := (g.get("spec") or {}).get("selector") or {})
-            and any(all(labels.get(k) == v for k, v in sel.items()) for labels in pod_labels)
+            ((_key(g), g) for g in istio_gateways if _selects(g, pod_labels)),
+            key=lambda kg: kg[0],
         )
         for vs in sorted(virtualservices, key=_key):
             ns = str((vs.get("metadata") or {}).get("namespace", "default"))
-            refs = {
-                g if "/" in g else f"{ns}/{g}" for g in (vs.get("spec") or {}).get("gateways") or ()
-            }
-            via = next((b for b in binding if b in refs), None)
+            spec = vs.get("spec") or {}
+            refs = {g if "/" in g else f"{ns}/{g}" for g in spec.get("gateways") or ()}
             first = _first_route(vs)
-            if via is None or first is None:
+            svc = service_of(first[1], first[2]) if first else None
+            if first is None or svc is None:
                 continue
-            path, host, where, port = first
-            svc = service_of(host, where)
-            if svc is None:
-                continue
-            for pattern in (vs.get("spec") or {}).get("hosts") or ():
-                routes.append(
-                    Route(
-                        gateway,
-                        via,
-                        _key(vs),
-                        _probe_host(str(pattern)),
-                        path,
-                        svc[0],
-                        svc[1],
-                        port,
-                    )
-                )
+            for pattern in spec.get("hosts") or ():
+                host = _probe_host(str(pattern))
+                via = next((k for k, g in binding if k in refs and _serves(g, host)), None)
+                if via is not None:
+                    r = Route(gateway, via, _key(vs), host, first[0], svc[0], svc[1], first[3])
+                    routes.append(r)
     return routes
+
+
+def _selects(gateway: Obj, pod_labels: Sequence[Mapping[str, str]]) -> bool:
+    selector = (gateway.get("spec") or {}).get("selector") or {}
+    return bool(selector) and any(
+        all(labels.get(k) == v for k, v in selector.items()) for labels in pod_labels
+    )
