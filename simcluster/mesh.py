@@ -9,6 +9,9 @@ mesh would answer, from the sidecars on both pods and their control planes:
   ``x-forwarded-client-cert`` naming the caller's SPIFFE identity;
 - roots differ (``split-trust``): 503 ``upstream connect error ... TLS error``;
 - no ready endpoint: 503 ``no healthy upstream`` through a sidecar, curl exit 7 without one;
+- a request that reaches a gateway pod is routed by the Gateways and VirtualServices bound to it
+  (``meshroutes``; no route: 404) and sent on from the gateway's proxy as a second hop, which
+  fails like sidecar-to-sidecar traffic (503, TLS error) when the gateway's root differs;
 - the caller's control plane is gone (its istiod Deployment deleted): the sidecar has no valid
   config or certificate, modelled as the connection being reset, curl exit 56 ``Recv failure``;
   the callee's control plane gone: the caller's Envoy answers 503 ``upstream connect error ...
@@ -32,7 +35,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from simcluster import curl, echoserver
+from simcluster import curl, echoserver, meshroutes
 from simcluster.faults import Faults
 
 __all__ = [
@@ -263,27 +266,16 @@ class Mesh:
         callee = self._peer(callee_pod, bypass=False)
         headers = [(n, v) for n, v in req.request_headers(target)]
         request_id = self._request_id()
+        if _is_gateway(callee_pod):
+            return self._via_gateway(caller, callee, req, target, headers, request_id, service_ip)
 
         if caller.sidecar is not None:
             headers += _envoy_request_headers(request_id, target)
             if callee.sidecar is not None:
                 if callee.cp is None:
-                    return _envoy_reply(
-                        503,
-                        "Service Unavailable",
-                        "upstream connect error or disconnect/reset before headers. "
-                        "reset reason: connection termination",
-                        service_ip,
-                    )
+                    return _envoy_reply(503, "Service Unavailable", _TERMINATION, service_ip)
                 if caller.cp is not None and caller.cp.root_ca != callee.cp.root_ca:
-                    return _envoy_reply(
-                        503,
-                        "Service Unavailable",
-                        "upstream connect error or disconnect/reset before headers. "
-                        "reset reason: connection failure, transport failure reason: "
-                        "TLS error: 268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED",
-                        service_ip,
-                    )
+                    return _envoy_reply(503, "Service Unavailable", _TLS_ERROR, service_ip)
                 headers.append(("x-forwarded-client-cert", _xfcc(caller, callee)))
             else:
                 headers += _peer_metadata_headers(caller)
@@ -321,16 +313,6 @@ class Mesh:
             else:
                 response_headers = [("Date", _DATE), *echoserver.RESPONSE_HEADERS]
 
-        labels = (callee_pod.get("metadata") or {}).get("labels") or {}
-        if "gateway-type" in labels:  # an Istio gateway without routes for this host
-            return curl.Response(
-                404,
-                "Not Found",
-                [("date", _DATE), ("server", "istio-envoy"), ("content-length", "0")],
-                b"",
-                service_ip,
-                target.port,
-            )
         text = echoserver.body(
             hostname=callee.name,
             client_address="127.0.0.1" if callee.sidecar is not None else caller.ip,
@@ -341,6 +323,77 @@ class Mesh:
             headers=headers,
             request_body=req.data,
         )
+        return curl.Response(200, "OK", response_headers, text.encode(), service_ip, target.port)
+
+    def _via_gateway(
+        self,
+        caller: _Peer,
+        gateway: _Peer,
+        req: curl.CurlRequest,
+        target: curl.Target,
+        headers: list[tuple[str, str]],
+        request_id: str,
+        service_ip: str,
+    ) -> curl.Outcome:
+        """A request that reached a gateway pod: plain HTTP in (a gateway pod carries no
+        ``security.istio.io/tlsMode`` label, so callers' sidecars send it plaintext), routed by
+        the Gateways and VirtualServices bound to it (``meshroutes``), then a second hop from the
+        gateway's proxy to the destination: mTLS when the destination has a sidecar, failing
+        with the same TLS error as sidecar-to-sidecar traffic when their roots differ."""
+        if gateway.sidecar is not None and gateway.cp is None:  # the gateway's istiod is gone
+            if caller.sidecar is not None:
+                return _envoy_reply(503, "Service Unavailable", _TERMINATION, service_ip)
+            return curl.Failure(
+                56, "Recv failure: Connection reset by peer", service_ip, target.port
+            )
+        host = next(v for n, v in headers if n.lower() == "host")
+        route = meshroutes.find_route(self._store, gateway.pod, host, target.path)
+        if route is None:  # no route for this host: Envoy's 404
+            return curl.Response(
+                404,
+                "Not Found",
+                [("date", _DATE), ("server", "istio-envoy"), ("content-length", "0")],
+                b"",
+                service_ip,
+                target.port,
+            )
+        found = self._resolve(route.host, route.namespace)
+        ports = list(((found or {}).get("spec") or {}).get("ports") or [])
+        port = next((p for p in ports if p.get("port") == route.port), None)
+        if port is None and route.port is None and len(ports) == 1:
+            port = ports[0]
+        upstream = self._pick_endpoint(found, port) if found and port else None
+        if upstream is None:
+            return _envoy_reply(503, "Service Unavailable", "no healthy upstream", service_ip)
+        dest_pod, server_port = upstream
+        dest = self._peer(dest_pod, bypass=False)
+        hop = headers + _envoy_request_headers(request_id, target)
+        hop += [("x-envoy-external-address", caller.ip), ("x-forwarded-for", caller.ip)]
+        if dest.sidecar is not None:
+            if dest.cp is None:
+                return _envoy_reply(503, "Service Unavailable", _TERMINATION, service_ip)
+            if gateway.cp is not None and gateway.cp.root_ca != dest.cp.root_ca:
+                return _envoy_reply(503, "Service Unavailable", _TLS_ERROR, service_ip)
+            hop.append(("x-forwarded-client-cert", _xfcc(gateway, dest)))
+        elif gateway.sidecar is not None:
+            hop += _peer_metadata_headers(gateway)
+        text = echoserver.body(
+            hostname=dest.name,
+            client_address="127.0.0.1" if dest.sidecar is not None else gateway.ip,
+            method=req.effective_method,
+            path=target.path,
+            host_header=host,
+            server_port=server_port,
+            headers=hop,
+            request_body=req.data,
+        )
+        response_headers = [
+            ("content-type", "text/plain"),
+            ("date", _DATE),
+            ("server", "istio-envoy"),
+            ("x-envoy-upstream-service-time", "1"),
+            ("transfer-encoding", "chunked"),
+        ]
         return curl.Response(200, "OK", response_headers, text.encode(), service_ip, target.port)
 
     def _direct(
@@ -485,6 +538,24 @@ class Mesh:
 
 
 _DATE = "Thu, 26 Nov 2026 07:00:00 GMT"
+_TLS_ERROR = (
+    "upstream connect error or disconnect/reset before headers. reset reason: connection "
+    "failure, transport failure reason: TLS error: 268435581:SSL routines:"
+    "OPENSSL_internal:CERTIFICATE_VERIFY_FAILED"
+)
+_TERMINATION = (
+    "upstream connect error or disconnect/reset before headers. reset reason: connection "
+    "termination"
+)
+
+
+def _is_gateway(pod: Obj) -> bool:
+    """A Banzai operator's gateway pod (``gateway-type``), or one injected with the upstream
+    ``gateway`` template (the Helm ``gateway`` chart)."""
+    meta = pod.get("metadata") or {}
+    return "gateway-type" in (meta.get("labels") or {}) or (
+        (meta.get("annotations") or {}).get("inject.istio.io/templates") == "gateway"
+    )
 
 
 def _is_ip(host: str) -> bool:

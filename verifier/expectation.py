@@ -88,6 +88,12 @@ class Expectation:
         return f"{self.index}/{self.plan.total} {self.plan.stage(self.index).name}"
 
     @property
+    def gateway_routes(self) -> bool:
+        """Whether the routes through the planned gateways are probed: from the gateways stage
+        on, when a gateway on the new control plane fronts apps that may still be on the old."""
+        return any(cp == self.plan.target for _, cp in self.gateways)
+
+    @property
     def kind(self) -> str:
         return "plan" if self.index == 0 else self.plan.stage(self.index).kind
 

@@ -16,12 +16,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from core.errors import InputError
+from core.errors import ClusterUnreachable, InputError
 from core.plan import Plan
 from verifier import rbac
-from verifier.checks import Phase, checks_for, connectivity, dataplane, gateways, gitops
+from verifier.checks import (
+    Phase,
+    checks_for,
+    connectivity,
+    dataplane,
+    gatewayroutes,
+    gateways,
+    gitops,
+)
 from verifier.cluster import Cluster
-from verifier.errors import NotFound
+from verifier.errors import AccessDenied, NotFound
 from verifier.expectation import Baseline, Expectation, expect_stage, replaced_objects
 from verifier.gitrepo import Checkout
 from verifier.probe import ProbeSettings, run_probes
@@ -29,7 +37,7 @@ from verifier.resources import APPLICATIONS, HELMRELEASES, KUSTOMIZATIONS
 from verifier.result import CheckResult, Status
 from verifier.review import Review, resolve_base, review
 from verifier.runner import Evaluation, Polling, Verdict, poll
-from verifier.snapshot import GitOpsRef, Snapshot, collect
+from verifier.snapshot import GitOpsRef, Snapshot, collect, with_routes
 
 # Labels kustomize-controller puts on everything a Kustomization applied.
 FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
@@ -237,9 +245,27 @@ class _Session:
         if any(r.name == dataplane.NAME and r.status is Status.PASSED for r in results):
             planned = connectivity.plan_probes(snap, expect, self.request.probes.max_time)
             snap = replace(snap, probes=run_probes(self.cluster, planned, self.request.probes))
+            if expect.gateway_routes:
+                snap = self._route_probes(snap, expect)
         elif not expect.probes:
             return results  # nothing to probe, and nothing to say about it yet
         return results + [c.evaluate(snap, expect) for c in probing]
+
+    def _route_probes(self, snap: Snapshot, expect: Expectation) -> Snapshot:
+        """Probe through the planned gateways; with no route to probe, say so once."""
+        try:
+            snap = with_routes(self.cluster, snap)
+        except AccessDenied:
+            raise  # waiting will not grant a permission
+        except ClusterUnreachable as err:  # never an empty list: the check stays unverifiable
+            return replace(snap, route_error=str(err))
+        max_time = self.request.probes.max_time
+        planned = gatewayroutes.plan_route_probes(snap, expect, max_time)
+        if not planned:
+            note = gatewayroutes.no_routes_note(expect)
+            if note not in self.notes:
+                self.notes.append(note)
+        return replace(snap, route_probes=run_probes(self.cluster, planned, self.request.probes))
 
     def _refs(self) -> list[GitOpsRef]:
         plan = self.plan

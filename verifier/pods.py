@@ -22,6 +22,7 @@ from typing import Any
 from core.versions import image_version
 
 __all__ = [
+    "NEVER_HEALS",
     "PROXY",
     "Injection",
     "Owner",
@@ -42,6 +43,7 @@ __all__ = [
 PROXY = "istio-proxy"
 # Container states that will not heal by waiting (a new commit or a human is needed).
 _NEVER_HEALS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+NEVER_HEALS = _NEVER_HEALS
 
 Pod = Mapping[str, Any]
 

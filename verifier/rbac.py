@@ -19,6 +19,7 @@ from verifier.resources import (
     DEPLOYMENTS,
     ENDPOINTS,
     HELMRELEASES,
+    ISTIO_GATEWAYS,
     ISTIOS,
     KUSTOMIZATIONS,
     MESHGATEWAYS,
@@ -27,6 +28,7 @@ from verifier.resources import (
     PODS,
     SERVICES,
     VALIDATING_WEBHOOKS,
+    VIRTUALSERVICES,
     Resource,
 )
 
@@ -58,6 +60,9 @@ def required(engine: str, probes: bool, flavour: str = "banzai") -> list[Permiss
         ("get", ENDPOINTS, ""),
         ("get", DEPLOYMENTS, ""),
         ("list", DEPLOYMENTS, ""),
+        # the routes through the ingress gateways, probed from the gateways stage on
+        ("list", ISTIO_GATEWAYS, ""),
+        ("list", VIRTUALSERVICES, ""),
     ]
     if flavour == "helm":  # webhook configurations, and istiod's and the gateways' Services
         needed += [

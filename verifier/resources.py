@@ -19,6 +19,8 @@ __all__ = [
     "ENDPOINTS",
     "HELMRELEASES",
     "ISTIOS",
+    "ISTIO_GATEWAYS",
+    "ISTIO_NETWORKING_VERSIONS",
     "KUSTOMIZATIONS",
     "MESHGATEWAYS",
     "MUTATING_WEBHOOKS",
@@ -27,6 +29,7 @@ __all__ = [
     "SERVICES",
     "STATEFULSETS",
     "VALIDATING_WEBHOOKS",
+    "VIRTUALSERVICES",
     "Read",
     "Resource",
 ]
@@ -66,6 +69,11 @@ VALIDATING_WEBHOOKS = Resource(
 )
 ISTIOS = Resource("istio.banzaicloud.io", "v1beta1", "istios")
 MESHGATEWAYS = Resource("istio.banzaicloud.io", "v1beta1", "meshgateways")
+# Istio's networking config. Istio 1.6/1.7 serve v1alpha3 and v1beta1, 1.22+ also v1: a read tries
+# them newest first (`ISTIO_NETWORKING_VERSIONS`); RBAC is per group and resource, not version.
+VIRTUALSERVICES = Resource("networking.istio.io", "v1", "virtualservices")
+ISTIO_GATEWAYS = Resource("networking.istio.io", "v1", "gateways")
+ISTIO_NETWORKING_VERSIONS = ("v1", "v1beta1", "v1alpha3")
 APPLICATIONS = Resource("argoproj.io", "v1alpha1", "applications")
 KUSTOMIZATIONS = Resource("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 HELMRELEASES = Resource("helm.toolkit.fluxcd.io", "v2", "helmreleases")

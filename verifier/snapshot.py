@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from verifier.expectation import Expectation
@@ -20,21 +20,26 @@ from verifier.helmview import read as read_helm
 
 if TYPE_CHECKING:  # the connectivity check judges these; it imports this module at run time
     from verifier.checks.connectivity import ProbeResult
+from verifier import routes
+from verifier.errors import NotFound
 from verifier.resources import (
     APPLICATIONS,
     DEPLOYMENTS,
     ENDPOINTS,
     HELMRELEASES,
+    ISTIO_GATEWAYS,
+    ISTIO_NETWORKING_VERSIONS,
     ISTIOS,
     KUSTOMIZATIONS,
     MESHGATEWAYS,
     NAMESPACES,
     PODS,
     SERVICES,
+    VIRTUALSERVICES,
     Resource,
 )
 
-__all__ = ["ClusterReader", "GitOpsRef", "Snapshot", "collect"]
+__all__ = ["ClusterReader", "GitOpsRef", "Snapshot", "collect", "with_routes"]
 
 Obj = Mapping[str, Any]
 Key = tuple[str, str]
@@ -92,6 +97,11 @@ class Snapshot:
     gitops: Mapping[GitOpsRef, Obj | None] = field(default_factory=dict)
     probes: Sequence[ProbeResult] | None = None  # None: not probed (the data plane is not ready)
     helm: HelmView | None = None  # the Helm flavour's webhooks and Services (None for Banzai)
+    # Istio Gateways and VirtualServices, read once the gateways moved (None: not read).
+    istio_gateways: Sequence[Obj] | None = None
+    virtualservices: Sequence[Obj] | None = None
+    route_probes: Sequence[ProbeResult] | None = None  # through the gateways; None: not probed
+    route_error: str = ""  # the routes could not be read (the cluster did not answer)
     _by_ns: dict[str, list[Obj]] = field(default_factory=dict, compare=False, repr=False)
 
     def pods_in(self, namespace: str) -> list[Obj]:
@@ -163,6 +173,32 @@ def collect(
         endpoints=endpoints,
         helm=None if banzai else read_helm(cluster, plan),
     )
+
+
+def with_routes(cluster: ClusterReader, snap: Snapshot) -> Snapshot:
+    """The snapshot plus the Istio Gateways and VirtualServices and the Endpoints of every
+    Service they route to: read by the gate only when it probes through the gateways, so an
+    evaluation that does not probe makes no more requests."""
+    istio_gateways = _list_networking(cluster, ISTIO_GATEWAYS)
+    virtualservices = _list_networking(cluster, VIRTUALSERVICES)
+    endpoints = dict(snap.endpoints)
+    for key in sorted(routes.destinations(virtualservices)):
+        if key not in endpoints:
+            endpoints[key] = cluster.get_or_none(ENDPOINTS, *key)
+    return replace(
+        snap, istio_gateways=istio_gateways, virtualservices=virtualservices, endpoints=endpoints
+    )
+
+
+def _list_networking(cluster: ClusterReader, resource: Resource) -> Sequence[Obj]:
+    """The whole list at the newest version Istio serves; no version served at all means Istio's
+    networking API is not installed, so there is none (a fact, not a failure to look)."""
+    for version in ISTIO_NETWORKING_VERSIONS:
+        try:
+            return cluster.list(Resource(resource.group, version, resource.plural))
+        except NotFound:
+            continue
+    return []
 
 
 def _key(obj: Obj) -> Key:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CRASH_LOOP",
+    "CRASH_MESSAGE",
     "HOST_IP",
     "NEVER_READY",
     "NODE_NAME",
@@ -51,6 +52,9 @@ CRASH_LOOP = "simcluster.istio-canary.dev/crash-loop"
 # A pod annotated so never passes readiness (the Sail fault revision-stuck sets it on istiod).
 NEVER_READY = "simcluster.istio-canary.dev/never-ready"
 """Pod annotation: the containers (comma-separated names) that exit 1 at every start."""
+CRASH_MESSAGE = "simcluster.istio-canary.dev/crash-message"
+"""Pod annotation: what a crash-looping container prints as it exits, reported as its
+`lastState.terminated.message` (as a real kubelet does under `FallbackToLogsOnError`)."""
 
 
 def pod_ready(pod: Obj) -> bool:
@@ -321,6 +325,7 @@ def _crash_looping(pod: Obj) -> set[str]:
 def _crash_loop_state(pod: Obj, name: str, container_id: str, now: str) -> Obj:
     """A container that exited 1 and is being restarted with back-off (its second failure)."""
     meta = pod["metadata"]
+    said = str((meta.get("annotations") or {}).get(CRASH_MESSAGE, ""))
     return {
         "ready": False,
         "started": False,
@@ -332,6 +337,7 @@ def _crash_loop_state(pod: Obj, name: str, container_id: str, now: str) -> Obj:
                 "startedAt": now,
                 "finishedAt": now,
                 "containerID": container_id,
+                **({"message": said} if said else {}),
             }
         },
         "state": {

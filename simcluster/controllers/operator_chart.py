@@ -5,7 +5,8 @@ and `istioVersion`; facts in `core/operatorchart.py`). The manager parses its fl
 `flag` package, which exits on a flag it does not know, so a pair like chart 0.0.88 (default
 istioVersion "1.10") with operator 0.7.14 crash-loops: the rendered pod template names the
 manager in the kubelet's crash-loop annotation, and the pod waits in CrashLoopBackOff as on a
-real cluster.
+real cluster, its last termination message the line Go's flag package prints
+(`flag provided but not defined: -webhook-service-address`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.operatorchart import chart_flags, istio_version_of, unknown_flags
-from simcluster.controllers.kubelet import CRASH_LOOP
+from simcluster.controllers.kubelet import CRASH_LOOP, CRASH_MESSAGE
 
 __all__ = ["UNKNOWN_FLAGS", "manager_flags", "mark_crash"]
 
@@ -45,3 +46,7 @@ def mark_crash(template: Obj, args: list[str], operator_tag: str) -> None:
         annotations = template["metadata"].setdefault("annotations", {})
         annotations[CRASH_LOOP] = "manager"
         annotations[UNKNOWN_FLAGS] = ",".join(bad)
+        # Go's flag package stops at the first flag it does not know, names it with one dash,
+        # and the manager exits: that line is the container's last termination message.
+        first = next(a for a in args if a in bad)
+        annotations[CRASH_MESSAGE] = f"flag provided but not defined: -{first.lstrip('-')}"

@@ -83,6 +83,12 @@ def test_simcluster_crash_loops_a_pair_that_crash_loops_for_real() -> None:
             for cs in pod["status"]["containerStatuses"]
         }
         assert waiting["manager"] == "CrashLoopBackOff" and not pod_ready(pod)
+        (manager_status,) = [
+            cs for cs in pod["status"]["containerStatuses"] if cs["name"] == "manager"
+        ]
+        assert manager_status["lastState"]["terminated"]["message"] == (
+            "flag provided but not defined: -webhook-service-address"
+        )
         (good,) = sim.pods("istio-system", "app.kubernetes.io/instance=istio-operator-good")
         assert pod_ready(good)
         app = sim.store.get("Application", "argocd", "istio-operator-bad")

@@ -19,6 +19,7 @@ from verifier.checks import (
     connectivity,
     controlplane,
     dataplane,
+    gatewayroutes,
     gateways,
     gitops,
     namespaces,
@@ -61,17 +62,22 @@ def test_which_stages_a_check_judges_is_the_checks_own_answer() -> None:
         return {c.name for c in checks_for(expect)}
 
     every = {controlplane.NAME, dataplane.NAME, namespaces.NAME, gateways.NAME, connectivity.NAME}
-    assert judged(expect_stage(B.plan(), 2)) == every
+    # probes through the gateway from the gateways stage (2) on, not before
+    assert judged(expect_stage(B.plan(), 1)) == every
+    assert judged(expect_stage(B.plan(), 2)) == every | {gatewayroutes.NAME}
     gate = expect_stage(B.plan(), 4, with_next_preconditions=True)  # the cleanup PR's gate
-    assert judged(gate) == every | {cleanup.NAME}
+    assert judged(gate) == every | {cleanup.NAME, gatewayroutes.NAME}
     synced = replace(gate, sync=gitops.SyncTarget(SHA2, "stage 4"))
-    assert judged(synced) == every | {cleanup.NAME, gitops.NAME}
-    assert [c.name for c in checks_for(gate, Phase.PROBES)] == [connectivity.NAME]
+    assert judged(synced) == every | {cleanup.NAME, gitops.NAME, gatewayroutes.NAME}
+    assert [c.name for c in checks_for(gate, Phase.PROBES)] == [
+        connectivity.NAME,
+        gatewayroutes.NAME,
+    ]
 
 
 def test_connectivity_waits_until_the_gate_has_probed() -> None:
     expect = expect_stage(B.plan(), 3)
-    (conn,) = checks_for(expect, Phase.PROBES)
+    (conn,) = [c for c in checks_for(expect, Phase.PROBES) if c.name == connectivity.NAME]
     waiting = conn.evaluate(B.healthy(3), expect)
     assert waiting.status is Status.PENDING
     assert waiting.message == "waiting for the data plane before probing"
@@ -619,3 +625,14 @@ def test_an_application_out_of_sync_or_a_kustomization_not_ready_at_its_commit_i
     }
     r = gitops.check(B.healthy(2, gitops={ks_ref: ks}), target)
     assert r.status is Status.PENDING and f"last attempted main@sha1:{SHA1}" in r.message
+
+
+def test_gateway_routes_wait_for_probes_say_not_probed_and_never_read_an_error_as_empty() -> None:
+    expect = expect_stage(B.plan(), 2)
+    (routes,) = [c for c in checks_for(expect, Phase.PROBES) if c.name == gatewayroutes.NAME]
+    assert routes.evaluate(B.healthy(2), expect).status is Status.PENDING
+    none = routes.evaluate(replace(B.healthy(2), route_probes=[]), expect)
+    assert none.status is Status.PASSED
+    assert none.message.startswith("not probed: no VirtualService is bound to the planned ")
+    unread = routes.evaluate(replace(B.healthy(2), route_probes=[], route_error="reset"), expect)
+    assert unread.status is Status.PENDING and unread.unverifiable

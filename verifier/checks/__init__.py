@@ -13,6 +13,7 @@ from verifier.checks.connectivity import Connectivity
 from verifier.checks.controlplane import ControlPlanes
 from verifier.checks.dataplane import DataPlane
 from verifier.checks.flavoured import only
+from verifier.checks.gatewayroutes import GatewayRoutes
 from verifier.checks.gateways import Gateways
 from verifier.checks.gitops import GitOpsSync
 from verifier.checks.helm_cleanup import HelmCleanupSafety
@@ -44,6 +45,7 @@ REGISTRY: tuple[Check, ...] = (
     only("banzai", CleanupSafety()),
     only("helm", HelmCleanupSafety()),
     Connectivity(),
+    GatewayRoutes(),
 )
 
 

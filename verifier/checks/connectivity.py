@@ -44,6 +44,10 @@ class Probe:
     argv: tuple[str, ...] = ()
     problem: str = ""
     endpoints: tuple[str, ...] = ()  # the ready endpoint pods behind the target; each must answer
+    # Whose SPIFFE identity the XFCC must name, (namespace, service account); None: the caller's.
+    # A probe through a gateway expects the gateway's: its proxy makes the hop to the target.
+    identity: tuple[str, str] | None = None
+    route: str = ""  # a probe through a gateway: the route it takes (see verifier.routes)
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,8 @@ class ProbeResult:
         return {
             "source": f"{c.source_namespace} ({c.source_selector})",
             "target": f"{c.target_service}.{c.target_namespace}:{c.port}",
-            "url": c.url,
+            "url": self.probe.argv[-1] if self.probe.route and self.probe.argv else c.url,
+            **({"route": self.probe.route} if self.probe.route else {}),
             "pod": f"{self.probe.namespace}/{self.probe.pod}" if self.probe.pod else "",
             "container": self.probe.container,
             "status": self.status.value,
@@ -204,7 +209,11 @@ def judge(
         err = (result.stderr.strip().splitlines() or [""])[-1]
         return verdict(Status.PENDING, f"curl exit {code}: {err}".strip())
     if out.http_code != "200":
-        return verdict(Status.PENDING, f"HTTP {out.http_code or '(no code)'}, expected 200")
+        said = ""
+        if probe.route and out.body.strip() and echo.hostname(out.body) == "":
+            # a gateway's own answer (Envoy's reason) tells which hop failed and why
+            said = ": " + out.body.strip().splitlines()[0][:300]
+        return verdict(Status.PENDING, f"HTTP {out.http_code or '(no code)'}, expected 200{said}")
     headers = echo.parse_headers(out.body)
     if headers is None:
         return verdict(Status.PASSED, "HTTP 200 (target echoes no headers: no mTLS evidence)")
@@ -213,10 +222,11 @@ def judge(
         return verdict(
             Status.PENDING, "HTTP 200 but no x-forwarded-client-cert: not mTLS", mtls=False
         )
-    want = echo.spiffe_id(probe.namespace, probe.service_account)
+    ns, account = probe.identity or (probe.namespace, probe.service_account)
+    want = echo.spiffe_id(ns, account)
     uris = echo.caller_uris(xfcc)
     if not any(want.match(u) for u in uris):
-        expected = f".../ns/{probe.namespace}/sa/{probe.service_account}"
+        expected = f".../ns/{ns}/sa/{account}"
         return verdict(
             Status.PENDING,
             f"XFCC names {', '.join(uris) or 'no URI'}, expected {expected}",

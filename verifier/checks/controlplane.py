@@ -41,6 +41,7 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
     pending: list[str] = []
     failed: list[str] = []
     operators = running_operators(snap)
+    failed.extend(crashing_operators(snap))
     for cp in expect.present:
         cr = snap.istios.get((cp.namespace, cp.name))
         dep = snap.deployments.get((cp.namespace, cp.istiod))
@@ -109,6 +110,34 @@ def running_operators(snap: Snapshot) -> dict[str, str]:
             )
             if repo.rsplit("/", 1)[-1] == "istio-operator":
                 found[(pod.get("metadata") or {}).get("name", "?")] = P.image_version(image)
+    return found
+
+
+def _is_operator_image(image: str) -> bool:
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.split(":", 1)[0] == "istio-operator"
+
+
+def crashing_operators(snap: Snapshot) -> list[str]:
+    """Operator pods that will not start, each with its waiting reason and, where the runtime
+    kept it, the container's last termination message (a manager given a flag it does not know
+    exits saying `flag provided but not defined: -webhook-service-address`)."""
+    found: list[str] = []
+    for pod in snap.pods:
+        spec = pod.get("spec") or {}
+        if P.is_ready(pod) or not any(
+            _is_operator_image(str(c.get("image", ""))) for c in spec.get("containers") or ()
+        ):
+            continue
+        meta = P.meta(pod)
+        name = f"{meta.get('namespace', '')}/{meta.get('name', '?')}"
+        for cs in (pod.get("status") or {}).get("containerStatuses") or ():
+            reason = ((cs.get("state") or {}).get("waiting") or {}).get("reason", "")
+            if reason not in P.NEVER_HEALS:
+                continue
+            last = ((cs.get("lastState") or {}).get("terminated") or {}).get("message", "")
+            said = f", last exit: {str(last).strip()}" if str(last).strip() else ""
+            found.append(f"operator pod {name} container {cs.get('name', '?')}: {reason}{said}")
     return found
 
 
