@@ -338,9 +338,17 @@ class ControlPlane:
                     **os.environ,
                     "HOME": str(self.workdir),
                     "REALCP_EXIT_WITH_PARENT": str(os.getpid()),
+                    **self._path_env(),
                 },
             )
         self._procs.append(_Proc(name, popen, log))
+
+    def _path_env(self) -> dict[str, str]:
+        """``exec_path`` first on the components' own PATH: kwok looks an exec'd command up on
+        its own PATH (Go's exec.Command), not on the PATH of the exec configuration's env."""
+        if not self.exec_path:
+            return {}
+        return {"PATH": os.pathsep.join([*map(str, self.exec_path), os.environ.get("PATH", "")])}
 
     def _check_alive(self) -> None:
         for proc in self._procs:
