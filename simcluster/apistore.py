@@ -15,7 +15,8 @@ over the Kubernetes REST API, so the same code runs as controllers of a real con
   previous version of the object as ``old`` (kept per watch); events are handed to subscribers
   on the asyncio loop given to ``start``, as the in-process store hands them out on its loop;
 - ``rewrite`` lets the caller change an object on its way to the server (the injector webhook
-  configuration, which must point at our HTTPS webhook instead of an istiod Service).
+  configuration, which must point at our HTTPS webhook instead of an istiod Service), and
+  ``view`` undo it on the way back, so the controllers read what they wrote.
 
 Not offered: ``add_mutator`` (admission is the API server's: a real webhook), ``page``,
 ``compact``, ``rbac`` (the API server's RBAC), dry runs.
@@ -60,12 +61,14 @@ class ApiStore:
         client_key: Path,
         *,
         rewrite: Rewrite | None = None,
+        view: Rewrite | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         ctx = ssl.create_default_context(cafile=str(ca))
         ctx.load_cert_chain(str(client_cert), str(client_key))
         self._http = urllib3.PoolManager(num_pools=4, maxsize=16, ssl_context=ctx)
         self.rewrite = rewrite
+        self.view = view
         self._subscribers: list[Subscriber] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = threading.Event()
@@ -117,12 +120,12 @@ class ApiStore:
         """A request for a kind simcluster does not know (kwok's ``Exec``); StoreError on failure."""
         return self._call(method, path, body)
 
-    @staticmethod
-    def _stamp(kind: Kind, obj: Obj) -> Obj:
-        """List items come without apiVersion/kind on a real server; the controllers read them."""
+    def _stamp(self, kind: Kind, obj: Obj) -> Obj:
+        """List items come without apiVersion/kind on a real server; the controllers read them.
+        Then ``view`` undoes what ``rewrite`` did, so readers see what the writer wrote."""
         obj["apiVersion"] = kind.api_version
         obj["kind"] = kind.kind
-        return obj
+        return self.view(obj) if self.view is not None else obj
 
     # -- the Store calls -------------------------------------------------------------------------
 
@@ -151,7 +154,12 @@ class ApiStore:
             query["labelSelector"] = label_selector
         if field_selector:
             query["fieldSelector"] = field_selector
-        body = self._call("GET", self._path(k, namespace), query=query)
+        try:
+            body = self._call("GET", self._path(k, namespace), query=query)
+        except StoreError as err:
+            if err.code == 404:  # a kind this server does not serve (no CRD): there are none
+                return [], ""
+            raise
         items = [self._stamp(k, item) for item in body.get("items") or []]
         return items, str((body.get("metadata") or {}).get("resourceVersion") or "")
 
@@ -169,7 +177,15 @@ class ApiStore:
         k = kind_by_name(str(obj.get("kind", "")))
         obj = self._outgoing(k, obj)
         meta = obj["metadata"]
-        path = self._path(k, meta.get("namespace"), meta["name"], "status" if status_only else "")
+        path = self._path(k, meta.get("namespace"), meta["name"])
+        if status_only:
+            try:
+                return self._stamp(k, self._call("PUT", path + "/status", obj))
+            except StoreError as err:
+                # no status subresource (Argo CD's Application CRD has none): status is part of
+                # the object, written by a main update, as Argo CD itself writes it
+                if err.code != 404 or self.get(k.kind, meta.get("namespace"), meta["name"]) is None:
+                    raise
         return self._stamp(k, self._call("PUT", path, obj))
 
     def delete(
