@@ -84,11 +84,16 @@ def gateway_uid(pipeline: Pipeline) -> str:
     )
 
 
-def gateway_gone(pipeline: Pipeline) -> bool:
-    found = kubectl(
-        pipeline.kubeconfig, "get", "mgw", "-n", "istio-system", "-o", "name", check=False
-    )
-    return found.returncode == 0 and "istio-ingressgateway" not in found.stdout
+def gateway_state(pipeline: Pipeline) -> str:
+    """The gateway's MeshGateway and Service uids ("" for one that is absent)."""
+    out = []
+    for kind in ("mgw", "service"):
+        found = kubectl(
+            pipeline.kubeconfig, "get", kind, "-n", "istio-system", "istio-ingressgateway",
+            "-o", "jsonpath={.metadata.uid}", check=False,
+        )  # fmt: skip
+        out.append(found.stdout if found.returncode == 0 else "")
+    return " ".join(out)
 
 
 def to_cleanup(pipeline: Pipeline) -> Stage:
@@ -138,11 +143,15 @@ def test_merging_cleanup_with_the_gateway_still_owned_loses_it_to_the_real_gc(
     with seed(tmp_path) as pipeline:
         assert pipeline.verify("stage", "0").exit_code == 0
         stage = to_cleanup(pipeline)
+        before = gateway_state(pipeline)
         pipeline.merge()  # against the gate's advice
         pipeline.sync()
+        # The real GC deletes the MeshGateway with the old CR, and its Service with it; Argo CD
+        # (our sync) recreates the MeshGateway from git, so what comes back is new objects.
         wait_for(
-            lambda: gateway_gone(pipeline), what="the real GC to collect the gateway", timeout=90
-        )
+            lambda: set(gateway_state(pipeline).split()).isdisjoint(before.split()),
+            what="the gateway collected by the real GC", timeout=90,
+        )  # fmt: skip
         verdict = pipeline.verify("stage", str(stage.index), pacing=QUICK)
         assert verdict.exit_code == 1, verdict.output
         assert "istio-ingressgateway" in verdict.output, verdict.output
