@@ -240,3 +240,19 @@ def test_simcluster_serve_control_plane_real_runs_the_seed_until_sigterm(tmp_pat
     host, port = match.group(1).removeprefix("https://").rsplit(":", 1)
     with pytest.raises(ConnectionRefusedError):  # the API server went with it
         socket.create_connection((host, int(port)), timeout=2).close()
+
+
+def test_no_sync_holds_a_merged_stage_back_on_the_real_control_plane(tmp_path: Path) -> None:
+    with seed(tmp_path) as pipeline:
+        sim = cast(RealSimCluster, pipeline.sim)
+        sim.set_fault("no-sync", True)
+        stage = pipeline.open_pr()
+        pipeline.merge()
+        pipeline.sync()
+        listed = pipeline.kubectl("get", "istio", "-n", "istio-system", "-o", "name")
+        assert listed.split() == ["istio.istio.banzaicloud.io/istio-sample"]
+        assert pipeline.verify("stage", str(stage.index), pacing=QUICK).exit_code == 1
+        sim.set_fault("no-sync", False)
+        pipeline.sync()
+        verdict = pipeline.verify("stage", str(stage.index))
+        assert verdict.exit_code == 0, verdict.output
