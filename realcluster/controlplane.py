@@ -102,6 +102,7 @@ class ControlPlane:
         exec_path: Sequence[Path] = (),
         pods_per_node: int = 250,
         crds: Sequence[dict[str, Any]] = (),
+        kwok_args: Sequence[str] = (),
     ) -> None:
         """``nodes`` are created as kwok fake nodes; ``binary`` defaults to ``find_binary()``;
         ``crds`` are installed before the controller-manager starts, as on a real cluster where
@@ -115,6 +116,8 @@ class ControlPlane:
         self.exec_dir = self.workdir / "exec"
         self.pods_per_node = pods_per_node  # the nodes' pod capacity: what the scheduler fills
         self.crds = list(crds)  # installed before the controller-manager starts
+        # e.g. --enable-crds=Exec: kwok then starts after ``crds`` (which must hold that CRD)
+        self.kwok_args = list(kwok_args)
         self.pki = self.workdir / "pki"
         self.kubeconfig = self.workdir / "admin.kubeconfig"
         self.url = ""
@@ -224,8 +227,7 @@ class ControlPlane:
             "--kube-api-qps=500",
             "--kube-api-burst=1000",
         )
-        self._spawn(
-            "kwok",
+        kwok = (
             f"--kubeconfig={kc}",
             f"--config={self._write_kwok_config()}",
             # kwok's kubelet-like server (exec, logs): nodes advertise this port, and the API
@@ -237,7 +239,10 @@ class ControlPlane:
             # The node address pods report as hostIP, and where the API server would reach
             # kwok's kubelet-like server.
             "--node-ip=127.0.0.1",
+            *self.kwok_args,
         )
+        if not self.kwok_args:
+            self._spawn("kwok", *kwok)
         self._wait("the API server's /readyz", deadline, self._readyz)
         if self.crds:
             # The garbage collector learns kinds from discovery at start and then only every
@@ -246,6 +251,8 @@ class ControlPlane:
                 self._create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
             self._wait("CRDs Established", deadline, self._crds_established)
             self._spawn("kube-controller-manager", *kcm)
+        if self.kwok_args:
+            self._spawn("kwok", *kwok)
         for name in self.node_names:
             self._create_node(name)
         self._wait("kwok nodes Ready", deadline, self._nodes_ready)
@@ -331,9 +338,17 @@ class ControlPlane:
                     **os.environ,
                     "HOME": str(self.workdir),
                     "REALCP_EXIT_WITH_PARENT": str(os.getpid()),
+                    **self._path_env(),
                 },
             )
         self._procs.append(_Proc(name, popen, log))
+
+    def _path_env(self) -> dict[str, str]:
+        """``exec_path`` first on the components' own PATH: kwok looks an exec'd command up on
+        its own PATH (Go's exec.Command), not on the PATH of the exec configuration's env."""
+        if not self.exec_path:
+            return {}
+        return {"PATH": os.pathsep.join([*map(str, self.exec_path), os.environ.get("PATH", "")])}
 
     def _check_alive(self) -> None:
         for proc in self._procs:

@@ -82,6 +82,15 @@ def main() -> None:
 @click.option(
     "--tls", is_flag=True, help="Serve https with a self-signed certificate (next to OUT)."
 )
+@click.option(
+    "--control-plane",
+    type=click.Choice(["sim", "real"]),
+    default="sim",
+    show_default=True,
+    help="sim: simcluster's own API server. real: realcluster's kube-apiserver, etcd, "
+    "controller-manager, scheduler and kwok (make realcluster), with the Istio behaviours as "
+    "its controllers (docs/realcluster.md).",
+)
 @handle_errors("simcluster")
 def serve_cmd(
     repo: Path | None,
@@ -91,6 +100,7 @@ def serve_cmd(
     sync_interval: float,
     faults: tuple[str, ...],
     tls: bool,
+    control_plane: str,
 ) -> None:
     """Serve the Kubernetes API on 127.0.0.1, sync REPO's branch head, run until SIGTERM."""
     import asyncio
@@ -103,6 +113,13 @@ def serve_cmd(
         raise InputError(f"{repo}: not a git repository (no .git)")
     if repo is not None:
         _require_branch(repo, branch)
+    if control_plane == "real":
+        if tls or port:
+            raise UsageError("--control-plane real serves the real API server: no --tls, --port")
+        from simcluster.realserver import serve_real
+
+        serve_real(repo, branch, kubeconfig_out, sync_interval, faults)
+        return
     server = SimServer(
         repo=repo,
         branch=branch,
