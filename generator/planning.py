@@ -64,6 +64,9 @@ class InitOptions:
     wave_size: int = 1
 
 
+GATEWAY_TEMPLATE = "inject.istio.io/templates"
+
+
 @dataclass(frozen=True)
 class _Endpoint:
     source: tuple[str, str] | None  # (selector, container)
@@ -99,17 +102,41 @@ def connectivity(
     return probes, baseline, {n: e.services for n, e in eps.items()}
 
 
+def _is_gateway(workload: Document) -> bool:
+    """A Deployment injected with Istio's gateway template: an Envoy, not an app. It neither
+    runs curl nor answers a plain request with 200 (it routes by Host), so it is probed through
+    its routes by the verifier, not as a connectivity source or target."""
+    notes = workload.get("spec", "template", "metadata", "annotations", default={})
+    return isinstance(notes, dict) and "gateway" in str(notes.get(GATEWAY_TEMPLATE, ""))
+
+
 def _endpoint(ns: Meshed) -> _Endpoint:
     source = None
+    gateway_labels = []
     for w in ns.workloads:
         labels = w.get("spec", "template", "metadata", "labels", default={})
+        if _is_gateway(w):
+            gateway_labels.append(labels if isinstance(labels, dict) else {})
+            continue
         containers = w.get("spec", "template", "spec", "containers", default=[])
-        if isinstance(labels, dict) and labels and containers and isinstance(containers[0], dict):
+        if (
+            source is None
+            and isinstance(labels, dict)
+            and labels
+            and containers
+            and isinstance(containers[0], dict)
+        ):
             selector = ",".join(f"{k}={v}" for k, v in labels.items())
             source = (selector, str(containers[0].get("name", "")))
-            break
     services = []
     for s in ns.services:
+        selector = s.get("spec", "selector", default={})
+        if (
+            isinstance(selector, dict)
+            and selector
+            and any(selector.items() <= labels.items() for labels in gateway_labels)
+        ):
+            continue  # the gateway's own Service
         ports = s.get("spec", "ports", default=[])
         if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("port"), int):
             services.append(ServiceRef(s.name, ports[0]["port"]))

@@ -11,6 +11,7 @@ to change, what it cannot upgrade safely.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,7 +208,7 @@ def _discover(index: RepoIndex) -> HelmFound:
     namespaces, skipped = _meshed(ns_docs, old, serves_default)
     if skipped:
         warnings.append(skipped)
-    _attach_workloads(index, namespaces, {id(d) for d in gw_docs})
+    _attach_workloads(index, namespaces, gw_docs)
     for ns in namespaces.values():
         if not ns.workloads:
             warnings.append(
@@ -311,15 +312,34 @@ def _ambient_notes(index: RepoIndex, ns_docs: dict[str, LabelHolder]) -> list[st
 
 
 def _attach_workloads(
-    index: RepoIndex, namespaces: dict[str, HelmNamespace], gateways: set[int]
+    index: RepoIndex, namespaces: dict[str, HelmNamespace], gateway_docs: Sequence[Document]
 ) -> None:
+    """Each meshed namespace's workloads and Services, without the injected gateways and their
+    Services: a gateway is moved by the gateways stage and probed through its routes, never
+    restarted by a wave or probed as an app (it answers a plain request by Host, not with 200)."""
+    gateways = {id(d) for d in gateway_docs}
+    gateway_pods = [
+        (index.namespace_of(d), d.get("spec", "template", "metadata", "labels", default={}))
+        for d in gateway_docs
+    ]
     by_ns: dict[str, list[Document]] = defaultdict(list)
     services: dict[str, list[Document]] = defaultdict(list)
     for d in index.documents():
         if d.kind in WORKLOAD_KINDS and d.group == "apps" and id(d) not in gateways:
             by_ns[index.namespace_of(d)].append(d)
         elif d.kind == "Service" and d.group == "":
-            services[index.namespace_of(d)].append(d)
+            ns = index.namespace_of(d)
+            selector = d.get("spec", "selector", default={})
+            if (
+                isinstance(selector, dict)
+                and selector
+                and any(
+                    ns == gw_ns and isinstance(labels, dict) and selector.items() <= labels.items()
+                    for gw_ns, labels in gateway_pods
+                )
+            ):
+                continue  # the gateway's own Service
+            services[ns].append(d)
     for name, mesh in namespaces.items():
         mesh.workloads = sorted(by_ns.get(name, []), key=lambda d: (d.kind, d.name))
         mesh.services = sorted(services.get(name, []), key=lambda d: d.name)
