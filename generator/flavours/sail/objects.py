@@ -53,7 +53,7 @@ class OperatorDoc:
 
     @property
     def label(self) -> str:
-        return f"{self.doc.kind} {self.doc.name} ({self.doc.where})"
+        return f"{self.doc.kind} {self.doc.name} at {self.doc.where}"
 
 
 def _chart_name(chart: object) -> str:

@@ -6,17 +6,17 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from generator.resources import data_dir
+from generator.resources import sail_example_dir
 from tests.generator.helpers import git, head_message, run
 
-EXAMPLE = data_dir("examples") / "sail-argocd"
+EXAMPLE = sail_example_dir()
 
 
-def sail_repo(root: Path, edits: Mapping[str, tuple[str, str] | str | None] = ()) -> Path:  # type: ignore[assignment]
+def sail_repo(root: Path, edits: Mapping[str, tuple[str, str] | str | None] | None = None) -> Path:
     """The example in a new git repo; `edits` maps a file to (old, new) text, new text, or None
     (deleted), applied before the first commit."""
     shutil.copytree(EXAMPLE, root, dirs_exist_ok=True)
-    for rel, change in dict(edits).items():
+    for rel, change in (edits or {}).items():
         path = root / rel
         if change is None:
             path.unlink()
