@@ -43,3 +43,16 @@ def run_all(repo: Path) -> list[str]:
             return names
         trailer = [ln for ln in head_message(repo).splitlines() if ln.startswith("Istio-Canary")]
         names.append(trailer[-1].split()[-1])
+
+
+# The setup the Sail docs suggest: RevisionBased, a tag `default` that follows the Istio, and
+# namespaces labelled istio-injection=enabled, which the tag serves; an upgrade is then a version
+# bump and restarts.
+DEFAULT_TAG = {
+    "mesh/istio.yaml": ("type: InPlace", "type: RevisionBased"),
+    "mesh/tag.yaml": ("name: prod", "name: default"),
+    "apps/namespaces.yaml": (
+        "istio.io/rev: prod  # the tag: follows the Istio",
+        "istio-injection: enabled",
+    ),
+}

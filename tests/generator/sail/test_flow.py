@@ -11,7 +11,7 @@ import yaml
 
 from core.plan import PLAN_PATH, load_plan
 from tests.generator.helpers import git, head_message, run, snapshot
-from tests.generator.sail.sailrepo import run_all, sail_repo
+from tests.generator.sail.sailrepo import DEFAULT_TAG, run_all, sail_repo
 
 # The example as it would be written for RevisionBased from the start: labels name the revision
 # the operator runs (`default-v1-27-9`); istio-injection=enabled would select no revision.
@@ -155,6 +155,24 @@ def test_a_tag_pinned_to_the_old_revision_is_retargeted_at_cleanup(tmp_path: Pat
     assert tag["spec"]["targetRef"] == {"kind": "IstioRevision", "name": "default-v1-28-6"}
 
 
+def test_with_a_default_tag_that_follows_the_istio_waves_only_restart(tmp_path: Path) -> None:
+    repo = sail_repo(tmp_path, DEFAULT_TAG)
+    assert run("init", "--repo", str(repo), "--to-version", "1.28.6").exit_code == 0
+    plan = load_plan((repo / PLAN_PATH).read_text())
+    assert [(ns.name, ns.rev_label) for ns in plan.namespaces] == [("demo-a", ""), ("demo-b", "")]
+    stages = _stages_with_diffs(repo)
+    restart = ["+      annotations:", "+        istio-canary.io/revision: default-v1-28-6"]
+    assert stages[1:4] == [
+        ("namespaces-1", {"apps/demo-a.yaml": restart}),
+        ("namespaces-2", {"apps/demo-b.yaml": restart}),
+        # the gateway's pod label names the tag default: it keeps it and restarts
+        ("gateways", {"apps/ingress.yaml": ["+        istio-canary.io/revision: default-v1-28-6"]}),
+    ]
+    assert "istio-injection=enabled kept (its tag follows Istio default)" in git(
+        repo, "log", "--format=%B", "-n", "1", "HEAD~4"
+    )
+
+
 def test_without_istio_cni_there_is_no_cni_stage(tmp_path: Path) -> None:
     repo = sail_repo(
         tmp_path,
@@ -256,7 +274,9 @@ def test_rollback_restores_the_labels_and_restarts_on_the_old_revision(tmp_path:
     # demo-b's tag follows the Istio: its old revision cannot be reached through it
     refused = run("rollback", "--repo", str(repo), "--namespace", "demo-b")
     assert refused.exit_code == 2
-    assert "tag prod, which follows Istio default" in refused.stderr
+    assert "demo-b is on tag prod (its istio.io/rev label), which follows Istio default" in (
+        refused.stderr
+    )
     # the next stage (gateways) still applies; cleanup waits for demo-a
     assert run("next", "--repo", str(repo)).exit_code == 0
     blocked = run("next", "--repo", str(repo))
