@@ -56,3 +56,13 @@ DEFAULT_TAG = {
         "istio-injection: enabled",
     ),
 }
+
+# The tag pinned to the running IstioRevision instead of following the Istio: cleanup has to
+# point it at the new revision, or the old one stays in use for ever.
+PINNED_TAG = {
+    "mesh/tag.yaml": (
+        "    kind: Istio\n    name: default",
+        "    kind: IstioRevision\n    name: default",
+    )
+}
+VARIANTS = {"example": None, "default-tag": DEFAULT_TAG, "pinned-tag": PINNED_TAG}

@@ -10,7 +10,7 @@ import pytest
 from core.plan import PLAN_PATH, load_plan
 from simcluster.harness import SimCluster
 from tests.generator.helpers import run
-from tests.generator.sail.sailrepo import DEFAULT_TAG, sail_repo
+from tests.generator.sail.sailrepo import VARIANTS, sail_repo
 from tests.polling import wait_for
 from tests.simcluster.sailhelp import Cluster
 
@@ -23,11 +23,11 @@ def _gateway_revisions(c: Cluster) -> list[str]:
     return c.pod_revisions("istio-ingress")
 
 
-@pytest.mark.parametrize("variant", ["example", "default-tag"])
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_the_example_syncs_and_every_stage_moves_the_mesh_as_planned(
     tmp_path: Path, variant: str
 ) -> None:
-    repo = sail_repo(tmp_path / "repo", DEFAULT_TAG if variant == "default-tag" else None)
+    repo = sail_repo(tmp_path / "repo", VARIANTS[variant])
     # the plan commit changes nothing the GitOps engine applies
     assert run("init", "--repo", str(repo), "--to-version", "1.28.6").exit_code == 0
     plan = load_plan((repo / PLAN_PATH).read_text())

@@ -11,7 +11,7 @@ import yaml
 
 from core.plan import PLAN_PATH, load_plan
 from tests.generator.helpers import git, head_message, run, snapshot
-from tests.generator.sail.sailrepo import DEFAULT_TAG, run_all, sail_repo
+from tests.generator.sail.sailrepo import DEFAULT_TAG, PINNED_TAG, run_all, sail_repo
 
 # The example as it would be written for RevisionBased from the start: labels name the revision
 # the operator runs (`default-v1-27-9`); istio-injection=enabled would select no revision.
@@ -20,10 +20,6 @@ REVISION_BASED = {
     "apps/ingress.yaml": ("istio.io/rev: default ", "istio.io/rev: default-v1-27-9 "),
     "apps/namespaces.yaml": ("istio-injection: enabled", "istio.io/rev: default-v1-27-9"),
 }
-PINNED_TAG = (
-    "mesh/tag.yaml",
-    ("    kind: Istio\n    name: default", "    kind: IstioRevision\n    name: default"),
-)
 
 
 def _diff(repo: Path, rev: str = "HEAD") -> dict[str, list[str]]:
@@ -133,7 +129,7 @@ def test_labels_naming_a_revision_that_does_not_run_are_left_out(tmp_path: Path)
 
 
 def test_a_tag_pinned_to_the_old_revision_is_retargeted_at_cleanup(tmp_path: Path) -> None:
-    repo = sail_repo(tmp_path, dict([PINNED_TAG]))
+    repo = sail_repo(tmp_path, PINNED_TAG)
     assert run("init", "--repo", str(repo), "--to-version", "1.28.6").exit_code == 0
     plan = load_plan((repo / PLAN_PATH).read_text())
     assert plan.sail is not None and plan.sail.tags[0].target_kind == "IstioRevision"
