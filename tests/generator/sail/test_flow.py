@@ -277,3 +277,59 @@ def test_rollback_restores_the_labels_and_restarts_on_the_old_revision(tmp_path:
     assert run("next", "--repo", str(repo)).exit_code == 0
     blocked = run("next", "--repo", str(repo))
     assert blocked.exit_code != 0 and "rolled back" in blocked.stderr
+
+
+FLUX_KUSTOMIZATIONS = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: mesh
+  namespace: flux-system
+spec:
+  interval: 5m
+  path: ./mesh
+  prune: true
+  sourceRef: {kind: GitRepository, name: fleet}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  dependsOn: [{name: mesh}]
+  interval: 5m
+  path: ./apps
+  prune: true
+  sourceRef: {kind: GitRepository, name: fleet}
+"""
+
+
+def test_a_flux_repo_plans_the_same_stages(tmp_path: Path) -> None:
+    repo = sail_repo(
+        tmp_path,
+        {
+            "argocd/sail-operator.yaml": None,
+            "argocd/control-plane.yaml": None,
+            "argocd/apps.yaml": None,
+            "clusters/demo/sail-operator.yaml": FLUX_OPERATOR,
+            "clusters/demo/mesh.yaml": FLUX_KUSTOMIZATIONS,
+        },
+    )
+    assert run("init", "--repo", str(repo), "--to-version", "1.28.6").exit_code == 0
+    plan = load_plan((repo / PLAN_PATH).read_text())
+    assert plan.gitops_engine == "flux"
+    assert [(o.kind, o.name) for o in plan.gitops_objects] == [
+        ("Kustomization", "mesh"),
+        ("Kustomization", "apps"),
+        ("HelmRelease", "sail-operator"),
+    ]
+    assert run_all(repo) == [
+        "strategy",
+        "control-plane",
+        "namespaces-1",
+        "namespaces-2",
+        "gateways",
+        "cleanup",
+        "cni",
+    ]
