@@ -333,3 +333,27 @@ def test_a_flux_repo_plans_the_same_stages(tmp_path: Path) -> None:
         "cleanup",
         "cni",
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "added"),
+    [
+        ("    type: InPlace\n", ["+    type: RevisionBased"]),
+        (
+            "  updateStrategy:\n    type: InPlace\n"
+            "    # short, for the rehearsal; minutes are kinder on a real cluster\n"
+            "    inactiveRevisionDeletionGracePeriodSeconds: 5\n",
+            ["+  updateStrategy:", "+    type: RevisionBased"],
+        ),
+    ],
+    ids=["type unset", "no updateStrategy"],
+)
+def test_an_istio_in_place_by_default_gets_the_strategy_written(
+    tmp_path: Path, old: str, added: list[str]
+) -> None:
+    repo = sail_repo(tmp_path, {"mesh/istio.yaml": (old, "")})
+    assert run("init", "--repo", str(repo), "--to-version", "1.28.6").exit_code == 0
+    assert run("next", "--repo", str(repo)).exit_code == 0
+    assert _diff(repo) == {"mesh/istio.yaml": added}
+    istio = yaml.safe_load((repo / "mesh/istio.yaml").read_text())
+    assert istio["spec"]["updateStrategy"]["type"] == "RevisionBased"
