@@ -357,3 +357,30 @@ def test_an_istio_in_place_by_default_gets_the_strategy_written(
     assert _diff(repo) == {"mesh/istio.yaml": added}
     istio = yaml.safe_load((repo / "mesh/istio.yaml").read_text())
     assert istio["spec"]["updateStrategy"]["type"] == "RevisionBased"
+
+
+GATEWAY_RELEASE = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: edge-gateway
+  namespace: argocd
+spec:
+  source:
+    repoURL: https://istio-release.storage.googleapis.com/charts
+    chart: gateway
+    targetRevision: 1.27.9
+  destination: {namespace: edge}
+"""
+
+
+def test_a_release_of_the_gateway_chart_is_named_and_left_alone(tmp_path: Path) -> None:
+    repo = sail_repo(tmp_path, {"argocd/edge-gateway.yaml": GATEWAY_RELEASE})
+    init = run("init", "--repo", str(repo), "--to-version", "1.28.6")
+    assert init.exit_code == 0, init.stderr
+    assert "argocd/edge-gateway.yaml:1: Application edge-gateway of Istio's gateway chart" in (
+        init.stderr
+    )
+    before = (repo / "argocd/edge-gateway.yaml").read_bytes()
+    run_all(repo)
+    assert (repo / "argocd/edge-gateway.yaml").read_bytes() == before
