@@ -206,9 +206,30 @@ spec:
 """
 
 
+OSSM_OPERATOR = """\
+apiVersion: operators.coreos.com/v1alpha1
+kind: Subscription
+metadata:
+  name: servicemeshoperator3
+  namespace: openshift-operators
+spec:
+  channel: stable
+  name: servicemeshoperator3
+  source: redhat-operators
+  sourceNamespace: openshift-marketplace
+  startingCSV: servicemeshoperator3.v3.1.0
+"""
+
+
 @pytest.mark.parametrize(
     ("text", "form", "version"),
-    [(FLUX_OPERATOR, "helmrelease", "1.29.2"), (OLM_OPERATOR, "olm-subscription", "")],
+    [
+        (FLUX_OPERATOR, "helmrelease", "1.29.2"),
+        (OLM_OPERATOR, "olm-subscription", ""),
+        # OpenShift Service Mesh counts its own versions: no Istio-minor rule applies to them
+        (OSSM_OPERATOR, "olm-subscription", "3.1.0"),
+    ],
+    ids=["flux", "olm", "ossm"],
 )
 def test_the_operator_in_other_forms_is_named_and_left_alone(
     tmp_path: Path, text: str, form: str, version: str
