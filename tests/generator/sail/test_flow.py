@@ -405,3 +405,41 @@ def test_a_release_of_the_gateway_chart_is_named_and_left_alone(tmp_path: Path) 
     before = (repo / "argocd/edge-gateway.yaml").read_bytes()
     run_all(repo)
     assert (repo / "argocd/edge-gateway.yaml").read_bytes() == before
+
+
+def test_istio_tag_and_cni_in_one_file_are_edited_in_place(tmp_path: Path) -> None:
+    mesh = sail_repo(tmp_path / "src") / "mesh"
+    one = "---\n".join(
+        (mesh / f)
+        .read_text()
+        .replace("kind: Istio\n    name: default", "kind: IstioRevision\n    name: default")
+        for f in ("istio.yaml", "tag.yaml", "cni.yaml")
+    )
+    repo = sail_repo(
+        tmp_path / "repo",
+        {
+            "mesh/istio.yaml": None,
+            "mesh/tag.yaml": None,
+            "mesh/cni.yaml": None,
+            "mesh/all.yaml": one,
+        },
+    )
+    assert run("init", "--repo", str(repo), "--to-version", "1.28.6").exit_code == 0
+    run_all(repo)
+    after = (repo / "mesh/all.yaml").read_text()
+    expected = (
+        one.replace("type: InPlace", "type: RevisionBased")
+        .replace(
+            "  version: v1.27.9\n  namespace: istio-system",
+            '  version: "v1.28.6"\n  namespace: istio-system',
+        )
+        .replace(
+            "kind: IstioRevision\n    name: default",
+            "kind: IstioRevision\n    name: default-v1-28-6",
+        )
+        .replace(
+            "  version: v1.27.9\n  namespace: istio-cni",
+            '  version: "v1.28.6"\n  namespace: istio-cni',
+        )
+    )
+    assert after == expected
