@@ -24,6 +24,12 @@ Shape in the plan file::
       tagManifests:                 # tags kept as their own manifests (`istioctl tag generate`)
       - {name: prod-stable, files: [istio/tags/prod-stable.yaml]}
       defaultRevision: {from: default, to: 1-28-2}
+      cni:                          # node agents, upgraded in place by the `cni` stage
+      - {name: istio-cni, namespace: istio-system, chart: cni, version: 1.26.4, form: helmrelease,
+         file: istio/cni.yaml}
+      ztunnel:
+      - {name: ztunnel, namespace: istio-system, chart: ztunnel, version: 1.26.4,
+         form: helmrelease, file: istio/ztunnel.yaml, revision: default}
 """
 
 from __future__ import annotations
@@ -108,6 +114,15 @@ class HelmMesh:
     repo_from: str = ""
     repo_to: str = ""
     tag_manifests: tuple[TagManifest, ...] = ()
+    # Node agents (releases of the `cni` and `ztunnel` charts): one DaemonSet each for every
+    # revision, so they have no canary; the `cni` stage moves them in place.
+    cni: tuple[ChartRelease, ...] = ()
+    ztunnel: tuple[ChartRelease, ...] = ()
+
+    @property
+    def node_agents(self) -> tuple[ChartRelease, ...]:
+        """The `cni` and `ztunnel` releases the plan upgrades in place."""
+        return (*self.cni, *self.ztunnel)
 
     @property
     def manifest_tags(self) -> tuple[str, ...]:
@@ -153,6 +168,8 @@ def helm_to_dict(h: HelmMesh) -> dict[str, Any]:
             "tags": [{"name": t.name, "canary": t.canary} for t in h.tags],
             "tagManifests": [{"name": t.name, "files": list(t.files)} for t in h.tag_manifests],
             "defaultRevision": {"from": h.default_from, "to": h.default_to},
+            "cni": [_release_to_dict(r) for r in h.cni],
+            "ztunnel": [_release_to_dict(r) for r in h.ztunnel],
         }
     )
 
@@ -173,6 +190,7 @@ _RELEASE_KEYS = frozenset(
 )
 _HELM_KEYS = frozenset(
     {"chartRepository", "base", "istiod", "gateways", "tags", "tagManifests", "defaultRevision"}
+    | {"cni", "ztunnel"}
 )
 
 
@@ -244,6 +262,12 @@ def helm_from_dict(raw: Any, problems: list[str]) -> HelmMesh | None:
     if not isinstance(manifests_raw, list):
         problems.append("helm.tagManifests must be a list")
         manifests_raw = []
+    agents: dict[str, list[Any]] = {}
+    for key in ("cni", "ztunnel"):
+        agents[key] = raw.get(key) or []
+        if not isinstance(agents[key], list):
+            problems.append(f"helm.{key} must be a list")
+            agents[key] = []
     repo = raw.get("chartRepository") or {}
     default = raw.get("defaultRevision") or {}
     get: Callable[[Any, str], Any] = lambda m, k: m.get(k) if isinstance(m, Mapping) else None  # noqa: E731
@@ -266,4 +290,27 @@ def helm_from_dict(raw: Any, problems: list[str]) -> HelmMesh | None:
             )
             for t in manifests_raw
         ),
+        cni=tuple(_agent(release, r, "cni", i, problems) for i, r in enumerate(agents["cni"], 1)),
+        ztunnel=tuple(
+            _agent(release, r, "ztunnel", i, problems) for i, r in enumerate(agents["ztunnel"], 1)
+        ),
     )
+
+
+def _agent(
+    release: Callable[[Any, str], ChartRelease],
+    raw: Any,
+    chart: str,
+    pos: int,
+    problems: list[str],
+) -> ChartRelease:
+    """A node-agent release: a release of chart `chart`, in an Application or a HelmRelease."""
+    where = f"helm.{chart}[{pos}]"
+    r = release(raw, where)
+    if isinstance(raw, Mapping) and r.chart != chart:
+        problems.append(f"{where}.chart must be {chart}, not {r.chart or '(none)'}")
+    if isinstance(raw, Mapping) and r.form == "deployment":
+        problems.append(f"{where}.form must be argocd-application or helmrelease")
+    if isinstance(raw, Mapping) and not r.version:
+        problems.append(f"{where}.version is missing")
+    return r

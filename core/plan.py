@@ -78,7 +78,8 @@ Flavour = Literal["banzai", "helm", "sail"]
 # The stage kinds each flavour may plan (the loader refuses the others).
 _FLAVOUR_KINDS: dict[str, tuple[str, ...]] = {
     "banzai": typing.get_args(StageKind),
-    "helm": typing.get_args(StageKind) + typing.get_args(HelmStageKind),
+    # the Helm flavour's node agents (cni, ztunnel charts) move in place at a `cni` stage too
+    "helm": typing.get_args(StageKind) + typing.get_args(HelmStageKind) + ("cni",),
     "sail": typing.get_args(StageKind) + typing.get_args(SailStageKind),
 }
 OperatorForm = Literal["argocd-application", "helmrelease", "plain"]
