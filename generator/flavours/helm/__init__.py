@@ -16,6 +16,7 @@ from core.plan import Flavour as FlavourName
 from core.plan import Plan, Stage
 from generator.flavours.helm import (
     cleanup,
+    cni,
     control_plane,
     default_revision,
     gateways,
@@ -41,6 +42,7 @@ KINDS: tuple[StageKind, ...] = (
     tags.TAKE,
     tags.RETURN,
     default_revision.KIND,
+    cni.KIND,  # node agents in place, before the old istiod goes (helm/cni.py says why)
     cleanup.KIND,
 )
 
@@ -84,6 +86,7 @@ class HelmFlavour:
         files += [w.file for ns in plan.namespaces for w in ns.workloads]
         if h is not None:
             files += [h.base.file, h.istiod_from.file, *(g.file for g in h.gateways)]
+            files += [a.file for a in h.node_agents]
         return files
 
     def rollback(self, ctx: StageContext, names: Sequence[str]) -> None:

@@ -327,7 +327,7 @@ def _set_dotted(values: dict[str, Any], dotted: str, value: Any) -> None:
     node[last] = value
 
 
-def _argo_chart(doc: Document) -> tuple[PathT, str] | None:
+def _argo_chart(doc: Document, charts: Sequence[str] = CHARTS) -> tuple[PathT, str] | None:
     """(path of the source, chart name) of an Application installing an Istio chart."""
     single = doc.get("spec", "source", default=None)
     candidates: list[tuple[PathT, Any]] = []
@@ -338,15 +338,15 @@ def _argo_chart(doc: Document) -> tuple[PathT, str] | None:
             candidates.append((("spec", "sources", i), src))
     for path, src in candidates:
         chart = str(src.get("chart") or "").rsplit("/", 1)[-1]
-        if chart in CHARTS:
+        if chart in charts:
             return path, chart
     return None
 
 
-def read_chart(index: RepoIndex, doc: Document) -> ChartDoc | None:
-    """The Istio chart release `doc` declares, or None when it declares none."""
+def read_chart(index: RepoIndex, doc: Document, charts: Sequence[str] = CHARTS) -> ChartDoc | None:
+    """The Istio chart release `doc` declares (of one of `charts`), or None when it declares none."""
     if doc.kind == "Application" and doc.group == ARGO:
-        hit = _argo_chart(doc)
+        hit = _argo_chart(doc, charts)
         if hit is None:
             return None
         path, chart = hit
@@ -386,7 +386,7 @@ def read_chart(index: RepoIndex, doc: Document) -> ChartDoc | None:
         if doc.get("spec", "chartRef") is not None and doc.get("spec", "chart") is None:
             ref = doc.get("spec", "chartRef", default={})
             name = str(ref.get("name", "")) if isinstance(ref, dict) else ""
-            if not any(c in name for c in CHARTS):
+            if not any(c in name for c in charts):
                 return None
             raise InputError(
                 f"{doc.where}: HelmRelease {doc.name} takes its chart from spec.chartRef "
@@ -397,7 +397,7 @@ def read_chart(index: RepoIndex, doc: Document) -> ChartDoc | None:
         if not isinstance(spec, dict):
             return None
         chart = str(spec.get("chart") or "").rsplit("/", 1)[-1]
-        if chart not in CHARTS:
+        if chart not in charts:
             return None
         ns = index.namespace_of(doc) or flux_target_namespace(index, doc.file)
         target_ns = str(doc.get("spec", "targetNamespace", default="") or "")

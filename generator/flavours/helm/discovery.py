@@ -21,6 +21,7 @@ from core.plan import GitOpsEngine, GitOpsObject
 from core.versions import version_key
 from generator.discovery import WORKLOAD_KINDS, gitops_objects
 from generator.flavours.helm.charts import ARGO, FLUX_HELM, ChartDoc, chart_docs, substituted
+from generator.flavours.helm.cni import agent_docs
 from generator.flavours.helm.namespacelabels import LabelHolder, label_holders
 from generator.index import Document, RepoIndex
 
@@ -79,6 +80,8 @@ class HelmFound:
     warnings: list[str] = field(default_factory=list)
     # tags of the old revision kept as manifests, with their documents
     tag_docs: dict[str, list[Document]] = field(default_factory=dict)
+    # releases of the cni and ztunnel charts (node agents, moved in place: helm/cni.py)
+    agents: list[ChartDoc] = field(default_factory=list)
 
     @property
     def files(self) -> list[str]:
@@ -89,6 +92,7 @@ class HelmFound:
             *(ns.doc.file for ns in self.namespaces),
             *(w.file for ns in self.namespaces for w in ns.workloads),
             *(d.file for docs in self.tag_docs.values() for d in docs),
+            *(a.doc.file for a in self.agents),
         ]
 
     @property
@@ -229,6 +233,7 @@ def _discover(index: RepoIndex) -> HelmFound:
         releases=frozenset(c.name for c in charts),
         warnings=warnings,
         tag_docs={t: mine[t] for t in sorted(mine)},
+        agents=agent_docs(index),
     )
 
 
@@ -287,21 +292,9 @@ def _meshed(
 
 
 def _ambient_notes(index: RepoIndex, ns_docs: dict[str, LabelHolder]) -> list[str]:
-    """Ambient parts are not moved by a revision canary: say what stays as it is."""
+    """Ambient namespaces are not moved by a revision canary (the cni/ztunnel releases are,
+    in place: helm/cni.py): say what stays as it is."""
     notes = []
-    parts = []
-    for kind in ("Application", "HelmRelease"):
-        for d in index.of_kind(kind):
-            chart = d.get("spec", "chart", "spec", "chart", default="") or d.get(
-                "spec", "source", "chart", default=""
-            )
-            if str(chart).rsplit("/", 1)[-1] in ("cni", "ztunnel"):
-                parts.append(f"{d.name} ({d.where})")
-    if parts:
-        notes.append(
-            f"ambient/CNI releases {', '.join(parts)} are not part of the canary; upgrade them in "
-            "place after cleanup (they work with the control plane of their minor and the next)"
-        )
     ambient = [n for n, d in sorted(ns_docs.items()) if d.labels.get(AMBIENT) == "ambient"]
     if ambient:
         notes.append(

@@ -12,6 +12,7 @@ from core.plan import ControlPlane, GatewayRef, MeshNamespace, OperatorRelease, 
 from core.versions import minor_key
 from generator import __version__
 from generator.flavours.helm.charts import MOVED_REPOS, ChartDoc
+from generator.flavours.helm.cni import plan_agents
 from generator.flavours.helm.discovery import HelmFound
 from generator.flavours.helm.releases import check_upgrade, revision_name
 from generator.planning import InitOptions, connectivity, split_waves
@@ -32,6 +33,7 @@ class HelmOutline(Outline):
     tags: tuple[str, ...] = ()
     returning: bool = False
     manifest_tags: tuple[str, ...] = ()
+    node_agents: tuple[str, ...] = ()  # cni/ztunnel releases the `cni` stage moves
 
 
 def canary_tag(stable: str) -> str:
@@ -101,6 +103,8 @@ def build_plan(found: HelmFound, opts: InitOptions, kinds: tuple[StageKind, ...]
         tags=tuple(t.canary for t in tags),
     )
     base = _release(found.base)
+    agents = plan_agents(found.agents, old.version.lstrip("v"), opts.to_version, old.revision)
+    found.warnings.extend(agents.warnings)
     helm = HelmMesh(
         base=base,
         istiod_from=old_release,
@@ -120,6 +124,8 @@ def build_plan(found: HelmFound, opts: InitOptions, kinds: tuple[StageKind, ...]
             TagManifest(t, tuple(sorted({d.file for d in docs})))
             for t, docs in found.tag_docs.items()
         ),
+        cni=agents.cni,
+        ztunnel=agents.ztunnel,
     )
     no_operator = OperatorRelease("", "", "", "plain")
     source = ControlPlane(
@@ -156,6 +162,7 @@ def build_plan(found: HelmFound, opts: InitOptions, kinds: tuple[StageKind, ...]
         tags=tuple(old.tags),
         returning=bool(tags),
         manifest_tags=tuple(found.tag_docs),
+        node_agents=tuple(r.name for r in helm.node_agents),
     )
     drafts = [stage for kind in kinds for stage in kind.stages(outline)]
     stages = tuple(replace(s, index=i) for i, s in enumerate(drafts, start=1))
