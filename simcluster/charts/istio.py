@@ -37,6 +37,8 @@ import copy
 import json
 from typing import Any
 
+from simcluster.charts.nodeagents import AGENT_CHARTS, render_cni, render_ztunnel
+
 __all__ = [
     "CHARTS",
     "CHART_REPOSITORIES",
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 Obj = dict[str, Any]
-CHARTS: tuple[str, ...] = ("base", "istiod", "gateway")
+CHARTS: tuple[str, ...] = ("base", "istiod", "gateway", *AGENT_CHARTS)
 CHART_REPOSITORIES: tuple[str, ...] = (
     # up to 1.30 (Istio stopped publishing here with 1.31 and retires the bucket from 2026-09)
     "https://istio-release.storage.googleapis.com/charts",
@@ -693,7 +695,13 @@ def render_gateway(release: str, namespace: str, version: str, values: Obj) -> l
     return out
 
 
-_RENDERERS = {"base": render_base, "istiod": render_istiod, "gateway": render_gateway}
+_RENDERERS = {
+    "base": render_base,
+    "istiod": render_istiod,
+    "gateway": render_gateway,
+    "cni": render_cni,  # the node agents: simcluster/charts/nodeagents.py
+    "ztunnel": render_ztunnel,
+}
 
 
 def render(chart: str, release: str, namespace: str, version: str, values: Obj) -> list[Obj]:
