@@ -314,3 +314,10 @@ def _agent(
     if isinstance(raw, Mapping) and not r.version:
         problems.append(f"{where}.version is missing")
     return r
+
+
+def agent_daemonset(r: ChartRelease) -> str:
+    """The DaemonSet a node-agent release runs (istio/istio charts: cni makes `istio-cni-node`;
+    ztunnel makes `ztunnel` unless its `resourceName` says otherwise, which the plan does not
+    record, so such a release is reported missing rather than guessed)."""
+    return "istio-cni-node" if r.chart == "cni" else "ztunnel"

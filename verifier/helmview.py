@@ -12,8 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.helmplan import agent_daemonset
 from verifier.admission import Hook, hooks, is_injector
-from verifier.resources import MUTATING_WEBHOOKS, NAMESPACES, SERVICES, VALIDATING_WEBHOOKS
+from verifier.resources import (
+    DAEMONSETS,
+    MUTATING_WEBHOOKS,
+    NAMESPACES,
+    SERVICES,
+    VALIDATING_WEBHOOKS,
+)
 
 if TYPE_CHECKING:
     from core.plan import Plan
@@ -35,6 +42,8 @@ class HelmView:
     services: Mapping[Key, Obj] = field(default_factory=dict)
     services_read: frozenset[str] = frozenset()  # namespaces whose Services were listed
     namespaces: Mapping[str, Obj | None] = field(default_factory=dict)  # gateway namespaces
+    # The node agents' DaemonSets (cni, ztunnel releases the plan moves), by key; None: absent.
+    daemonsets: Mapping[Key, Obj | None] = field(default_factory=dict)
 
     @property
     def mutating_hooks(self) -> list[Hook]:
@@ -80,4 +89,13 @@ def read(cluster: ClusterReader, plan: Plan) -> HelmView:
         for svc in cluster.list(SERVICES, namespace=ns):
             services[(ns, _name(svc))] = svc
     namespaces = {g.namespace: cluster.get_or_none(NAMESPACES, "", g.namespace) for g in gateways}
-    return HelmView(mutating, validating, services, frozenset(n for n in wanted if n), namespaces)
+    agents = plan.helm.node_agents if plan.helm is not None else ()
+    daemonsets = {
+        (r.namespace, agent_daemonset(r)): cluster.get_or_none(
+            DAEMONSETS, r.namespace, agent_daemonset(r)
+        )
+        for r in agents
+    }
+    return HelmView(
+        mutating, validating, services, frozenset(n for n in wanted if n), namespaces, daemonsets
+    )

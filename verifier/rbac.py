@@ -16,6 +16,7 @@ from core.errors import ClusterUnreachable
 from verifier.errors import AccessDenied
 from verifier.resources import (
     APPLICATIONS,
+    DAEMONSETS,
     DEPLOYMENTS,
     ENDPOINTS,
     HELMRELEASES,
@@ -77,6 +78,8 @@ def required(engine: str, probes: bool, flavour: str = "banzai") -> list[Permiss
         needed.append(("get", APPLICATIONS, ""))
     if engine in ("flux", "none"):
         needed += [("get", KUSTOMIZATIONS, ""), ("get", HELMRELEASES, "")]
+    if flavour == "helm":  # the node agents' DaemonSets (releases of the cni/ztunnel charts)
+        needed.append(("get", DAEMONSETS, ""))
     if probes:
         needed += [("get", PODS, "exec"), ("create", PODS, "exec")]
     return needed

@@ -17,6 +17,7 @@ from verifier.checks.gatewayroutes import GatewayRoutes
 from verifier.checks.gateways import Gateways
 from verifier.checks.gitops import GitOpsSync
 from verifier.checks.helm_cleanup import HelmCleanupSafety
+from verifier.checks.helm_cni import HelmNodeAgents
 from verifier.checks.helm_controlplane import HelmControlPlanes
 from verifier.checks.helm_dataplane import HelmDataPlane
 from verifier.checks.helm_gateways import HelmGateways
@@ -38,6 +39,7 @@ REGISTRY: tuple[Check, ...] = (
     only("helm", WebhookHygiene()),
     only("banzai", DataPlane()),
     only("helm", HelmDataPlane()),
+    only("helm", HelmNodeAgents()),
     only("banzai", NamespaceLabels()),
     only("helm", HelmNamespaceLabels()),
     only("banzai", Gateways()),
