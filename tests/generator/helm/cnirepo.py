@@ -55,15 +55,15 @@ spec:
 """
 
 
-def cni_example(
+def write_cni_example(
     root: Path,
     version: str = "1.26.4",
     agents: str = "",
     ztunnel_values: str = "",
     repo: str = OLD_REPO,
-) -> Path:
-    """A committed copy of examples/helm-argocd, its Istio at `version`, plus Applications of
-    the cni and ztunnel charts at `agents` (default: `version`)."""
+) -> None:
+    """Write examples/helm-argocd, its Istio at `version`, plus Applications of the cni and
+    ztunnel charts at `agents` (default: `version`), into `root` (not committed)."""
     shutil.copytree(EXAMPLE, root, dirs_exist_ok=True)
     for path in (root / "argocd").glob("*.yaml"):
         text = path.read_text()
@@ -73,6 +73,11 @@ def cni_example(
     (root / "argocd" / "ztunnel.yaml").write_text(
         ZTUNNEL_APP.format(repo=repo, version=at, values=ztunnel_values)
     )
+
+
+def cni_example(root: Path, version: str = "1.26.4", agents: str = "", **kw: str) -> Path:
+    """:func:`write_cni_example`, committed on main in a new git repo."""
+    write_cni_example(root, version, agents, **kw)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "example with node agents")
