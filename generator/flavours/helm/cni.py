@@ -81,16 +81,21 @@ def plan_agents(
             warnings.append(f"{c.label}: already at {c.version}, left as it is")
             continue
         # an agent of minor a serves control planes a and a+1: both istiods run during the canary
-        if not (tgt[0], tgt[1] - 1) <= have <= src:
+        if have < (tgt[0], tgt[1] - 1):
             fix = (
                 f"upgrade to {src[0]}.{src[1] + 1} first, then to {tgt[0]}.{tgt[1]}"
-                if tgt[1] - src[1] > 1
-                else f"bring it to {src[0]}.{src[1]} first"
+                if tgt[1] - src[1] > 1 and have == src
+                else f"bring it to {tgt[0]}.{tgt[1] - 1} first"
             )
             raise UsageError(
                 f"{c.label}: the {c.chart} node agent runs {c.version}, and works only with the "
                 f"control plane of its own minor and the next ({DOCS}); no {c.chart} version "
                 f"serves both istiod {source} and {target} during the canary: {fix}"
+            )
+        if have > src:
+            warnings.append(
+                f"{c.label}: {c.chart} {c.version} already runs ahead of istiod {source}, "
+                f"outside the skew rule ({DOCS}); the canary brings the control plane up to it"
             )
         if c.chart == "ztunnel" and c.revision != old_revision:
             warnings.append(

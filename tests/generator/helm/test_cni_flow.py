@@ -116,6 +116,19 @@ def test_a_skew_no_order_can_keep_is_refused(
     assert snapshot(repo) == before
 
 
+def test_agents_ahead_of_the_running_istiod_are_named_and_moved(tmp_path: Path) -> None:
+    # Renovate bumped the agents before istiod (a real layout does this): the canary brings the
+    # control plane up to them; refusing would not make the cluster any safer
+    repo = cni_example(tmp_path / "repo", agents="1.27.3")
+    result = run("init", "--repo", str(repo), "--to-version", "1.27.9")
+    assert result.exit_code == 0, result.stderr
+    assert "cni 1.27.3 already runs ahead of istiod 1.26.4, outside the skew rule" in result.stderr
+    _next_until(repo, "cni")
+    assert '+    targetRevision: "1.27.9"  # the node agent' in _changed_lines(
+        repo, "argocd/istio-cni.yaml"
+    )
+
+
 def test_agents_at_the_target_already_are_left_alone(tmp_path: Path) -> None:
     repo = cni_example(tmp_path / "repo", agents="1.27.9")
     result = run("init", "--repo", str(repo), "--to-version", "1.27.9")
