@@ -17,7 +17,8 @@ from rehearsal.commands import generate
 from rehearsal.pipeline import Pipeline, simulated_cluster
 from rehearsal.repos import make_repos
 from tests.generator.helm.cnirepo import write_cni_example
-from tests.verifier.helmsim import HelmFlow
+from tests.generator.helmrepos import _flux_release
+from tests.verifier.helmsim import HelmFlow, sim_ready_files
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +125,39 @@ def test_a_missing_daemonset_is_never_a_pass(tmp_path: Path) -> None:
             "DaemonSet istio-system/istio-cni-node of cni release istio-cni not found"
             in (check["message"])
         )
+
+
+def test_flux_agents_of_a_revisioned_istiod_move_with_it(tmp_path: Path) -> None:
+    # HelmReleases this time, and a ztunnel bound to the old revision by its `revision` value
+    files = sim_ready_files("flux", "revisioned")
+    files["infra/istio/cni.yaml"] = _flux_release("istio-cni", "cni", "1.26.4", "")
+    files["infra/istio/ztunnel.yaml"] = _flux_release(
+        "ztunnel", "ztunnel", "1.26.4", "  values:\n    revision: 1-26-4\n"
+    )
+    files["infra/istio/kustomization.yaml"] += "  - cni.yaml\n  - ztunnel.yaml\n"
+
+    def populate(root: Path) -> None:
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text, encoding="utf-8")
+
+    repos = make_repos(tmp_path / "origin", tmp_path / "ci", populate=populate, message="flux")
+    generate("init", "--repo", str(repos.work), "--to-version", "1.27.9")
+    repos.push_main()
+    with simulated_cluster(repos.origin, tmp_path / "sim", ()) as sim:
+        flow = HelmFlow(Pipeline(repos, sim, reports=tmp_path / "reports"))
+        zt = _daemonsets(flow)["ztunnel"]
+        assert _env(zt)["CA_ADDRESS"] == "istiod-1-26-4.istio-system.svc:15012"
+        assert zt["spec"]["template"]["metadata"]["annotations"]["istio.io/rev"] == "1-26-4"
+        gate = flow.promote_to("cni")
+        assert gate.check("node-agents")["status"] == "passed"
+        index = next(s.index for s in flow.pipeline.plan().stages if s.kind == "cni")
+        after = flow.verify("stage", str(index))
+        assert after.exit_code == 0, after.reason
+        zt = _daemonsets(flow)["ztunnel"]
+        assert _env(zt)["CA_ADDRESS"] == "istiod-1-27-9.istio-system.svc:15012"
+        assert _container(zt)["image"] == "docker.io/istio/ztunnel:1.27.9"
+        evidence = {e["release"]: e for e in after.check("node-agents")["evidence"]}
+        assert evidence["ztunnel"]["caAddress"] == "istiod-1-27-9.istio-system.svc:15012"
+        assert [p["version"] for p in evidence["istio-cni"]["pods"]] == ["1.27.9"]
+        flow.promote_to("cleanup")
