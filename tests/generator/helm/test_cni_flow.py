@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.plan import PLAN_PATH, load_plan
-from tests.generator.helm.cnirepo import cni_example
+from tests.generator.helm.cnirepo import cni_example, write_cni_example
 from tests.generator.helpers import changed_files, git, head_message, run, snapshot
 
 
@@ -159,3 +159,45 @@ def test_cni_stage_is_refused_while_a_namespace_is_rolled_back(tmp_path: Path) -
     assert result.exit_code == 2
     assert "demo-a" in result.stderr and "newer than their control plane" in result.stderr
     assert snapshot(repo) == before
+
+
+def test_ambient_namespaces_are_named_and_never_touched(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write_cni_example(root)
+    (root / "apps" / "ambient.yaml").write_text(AMBIENT)
+    kustomization = root / "apps" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "  - ambient.yaml\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "with an ambient namespace")
+    init = run("init", "--repo", str(root), "--to-version", "1.27.9")
+    assert init.exit_code == 0, init.stderr
+    assert "namespaces ambient-a use ambient mode (no sidecars); the plan does not move them" in (
+        init.stderr
+    )
+    plan = load_plan((root / PLAN_PATH).read_text())
+    assert "ambient-a" not in {n.name for n in plan.namespaces}
+    _next_until(root, "cleanup")
+    assert (root / "apps" / "ambient.yaml").read_text() == AMBIENT
+
+
+AMBIENT = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: ambient-a
+  labels:
+    istio.io/dataplane-mode: ambient
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  namespace: ambient-a
+spec:
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers: [{name: app, image: k8s.gcr.io/echoserver:1.10}]
+"""
