@@ -136,6 +136,7 @@ def serve(origin: Path, workdir: Path) -> Iterator[Served]:
             what="simcluster serve to print its serving line",
             timeout=60,
         )
+        assert line is not None
         yield Served(line.group(1), kubeconfig)
     finally:
         process.terminate()
