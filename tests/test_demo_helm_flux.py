@@ -110,3 +110,46 @@ def test_an_example_of_another_flavour_is_refused() -> None:
     assert "example 'helm-flux-tags' is for the helm flavour, not banzai" in result.output
     result = CliRunner().invoke(main, ["demo", "--example", "nope"])
     assert result.exit_code == 2 and "'nope' is not one of" in result.output
+
+
+# The HelmRelease v2 fields the example may use, as fluxcd/helm-controller declares them
+# (api/v2/helmrelease_types.go, HelmReleaseSpec and HelmChartTemplateSpec; DependencyReference
+# and ValuesReference from fluxcd/pkg/apis/meta), at helm-controller 0f61a8607a62. A misspelt
+# field (`dependOn`) is pruned by the API server's schema and silently does nothing.
+HELMRELEASE_SPEC = {
+    "chart", "chartRef", "interval", "kubeConfig", "suspend", "releaseName", "targetNamespace",
+    "storageNamespace", "dependsOn", "timeout", "maxHistory", "serviceAccountName",
+    "persistentClient", "driftDetection", "install", "upgrade", "test", "rollback", "uninstall",
+    "valuesFrom", "values", "commonMetadata", "postRenderers", "postRenderStrategy",
+    "waitStrategy", "healthCheckExprs",
+}  # fmt: skip
+CHART_SPEC = {
+    "chart", "version", "sourceRef", "interval", "reconcileStrategy", "valuesFiles",
+    "ignoreMissingValuesFiles", "verify",
+}  # fmt: skip
+DEPENDENCY = {"name", "namespace", "readyExpr"}
+VALUES_REFERENCE = {"kind", "name", "valuesKey", "targetPath", "optional", "literal"}
+
+
+def test_the_example_uses_only_helm_controllers_v2_fields() -> None:
+    root = Path(__file__).resolve().parents[1] / "examples/helm-flux-tags"
+    releases = [
+        doc
+        for path in sorted(root.rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("kind") == "HelmRelease"
+    ]
+    assert {r["metadata"]["name"] for r in releases} == {
+        "istio-base",
+        "istiod-1-26-4",
+        "istio-ingressgateway",
+    }
+    for release in releases:
+        spec = release["spec"]
+        assert release["apiVersion"] == "helm.toolkit.fluxcd.io/v2"
+        assert set(spec) <= HELMRELEASE_SPEC, release["metadata"]["name"]
+        assert set(spec["chart"]["spec"]) <= CHART_SPEC
+        assert all(set(d) <= DEPENDENCY for d in spec.get("dependsOn", []))
+        assert all(set(v) <= VALUES_REFERENCE for v in spec.get("valuesFrom", []))
+        if release["metadata"]["name"] != "istio-base":
+            assert spec["dependsOn"], "every release waits for what it needs (CRDs first)"
