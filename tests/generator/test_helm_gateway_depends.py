@@ -64,3 +64,19 @@ def test_a_dependency_on_another_namespaces_release_of_that_name_is_left_alone(
     assert run("init", "--repo", str(repo), "--to-version", "1.28.2").exit_code == 0
     _upgrade_to(repo, "gateways")
     assert _depends(repo) == [{"name": "istiod-1-26-4", "namespace": "elsewhere"}]
+
+
+def test_a_real_flux_gateway_waiting_for_istiod_follows_it(tmp_path: Path) -> None:
+    # lltr__dev-cluster's gateway HelmRelease waits for `istiod`, the release cleanup deletes
+    from tests.generator.test_helm_real_layouts import _copy
+
+    repo = _copy("lltr__dev-cluster", tmp_path)
+    path = repo / "kubernetes/apps/istio-system/istio-gateway/app/helmrelease.yaml"
+    assert yaml.safe_load(path.read_text())["spec"]["dependsOn"] == [
+        {"name": "istiod", "namespace": "istio-system"}
+    ]
+    assert run("init", "--repo", str(repo), "--to-version", "1.22.8").exit_code == 0
+    _upgrade_to(repo, "gateways")
+    assert yaml.safe_load(path.read_text())["spec"]["dependsOn"] == [
+        {"name": "istiod-1-22-8", "namespace": "istio-system"}
+    ]
