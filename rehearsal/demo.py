@@ -56,6 +56,7 @@ class Scenario:
     source: str
     target: str
     faults: dict[str, str]
+    engine: str = "Argo CD"  # which GitOps engine the example's repo is written for
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -78,6 +79,7 @@ EXAMPLES: dict[str, tuple[str, Scenario]] = {
             "Istio 1.26 (Helm, Flux, revision tags)",
             "1.28.2",
             HELM_FAULTS,
+            engine="Flux",
         ),
     ),
 }
@@ -136,7 +138,9 @@ def run_demo(
                 f"origin {repos.origin.relative_to(root)} (synced by the cluster), CI clone work/"
             )
         with contextlib.ExitStack() as stack:
-            with progress.step("cluster", "start simcluster; it syncs main like Argo CD") as s:
+            with progress.step(
+                "cluster", f"start simcluster; it syncs main like {scenario.engine}"
+            ) as s:
                 sim = stack.enter_context(simulated_cluster(repos.origin, root / "sim"))
                 s.done(f"{sim.url}, kubeconfig {sim.kubeconfig}")
             pipeline = Pipeline(repos, sim, reports=root / "reports")
@@ -218,7 +222,9 @@ def _rehearse(
             body.write_text(f"# {pr.title}\n\n{pr.body}")
             s.done(f'"{pr.title}" -> {body.relative_to(root)}')
         _gate(pipeline, stage, plan, progress, result)
-        with progress.step("merge", f"merge {branch} into main; simulated Argo CD syncs") as s:
+        with progress.step(
+            "merge", f"merge {branch} into main; simulated {scenario.engine} syncs"
+        ) as s:
             pipeline.merge()
             s.done(f"synced {pipeline.sync()[:12]}")
             result.merged.append(stage.name)

@@ -42,6 +42,7 @@ def test_the_tagged_flux_demo_walks_every_stage_to_the_new_revision(tmp_path: Pa
     assert code == 0, out
     assert "Istio 1.26 (Helm, Flux, revision tags) -> 1.28.2 canary upgrade of " in out
     assert "examples/helm-flux-tags" in out
+    assert "it syncs main like Flux" in out and "simulated Flux syncs" in out
     assert f"{len(STAGES)} stages: {', '.join(STAGES)}" in out
     assert f"Done: all {len(STAGES)} stages merged and verified" in out
     for i, name in enumerate(STAGES, 1):
