@@ -216,7 +216,12 @@ def problems(sim: Served, want: Expected) -> list[str]:
     check(tags[0] == ["NAME", "WEBHOOKS", "AGE", "TAG", "REV"], f"tag header {tags[0]}")
     check(
         {r[3]: r[4] for r in tags[1:]} == want.tags
-        and all(r[0] == f"istio-revision-tag-{r[3]}" and r[1].isdigit() for r in tags[1:]),
+        # the chart's revision-tags-mwc.yaml: rev.namespace. and rev.object., and for the tag
+        # `default` also namespace. and object. (istio-injection=enabled, unlabelled namespaces)
+        and all(
+            r[0] == f"istio-revision-tag-{r[3]}" and r[1] == ("4" if r[3] == "default" else "2")
+            for r in tags[1:]
+        ),
         f"tags {tags[1:]}",
     )
     # Upgrade with Helm: the gateway pods' REV; proxy-status's ISTIOD, from the annotation
