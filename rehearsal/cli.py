@@ -20,7 +20,11 @@ from core.clikit import handle_errors
 from generator import cli as generator_cli
 from rehearsal.faults import FAULTS, HELM_FAULTS
 
-__all__ = ["demo", "main"]
+__all__ = ["EXAMPLE_NAMES", "demo", "main"]
+
+# The example repos `demo --example` offers, named after their folders; kept here, not imported
+# from rehearsal.demo, so `--help` does not load the rehearsal (a test pins the two lists equal).
+EXAMPLE_NAMES = ("example-repo", "helm-argocd", "helm-flux-tags")
 
 
 @click.command()
@@ -46,12 +50,18 @@ __all__ = ["demo", "main"]
     help="banzai: example-repo, Istio 1.6 -> 1.7.7; helm: examples/helm-argocd, upstream Istio "
     "1.26 from its Helm charts -> 1.28.2.",
 )
+@click.option(
+    "--example",
+    type=click.Choice(EXAMPLE_NAMES),
+    help="Which of the flavour's example repos to rehearse (default: the first one); "
+    "helm-flux-tags: a revisioned istiod with revision tags, by Flux HelmReleases.",
+)
 @handle_errors(generator_cli.PROG)
-def demo(workdir: Path | None, faults: tuple[str, ...], flavour: str) -> None:
+def demo(workdir: Path | None, faults: tuple[str, ...], flavour: str, example: str | None) -> None:
     """Rehearse the whole upgrade of an example repo on a simulated cluster, gate by gate."""
     from rehearsal.demo import run_demo
 
-    result = run_demo(workdir, faults, flavour=flavour)
+    result = run_demo(workdir, faults, flavour=flavour, example=example)
     if result.exit_code:
         sys.exit(result.exit_code)
 

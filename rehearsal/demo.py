@@ -27,9 +27,22 @@ from rehearsal.faults import FAULTS, HELM_FAULTS
 from rehearsal.pipeline import Pipeline, simulated_cluster
 from rehearsal.pods import PodRow, pod_table
 from rehearsal.progress import Echo, Progress
-from rehearsal.repos import copy_example_repo, copy_helm_example, make_repos
+from rehearsal.repos import (
+    copy_example_repo,
+    copy_helm_example,
+    copy_helm_flux_example,
+    make_repos,
+)
 
-__all__ = ["FAULTS", "SCENARIOS", "TARGET_VERSION", "DemoResult", "Scenario", "run_demo"]
+__all__ = [
+    "EXAMPLES",
+    "FAULTS",
+    "SCENARIOS",
+    "TARGET_VERSION",
+    "DemoResult",
+    "Scenario",
+    "run_demo",
+]
 
 TARGET_VERSION = "1.7.7"
 
@@ -43,12 +56,31 @@ class Scenario:
     source: str
     target: str
     faults: dict[str, str]
+    engine: str = "Argo CD"  # which GitOps engine the example's repo is written for
 
 
 SCENARIOS: dict[str, Scenario] = {
     "banzai": Scenario("example-repo", copy_example_repo, "Istio 1.6", TARGET_VERSION, FAULTS),
     "helm": Scenario(
         "examples/helm-argocd", copy_helm_example, "Istio 1.26 (Helm)", "1.28.2", HELM_FAULTS
+    ),
+}
+
+# Every example repo the demo can rehearse, by the name `--example` takes (its folder's name),
+# with the flavour it belongs to; each flavour's entry in SCENARIOS is its default example.
+EXAMPLES: dict[str, tuple[str, Scenario]] = {
+    "example-repo": ("banzai", SCENARIOS["banzai"]),
+    "helm-argocd": ("helm", SCENARIOS["helm"]),
+    "helm-flux-tags": (
+        "helm",
+        Scenario(
+            "examples/helm-flux-tags",
+            copy_helm_flux_example,
+            "Istio 1.26 (Helm, Flux, revision tags)",
+            "1.28.2",
+            HELM_FAULTS,
+            engine="Flux",
+        ),
     ),
 }
 
@@ -72,11 +104,14 @@ def run_demo(
     faults: Sequence[str] = (),
     echo: Echo = click.echo,
     flavour: str = "banzai",
+    example: str | None = None,
 ) -> DemoResult:
     """Rehearse the upgrade; a failed gate or verification stops it with exit code 1."""
     scenario = SCENARIOS.get(flavour)
     if scenario is None:
         raise UsageError(f"unknown flavour {flavour!r}; known: {', '.join(SCENARIOS)}")
+    if example is not None:
+        scenario = _example(example, flavour)
     known = scenario.faults
     unknown = [f for f in faults if f not in known]
     if unknown:
@@ -103,7 +138,9 @@ def run_demo(
                 f"origin {repos.origin.relative_to(root)} (synced by the cluster), CI clone work/"
             )
         with contextlib.ExitStack() as stack:
-            with progress.step("cluster", "start simcluster; it syncs main like Argo CD") as s:
+            with progress.step(
+                "cluster", f"start simcluster; it syncs main like {scenario.engine}"
+            ) as s:
                 sim = stack.enter_context(simulated_cluster(repos.origin, root / "sim"))
                 s.done(f"{sim.url}, kubeconfig {sim.kubeconfig}")
             pipeline = Pipeline(repos, sim, reports=root / "reports")
@@ -129,6 +166,20 @@ def run_demo(
             else "Run with --workdir DIR to keep the repos, PR bodies and verifier reports."
         )
         return result
+
+
+def _example(example: str, flavour: str) -> Scenario:
+    """The scenario of example repo `example`, which must be one of `flavour`'s."""
+    found = EXAMPLES.get(example)
+    if found is None:
+        raise UsageError(f"unknown example {example!r}; known: {', '.join(EXAMPLES)}")
+    if found[0] != flavour:
+        theirs = [name for name, (f, _) in EXAMPLES.items() if f == flavour]
+        raise UsageError(
+            f"example {example!r} is for the {found[0]} flavour, not {flavour}; "
+            f"the {flavour} flavour's: {', '.join(theirs)}"
+        )
+    return found[1]
 
 
 def _rehearse(
@@ -171,7 +222,9 @@ def _rehearse(
             body.write_text(f"# {pr.title}\n\n{pr.body}")
             s.done(f'"{pr.title}" -> {body.relative_to(root)}')
         _gate(pipeline, stage, plan, progress, result)
-        with progress.step("merge", f"merge {branch} into main; simulated Argo CD syncs") as s:
+        with progress.step(
+            "merge", f"merge {branch} into main; simulated {scenario.engine} syncs"
+        ) as s:
             pipeline.merge()
             s.done(f"synced {pipeline.sync()[:12]}")
             result.merged.append(stage.name)

@@ -57,7 +57,7 @@ from simcluster.kinds import kind_of, store_key
 from simcluster.registry import RELEASED
 from simcluster.store import Store
 from simcluster.substitution import substitute, variables
-from simcluster.syncstatus import REQUESTED_AT, SyncStatus, is_tooling
+from simcluster.syncstatus import DEPENDENCY_ERROR, REQUESTED_AT, SyncStatus, is_tooling
 
 __all__ = ["LAST_APPLIED", "TRACKING_ID", "Source", "Syncer", "three_way_merge"]
 
@@ -638,6 +638,8 @@ class Syncer:
             return
         self._deferred.discard(source.key)
         if automated and not suspended and not errors and source.kind == "HelmRelease":
+            errors.extend(self._missing_dependencies(live))
+        if automated and not suspended and not errors and source.kind == "HelmRelease":
             errors.extend(self._foreign(source))  # Helm adopts nothing: the release aborts
         if automated and not suspended and not errors:
             ordered = sorted(
@@ -704,6 +706,21 @@ class Syncer:
             self.status.helmrelease(live, source, errors, suspended)
         else:
             self.status.kustomization(live, source, sha, errors, suspended)
+
+    def _missing_dependencies(self, hr: Obj) -> list[str]:
+        """helm-controller's `dependsOn` check: a HelmRelease it depends on that does not exist
+        holds the release back, its objects left as they are. Only absence is modelled, not a
+        dependency that exists but is not Ready yet."""
+        own = str(hr["metadata"].get("namespace") or "default")
+        out = []
+        for dep in (hr.get("spec") or {}).get("dependsOn") or []:
+            if not isinstance(dep, dict) or not dep.get("name"):
+                continue
+            namespace, name = str(dep.get("namespace") or own), str(dep["name"])
+            if self.store.get("HelmRelease", namespace, name) is None:
+                cause = f'helmreleases.helm.toolkit.fluxcd.io "{name}" not found'
+                out.append(DEPENDENCY_ERROR.format(namespace=namespace, name=name, cause=cause))
+        return out
 
     def _foreign(self, source: Source) -> list[str]:
         """Helm's refusal to install over an object another release (or no release) owns."""

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from simcluster.gitops import Source
 
 __all__ = [
+    "DEPENDENCY_ERROR",
     "HEALTH_ORDER",
     "REQUESTED_AT",
     "TOOLING_GROUPS",
@@ -40,6 +41,9 @@ __all__ = [
 Obj = dict[str, Any]
 HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+# helm-controller's error for a `dependsOn` HelmRelease it cannot get (checkDependencies), which
+# it reports as Ready False, reason DependencyNotReady
+DEPENDENCY_ERROR = "unable to get '{namespace}/{name}' dependency: {cause}"
 
 
 TOOLING_GROUPS = frozenset(
@@ -299,7 +303,10 @@ class SyncStatus:
         conditions: list[tuple[str, str, str, str]] = []
         if errors or release is None:
             message = "; ".join(errors) or "not a release of an Istio chart"
-            conditions.append(("Ready", "False", "InitFailed", message))
+            held = bool(errors) and all(e.startswith("unable to get '") for e in errors)
+            conditions.append(
+                ("Ready", "False", "DependencyNotReady" if held else "InitFailed", message)
+            )
         elif suspended:
             ready = prev.get("Ready") or {}
             conditions.append(

@@ -1,4 +1,5 @@
-"""The CI examples in example-repo run only commands and flags our CLIs really have.
+"""The CI examples in example-repo run only commands and flags our CLIs really have, and run
+unchanged on both Helm example repos (examples/helm-argocd, examples/helm-flux-tags).
 
 Every `istio-canary` / `istio-canary-verify` invocation in the GitHub workflows and the GitLab CI
 file is parsed with shlex and walked through the real click command tree (found through the
@@ -8,8 +9,11 @@ console scripts in pyproject.toml), so renaming a flag breaks this test, not a u
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,3 +240,140 @@ def test_gitlab_gate_runs_on_stage_merge_requests_and_reports_junit() -> None:
     assert config["variables"]["GIT_DEPTH"] == "0"
     [rule] = config["istio-canary-next"]["rules"]
     assert '$CI_PIPELINE_SOURCE == "web"' in rule["if"]
+
+
+# ----- the workflows, unchanged, on both Helm example repos --------------------------------------
+#
+# Each workflow step is run as the runner would run it (bash -eo pipefail; GitLab's script lines
+# one by one), its text as written except for the `${{ expr }}` GitHub fills in, against a copy of
+# the example synced by simcluster, with the fake forge standing in for GitHub and GitLab. The
+# steps that install istio-canary are skipped: this checkout's console scripts are on PATH.
+
+HELM_EXAMPLES = ("helm-argocd", "helm-flux-tags")
+
+
+def _expand(text: str, values: dict[str, str]) -> str:
+    """GitHub's `${{ expr }}` filled in; an expression this test does not know fails it."""
+
+    def one(match: re.Match[str]) -> str:
+        expr = match.group(1).strip()
+        assert expr in values, f"the workflow uses ${{{{ {expr} }}}}, which this test cannot fill"
+        return values[expr]
+
+    return re.sub(r"\$\{\{(.*?)\}\}", one, text)
+
+
+def _bash(script: str, cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _github_job(name: str, job: str, cwd: Path, env: dict[str, str], values: dict[str, str]) -> str:
+    """Every `run` step of a workflow's job whose `if` holds, as GitHub runs it; their output."""
+    steps = workflow(name)["jobs"][job]["steps"]
+    out = []
+    for step in steps:
+        if "run" not in step or "pip install" in step["run"]:
+            continue
+        if step.get("if") == "inputs.dry-run" and values.get("inputs.dry-run") != "true":
+            continue
+        step_env = {k: _expand(str(v), values) for k, v in (step.get("env") or {}).items()}
+        out.append(_bash(_expand(step["run"], values), cwd, {**env, **step_env}))
+    return "".join(out)
+
+
+def _gitlab_job(job: str, cwd: Path, env: dict[str, str]) -> str:
+    """A GitLab job's script lines, one shell each as the runner does, after none of its
+    before_script (the pip install); their output."""
+    config = yaml.safe_load(GITLAB.read_text())
+    return "".join(_bash(line, cwd, env) for line in config[job]["script"])
+
+
+def _checkout(origin: Path, dest: Path, ref: str) -> Path:
+    """What actions/checkout (fetch-depth 0) and GitLab's clone leave: origin's history, `ref`."""
+    subprocess.run(["git", "clone", "-q", str(origin), str(dest)], check=True)
+    subprocess.run(["git", "-C", str(dest), "checkout", "-q", ref], check=True)
+    return dest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", HELM_EXAMPLES)
+def test_the_ci_examples_run_unchanged_on_the_helm_example(example: str, tmp_path: Path) -> None:
+    from rehearsal.demo import EXAMPLES
+    from rehearsal.pipeline import simulated_cluster
+    from rehearsal.repos import make_repos
+    from tests.fakeforge import FakeForge
+
+    scenario = EXAMPLES[example][1]
+    repos = make_repos(tmp_path / "origin", tmp_path / "work", populate=scenario.populate)
+    subprocess.run(
+        [Path(sys.executable).parent / "istio-canary", "init", "--to-version", scenario.target],
+        cwd=repos.work,
+        check=True,
+        capture_output=True,
+    )
+    repos.push_main()
+    (tmp_path / "origin.git").symlink_to(repos.origin)  # what GitLab's "$CI_PROJECT_URL.git" is
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    with simulated_cluster(repos.origin, tmp_path / "sim") as sim, FakeForge() as forge:
+        base_env = {"PATH": path, "HOME": str(tmp_path), "RUNNER_TEMP": str(tmp_path)}
+        gh = {
+            **base_env,
+            "GITHUB_API_URL": forge.url,
+            "GITHUB_REPOSITORY": forge.project,
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        }
+        values = {
+            "steps.app-token.outputs.token": forge.token,
+            "github.event.repository.default_branch": "main",
+            "github.base_ref": "main",
+            "secrets.ISTIO_CANARY_KUBECONFIG": Path(sim.kubeconfig).read_text(),
+            "inputs.dry-run": "true",
+        }
+        # GitHub: the dispatched job shows the plan and the dry run, then opens stage 1's PR
+        next_out = _github_job("istio-canary-next.yml", "open-stage-pr", repos.work, gh, values)
+        assert "0/" in next_out and "+++ b/" in next_out
+        [pull] = forge.pulls.values()
+        assert pull["title"].startswith("istio-canary 1/") and pull["base"]["ref"] == "main"
+        head = pull["head"]["ref"]
+        # ... and the required check on it passes against the live cluster
+        values["github.event.pull_request.head.sha"] = head
+        gate_dir = _checkout(repos.origin, tmp_path / "gate-gh", f"origin/{head}")
+        _github_job("istio-canary-gate.yml", "gate", gate_dir, gh, values)
+        summary = (tmp_path / "summary.md").read_text()
+        assert "passed" in summary.lower() and "stage 0" in summary, summary
+
+        # merged; GitLab's web pipeline opens stage 2's merge request, and its gate passes
+        subprocess.run(
+            ["git", "-C", str(repos.origin), "merge", "-q", "--ff-only", head], check=True
+        )
+        sim.sync_now()
+        sim.wait_settled(timeout=60)
+        gl = {
+            **base_env,
+            "GITLAB_TOKEN": forge.token,
+            "CI_API_V4_URL": forge.url + "/api/v4",
+            "CI_PROJECT_PATH": forge.project,
+            "CI_PROJECT_URL": str(tmp_path / "origin"),
+            "CI_DEFAULT_BRANCH": "main",
+            "CI_SERVER_HOST": "gitlab.example.com",
+            "ISTIO_CANARY_KUBECONFIG": str(sim.kubeconfig),
+        }
+        runner = _checkout(repos.origin, tmp_path / "next-gl", "main")
+        _gitlab_job("istio-canary-next", runner, gl)
+        [mr] = forge.merge_requests.values()
+        assert mr["title"].startswith("istio-canary 2/") and mr["target_branch"] == "main"
+        branch = mr["source_branch"]
+        gate_gl = _checkout(repos.origin, tmp_path / "gate-gl", f"origin/{branch}")
+        gl["CI_MERGE_REQUEST_TARGET_BRANCH_NAME"] = "main"
+        _gitlab_job("istio-canary-gate", gate_gl, gl)
+        junit = (gate_gl / "gate-report.xml").read_text()
+        assert "<testsuite" in junit and "<failure" not in junit, junit

@@ -18,7 +18,10 @@ configurations name their ``Istio`` CR as owner; upstream ones point at a Servic
   <tag>``) and istiod address come from the ``istio-sidecar-injector[-<rev>]`` ConfigMap of the
   Service's revision. The pod gets the annotation ``istio.io/rev: <rev>`` and
   ``sidecar.istio.io/status`` with ``"revision"``; ``inject.istio.io/templates: gateway`` fills in
-  the pod's own ``istio-proxy`` container (``image: auto``) and adds no init container.
+  the pod's own ``istio-proxy`` container (``image: auto``), adds no init container, and labels
+  the pod ``istio.io/rev`` (its own label, else the revision, else ``default``, as istio/istio's
+  ``gateway-injection-template.yaml`` does), which the docs' ``kubectl get pods -L istio.io/rev``
+  shows.
 
 A webhook with ``reinvocationPolicy: IfNeeded`` called before a later webhook changed the pod is
 called once more afterwards, as the API server does, so it can win the double injection back.
@@ -308,6 +311,8 @@ def inject(pod: Obj, cfg: InjectionConfig) -> Obj:
     annotations.setdefault("prometheus.io/scrape", "true")
     if cfg.upstream:
         annotations[REV_ANNOTATION] = cfg.revision
+        if gateway:  # the gateway template labels the pod: its own label, else the revision
+            labels.setdefault("istio.io/rev", cfg.revision or "default")
         if app_containers:
             annotations.setdefault("kubectl.kubernetes.io/default-container", app_containers[0])
     else:

@@ -6,7 +6,9 @@ Deployment rolls onto the new proxy while its Service, with its UID and load-bal
 the same object. A Deployment injected with the gateway template (`inject.istio.io/templates:
 gateway`, `image: auto`) gets the pod-template label `istio.io/rev: <new>`, which rolls it the
 same way. Gateways move after the namespaces, as the Istio docs advise: the mesh behind them is
-on the new revision by then.
+on the new revision by then. A Flux release that `dependsOn` the old istiod's HelmRelease is
+pointed at the new one in the same commit: helm-controller holds back (DependencyNotReady) a
+release whose dependency no longer exists, which the old one will not after cleanup.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from core.plan import Plan, Stage
 from core.versions import version_key
 from generator.flavours.helm.control_plane import repo_ops
 from generator.flavours.helm.manifests import REV, find_deployment, find_release, require_release
-from generator.index import RepoIndex
+from generator.index import Document, RepoIndex
 from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline
 from generator.yamledit import set_value
@@ -92,7 +94,29 @@ class GatewaysKind:
                 changes.append(f"{c.label}: revision {rev} (chart {c.version} kept: not older)")
             if moved := repo_ops(ctx.index, c, h, ctx.editor):
                 changes.append(moved)
+            if depends := _depends_on_old_istiod(ctx, c.doc, h.istiod_from, h.istiod_to):
+                changes.append(f"{c.label}: {depends}")
         return {"changes": changes}
+
+
+def _depends_on_old_istiod(
+    ctx: StageContext, doc: Document, old: ChartRelease, new: ChartRelease
+) -> str:
+    """Repoint a Flux `dependsOn` entry naming the old istiod HelmRelease at the new one."""
+    if old.form != "helmrelease" or new.form != "helmrelease":
+        return ""
+    old_doc = find_release(ctx.index, old)
+    if old_doc is None:
+        return ""
+    where, own = ctx.index.namespace_of(old_doc.doc), ctx.index.namespace_of(doc)
+    for i, dep in enumerate(doc.get("spec", "dependsOn", default=[]) or []):
+        if not isinstance(dep, dict) or dep.get("name") != old.object_name:
+            continue
+        if (dep.get("namespace") or own) != where:
+            continue
+        ctx.editor.edit(doc, set_value(doc.pos, ("spec", "dependsOn", i, "name"), new.object_name))
+        return f"dependsOn {old.object_name} -> {new.object_name}"
+    return ""
 
 
 KIND = GatewaysKind()
