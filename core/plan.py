@@ -22,6 +22,7 @@ import yaml
 
 from core.errors import PlanError
 from core.helmplan import DEFAULT_REVISION, HelmMesh, helm_from_dict, helm_to_dict
+from core.sailplan import SailMesh, sail_from_dict, sail_to_dict
 from core.versions import minor_key
 from core.yamlload import Loader as _Loader
 
@@ -61,15 +62,25 @@ STAGE_KINDS = (
     "tags-take",
     "tags-return",
     "default-revision",
+    "strategy",
+    "cni",
 )
 # The kinds every flavour knows (the Banzai flavour's whole list, in its plan order)...
 StageKind = Literal["control-plane", "gateways", "namespaces", "cleanup"]
 # ...and the ones only the Helm flavour plans (revision tags and the default revision).
 HelmStageKind = Literal["tags-drop", "tags-take", "tags-return", "default-revision"]
-AnyStageKind = StageKind | HelmStageKind
+# ...and the ones only the Sail flavour plans (the updateStrategy switch, IstioCNI in place).
+SailStageKind = Literal["strategy", "cni"]
+AnyStageKind = StageKind | HelmStageKind | SailStageKind
 # How the mesh is installed; a plan file without `flavour` was written for Banzai.
-FLAVOURS = ("banzai", "helm")
-Flavour = Literal["banzai", "helm"]
+FLAVOURS = ("banzai", "helm", "sail")
+Flavour = Literal["banzai", "helm", "sail"]
+# The stage kinds each flavour may plan (the loader refuses the others).
+_FLAVOUR_KINDS: dict[str, tuple[str, ...]] = {
+    "banzai": typing.get_args(StageKind),
+    "helm": typing.get_args(StageKind) + typing.get_args(HelmStageKind),
+    "sail": typing.get_args(StageKind) + typing.get_args(SailStageKind),
+}
 OperatorForm = Literal["argocd-application", "helmrelease", "plain"]
 GitOpsEngine = Literal["argocd", "flux", "none"]
 
@@ -236,6 +247,7 @@ class Plan:
     extra: Mapping[str, Any] = field(default_factory=dict)
     flavour: Flavour = "banzai"
     helm: HelmMesh | None = None
+    sail: SailMesh | None = None
 
     # ----- queries shared by generator and verifier -------------------------------------------
 
@@ -294,7 +306,10 @@ class Plan:
         return any(s.kind == kind and s.index <= limit for s in self.stages)
 
     def tag_revision(self, tag: str, upto: int | None = None) -> str:
-        """Helm: the revision revision-tag `tag` points at after stage `upto` ("" = no such tag).
+        """The revision revision-tag `tag` points at after stage `upto` ("" = no such tag).
+
+        Sail: a tag targeting the `Istio` follows its active revision; one targeting the old
+        `IstioRevision` stays there until cleanup points it at the new revision. Helm:
 
         A stable tag points at the old revision until `tags-drop` removes it from the old istiod
         release, at nothing until `tags-take` adds it to the new one, then at the new revision;
@@ -303,6 +318,8 @@ class Plan:
         revision when nothing declares it. A canary tag points at the new revision from
         control-plane on.
         """
+        if self.sail is not None:
+            return self._sail_tag_revision(tag, upto)
         h = self.helm
         if h is None:
             return ""
@@ -334,16 +351,84 @@ class Plan:
         return h.default_from
 
     def expected_label(self, namespace: str, upto: int | None = None) -> str:
-        """Helm: the `istio.io/rev` value namespace `namespace` carries after stage `upto`
-        ("" for none: it is selected by `istio-injection=enabled`)."""
+        """The `istio.io/rev` value namespace `namespace` carries after stage `upto` ("" for
+        none: it is selected by `istio-injection=enabled`). Helm and Sail; see the tag rules."""
         ns = self.namespace(namespace)
         h = self.helm
         moved = namespace in self.migrated_namespaces(upto)
         if not moved:
             return ns.rev_label
+        if self.sail is not None:
+            return self._sail_moved_label(ns.rev_label, upto)
         canary = h.canary_of(ns.rev_label) if h is not None else ""
         if canary:
             return ns.rev_label if self.applied_by("tags-return", upto) else canary
+        return self.target.revision
+
+    # ----- Sail: IstioRevisions, tags, gateways, CNI ------------------------------------------
+
+    @property
+    def via_revision(self) -> str:
+        """Sail: the IstioRevision the `strategy` stage makes at the old version ("" if none).
+
+        Switching `InPlace` to `RevisionBased` renames the active revision at once, so the
+        operator creates `<name>-v<old version>` beside the running one; nothing uses it, and it
+        is pruned after the grace period once `control-plane` has made the target revision.
+        """
+        s = self.sail
+        return "" if s is None else s.via_revision(self.source.version)
+
+    def active_revision(self, upto: int | None = None) -> str:
+        """Sail: the `Istio`'s `status.activeRevisionName` after stage `upto` ("" otherwise)."""
+        s = self.sail
+        if s is None:
+            return ""
+        if self.applied_by("control-plane", upto):
+            return self.target.revision
+        if s.switches_strategy and self.applied_by("strategy", upto):
+            return self.via_revision
+        return self.source.revision
+
+    def expected_gateway_label(self, name: str, upto: int | None = None) -> str:
+        """Sail: the `istio.io/rev` pod label gateway `name` carries after stage `upto`."""
+        s = self.sail
+        gw = next((g for g in s.gateways if g.name == name), None) if s else None
+        if gw is None:
+            raise PlanError(f"gateway {name!r} is not part of the plan")
+        if not self.gateways_moved(upto):
+            return gw.rev_label
+        return self._sail_moved_label(gw.rev_label, upto)
+
+    def cni_version(self, upto: int | None = None) -> str:
+        """Sail: the IstioCNI's version after stage `upto` ("" when the plan has no IstioCNI)."""
+        cni = self.sail.cni if self.sail is not None else None
+        if cni is None:
+            return ""
+        return cni.version_to if self.applied_by("cni", upto) else cni.version_from
+
+    def _sail_tag_revision(self, tag: str, upto: int | None) -> str:
+        # A tag targeting the Istio follows its active revision; one targeting an IstioRevision
+        # stays there until cleanup points it at the new revision (or the old one stays in use).
+        assert self.sail is not None
+        t = self.sail.tag(tag)
+        if t is None:
+            return ""
+        if t.target_kind == "Istio":
+            return self.active_revision(upto)
+        if t.target_name == self.source.revision and self.applied_by("cleanup", upto):
+            return self.target.revision
+        return t.target_name
+
+    def _sail_moved_label(self, label: str, upto: int | None) -> str:
+        # A moved namespace (or gateway) keeps a tag that follows the Istio; one on a tag pinned
+        # to the old IstioRevision is on the new revision by name until cleanup retargets the
+        # tag and gives the label back; everything else names the new revision.
+        assert self.sail is not None
+        t = self.sail.tag(label) if label else None
+        if t is not None and t.target_kind == "Istio":
+            return label
+        if t is not None and self.applied_by("cleanup", upto):
+            return label
         return self.target.revision
 
     def mark_applied(self, index: int) -> Plan:
@@ -375,6 +460,7 @@ class Plan:
             "from": _cp_to_dict(self.source),
             "to": _cp_to_dict(self.target),
             **({} if self.helm is None else {"helm": helm_to_dict(self.helm)}),
+            **({} if self.sail is None else {"sail": sail_to_dict(self.sail)}),
             "gitops": {
                 "engine": self.gitops_engine,
                 "objects": [
@@ -442,6 +528,9 @@ class Plan:
         helm = helm_from_dict(raw.get("helm"), problems) if flavour == "helm" else None
         if flavour != "helm" and "helm" in raw:
             problems.append("helm is only allowed in a plan whose flavour is helm")
+        sail = sail_from_dict(raw.get("sail"), problems) if flavour == "sail" else None
+        if flavour != "sail" and "sail" in raw:
+            problems.append("sail is only allowed in a plan whose flavour is sail")
         source = r.control_plane(raw.get("from"), "from", flavour)
         target = r.control_plane(raw.get("to"), "to", flavour)
         gitops = raw.get("gitops") or {}
@@ -491,8 +580,10 @@ class Plan:
                 problems.append(
                     f"stages[{pos}].kind {kind!r} is not one of {', '.join(STAGE_KINDS)}"
                 )
-            elif flavour == "banzai" and kind not in typing.get_args(StageKind):
-                problems.append(f"stages[{pos}].kind {kind!r} is not a kind of the banzai flavour")
+            elif kind not in _FLAVOUR_KINDS[flavour]:
+                problems.append(
+                    f"stages[{pos}].kind {kind!r} is not a kind of the {flavour} flavour"
+                )
             index = r.i(st, "index", f"stages[{pos}]")
             if index != pos:
                 problems.append(f"stages[{pos}].index is {index}, expected {pos}")
@@ -527,10 +618,13 @@ class Plan:
             "rolledBack",
             "flavour",
             "helm",
+            "sail",
         }
         engine = gitops.get("engine", "none") if isinstance(gitops, Mapping) else "none"
         if engine not in ("argocd", "flux", "none"):
             problems.append(f"gitops.engine {engine!r} is not argocd, flux or none")
+        if sail is not None and source is not None and target is not None:
+            problems.extend(_sail_revision_problems(sail, source, target))
         if problems:
             raise PlanError(f"{where}: " + "; ".join(problems))
         assert source is not None and target is not None
@@ -550,6 +644,7 @@ class Plan:
             extra={k: v for k, v in raw.items() if k not in known},
             flavour=flavour,
             helm=helm,
+            sail=sail,
         )
 
 
@@ -558,6 +653,26 @@ class Plan:
 
 def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v not in ("", [], None)}
+
+
+def _sail_revision_problems(
+    sail: SailMesh, source: ControlPlane, target: ControlPlane
+) -> list[str]:
+    """The revisions the plan records must be the ones the operator will name (derived)."""
+    problems = []
+    old = sail.old_revision(source.version)
+    new = sail.new_revision(target.version)
+    if source.rev != old:
+        problems.append(
+            f"from.controlPlane.revision {source.rev!r} is not {old!r}, the revision the Sail "
+            f"operator runs for Istio {sail.istio.name} ({sail.istio.strategy}, v{source.version})"
+        )
+    if target.rev != new:
+        problems.append(
+            f"to.controlPlane.revision {target.rev!r} is not {new!r}, the revision the Sail "
+            f"operator makes for Istio {sail.istio.name} (RevisionBased, v{target.version})"
+        )
+    return problems
 
 
 def _cp_to_dict(cp: ControlPlane) -> dict[str, Any]:
@@ -663,9 +778,9 @@ class _Reader:
         cp = m.get("controlPlane")
         op = m.get("operator")
         w = f"{where}.controlPlane"
-        if flavour == "helm":
+        if flavour in ("helm", "sail"):
             if op is not None:
-                self.problems.append(f"{where}.operator is not part of a helm plan")
+                self.problems.append(f"{where}.operator is not part of a {flavour} plan")
             version = self.s(cp, "version", w)
             if version and not _VERSION.match(version):
                 self.problems.append(f"{w}.version {version!r} is not a version like 1.28.2")

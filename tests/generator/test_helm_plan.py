@@ -46,7 +46,10 @@ def test_a_banzai_plan_has_no_flavour_key_and_loads_as_banzai(tmp_path: Path) ->
         (lambda raw: raw["helm"]["istiod"]["to"].pop("name"), "helm.istiod.to.name is missing"),
         (lambda raw: raw.pop("helm"), "helm is missing"),
         (lambda raw: raw["from"].update(operator={"name": "x"}), "from.operator is not part"),
-        (lambda raw: raw.update(flavour="sail"), "flavour 'sail' is not one of banzai, helm"),
+        (
+            lambda raw: raw.update(flavour="linkerd"),
+            "flavour 'linkerd' is not one of banzai, helm, sail",
+        ),
     ],
 )
 def test_the_loader_refuses_what_does_not_belong(

@@ -139,9 +139,9 @@ def test_a_plan_of_an_unknown_flavour(tmp_path: Path) -> None:
     repo = helm_repo(tmp_path, "flux", "plain")
     assert run("init", "--repo", str(repo), "--to-version", "1.28.2").exit_code == 0
     plan = repo / PLAN_PATH
-    plan.write_text(plan.read_text().replace("flavour: helm", "flavour: sail"))
+    plan.write_text(plan.read_text().replace("flavour: helm", "flavour: linkerd"))
     git(repo, "commit", "-q", "-am", "edit")
-    _refused(repo, ["next"], "flavour 'sail' is not one of banzai, helm")
+    _refused(repo, ["next"], "flavour 'linkerd' is not one of banzai, helm, sail")
 
 
 def test_values_from_value_files(tmp_path: Path) -> None:
