@@ -1,0 +1,85 @@
+"""The shared data-plane, namespace-label and gateway rules, judged for a Sail plan.
+
+A Sail revision injects exactly as a Helm-installed istiod does (the operator renders the same
+`istiod` chart): pods carry the injector's `istio.io/rev` annotation and `sidecar.istio.io/status`,
+proxies talk to `istiod-<revision>`, and a gateway is a Deployment injected with the gateway
+template whose Service must survive the move. So these checks are the Helm ones, fed the Sail
+plan's answers (`Plan.expected_label`, `Plan.gateways_moved`) in the shape they read; nothing is
+re-implemented here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from core.helmplan import ChartRelease
+from verifier.checks import helm_dataplane, helm_gateways, helm_namespaces
+from verifier.checks.base import Phase
+from verifier.expectation import Expectation, HelmExpectation
+from verifier.result import CheckResult
+from verifier.snapshot import Snapshot
+
+__all__ = ["SailDataPlane", "SailGateways", "SailNamespaceLabels", "as_helm"]
+
+
+def as_helm(expect: Expectation) -> Expectation:
+    """`expect` with the Helm-shaped part the shared rules read, answered by the Sail plan."""
+    plan, index = expect.plan, expect.index
+    sail = plan.sail
+    moved = set(plan.migrated_namespaces(upto=index)) - set(plan.rolled_back)
+    labels = {
+        ns.name: plan.expected_label(ns.name, index) if ns.name in moved else ns.rev_label
+        for ns in plan.namespaces
+    }
+    cp = plan.target if plan.gateways_moved(upto=index) else plan.source
+    gateways = tuple(
+        (ChartRelease(g.name, g.namespace, "gateway", cp.version, "deployment", g.file), cp)
+        for g in (sail.gateways if sail is not None else ())
+    )
+    helm = HelmExpectation(tags={}, default_revision="", labels=labels, gateways=gateways)
+    return replace(expect, helm=helm)
+
+
+def _with_gateway_view(snap: Snapshot) -> Snapshot:
+    return replace(snap, helm=snap.sail.gateway_view if snap.sail is not None else None)
+
+
+class SailDataPlane:
+    """Every meshed pod on the revision the plan expects, as its injector recorded it."""
+
+    name = helm_dataplane.NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return True
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        return helm_dataplane.check(snap, as_helm(expect))
+
+
+class SailNamespaceLabels:
+    """Each planned namespace carries, live, the `istio.io/rev` the plan expects now."""
+
+    name = helm_namespaces.NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return True
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        return helm_namespaces.check(snap, as_helm(expect))
+
+
+class SailGateways:
+    """Each planned gateway's pods on the expected revision, its Service kept."""
+
+    name = helm_gateways.NAME
+    phase = Phase.SNAPSHOT
+
+    def applies(self, expect: Expectation) -> bool:
+        return True
+
+    def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
+        if snap.sail is None:
+            return CheckResult.pending(self.name, "Sail objects not read", unverifiable=True)
+        return helm_gateways.check(_with_gateway_view(snap), as_helm(expect))
