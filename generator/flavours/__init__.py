@@ -14,11 +14,12 @@ from core.plan import Plan
 from generator.flavours.banzai import FLAVOUR as BANZAI
 from generator.flavours.base import Flavour, Found
 from generator.flavours.helm import FLAVOUR as HELM
+from generator.flavours.sail import FLAVOUR as SAIL
 from generator.index import RepoIndex
 
 __all__ = ["FLAVOURS", "Flavour", "Found", "detect", "flavour_of"]
 
-FLAVOURS: tuple[Flavour, ...] = (BANZAI, HELM)
+FLAVOURS: tuple[Flavour, ...] = (BANZAI, HELM, SAIL)
 
 
 def detect(index: RepoIndex) -> Flavour:
@@ -29,7 +30,8 @@ def detect(index: RepoIndex) -> Flavour:
     if not found:
         err = (
             f"{index.root}: no Istio CR (istio.banzaicloud.io/v1beta1) found in the repo, and no "
-            "Helm release of the istiod chart (an Argo CD Application or Flux HelmRelease)"
+            "Helm release of the istiod chart (an Argo CD Application or Flux HelmRelease), and no "
+            "Istio of the Sail operator (sailoperator.io/v1)"
         )
         if index.broken:
             # an unparsable file is the likely reason nothing was found: name it first

@@ -1,0 +1,45 @@
+"""A committed copy of examples/sail-argocd, and variants of it, for the Sail flavour's tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from generator.resources import data_dir
+from tests.generator.helpers import git, head_message, run
+
+EXAMPLE = data_dir("examples") / "sail-argocd"
+
+
+def sail_repo(root: Path, edits: Mapping[str, tuple[str, str] | str | None] = ()) -> Path:  # type: ignore[assignment]
+    """The example in a new git repo; `edits` maps a file to (old, new) text, new text, or None
+    (deleted), applied before the first commit."""
+    shutil.copytree(EXAMPLE, root, dirs_exist_ok=True)
+    for rel, change in dict(edits).items():
+        path = root / rel
+        if change is None:
+            path.unlink()
+        elif isinstance(change, tuple):
+            text = path.read_text()
+            assert change[0] in text, f"{rel} has no {change[0]!r}"
+            path.write_text(text.replace(change[0], change[1]))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(change)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "examples/sail-argocd")
+    return root
+
+
+def run_all(repo: Path) -> list[str]:
+    """Apply every stage with `next`; the stage names in commit order."""
+    names = []
+    while True:
+        result = run("next", "--repo", str(repo))
+        if result.exit_code != 0:
+            assert "nothing to do" in result.stderr, result.stderr
+            return names
+        trailer = [ln for ln in head_message(repo).splitlines() if ln.startswith("Istio-Canary")]
+        names.append(trailer[-1].split()[-1])
