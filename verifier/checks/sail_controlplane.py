@@ -57,6 +57,11 @@ class SailControlPlanes:
         return check(snap, stage_of(expect))
 
 
+def _judged(view: SailView, revision: str) -> bool:
+    """Whether the revision's own conditions are judged (and named) below: it exists."""
+    return revision in view.revisions
+
+
 def _istio(view: SailView, stage: SailStage, pending: list[str], failed: list[str]) -> Any:
     istio = view.istios.get(stage.istio)
     if istio is None:
@@ -79,7 +84,8 @@ def _istio(view: SailView, stage: SailStage, pending: list[str], failed: list[st
         pending.append(
             f"{where}: active revision is {active or '(none)'}, expected {stage.active.name}"
         )
-    elif not (reconciled.true and ready.true):
+    elif not (reconciled.true and ready.true) and not _judged(view, stage.active.name):
+        # the Istio copies its active revision's conditions: name them once, on the revision
         pending.append(f"{where} not Ready: {reconciled}; {ready}")
     return {
         "istio": stage.istio,
@@ -129,7 +135,10 @@ def check(snap: Snapshot, stage: SailStage) -> CheckResult:
             elif paused:
                 failed.append(f"istiod of {where}: {paused}")
             else:
-                pending.append(f"istiod {rev.namespace}/{cp.istiod} of {where}: {why}")
+                pending.append(
+                    f"istiod {rev.namespace}/{cp.istiod} of {where}: {why} (see kubectl -n "
+                    f"{rev.namespace} describe deployment {cp.istiod})"
+                )
     for rev in stage.gone:
         left = []
         if rev.name in view.revisions:

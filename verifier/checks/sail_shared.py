@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.helmplan import ChartRelease
+from verifier import pods as P
 from verifier.checks import helm_dataplane, helm_gateways, helm_namespaces
 from verifier.checks.base import Phase
 from verifier.expectation import Expectation, HelmExpectation
@@ -44,6 +45,30 @@ def _with_gateway_view(snap: Snapshot) -> Snapshot:
     return replace(snap, helm=snap.sail.gateway_view if snap.sail is not None else None)
 
 
+def stranded(snap: Snapshot, expect: Expectation) -> list[str]:
+    """Pods no controller owns whose proxy is on another revision than their namespace's now.
+
+    No rollout replaces them and no commit restarts them, and while one runs the old revision's
+    proxy the operator keeps that revision in use (never pruned): waiting heals nothing."""
+    out = []
+    for ns, cp in sorted(expect.namespaces.items()):
+        for pod in snap.pods_in(ns):
+            if P.meta(pod).get("ownerReferences") or P.is_finished(pod) or P.is_terminating(pod):
+                continue
+            if P.proxy_container(pod) is None:
+                continue
+            rev, _ = P.decide_revision(pod, expect.istiods)
+            if rev and rev != cp.revision:
+                name = str(P.meta(pod).get("name"))
+                out.append(
+                    f"pod {ns}/{name} runs revision {rev}'s proxy, expected {cp.revision}, and "
+                    f"no controller owns it, so no rollout or commit will replace it (and Sail "
+                    f"keeps {rev} in use while it runs): delete it (kubectl delete pod -n {ns} "
+                    f"{name})"
+                )
+    return out
+
+
 class SailDataPlane:
     """Every meshed pod on the revision the plan expects, as its injector recorded it."""
 
@@ -54,7 +79,13 @@ class SailDataPlane:
         return True
 
     def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
-        return helm_dataplane.check(snap, as_helm(expect))
+        shaped = as_helm(expect)
+        result = helm_dataplane.check(snap, shaped)
+        bare = stranded(snap, shaped)
+        if not bare:
+            return result
+        evidence = [*result.evidence, {"unownedPodsOnAnotherRevision": bare}]
+        return CheckResult.failed(self.name, "; ".join([*bare, result.message]), evidence)
 
 
 class SailNamespaceLabels:
