@@ -18,7 +18,7 @@ import click
 
 from core.clikit import handle_errors
 from generator import cli as generator_cli
-from rehearsal.faults import FAULTS, HELM_FAULTS
+from rehearsal.faults import FAULTS, HELM_FAULTS, SAIL_FAULTS
 
 __all__ = ["demo", "main"]
 
@@ -34,17 +34,19 @@ __all__ = ["demo", "main"]
     "--fault",
     "faults",
     multiple=True,
-    type=click.Choice(tuple(FAULTS) + tuple(HELM_FAULTS)),
+    type=click.Choice(tuple(FAULTS) + tuple(HELM_FAULTS) + tuple(SAIL_FAULTS)),
     help="Inject a simcluster fault (repeatable), e.g. split-trust to watch the gate stop; "
-    "webhook-overlap, dangling-validator and cabundle-drift are the Helm flavour's.",
+    "webhook-overlap, dangling-validator and cabundle-drift are the Helm flavour's, "
+    "revision-stuck and in-use-forever the Sail flavour's.",
 )
 @click.option(
     "--flavour",
-    type=click.Choice(("banzai", "helm")),
+    type=click.Choice(("banzai", "helm", "sail")),
     default="banzai",
     show_default=True,
     help="banzai: example-repo, Istio 1.6 -> 1.7.7; helm: examples/helm-argocd, upstream Istio "
-    "1.26 from its Helm charts -> 1.28.2.",
+    "1.26 from its Helm charts -> 1.28.2; sail: examples/sail-argocd, a Sail operator Istio "
+    "1.27.9 -> 1.28.6.",
 )
 @handle_errors(generator_cli.PROG)
 def demo(workdir: Path | None, faults: tuple[str, ...], flavour: str) -> None:

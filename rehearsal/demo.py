@@ -23,11 +23,11 @@ from core.errors import CanaryError, CheckFailed, ClusterUnreachable, Preconditi
 from core.plan import Plan, Stage
 from generator.pullrequest import branch_name, publish
 from rehearsal.commands import Verdict
-from rehearsal.faults import FAULTS, HELM_FAULTS
+from rehearsal.faults import FAULTS, HELM_FAULTS, SAIL_FAULTS
 from rehearsal.pipeline import Pipeline, simulated_cluster
 from rehearsal.pods import PodRow, pod_table
 from rehearsal.progress import Echo, Progress
-from rehearsal.repos import copy_example_repo, copy_helm_example, make_repos
+from rehearsal.repos import copy_example_repo, copy_helm_example, copy_sail_example, make_repos
 
 __all__ = ["FAULTS", "SCENARIOS", "TARGET_VERSION", "DemoResult", "Scenario", "run_demo"]
 
@@ -49,6 +49,9 @@ SCENARIOS: dict[str, Scenario] = {
     "banzai": Scenario("example-repo", copy_example_repo, "Istio 1.6", TARGET_VERSION, FAULTS),
     "helm": Scenario(
         "examples/helm-argocd", copy_helm_example, "Istio 1.26 (Helm)", "1.28.2", HELM_FAULTS
+    ),
+    "sail": Scenario(
+        "examples/sail-argocd", copy_sail_example, "Istio 1.27 (Sail)", "1.28.6", SAIL_FAULTS
     ),
 }
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.git import git
-from generator.resources import example_repo_dir, helm_example_dir
+from generator.resources import data_dir, example_repo_dir, helm_example_dir
 
-__all__ = ["Repos", "copy_example_repo", "copy_helm_example", "make_repos"]
+__all__ = ["Repos", "copy_example_repo", "copy_helm_example", "copy_sail_example", "make_repos"]
 
 Populate = Callable[[Path], object]
 
@@ -27,6 +27,11 @@ def copy_example_repo(root: Path) -> None:
 def copy_helm_example(root: Path) -> None:
     """The Helm flavour's example: Istio 1.26 from its charts, as an Argo CD repo."""
     shutil.copytree(helm_example_dir(), root)
+
+
+def copy_sail_example(root: Path) -> None:
+    """The Sail flavour's example: an InPlace Sail `Istio` 1.27, as an Argo CD repo."""
+    shutil.copytree(data_dir("examples") / "sail-argocd", root)
 
 
 @dataclass(frozen=True)
