@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.errors import ClusterUnreachable
+from verifier.errors import NotFound
 from verifier.helmview import HelmView
 from verifier.resources import (
     DAEMONSETS,
@@ -137,17 +139,29 @@ def cni_namespace(cni: Obj) -> str:
 
 def read(cluster: ClusterReader, gateway_namespaces: Iterable[str] = ()) -> SailView:
     """One read of the Sail objects, each IstioCNI's DaemonSet, the mutating webhooks and the
-    Services of the planned gateways' namespaces."""
-    cnis = {_name(o): o for o in cluster.list(ISTIO_CNIS)}
+    Services of the planned gateways' namespaces.
+
+    A Sail kind the API server does not serve is not "no objects": the operator's CRDs are
+    missing, so nothing can be judged (could not verify, exit 3), and the message says so."""
+    try:
+        cnis = {_name(o): o for o in cluster.list(ISTIO_CNIS)}
+        istios = cluster.list(SAIL_ISTIOS)
+        revisions = cluster.list(ISTIO_REVISIONS)
+        tags = cluster.list(ISTIO_REVISION_TAGS)
+    except NotFound as err:
+        raise ClusterUnreachable(
+            f"{err}: the cluster serves no sailoperator.io/v1 kinds; install the Sail operator "
+            "(its CRDs), or point --kubeconfig/--context at the cluster it runs in"
+        ) from err
     services = {
         (ns, _name(svc)): svc
         for ns in sorted(set(gateway_namespaces))
         for svc in cluster.list(SERVICES, namespace=ns)
     }
     return SailView(
-        istios={_name(o): o for o in cluster.list(SAIL_ISTIOS)},
-        revisions={_name(o): o for o in cluster.list(ISTIO_REVISIONS)},
-        tags={_name(o): o for o in cluster.list(ISTIO_REVISION_TAGS)},
+        istios={_name(o): o for o in istios},
+        revisions={_name(o): o for o in revisions},
+        tags={_name(o): o for o in tags},
         cnis=cnis,
         daemonsets={
             (ns, CNI_DAEMONSET): cluster.get_or_none(DAEMONSETS, ns, CNI_DAEMONSET)
