@@ -54,6 +54,9 @@ def check(snap: Snapshot, stage: SailStage) -> CheckResult:
         return CheckResult.pending(NAME, "Sail objects not read", unverifiable=True)
     old = stage.old
     named = references(view, snap.pods, snap.meshed_namespaces).get(old, [])
+    # a tag pinned to the old revision is what the cleanup commit itself retargets
+    moving = [f"IstioRevisionTag {t}" for t in stage.retargeted]
+    named = [n for n in named if n not in moving]
     by_name = {f"pod {P.meta(p).get('namespace')}/{P.meta(p).get('name')}": p for p in snap.pods}
     orphans: list[str] = []
     pending: list[str] = []
@@ -74,8 +77,9 @@ def check(snap: Snapshot, stage: SailStage) -> CheckResult:
     if others:
         pending.append(f"{len(others)} object(s) still name {old}: {_shown(others)}")
     evidence: list[dict[str, Any]] = [
-        {"revision": old, "namedBy": named[: _MAX * 4], "unownedPods": orphans}
-    ]
+        {"revision": old, "namedBy": named[: _MAX * 4], "unownedPods": orphans,
+         "tagsTheCleanupCommitRetargets": list(stage.retargeted)}
+    ]  # fmt: skip
     for rev in stage.gone:
         obj = view.revisions.get(rev.name)
         evidence.append({"revision": rev.name, "expected": "absent", "found": obj is not None})
@@ -90,4 +94,9 @@ def check(snap: Snapshot, stage: SailStage) -> CheckResult:
     if pending:
         return CheckResult.pending(NAME, "; ".join(pending), evidence)
     done = f"; {', '.join(r.name for r in stage.gone)} deleted" if stage.gone else ""
-    return CheckResult.passed(NAME, f"no tag, namespace label or pod names {old}{done}", evidence)
+    if stage.retargeted:
+        done += f"; tag(s) {', '.join(stage.retargeted)} move off it with the cleanup commit"
+    other = "other " if stage.retargeted else ""
+    return CheckResult.passed(
+        NAME, f"no {other}tag, namespace label or pod names {old}{done}", evidence
+    )

@@ -58,6 +58,16 @@ def stage_of(expect: Expectation) -> SailStage:
         elif rev is old or plan.applied_by("control-plane", index):
             optional.append(rev)
     cni = sail.cni
+    cleanup_at = next((st.index for st in plan.stages if st.kind == "cleanup"), 0)
+    retargeted = tuple(
+        t.name
+        for t in sail.tags
+        if expect.cleanup_safety
+        and not cleaned
+        and cleanup_at
+        and plan.tag_revision(t.name, index) == old.name
+        and plan.tag_revision(t.name, cleanup_at) != old.name
+    )
     return SailStage(
         istio=sail.istio.name,
         active=active,
@@ -70,4 +80,5 @@ def stage_of(expect: Expectation) -> SailStage:
         else CniExpectation(plan.cni_version(index), cni.name, cni.namespace or "istio-cni"),
         old=old.name,
         cleanup=expect.cleanup_safety,
+        retargeted=retargeted,
     )

@@ -52,3 +52,6 @@ class SailStage:
     cni: CniExpectation | None = None
     old: str = ""  # the revision being replaced: what cleanup safety looks for
     cleanup: bool = False  # nothing may name `old` (the cleanup gate, and after it)
+    # Tags pinned to `old` that the cleanup commit itself points at the new revision: at the
+    # cleanup gate they may still name `old` (after cleanup they may not).
+    retargeted: tuple[str, ...] = ()

@@ -95,9 +95,12 @@ def test_a_revision_based_istio_has_no_via_revision_and_the_old_one_is_the_only_
         [old],
     )
     assert at_gate.cleanup and at_gate.old == old
+    # the tag pinned to the old IstioRevision still names it at the gate: cleanup retargets it
+    assert at_gate.retargeted == ("pinned",)
     assert not stage_of(expect_stage(p, 3)).cleanup
     after = stage_of(expect_stage(p, 4))
     assert names(after.gone) == [old] and after.tags == {"prod": new, "pinned": new}
+    assert after.retargeted == ()
 
 
 def test_a_sail_plan_is_judged_by_the_sail_checks_and_the_shared_ones_only() -> None:

@@ -16,9 +16,12 @@ from verifier.errors import NotFound
 
 
 def test_missing_sail_crds_are_unverifiable_naming_the_kind_and_the_fix() -> None:
-    with serve(Script()) as url, Cluster(host=url) as c:
-        with pytest.raises(ClusterUnreachable) as caught:
-            sailview.read(c)
+    with (
+        serve(Script()) as url,
+        Cluster(host=url) as c,
+        pytest.raises(ClusterUnreachable) as caught,
+    ):
+        sailview.read(c)
     message = str(caught.value)
     assert not isinstance(caught.value, NotFound)  # not a fact a check could expect
     assert message.startswith("list istiocnis.sailoperator.io: not found")

@@ -1,0 +1,82 @@
+"""The Sail gate on a variant of examples/sail-argocd, stage PR by stage PR on simcluster.
+
+The example as a RevisionBased Istio (no strategy switch, so no via revision) whose tag is
+pinned to the running IstioRevision instead of following the Istio: the tag stays on the old
+revision through every wave, and the cleanup commit itself points it at the new one. So the
+cleanup gate must accept the tag that names the old revision (the commit under review moves
+it) and nothing else, and after cleanup the operator must have deleted the old revision.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from generator.resources import data_dir
+from rehearsal.commands import generate
+from rehearsal.pipeline import Pipeline, simulated_cluster
+from rehearsal.repos import make_repos
+from tests.verifier.helmsim import HelmFlow
+
+pytestmark = pytest.mark.slow
+
+OLD, NEW = "default-v1-27-9", "default-v1-28-6"
+# (file, text, replacement): the example written for RevisionBased, its tag pinned
+VARIANT = [
+    ("mesh/istio.yaml", "type: InPlace", "type: RevisionBased"),
+    ("apps/ingress.yaml", "istio.io/rev: default ", f"istio.io/rev: {OLD} "),
+    ("apps/namespaces.yaml", "istio-injection: enabled", f"istio.io/rev: {OLD}"),
+    ("mesh/tag.yaml", "    kind: Istio\n    name: default", f"    kind: IstioRevision\n    name: {OLD}"),
+]  # fmt: skip
+
+
+@contextmanager
+def pinned_tag_flow(tmp_path: Path) -> Iterator[HelmFlow]:
+    def populate(root: Path) -> None:
+        shutil.copytree(data_dir("examples") / "sail-argocd", root)
+        for rel, text, new in VARIANT:
+            path = root / rel
+            before = path.read_text(encoding="utf-8")
+            assert text in before, (rel, text)
+            path.write_text(before.replace(text, new), encoding="utf-8")
+
+    repos = make_repos(tmp_path / "origin", tmp_path / "ci", populate=populate, message="mesh")
+    generate("init", "--repo", str(repos.work), "--to-version", "1.28.6")
+    repos.push_main()
+    with simulated_cluster(repos.origin, tmp_path / "sim") as sim:
+        yield HelmFlow(Pipeline(repos, sim, reports=tmp_path / "reports"))
+
+
+def test_a_tag_pinned_to_the_old_revision_moves_at_cleanup_and_the_gates_follow(
+    tmp_path: Path,
+) -> None:
+    with pinned_tag_flow(tmp_path) as flow:
+        plan = flow.pipeline.plan()
+        assert [s.name for s in plan.stages] == [
+            "control-plane", "namespaces-1", "namespaces-2", "gateways", "cleanup", "cni"]  # fmt: skip
+        start = flow.verify("stage", "0")
+        assert start.exit_code == 0, start.reason
+        assert start.check("revision-tags")["message"] == f"tags: prod -> {OLD}"
+        gate = flow.promote_to("gateways")
+        assert gate.check("revision-tags")["message"] == f"tags: prod -> {OLD}"
+        # every workload moved; the pinned tag alone still names the old revision
+        flow.open_pr()
+        cleanup_gate = flow.verify("gate")
+        assert cleanup_gate.exit_code == 0, cleanup_gate.reason
+        safety = cleanup_gate.check("cleanup-safety")
+        assert safety["message"] == (
+            f"no other tag, namespace label or pod names {OLD}; tag(s) prod move off it with "
+            "the cleanup commit"
+        )
+        flow.merge()
+        after = flow.verify("stage", "5")
+        assert after.exit_code == 0, after.reason
+        assert after.check("revision-tags")["message"] == f"tags: prod -> {NEW}"
+        assert after.check("cleanup-safety")["message"].endswith(f"{OLD} deleted")
+        assert after.check("control-planes")["message"] == (
+            f"Istio default Ready on {NEW}; Ready: {NEW} (1.28.6); removed: {OLD}"
+        )
