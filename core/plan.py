@@ -422,9 +422,10 @@ class Plan:
     def _sail_moved_label(self, label: str, upto: int | None) -> str:
         # A moved namespace (or gateway) keeps a tag that follows the Istio; one on a tag pinned
         # to the old IstioRevision is on the new revision by name until cleanup retargets the
-        # tag and gives the label back; everything else names the new revision.
+        # tag and gives the label back; everything else names the new revision. No label
+        # (`istio-injection=enabled`) is served by the tag named `default` when there is one.
         assert self.sail is not None
-        t = self.sail.tag(label) if label else None
+        t = self.sail.tag(label or DEFAULT_REVISION)
         if t is not None and t.target_kind == "Istio":
             return label
         if t is not None and self.applied_by("cleanup", upto):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["data_dir", "example_repo_dir", "helm_example_dir", "templates_dir"]
+__all__ = ["data_dir", "example_repo_dir", "helm_example_dir", "sail_example_dir", "templates_dir"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -30,3 +30,8 @@ def example_repo_dir() -> Path:
 def helm_example_dir() -> Path:
     """The Helm flavour's demo: upstream Istio from its charts, as an Argo CD repo."""
     return data_dir("examples") / "helm-argocd"
+
+
+def sail_example_dir() -> Path:
+    """The Sail flavour's demo: an Istio run by the Sail operator, as an Argo CD repo."""
+    return data_dir("examples") / "sail-argocd"

@@ -239,3 +239,14 @@ def test_sail_section_and_kinds_are_refused_in_other_flavours() -> None:
     del data["sail"]
     with pytest.raises(PlanError, match="'strategy' is not a kind of the banzai flavour"):
         Plan.from_dict(data)
+
+
+def test_a_default_tag_that_follows_the_istio_keeps_istio_injection() -> None:
+    plan = _plan("RevisionBased")
+    assert plan.sail is not None
+    tags = (SailTag("default", "infra/tag.yaml", "Istio", "default"),)
+    plan = replace(plan, sail=replace(plan.sail, tags=tags))
+    # namespace a is labelled istio-injection=enabled, which the tag default serves
+    assert [plan.expected_label("a", n) for n in (0, 2, plan.total)] == ["", "", ""]
+    assert plan.expected_revision("a", 2) == "default-v1-28-6"
+    assert plan.tag_revision("default", 1) == "default-v1-28-6"

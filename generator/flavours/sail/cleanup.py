@@ -106,7 +106,8 @@ class CleanupKind:
                 ctx.editor.edit(
                     holder.doc, *label_ops(holder.doc.pos, holder.labels, want, holder.path)
                 )
-                changes.append(f"Namespace {ns.name}: {REV}={want[REV]} again (no restart)")
+                shown = ", ".join(f"{k}={v}" for k, v in want.items())
+                changes.append(f"Namespace {ns.name}: {shown} again (no restart)")
         for g in s.gateways:
             want_label = plan.expected_gateway_label(g.name, upto)
             d = find_deployment(ctx.index, g.name, g.file)

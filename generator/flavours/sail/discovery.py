@@ -215,6 +215,7 @@ def _discover(index: RepoIndex) -> SailFound:
             f"{istio.name} if you still use that label"
         )
     gateways = _gateways(index, gw_docs, holders, serving, warnings)
+    warnings += _gateway_releases(index)
     engine, objs = gitops_objects(index)
     return SailFound(
         istio=istio,
@@ -300,6 +301,24 @@ def _attach_workloads(
     for name, mesh in namespaces.items():
         mesh.workloads = sorted(by_ns.get(name, []), key=lambda d: (d.kind, d.name))
         mesh.services = sorted(services.get(name, []), key=lambda d: d.name)
+
+
+def _gateway_releases(index: RepoIndex) -> list[str]:
+    """Releases of Istio's `gateway` chart: named, not moved (their `revision` value would be)."""
+    out = []
+    for d in [*index.of_kind("Application", "argoproj.io"), *index.of_kind("HelmRelease")]:
+        charts = [d.get("spec", "source", "chart"), d.get("spec", "chart", "spec", "chart")]
+        charts += [
+            s.get("chart")
+            for s in d.get("spec", "sources", default=[]) or []
+            if isinstance(s, dict)
+        ]
+        if any(str(c or "").rsplit("/", 1)[-1] == "gateway" for c in charts):
+            out.append(
+                f"{d.where}: {d.kind} {d.name} of Istio's gateway chart is not moved by the plan; "
+                "after the namespaces, set its `revision` value to the new revision yourself"
+            )
+    return out
 
 
 def _gateways(

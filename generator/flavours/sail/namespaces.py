@@ -45,8 +45,9 @@ def labels_before(ns: MeshNamespace) -> dict[str, str]:
 
 
 def follows_istio(plan: Plan, label: str) -> bool:
-    """Whether `label` is a tag that targets the Istio (so it already names the new revision)."""
-    t = plan.sail.tag(label) if plan.sail is not None and label else None
+    """Whether `label` is a tag that targets the Istio (so it already names the new revision);
+    no label (`istio-injection=enabled`) means the tag named `default`, if there is one."""
+    t = plan.sail.tag(label or "default") if plan.sail is not None else None
     return t is not None and t.target_kind == "Istio"
 
 
@@ -91,7 +92,9 @@ def roll_back(ctx: StageContext, names: Sequence[str]) -> None:
     if tagged:
         ns = plan.namespace(tagged[0])
         raise PreconditionError(
-            f"namespace {ns.name} is labelled with tag {ns.rev_label}, which follows Istio "
+            f"namespace {ns.name} is on tag {ns.rev_label or 'default'} ("
+            f"{'its istio.io/rev label' if ns.rev_label else 'through istio-injection=enabled'}), "
+            f"which follows Istio "
             f"{plan.source.name} and so points at {plan.target.revision} already; to roll it "
             f"back, label it istio.io/rev={plan.source.revision} and restart its pods by hand"
         )
@@ -137,10 +140,11 @@ class NamespacesKind:
         for n in stage.namespaces:
             after = plan.expected_label(n, stage.index)
             before = plan.namespace(n).rev_label
+            shown = ", ".join(f"{k}={v}" for k, v in wanted_labels(after).items())
             labels[n] = (
-                f"istio.io/rev={after} kept (the tag follows Istio {plan.source.name})"
+                f"{shown} kept (its tag follows Istio {plan.source.name})"
                 if after == before
-                else f"istio.io/rev={after}"
+                else shown
             )
         workloads = sum(len(plan.namespace(n).workloads) for n in stage.namespaces)
         return {"labels": labels, "workloads": workloads}

@@ -52,8 +52,14 @@ class OperatorDoc:
     version: str
 
     @property
+    def tracks_istio(self) -> bool:
+        """Whether its version names the Istio minors it installs (the sail-operator chart and
+        the community OLM package do; Red Hat's servicemeshoperator3 counts 3.0, 3.1, ...)."""
+        return self.form != "olm-subscription" or self.doc.get("spec", "name") == "sailoperator"
+
+    @property
     def label(self) -> str:
-        return f"{self.doc.kind} {self.doc.name} ({self.doc.where})"
+        return f"{self.doc.kind} {self.doc.name} at {self.doc.where}"
 
 
 def _chart_name(chart: object) -> str:

@@ -67,7 +67,7 @@ def check_upgrade(found: SailFound, to_version: str) -> None:
             "range: upgrade one minor at a time"
         )
     op = found.operator
-    key = version_key(op.version) if op.version else None
+    key = version_key(op.version) if op.version and op.tracks_istio else None
     if key is not None and not (key[1] - OPERATOR_MINORS < dst[1] <= key[1]):
         raise UsageError(
             f"Sail operator {op.version} ({op.label}) installs Istio 1.{key[1] - 2} to "

@@ -6,17 +6,17 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from generator.resources import data_dir
+from generator.resources import sail_example_dir
 from tests.generator.helpers import git, head_message, run
 
-EXAMPLE = data_dir("examples") / "sail-argocd"
+EXAMPLE = sail_example_dir()
 
 
-def sail_repo(root: Path, edits: Mapping[str, tuple[str, str] | str | None] = ()) -> Path:  # type: ignore[assignment]
+def sail_repo(root: Path, edits: Mapping[str, tuple[str, str] | str | None] | None = None) -> Path:
     """The example in a new git repo; `edits` maps a file to (old, new) text, new text, or None
     (deleted), applied before the first commit."""
     shutil.copytree(EXAMPLE, root, dirs_exist_ok=True)
-    for rel, change in dict(edits).items():
+    for rel, change in (edits or {}).items():
         path = root / rel
         if change is None:
             path.unlink()
@@ -43,3 +43,26 @@ def run_all(repo: Path) -> list[str]:
             return names
         trailer = [ln for ln in head_message(repo).splitlines() if ln.startswith("Istio-Canary")]
         names.append(trailer[-1].split()[-1])
+
+
+# The setup the Sail docs suggest: RevisionBased, a tag `default` that follows the Istio, and
+# namespaces labelled istio-injection=enabled, which the tag serves; an upgrade is then a version
+# bump and restarts.
+DEFAULT_TAG = {
+    "mesh/istio.yaml": ("type: InPlace", "type: RevisionBased"),
+    "mesh/tag.yaml": ("name: prod", "name: default"),
+    "apps/namespaces.yaml": (
+        "istio.io/rev: prod  # the tag: follows the Istio",
+        "istio-injection: enabled",
+    ),
+}
+
+# The tag pinned to the running IstioRevision instead of following the Istio: cleanup has to
+# point it at the new revision, or the old one stays in use for ever.
+PINNED_TAG = {
+    "mesh/tag.yaml": (
+        "    kind: Istio\n    name: default",
+        "    kind: IstioRevision\n    name: default",
+    )
+}
+VARIANTS = {"example": None, "default-tag": DEFAULT_TAG, "pinned-tag": PINNED_TAG}

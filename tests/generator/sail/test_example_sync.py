@@ -10,7 +10,7 @@ import pytest
 from core.plan import PLAN_PATH, load_plan
 from simcluster.harness import SimCluster
 from tests.generator.helpers import run
-from tests.generator.sail.sailrepo import sail_repo
+from tests.generator.sail.sailrepo import VARIANTS, sail_repo
 from tests.polling import wait_for
 from tests.simcluster.sailhelp import Cluster
 
@@ -23,19 +23,26 @@ def _gateway_revisions(c: Cluster) -> list[str]:
     return c.pod_revisions("istio-ingress")
 
 
-def test_the_example_syncs_and_every_stage_moves_the_mesh_as_planned(tmp_path: Path) -> None:
-    repo = sail_repo(tmp_path / "repo")
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_example_syncs_and_every_stage_moves_the_mesh_as_planned(
+    tmp_path: Path, variant: str
+) -> None:
+    repo = sail_repo(tmp_path / "repo", VARIANTS[variant])
+    # the plan commit changes nothing the GitOps engine applies
+    assert run("init", "--repo", str(repo), "--to-version", "1.28.6").exit_code == 0
+    plan = load_plan((repo / PLAN_PATH).read_text())
+    assert plan.sail is not None
+    tag = plan.sail.tags[0].name
+    old = plan.source.revision
     with SimCluster(repo=repo, workdir=tmp_path / "sim") as sim:
         c = Cluster(sim)
         c.wait_condition("Istio", "default", "Ready", "True", timeout=60)
-        assert c.names("IstioRevision") == ["default"]
+        assert c.names("IstioRevision") == [old]
         c.wait_condition("IstioCNI", "default", "Ready", "True")
         for ns in NAMESPACES:
-            wait_for(lambda ns=ns: c.pod_revisions(ns), lambda r: r == ["default"], what=ns)
-        wait_for(lambda: _gateway_revisions(c), lambda r: r == ["default"], what="gateway")
+            wait_for(lambda ns=ns: c.pod_revisions(ns), lambda r: r == [old], what=ns)
+        wait_for(lambda: _gateway_revisions(c), lambda r: r == [old], what="gateway")
 
-        assert run("init", "--repo", str(repo), "--to-version", "1.28.6").exit_code == 0
-        plan = load_plan((repo / PLAN_PATH).read_text())
         for stage in plan.stages:
             result = run("next", "--repo", str(repo))
             assert result.exit_code == 0, result.stderr
@@ -64,9 +71,9 @@ def test_the_example_syncs_and_every_stage_moves_the_mesh_as_planned(tmp_path: P
                 what=f"stage {stage.name}: gateway on {gw}",
                 timeout=30,
             )
-            assert (c.get("IstioRevisionTag", "prod") or {}).get("status", {}).get(
+            assert (c.get("IstioRevisionTag", tag) or {}).get("status", {}).get(
                 "istioRevision"
-            ) == plan.tag_revision("prod", n)
+            ) == plan.tag_revision(tag, n)
         # the operator retired both older revisions once nothing used them
         wait_for(
             lambda: c.names("IstioRevision"),
