@@ -10,7 +10,7 @@ it) and nothing else, and after cleanup the operator must have deleted the old r
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from generator.resources import data_dir
 from rehearsal.commands import generate
 from rehearsal.pipeline import Pipeline, simulated_cluster
 from rehearsal.repos import make_repos
+from tests.generator.sail.test_flow import FLUX_KUSTOMIZATIONS, FLUX_OPERATOR
 from tests.verifier.helmsim import HelmFlow
 
 pytestmark = pytest.mark.slow
@@ -34,15 +35,39 @@ VARIANT = [
 ]  # fmt: skip
 
 
+# The example as a Flux repo: the operator a HelmRelease, mesh and apps two Kustomizations.
+FLUX = {
+    "argocd/sail-operator.yaml": None,
+    "argocd/control-plane.yaml": None,
+    "argocd/apps.yaml": None,
+    "clusters/demo/sail-operator.yaml": FLUX_OPERATOR,
+    "clusters/demo/mesh.yaml": FLUX_KUSTOMIZATIONS,
+}
+
+
 @contextmanager
-def pinned_tag_flow(tmp_path: Path) -> Iterator[HelmFlow]:
+def sail_flow(
+    tmp_path: Path,
+    edits: Sequence[tuple[str, str, str]] = (),
+    files: dict[str, str | None] | None = None,
+) -> Iterator[HelmFlow]:
+    """The example with `edits` (file, text, replacement) and `files` (written or deleted),
+    planned and synced into a fresh simcluster."""
+
     def populate(root: Path) -> None:
         shutil.copytree(data_dir("examples") / "sail-argocd", root)
-        for rel, text, new in VARIANT:
+        for rel, text, new in edits:
             path = root / rel
             before = path.read_text(encoding="utf-8")
             assert text in before, (rel, text)
             path.write_text(before.replace(text, new), encoding="utf-8")
+        for rel, content in (files or {}).items():
+            path = root / rel
+            if content is None:
+                path.unlink()
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content, encoding="utf-8")
 
     repos = make_repos(tmp_path / "origin", tmp_path / "ci", populate=populate, message="mesh")
     generate("init", "--repo", str(repos.work), "--to-version", "1.28.6")
@@ -54,7 +79,7 @@ def pinned_tag_flow(tmp_path: Path) -> Iterator[HelmFlow]:
 def test_a_tag_pinned_to_the_old_revision_moves_at_cleanup_and_the_gates_follow(
     tmp_path: Path,
 ) -> None:
-    with pinned_tag_flow(tmp_path) as flow:
+    with sail_flow(tmp_path, VARIANT) as flow:
         plan = flow.pipeline.plan()
         assert [s.name for s in plan.stages] == [
             "control-plane", "namespaces-1", "namespaces-2", "gateways", "cleanup", "cni"]  # fmt: skip
@@ -80,3 +105,22 @@ def test_a_tag_pinned_to_the_old_revision_moves_at_cleanup_and_the_gates_follow(
         assert after.check("control-planes")["message"] == (
             f"Istio default Ready on {NEW}; Ready: {NEW} (1.28.6); removed: {OLD}"
         )
+
+
+def test_the_flux_form_of_the_example_passes_every_gate(tmp_path: Path) -> None:
+    with sail_flow(tmp_path, files=FLUX) as flow:
+        plan = flow.pipeline.plan()
+        assert plan.gitops_engine == "flux"
+        names = [s.name for s in plan.stages]
+        last = flow.promote_to(names[-1])
+        assert last.exit_code == 0
+        done = flow.verify("stage", str(plan.total))
+        assert done.exit_code == 0, done.reason
+        sync = done.check("gitops-sync")
+        objects = sorted(e["object"] for e in sync["evidence"])
+        assert objects == [
+            "HelmRelease sail-operator/sail-operator",
+            "Kustomization flux-system/apps",
+            "Kustomization flux-system/mesh",
+        ]
+        assert done.check("istio-cni")["message"].endswith("rolled out on 1.28.6")
