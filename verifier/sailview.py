@@ -12,7 +12,8 @@ its own rules (sail-operator `pkg/revision/references.go`, `controllers/istiorev
 - a pod not `Succeeded` names the revision of its `istio.io/rev` annotation (the injector wrote
   it), or, only in a namespace that names none, that of its `istio.io/rev` label (or `default`
   for `sidecar.istio.io/inject=true`), unless it opts out with `sidecar.istio.io/inject=false`;
-- a revision is in use when a tag's `status.istioRevision`, a namespace or a pod names it.
+- a revision is in use when a tag's `status.istioRevision`, a namespace or a pod names it, and
+  the `default` revision always when it injects every namespace (`enableNamespacesByDefault`).
 
 The checks compare the operator's `InUse` conditions with this, so a status that lags (or an
 operator that stopped) is seen, and a cleanup gate can name the very pod that holds a revision.
@@ -48,6 +49,7 @@ __all__ = [
     "cni_namespace",
     "condition",
     "current",
+    "has_condition",
     "istiod_name",
     "namespace_revision",
     "pod_revision",
@@ -188,6 +190,12 @@ def condition(obj: Obj | None, ctype: str) -> Condition:
     return Condition(ctype)
 
 
+def has_condition(obj: Obj | None, ctype: str) -> bool:
+    """Whether the operator wrote condition `ctype` at all (older releases lack some)."""
+    conditions = ((obj or {}).get("status") or {}).get("conditions") or ()
+    return any(isinstance(c, Mapping) and c.get("type") == ctype for c in conditions)
+
+
 def current(obj: Obj) -> bool:
     """Whether the status was written for the object's current spec (observedGeneration)."""
     observed = (obj.get("status") or {}).get("observedGeneration")
@@ -229,6 +237,13 @@ def references(
     `namespaces` holds every namespace with an injection label (a namespace absent from it has
     none); the values are one line each, naming the object and why it counts."""
     out: dict[str, list[str]] = {}
+    default = view.revisions.get(DEFAULT_REVISION)
+    values = ((default or {}).get("spec") or {}).get("values") or {}
+    if (values.get("sidecarInjectorWebhook") or {}).get("enableNamespacesByDefault") is True:
+        # it injects every namespace that does not opt out, so it is always in use
+        out[DEFAULT_REVISION] = [
+            "IstioRevision default (values.sidecarInjectorWebhook.enableNamespacesByDefault)"
+        ]
     for name, tag in sorted(view.tags.items()):
         rev = str((tag.get("status") or {}).get("istioRevision") or "")
         if rev:

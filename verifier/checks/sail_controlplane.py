@@ -24,7 +24,7 @@ from verifier.checks.sail_plan import stage_of
 from verifier.checks.sail_stage import RevisionExpectation, SailStage
 from verifier.expectation import Expectation
 from verifier.result import CheckResult
-from verifier.sailview import SailView, condition, current, istiod_name
+from verifier.sailview import SailView, condition, current, has_condition, istiod_name
 from verifier.snapshot import Snapshot
 
 NAME = "control-planes"
@@ -118,8 +118,9 @@ def check(snap: Snapshot, stage: SailStage) -> CheckResult:
         rolled, why = _deployment_ready(dep, snap, cp)
         evidence.append(
             {"revision": rev.name, "version": version, "ready": str(ready),
-             "reconciled": str(reconciled), "istiod": f"{rev.namespace}/{cp.istiod}",
-             "istiodRolledOut": rolled}
+             "reconciled": str(reconciled),
+             "dependenciesHealthy": str(condition(obj, "DependenciesHealthy")),
+             "istiod": f"{rev.namespace}/{cp.istiod}", "istiodRolledOut": rolled}
         )  # fmt: skip
         where = f"IstioRevision {rev.name}"
         if reconciled.status == "False" and version_refused(reconciled.message):
@@ -128,6 +129,10 @@ def check(snap: Snapshot, stage: SailStage) -> CheckResult:
             pending.append(f"{where} runs {version or '(none)'}, expected {rev.version}")
         if not ready.true or not reconciled.true:
             pending.append(f"{where} not Ready: {reconciled}; {ready}")
+        deps = condition(obj, "DependenciesHealthy")
+        if has_condition(obj, deps.type) and not deps.true:
+            # with pilot.cni.enabled (or ambient) the revision needs the IstioCNI named default
+            pending.append(f"{where}: {deps}")
         if not rolled:
             stuck, paused = _stuck_istiod_pods(snap, cp), paused_rollout(dep)
             if stuck:

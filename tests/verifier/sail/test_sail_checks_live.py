@@ -180,3 +180,35 @@ def test_an_istio_cni_upgraded_in_place_passes_once_its_daemonset_rolled(tmp_pat
         assert (
             done.message == "IstioCNI default Ready, istio-cni/istio-cni-node rolled out on 1.28.6"
         )
+
+
+def test_a_revision_whose_cni_is_missing_is_named_until_the_cni_exists(tmp_path: Path) -> None:
+    with SimCluster(workdir=tmp_path) as sim:
+        c = Cluster(sim)
+        c.install_operator("1.29.2")
+        c.namespace("istio-system")
+        spec = istio_spec("v1.27.9") | {"values": {"pilot": {"cni": {"enabled": True}}}}
+        c.create("Istio", "default", spec)
+        stage = SailStage("default", OLD, (OLD,), old=OLD.name)
+        missing = judge_until(
+            sim.kubeconfig,
+            lambda s: sail_controlplane.check(s, stage),
+            Status.PENDING,
+            what="the missing CNI named",
+        )
+        wait_for(
+            lambda: sail_controlplane.check(read(sim.kubeconfig), stage).message,
+            lambda m: (
+                "IstioRevision default-v1-27-9: DependenciesHealthy=False IstioCNINotFound" in m
+            ),
+            what="the operator's reason",
+        )
+        assert missing.status is Status.PENDING
+        c.namespace("istio-cni")
+        c.create("IstioCNI", "default", {"version": "v1.27.9", "namespace": "istio-cni"})
+        judge_until(
+            sim.kubeconfig,
+            lambda s: sail_controlplane.check(s, stage),
+            Status.PASSED,
+            what="healthy once the CNI runs",
+        )

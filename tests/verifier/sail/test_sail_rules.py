@@ -90,3 +90,15 @@ def test_a_missing_condition_reads_as_unknown_as_in_sail() -> None:
                                       "reason": "NotReferencedByAnything"}]}}  # fmt: skip
     assert str(condition(obj, "InUse")) == "InUse=False NotReferencedByAnything"
     assert not condition(obj, "InUse").true
+
+
+def test_a_default_revision_injecting_every_namespace_is_always_in_use() -> None:
+    def default(enabled: bool) -> Obj:
+        webhook = {"enableNamespacesByDefault": enabled}
+        return {"metadata": {"name": "default"},
+                "spec": {"values": {"sidecarInjectorWebhook": webhook}}}  # fmt: skip
+
+    assert references(SailView(revisions={"default": default(True)}), [], {})["default"] == [
+        "IstioRevision default (values.sidecarInjectorWebhook.enableNamespacesByDefault)"
+    ]
+    assert references(SailView(revisions={"default": default(False)}), [], {}) == {}
