@@ -63,7 +63,7 @@ def _judge(kind: str, name: str, obj: Any, refs: list[str], pending: list[str]) 
             f"{where} has {in_use}: the operator cannot tell whether it is in use"
             + (f" ({_shown(refs)} name(s) it)" if refs else "")
         )
-    return {kind[0].lower() + kind[1:]: name, "inUse": str(in_use), "namedBy": refs[: _MAX * 4]}
+    return {"object": where, "inUse": str(in_use), "namedBy": refs[: _MAX * 4]}
 
 
 def check(snap: Snapshot) -> CheckResult:
@@ -82,9 +82,11 @@ def check(snap: Snapshot) -> CheckResult:
         evidence.append(_judge("IstioRevisionTag", name, obj, named, pending))
     if pending:
         return CheckResult.pending(NAME, "; ".join(pending), evidence)
-    shown = ", ".join(f"{e.get('istioRevision') or e.get('istioRevisionTag')}: "
-                      f"{e['inUse'].split(' ')[0]}" for e in evidence)  # fmt: skip
+    shown = ", ".join(
+        f"{e['object'].split(' ', 1)[1]}: {e['inUse'].split(' ', 1)[0]}" for e in evidence
+    )
     return CheckResult.passed(
-        NAME, f"InUse agrees with the tags, namespaces and pods: {shown or 'no revisions'}",
+        NAME,
+        f"InUse agrees with the tags, namespaces and pods: {shown or 'no revisions'}",
         evidence,
-    )  # fmt: skip
+    )

@@ -91,7 +91,16 @@ def test_a_canary_passes_stage_by_stage_and_cleanup_waits_for_the_pods(tmp_path:
         assert "default-v1-27-9 deleted" in done.message
         cp = sail_controlplane.check(read(kc), CLEANED)
         assert cp.status is Status.PASSED, cp
-        judge_until(kc, sail_inuse.check, Status.PASSED, what="InUse agreeing after the prune")
+        agreed = judge_until(
+            kc,
+            sail_inuse.check,
+            Status.PASSED,
+            what="InUse agreeing after the prune",
+        )
+        assert agreed.message == (
+            "InUse agrees with the tags, namespaces and pods: default-v1-28-6: InUse=True, "
+            "prod: InUse=True"
+        )
 
 
 def test_a_revision_that_never_gets_ready_holds_the_control_plane_stage(tmp_path: Path) -> None:
