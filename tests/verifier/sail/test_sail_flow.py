@@ -124,3 +124,33 @@ def test_the_flux_form_of_the_example_passes_every_gate(tmp_path: Path) -> None:
             "Kustomization flux-system/mesh",
         ]
         assert done.check("istio-cni")["message"].endswith("rolled out on 1.28.6")
+
+
+def test_a_rolled_back_namespace_keeps_the_old_revision_needed_and_gates_on_it(
+    tmp_path: Path,
+) -> None:
+    with sail_flow(tmp_path) as flow:
+        flow.promote_to("namespaces-1")  # demo-a moved to the new revision
+        work = flow.work
+        flow.pipeline.repos.git("switch", "-q", "main")
+        flow.pipeline.repos.git("pull", "-q", "--ff-only", "origin", "main")
+        generate("rollback", "--namespace", "demo-a", "--branch", "rollback-demo-a",
+                 "--repo", str(work))  # fmt: skip
+        gate = flow.verify("gate")
+        assert gate.exit_code == 0, gate.reason
+        flow.merge()
+        back = flow.verify("stage", "3")
+        assert back.exit_code == 0, back.reason
+        # the old revision "default" is needed again: demo-a runs on it
+        assert back.check("control-planes")["message"] == (
+            f"Istio default Ready on {NEW}; Ready: {NEW} (1.28.6), default (1.27.9)"
+        )
+        rows = [
+            line.split()
+            for line in flow.kubectl("get", "pods", "-n", "demo-a", "-o", "custom-columns="
+                                     "REV:.metadata.annotations.istio\\.io/rev").splitlines()[1:]
+        ]  # fmt: skip
+        assert rows and all(r == ["default"] for r in rows), rows
+        # the next wave still gates, with demo-a accepted on the old revision
+        nxt = flow.promote()
+        assert nxt.exit_code == 0
