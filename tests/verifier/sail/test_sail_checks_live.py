@@ -221,3 +221,22 @@ def test_a_revision_whose_cni_is_missing_is_named_until_the_cni_exists(tmp_path:
             Status.PASSED,
             what="healthy once the CNI runs",
         )
+
+
+def test_a_version_the_operator_refuses_fails_at_once_naming_it(tmp_path: Path) -> None:
+    with SimCluster(workdir=tmp_path) as sim:
+        c = Cluster(sim)
+        c.install_operator("1.29.2")  # installs 1.27 to 1.29; 1.26 is end-of-life for it
+        c.namespace("istio-system")
+        c.create("Istio", "default", istio_spec("v1.26.8"))
+        eol = RevisionExpectation("default-v1-26-8", "1.26.8")
+        refused = judge_until(
+            sim.kubeconfig,
+            lambda s: sail_controlplane.check(s, SailStage("default", eol, (eol,))),
+            Status.FAILED,
+            what="the refused version named",
+        )
+        assert refused.message.startswith(
+            "Istio default: the operator refuses its version: version 'v1.26.8' is end-of-life"
+        ), refused.message
+        assert "set spec.version to a version this operator installs" in refused.message
