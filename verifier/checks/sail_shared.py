@@ -80,7 +80,10 @@ class SailDataPlane:
 
     def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
         shaped = as_helm(expect)
-        result = helm_dataplane.check(snap, shaped)
+        # `istio-injection=enabled` names Sail's `default` revision or tag (which may well be
+        # the new revision), not an old global control plane as in the Banzai rule: what it
+        # selects is judged by namespace-labels, revision-tags and revision-in-use instead.
+        result = helm_dataplane.check(replace(snap, legacy_injection=None), shaped)
         bare = stranded(snap, shaped)
         if not bare:
             return result

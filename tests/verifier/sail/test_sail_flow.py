@@ -20,6 +20,7 @@ from generator.resources import data_dir
 from rehearsal.commands import generate
 from rehearsal.pipeline import Pipeline, simulated_cluster
 from rehearsal.repos import make_repos
+from tests.generator.sail.sailrepo import DEFAULT_TAG
 from tests.generator.sail.test_flow import FLUX_KUSTOMIZATIONS, FLUX_OPERATOR
 from tests.verifier.helmsim import HelmFlow
 
@@ -154,3 +155,23 @@ def test_a_rolled_back_namespace_keeps_the_old_revision_needed_and_gates_on_it(
         # the next wave still gates, with demo-a accepted on the old revision
         nxt = flow.promote()
         assert nxt.exit_code == 0
+
+
+def test_the_setup_the_sail_docs_suggest_passes_every_gate(tmp_path: Path) -> None:
+    """RevisionBased, a tag `default` following the Istio, namespaces on istio-injection=enabled:
+    the tag moves with the version at once, so the waves are restarts and nothing is relabelled."""
+    edits = [(rel, old, new) for rel, (old, new) in DEFAULT_TAG.items()]
+    with sail_flow(tmp_path, edits) as flow:
+        plan = flow.pipeline.plan()
+        names = [s.name for s in plan.stages]
+        assert "strategy" not in names
+        flow.promote_to(names[-1])
+        done = flow.verify("stage", str(plan.total))
+        assert done.exit_code == 0, done.reason
+        assert done.check("revision-tags")["message"] == f"tags: default -> {NEW}"
+        assert done.check("namespace-labels")["status"] == "passed"
+        in_use = done.check("revision-in-use")["message"]
+        assert in_use == (
+            f"InUse agrees with the tags, namespaces and pods: {NEW}: InUse=True, "
+            "default: InUse=True"
+        )
