@@ -103,13 +103,19 @@ def check(snap: Snapshot, stage: SailStage) -> CheckResult:
     pending: list[str] = []
     failed: list[str] = []
     evidence: list[dict[str, Any]] = [_istio(view, stage, pending, failed)]
-    for rev in stage.ready + stage.optional:
+    for rev in stage.optional:
+        # nothing needs it any more: the operator may prune it at any time, so it is recorded,
+        # not judged (a rollback makes it needed again, and then it is judged as such)
         obj = view.revisions.get(rev.name)
-        required = rev in stage.ready
+        evidence.append(
+            {"revision": rev.name, "expected": "may be pruned", "found": obj is not None,
+             "ready": str(condition(obj, "Ready")) if obj is not None else ""}
+        )  # fmt: skip
+    for rev in stage.ready:
+        obj = view.revisions.get(rev.name)
         if obj is None:
-            evidence.append({"revision": rev.name, "found": False, "required": required})
-            if required:
-                pending.append(f"IstioRevision {rev.name} not found")
+            evidence.append({"revision": rev.name, "found": False})
+            pending.append(f"IstioRevision {rev.name} not found")
             continue
         cp = revision_cp(rev)
         ready, reconciled = condition(obj, "Ready"), condition(obj, "Reconciled")
