@@ -10,7 +10,9 @@ re-implemented here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from core.helmplan import ChartRelease
 from verifier import pods as P
@@ -21,6 +23,8 @@ from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
 
 __all__ = ["SailDataPlane", "SailGateways", "SailNamespaceLabels", "as_helm"]
+
+Obj = Mapping[str, Any]
 
 
 def as_helm(expect: Expectation) -> Expectation:
@@ -45,6 +49,25 @@ def _with_gateway_view(snap: Snapshot) -> Snapshot:
     return replace(snap, helm=snap.sail.gateway_view if snap.sail is not None else None)
 
 
+def _stranded(pods: list[Obj], expected: str, istiods: Mapping[str, str]) -> list[str]:
+    out = []
+    for pod in pods:
+        meta = P.meta(pod)
+        if meta.get("ownerReferences") or P.is_finished(pod) or P.is_terminating(pod):
+            continue
+        if P.proxy_container(pod) is None:
+            continue
+        rev, _ = P.decide_revision(pod, istiods)
+        if rev and rev != expected:
+            ns, name = meta.get("namespace"), meta.get("name")
+            out.append(
+                f"pod {ns}/{name} runs revision {rev}'s proxy, expected {expected}, and no "
+                f"controller owns it, so no rollout or commit will replace it (and Sail keeps "
+                f"{rev} in use while it runs): delete it (kubectl delete pod -n {ns} {name})"
+            )
+    return out
+
+
 def stranded(snap: Snapshot, expect: Expectation) -> list[str]:
     """Pods no controller owns whose proxy is on another revision than their namespace's now.
 
@@ -52,20 +75,16 @@ def stranded(snap: Snapshot, expect: Expectation) -> list[str]:
     proxy the operator keeps that revision in use (never pruned): waiting heals nothing."""
     out = []
     for ns, cp in sorted(expect.namespaces.items()):
-        for pod in snap.pods_in(ns):
-            if P.meta(pod).get("ownerReferences") or P.is_finished(pod) or P.is_terminating(pod):
-                continue
-            if P.proxy_container(pod) is None:
-                continue
-            rev, _ = P.decide_revision(pod, expect.istiods)
-            if rev and rev != cp.revision:
-                name = str(P.meta(pod).get("name"))
-                out.append(
-                    f"pod {ns}/{name} runs revision {rev}'s proxy, expected {cp.revision}, and "
-                    f"no controller owns it, so no rollout or commit will replace it (and Sail "
-                    f"keeps {rev} in use while it runs): delete it (kubectl delete pod -n {ns} "
-                    f"{name})"
-                )
+        out += _stranded(snap.pods_in(ns), cp.revision, expect.istiods)
+    return out
+
+
+def stranded_gateway_pods(snap: Snapshot, expect: Expectation) -> list[str]:
+    """The same, among the pods a planned gateway's Deployment selects (its Service's too)."""
+    helm = expect.helm
+    out = []
+    for g, cp in helm.gateways if helm is not None else ():
+        out += _stranded(helm_gateways.gateway_pods(snap, g), cp.revision, expect.istiods)
     return out
 
 
@@ -116,4 +135,10 @@ class SailGateways:
     def evaluate(self, snap: Snapshot, expect: Expectation) -> CheckResult:
         if snap.sail is None:
             return CheckResult.pending(self.name, "Sail objects not read", unverifiable=True)
-        return helm_gateways.check(_with_gateway_view(snap), as_helm(expect))
+        shaped = as_helm(expect)
+        result = helm_gateways.check(_with_gateway_view(snap), shaped)
+        bare = stranded_gateway_pods(snap, shaped)
+        if not bare:
+            return result
+        evidence = [*result.evidence, {"unownedPodsOnAnotherRevision": bare}]
+        return CheckResult.failed(self.name, "; ".join([*bare, result.message]), evidence)

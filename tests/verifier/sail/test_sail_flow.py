@@ -175,3 +175,22 @@ def test_the_setup_the_sail_docs_suggest_passes_every_gate(tmp_path: Path) -> No
             f"InUse agrees with the tags, namespaces and pods: {NEW}: InUse=True, "
             "default: InUse=True"
         )
+
+
+def test_a_forgotten_copy_of_the_gateway_fails_the_gateway_stage_naming_the_pod(
+    tmp_path: Path,
+) -> None:
+    with sail_flow(tmp_path) as flow:
+        flow.promote_to("namespaces-2")
+        # every app pod moved: the gateway's pod is the last one the old revision injected, so
+        # the in-use-forever fault leaves a bare copy of it beside the gateway
+        flow.sim.set_fault("in-use-forever", True)
+        flow.promote_to("gateways")
+        moved = flow.verify("stage", "5", timeout=5)
+        assert moved.exit_code == 1, moved.reason
+        message = moved.message("gateways")
+        assert message.startswith(
+            "pod istio-ingress/forgotten-default runs revision default's proxy, expected "
+            f"{NEW}, and no controller owns it"
+        ), message
+        assert "delete it (kubectl delete pod -n istio-ingress forgotten-default)" in message
