@@ -18,13 +18,13 @@ import click
 
 from core.clikit import handle_errors
 from generator import cli as generator_cli
-from rehearsal.faults import FAULTS, HELM_FAULTS
+from rehearsal.faults import FAULTS, HELM_FAULTS, SAIL_FAULTS
 
 __all__ = ["EXAMPLE_NAMES", "demo", "main"]
 
 # The example repos `demo --example` offers, named after their folders; kept here, not imported
 # from rehearsal.demo, so `--help` does not load the rehearsal (a test pins the two lists equal).
-EXAMPLE_NAMES = ("example-repo", "helm-argocd", "helm-flux-tags")
+EXAMPLE_NAMES = ("example-repo", "helm-argocd", "helm-flux-tags", "sail-argocd")
 
 
 @click.command()
@@ -38,17 +38,19 @@ EXAMPLE_NAMES = ("example-repo", "helm-argocd", "helm-flux-tags")
     "--fault",
     "faults",
     multiple=True,
-    type=click.Choice(tuple(FAULTS) + tuple(HELM_FAULTS)),
+    type=click.Choice(tuple(FAULTS) + tuple(HELM_FAULTS) + tuple(SAIL_FAULTS)),
     help="Inject a simcluster fault (repeatable), e.g. split-trust to watch the gate stop; "
-    "webhook-overlap, dangling-validator and cabundle-drift are the Helm flavour's.",
+    "webhook-overlap, dangling-validator and cabundle-drift are the Helm flavour's, "
+    "revision-stuck and in-use-forever the Sail flavour's.",
 )
 @click.option(
     "--flavour",
-    type=click.Choice(("banzai", "helm")),
+    type=click.Choice(("banzai", "helm", "sail")),
     default="banzai",
     show_default=True,
     help="banzai: example-repo, Istio 1.6 -> 1.7.7; helm: examples/helm-argocd, upstream Istio "
-    "1.26 from its Helm charts -> 1.28.2.",
+    "1.26 from its Helm charts -> 1.28.2; sail: examples/sail-argocd, a Sail operator Istio "
+    "1.27.9 -> 1.28.6.",
 )
 @click.option(
     "--example",

@@ -23,7 +23,7 @@ from core.errors import CanaryError, CheckFailed, ClusterUnreachable, Preconditi
 from core.plan import Plan, Stage
 from generator.pullrequest import branch_name, publish
 from rehearsal.commands import Verdict
-from rehearsal.faults import FAULTS, HELM_FAULTS
+from rehearsal.faults import FAULTS, HELM_FAULTS, SAIL_FAULTS
 from rehearsal.pipeline import Pipeline, simulated_cluster
 from rehearsal.pods import PodRow, pod_table
 from rehearsal.progress import Echo, Progress
@@ -31,6 +31,7 @@ from rehearsal.repos import (
     copy_example_repo,
     copy_helm_example,
     copy_helm_flux_example,
+    copy_sail_example,
     make_repos,
 )
 
@@ -64,6 +65,9 @@ SCENARIOS: dict[str, Scenario] = {
     "helm": Scenario(
         "examples/helm-argocd", copy_helm_example, "Istio 1.26 (Helm)", "1.28.2", HELM_FAULTS
     ),
+    "sail": Scenario(
+        "examples/sail-argocd", copy_sail_example, "Istio 1.27 (Sail)", "1.28.6", SAIL_FAULTS
+    ),
 }
 
 # Every example repo the demo can rehearse, by the name `--example` takes (its folder's name),
@@ -82,6 +86,7 @@ EXAMPLES: dict[str, tuple[str, Scenario]] = {
             engine="Flux",
         ),
     ),
+    "sail-argocd": ("sail", SCENARIOS["sail"]),
 }
 
 

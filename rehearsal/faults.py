@@ -31,6 +31,7 @@ SAIL_FAULTS: dict[str, str] = {
     "revision-stuck": "the Sail operator's new IstioRevision never gets Ready, so no workload "
     "may move to it",
     "in-use-forever": "a forgotten pod keeps the old Sail revision in use, so the operator never "
-    "deletes it and the cleanup gate must name the pod",
+    "deletes it; the first gate that expects its namespace on the new revision names the pod "
+    "(the cleanup gate would too)",
 }
 """The Sail flavour's faults (simcluster's SAIL_FAULT_NAMES), for a Sail demo's closing line."""

@@ -19,6 +19,7 @@ __all__ = [
     "copy_example_repo",
     "copy_helm_example",
     "copy_helm_flux_example",
+    "copy_sail_example",
     "make_repos",
 ]
 
@@ -38,6 +39,11 @@ def copy_helm_example(root: Path) -> None:
 def copy_helm_flux_example(root: Path) -> None:
     """The Helm flavour's tagged example: a revisioned istiod with revision tags, by Flux."""
     shutil.copytree(data_dir("examples") / "helm-flux-tags", root)
+
+
+def copy_sail_example(root: Path) -> None:
+    """The Sail flavour's example: an InPlace Sail `Istio` 1.27, as an Argo CD repo."""
+    shutil.copytree(data_dir("examples") / "sail-argocd", root)
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,17 @@ from verifier.resources import (
     DEPLOYMENTS,
     ENDPOINTS,
     HELMRELEASES,
+    ISTIO_CNIS,
     ISTIO_GATEWAYS,
+    ISTIO_REVISION_TAGS,
+    ISTIO_REVISIONS,
     ISTIOS,
     KUSTOMIZATIONS,
     MESHGATEWAYS,
     MUTATING_WEBHOOKS,
     NAMESPACES,
     PODS,
+    SAIL_ISTIOS,
     SERVICES,
     VALIDATING_WEBHOOKS,
     VIRTUALSERVICES,
@@ -71,6 +75,16 @@ def required(engine: str, probes: bool, flavour: str = "banzai") -> list[Permiss
             ("list", SERVICES, ""),
             ("list", MUTATING_WEBHOOKS, ""),
             ("list", VALIDATING_WEBHOOKS, ""),
+        ]
+    elif flavour == "sail":  # the operator's objects, the CNI DaemonSet, tag webhooks, gateways
+        needed += [
+            ("list", SAIL_ISTIOS, ""),
+            ("list", ISTIO_REVISIONS, ""),
+            ("list", ISTIO_REVISION_TAGS, ""),
+            ("list", ISTIO_CNIS, ""),
+            ("get", DAEMONSETS, ""),
+            ("list", MUTATING_WEBHOOKS, ""),
+            ("list", SERVICES, ""),
         ]
     else:
         needed += [("list", ISTIOS, ""), ("list", MESHGATEWAYS, "")]

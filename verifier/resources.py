@@ -19,13 +19,17 @@ __all__ = [
     "ENDPOINTS",
     "HELMRELEASES",
     "ISTIOS",
+    "ISTIO_CNIS",
     "ISTIO_GATEWAYS",
     "ISTIO_NETWORKING_VERSIONS",
+    "ISTIO_REVISIONS",
+    "ISTIO_REVISION_TAGS",
     "KUSTOMIZATIONS",
     "MESHGATEWAYS",
     "MUTATING_WEBHOOKS",
     "NAMESPACES",
     "PODS",
+    "SAIL_ISTIOS",
     "SERVICES",
     "STATEFULSETS",
     "VALIDATING_WEBHOOKS",
@@ -77,6 +81,12 @@ ISTIO_NETWORKING_VERSIONS = ("v1", "v1beta1", "v1alpha3")
 APPLICATIONS = Resource("argoproj.io", "v1alpha1", "applications")
 KUSTOMIZATIONS = Resource("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 HELMRELEASES = Resource("helm.toolkit.fluxcd.io", "v2", "helmreleases")
+# The Sail operator's kinds (sailoperator.io/v1), all cluster-scoped. Its `Istio` shares the kind
+# name with Banzai's, so it is always addressed by its group.
+SAIL_ISTIOS = Resource("sailoperator.io", "v1", "istios", namespaced=False)
+ISTIO_REVISIONS = Resource("sailoperator.io", "v1", "istiorevisions", namespaced=False)
+ISTIO_REVISION_TAGS = Resource("sailoperator.io", "v1", "istiorevisiontags", namespaced=False)
+ISTIO_CNIS = Resource("sailoperator.io", "v1", "istiocnis", namespaced=False)
 
 
 @dataclass(frozen=True)

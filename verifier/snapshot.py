@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from verifier.expectation import Expectation
 from verifier.helmview import HelmView
 from verifier.helmview import read as read_helm
+from verifier.sailview import SailView
+from verifier.sailview import read as read_sail
 
 if TYPE_CHECKING:  # the connectivity check judges these; it imports this module at run time
     from verifier.checks.connectivity import ProbeResult
@@ -97,6 +99,7 @@ class Snapshot:
     gitops: Mapping[GitOpsRef, Obj | None] = field(default_factory=dict)
     probes: Sequence[ProbeResult] | None = None  # None: not probed (the data plane is not ready)
     helm: HelmView | None = None  # the Helm flavour's webhooks and Services (None for Banzai)
+    sail: SailView | None = None  # the Sail flavour's objects (None for the other flavours)
     # Istio Gateways and VirtualServices, read once the gateways moved (None: not read).
     istio_gateways: Sequence[Obj] | None = None
     virtualservices: Sequence[Obj] | None = None
@@ -119,7 +122,8 @@ def collect(
     """Read everything the checks for `expect` need (no connectivity probes: those exec)."""
     plan = expect.plan
     pods = cluster.list(PODS)
-    banzai = plan.helm is None  # a Helm cluster need not serve the Banzai CRDs at all
+    # A Helm or Sail cluster need not serve the Banzai CRDs at all.
+    banzai = plan.flavour == "banzai"
     istios = {_key(o): o for o in cluster.list(ISTIOS)} if banzai else {}
     mgws = {_key(o): o for o in cluster.list(MESHGATEWAYS)} if banzai else {}
     deployments = {
@@ -171,7 +175,10 @@ def collect(
         meshed_namespaces=meshed,
         workloads=workloads,
         endpoints=endpoints,
-        helm=None if banzai else read_helm(cluster, plan),
+        helm=read_helm(cluster, plan) if plan.flavour == "helm" else None,
+        sail=read_sail(cluster, (g.namespace for g in plan.sail.gateways))
+        if plan.sail is not None
+        else None,
     )
 
 

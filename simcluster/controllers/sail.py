@@ -147,6 +147,7 @@ class Sail:
             "sail-tag": self.sync_tag,
             "sail-cni": self.sync_cni,
             "sail-forgotten": self.sync_forgotten,
+            "sail-operator-release": self.sync_operator_release,
         }
 
     # -- events ----------------------------------------------------------------------------------
@@ -190,6 +191,13 @@ class Sail:
                 self.ctl.enqueue("sail-forgotten", "", "")
         elif any(_operator_release_version(o) is not None for o in (obj, old) if o):
             self.resync_all()  # the operator was installed, upgraded or removed
+            if (
+                kind in ("Application", "HelmRelease")
+                and _operator_release_version(obj) is not None
+            ):
+                self.ctl.enqueue(
+                    "sail-operator-release", f"{kind}/{meta.get('namespace', '')}", name
+                )
 
     def _enqueue_all(self, kind: str, controller: str) -> None:
         for obj in self.store.list(kind, shared=True)[0]:
@@ -223,6 +231,53 @@ class Sail:
                 if version is not None:
                     return version
         return None
+
+    def sync_operator_release(self, kind_ns: str, name: str) -> None:
+        """Report the operator's chart release as installed, as Argo CD or Flux would once it ran.
+
+        The chart is not rendered (its presence is the operator), so there is nothing to wait
+        for: the release is synced and healthy at its chart version, and a gate reading the
+        GitOps objects sees it applied like any other."""
+        kind, _, ns = kind_ns.partition("/")
+        rel = self.store.get(kind, ns or None, name)
+        version = _operator_release_version(rel) if rel is not None else None
+        if rel is None or version is None or rel["metadata"].get("deletionTimestamp"):
+            return
+        old = rel.get("status") or {}
+        if kind == "Application":
+            op = old.get("operationState") or {}
+            if (op.get("syncResult") or {}).get("revision") == version:
+                return
+            now = _now(self.clock)
+            rel["status"] = {
+                "sync": {"status": "Synced", "revision": version},
+                "health": {"status": "Healthy"},
+                "sourceType": "Helm",
+                "reconciledAt": now,
+                "operationState": {
+                    "phase": "Succeeded",
+                    "message": "successfully synced (all tasks run)",
+                    "startedAt": now,
+                    "finishedAt": now,
+                    "syncResult": {"revision": version},
+                },
+            }
+        else:
+            generation = rel["metadata"].get("generation", 1)
+            if old.get("observedGeneration") == generation:
+                return
+            now = _now(self.clock)
+            rel["status"] = {
+                "observedGeneration": generation,
+                "conditions": [
+                    st.condition(c, True, "InstallSucceeded", "Helm install succeeded")
+                    | {"observedGeneration": generation, "lastTransitionTime": now}
+                    for c in ("Ready", "Released")
+                ],
+                "history": [{"chartName": OPERATOR_CHART, "chartVersion": version,
+                             "name": name, "namespace": ns, "status": "deployed", "version": 1}],
+            }  # fmt: skip
+        self.store.update(rel, status_only=True)
 
     # -- Istio -------------------------------------------------------------------------------------
 

@@ -26,6 +26,12 @@ from verifier.checks.helm_tags import RevisionTags
 from verifier.checks.helm_webhooks import WebhookHygiene
 from verifier.checks.namespaces import NamespaceLabels
 from verifier.checks.pullrequest import PullRequestMatchesStage
+from verifier.checks.sail_cleanup import SailCleanupSafety
+from verifier.checks.sail_cni import SailCNI
+from verifier.checks.sail_controlplane import SailControlPlanes
+from verifier.checks.sail_inuse import SailInUse
+from verifier.checks.sail_shared import SailDataPlane, SailGateways, SailNamespaceLabels
+from verifier.checks.sail_tags import SailRevisionTags
 from verifier.expectation import Expectation
 
 __all__ = ["REGISTRY", "Check", "Phase", "checks_for"]
@@ -46,6 +52,14 @@ REGISTRY: tuple[Check, ...] = (
     only("helm", HelmGateways()),
     only("banzai", CleanupSafety()),
     only("helm", HelmCleanupSafety()),
+    only("sail", SailControlPlanes()),
+    only("sail", SailInUse()),
+    only("sail", SailRevisionTags()),
+    only("sail", SailCNI()),
+    only("sail", SailDataPlane()),
+    only("sail", SailNamespaceLabels()),
+    only("sail", SailGateways()),
+    only("sail", SailCleanupSafety()),
     Connectivity(),
     GatewayRoutes(),
 )
