@@ -2,7 +2,7 @@
 
 A *flavour* is one way of installing Istio that the generator can upgrade: the Banzai Cloud
 istio-operator (an `Istio` CR reconciled by an operator release), upstream Istio from its Helm
-charts (`base`, `istiod`, `gateway` releases), later the Sail operator. Everything that differs
+charts (`base`, `istiod`, `gateway` releases), and the Sail operator (a `sailoperator.io` `Istio`). Everything that differs
 between them lives behind this Protocol, in one folder per flavour (``generator/flavours/<name>/``);
 the commands (``generator/workflow.py``) only ever talk to a flavour through it:
 
