@@ -12,7 +12,9 @@
   shares, and which must move anyway when the old storage is retired).
 - Argo CD: istiod rewrites its webhooks' `caBundle` and flips the validator's `failurePolicy` at
   runtime, which leaves an Application OutOfSync for ever; when the istiod or base Application
-  does not ignore those fields yet, the stage adds the `ignoreDifferences` entries that do.
+  does not ignore those fields yet, the stage adds the `ignoreDifferences` entries that do, to
+  the old istiod release as well as the new one: the old one runs until cleanup, and every gate
+  after this stage wants its Application Synced.
   Flux only compares when drift detection is on; then it adds the same fields to its ignore rules.
 """
 
@@ -245,10 +247,12 @@ class ControlPlaneKind:
             + (f", tags {', '.join(h.istiod_to.tags)}" if h.istiod_to.tags else "")
             + ")"
         )
-        if not _ignores_webhooks(old) and old.form == "argocd-application":
+        ops, why = ignore_ops(old)
+        if ops:  # the old release runs until cleanup: its Application must be Synced till then
+            editor.edit(old.doc, *ops)
             changes.append(
-                f"{h.istiod_to.object_name}: ignoreDifferences for the webhooks' caBundle and "
-                "failurePolicy, which istiod rewrites (else the Application is OutOfSync for ever)"
+                f"{why} and the validators' failurePolicy, which istiod rewrites at runtime "
+                f"(else it is reported drifted for ever); {h.istiod_to.object_name} gets the same"
             )
         return {"changes": changes}
 
