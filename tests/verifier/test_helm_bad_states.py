@@ -214,17 +214,28 @@ def test_the_cleanup_gate_stops_for_an_application_that_would_orphan_istiod(
     tmp_path: Path,
 ) -> None:
     with helm_cluster(tmp_path, "argocd", "plain", finalizer=False) as flow:
+        flow.promote_to("control-plane")  # which writes the finalizer into the old Application
+        live = "jsonpath={.metadata.finalizers}"
+        assert "resources-finalizer" in flow.kubectl(
+            "get", "app", "-n", "argocd", "istiod", "-o", live
+        )
         flow.promote_to("default-revision")
+        flow.sim.set_fault("no-sync", True)  # else the next sync puts git's finalizer back
+        flow.kubectl(  # taken off by hand: Argo CD would orphan the old istiod
+            "patch", "application", "-n", "argocd", "istiod", "--type=merge",
+            '-p={"metadata":{"finalizers":null}}',
+        )  # fmt: skip
         flow.open_pr()
         stopped = flow.verify("gate", timeout=3)
         assert stopped.exit_code == 1
         msg = stopped.message("cleanup-safety")
         assert "Application argocd/istiod has no resources-finalizer.argocd.argoproj.io" in msg
-        assert FINALIZER_PATCH in msg
+        assert FINALIZER_PATCH in msg and "in argocd/istiod.yaml (metadata.finalizers)" in msg
         flow.kubectl(
             "patch", "application", "-n", "argocd", "istiod", "--type=merge",
             '-p={"metadata":{"finalizers":["resources-finalizer.argocd.argoproj.io"]}}',
         )  # fmt: skip
+        flow.sim.set_fault("no-sync", False)
         assert flow.verify("gate").exit_code == 0
         flow.merge()
         assert flow.verify("stage", "7").exit_code == 0  # old istiod and its webhooks gone

@@ -16,6 +16,9 @@
   the old istiod release as well as the new one: the old one runs until cleanup, and every gate
   after this stage wants its Application Synced.
   Flux only compares when drift detection is on; then it adds the same fields to its ignore rules.
+- Argo CD: an Application deleted without its resources finalizer orphans what it applied, so
+  the cleanup stage (which deletes the old istiod's Application) would leave the old istiod and
+  its injector running. Both istiod Applications get the finalizer here, a review before that.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from core.argocd import RESOURCES_FINALIZER, cascades
 from core.helmplan import HelmMesh
 from core.plan import Plan, Stage
 from core.versions import version_key
@@ -91,6 +95,19 @@ def ignore_ops(c: ChartDoc) -> tuple[list[Op], str]:
     return (
         [set_value(pos, ("spec", "driftDetection", "ignore"), FLUX_IGNORES)],
         f"HelmRelease {c.doc.name}: driftDetection ignores the webhooks' caBundle",
+    )
+
+
+def finalizer_ops(c: ChartDoc) -> tuple[list[Op], str]:
+    """Edits giving an Argo CD Application its resources finalizer, and why ("" when none)."""
+    if c.form != "argocd-application" or cascades(
+        c.doc.get("metadata", "finalizers", default=[])
+    ):
+        return [], ""
+    return (
+        [append_item(c.doc.pos, ("metadata", "finalizers"), RESOURCES_FINALIZER)],
+        f"Application {c.doc.name}: {RESOURCES_FINALIZER}, so that deleting it at cleanup "
+        "deletes its istiod and webhooks instead of orphaning them",
     )
 
 
@@ -175,7 +192,7 @@ def new_release_text(index: RepoIndex, plan: Plan, old: ChartDoc, base: ChartDoc
                 if depends
                 else set_value(pos, ("spec", "dependsOn"), [dep])
             )
-    ops += ignore_ops(copy)[0]
+    ops += ignore_ops(copy)[0] + finalizer_ops(copy)[0]
     return apply_ops(text, ops, new.file)
 
 
@@ -254,6 +271,10 @@ class ControlPlaneKind:
                 f"{why} and the validators' failurePolicy, which istiod rewrites at runtime "
                 f"(else it is reported drifted for ever); {h.istiod_to.object_name} gets the same"
             )
+        ops, why = finalizer_ops(old)
+        if ops:
+            editor.edit(old.doc, *ops)
+            changes.append(f"{why}; {h.istiod_to.object_name} gets the same")
         return {"changes": changes}
 
 
