@@ -100,9 +100,7 @@ def ignore_ops(c: ChartDoc) -> tuple[list[Op], str]:
 
 def finalizer_ops(c: ChartDoc) -> tuple[list[Op], str]:
     """Edits giving an Argo CD Application its resources finalizer, and why ("" when none)."""
-    if c.form != "argocd-application" or cascades(
-        c.doc.get("metadata", "finalizers", default=[])
-    ):
+    if c.form != "argocd-application" or cascades(c.doc.get("metadata", "finalizers", default=[])):
         return [], ""
     return (
         [append_item(c.doc.pos, ("metadata", "finalizers"), RESOURCES_FINALIZER)],
