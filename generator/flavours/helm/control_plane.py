@@ -32,9 +32,9 @@ from core.plan import Plan, Stage
 from core.versions import version_key
 from generator.edits import Editor
 from generator.flavours.helm.charts import ChartDoc, read_chart
+from generator.flavours.helm.chartvalues import removed_values, renamed_values
 from generator.flavours.helm.copying import document_text
 from generator.flavours.helm.manifests import find_release, require_release
-from generator.flavours.helm.releases import removed_values
 from generator.index import Document, RepoIndex
 from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline, applied
@@ -168,7 +168,8 @@ def new_release_text(index: RepoIndex, plan: Plan, old: ChartDoc, base: ChartDoc
     elif copy.tags or new.tags:
         lists["revisionTags"] = (copy.tags, new.tags)
     drops = removed_values("istiod", old.version.lstrip("v"), new.version)
-    ops += [op for _, edit in copy.values_edits(sets, lists, drops) for op in edit]
+    moves = renamed_values("istiod", old.version.lstrip("v"), new.version)
+    ops += [op for _, edit in copy.values_edits(sets, lists, drops, moves) for op in edit]
     if copy.form == "argocd-application":
         if "releaseName" in copy.helm or copy.name != new.name:
             ops.append(set_value(pos, (*copy.source, "helm", "releaseName"), new.name))
@@ -254,6 +255,16 @@ class ControlPlaneKind:
             changes.append(
                 f"{h.istiod_to.file}: without {', '.join(dropped)} (no longer read by the "
                 f"istiod chart {h.istiod_to.version})"
+            )
+        renamed = [
+            f"{a} -> {b}"
+            for a, b in renamed_values("istiod", old.version.lstrip("v"), h.istiod_to.version)
+            if a in _dotted(old.values) and b not in _dotted(old.values)
+        ]
+        if renamed:
+            changes.append(
+                f"{h.istiod_to.file}: values renamed by the istiod chart {h.istiod_to.version}: "
+                + ", ".join(renamed)
             )
         editor.create(h.istiod_to.file, text)
         editor.add_resource(old.doc.file, h.istiod_to.file)
