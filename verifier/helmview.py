@@ -35,6 +35,10 @@ class HelmView:
     services: Mapping[Key, Obj] = field(default_factory=dict)
     services_read: frozenset[str] = frozenset()  # namespaces whose Services were listed
     namespaces: Mapping[str, Obj | None] = field(default_factory=dict)  # gateway namespaces
+    # Each Istio webhook's caBundle at the previous evaluation of this run (the gate fills it).
+    earlier_bundles: Mapping[str, str] = field(default_factory=dict)
+    # How often each one changed (set -> another value) in this run so far, this read included.
+    bundle_changes: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def mutating_hooks(self) -> list[Hook]:

@@ -14,16 +14,19 @@ comparison is only meaningful when the comparison that found the drift looked at
 that was applied (`sync.revision(s)` = `syncResult.revision(s)`). Anything else, a missing
 annotation (server-side apply) or resource list included, is not accepted: fail-closed. Nothing
 here reads the PR under review.
+
+A bundle that keeps changing is another matter (`churned`): the gate compares each evaluation's
+bundles with the previous one's and names a webhook whose set bundle changed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LAST_APPLIED", "WEBHOOK_GROUP", "Drift", "istiod_drift"]
+__all__ = ["LAST_APPLIED", "WEBHOOK_GROUP", "Drift", "ca_bundles", "churned", "istiod_drift"]
 
 Obj = Mapping[str, Any]
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -126,3 +129,29 @@ def _covers(applied: Any, live: Any) -> bool:
             and all(_covers(a, b) for a, b in zip(applied, live, strict=True))
         )
     return bool(applied == live)
+
+
+def ca_bundles(mutating: Iterable[Obj], validating: Iterable[Obj]) -> dict[str, str]:
+    """The `caBundle` of each webhook of every configuration istiod patches (labelled
+    `istio.io/rev`), by `Kind name/webhook`; "" where none is set yet."""
+    out: dict[str, str] = {}
+    for kind, configs in ((MUTATING, mutating), (VALIDATING, validating)):
+        for cfg in configs:
+            meta = cfg.get("metadata") or {}
+            if not (meta.get("labels") or {}).get("istio.io/rev"):
+                continue
+            for hook in cfg.get("webhooks") or ():
+                bundle = (hook.get("clientConfig") or {}).get("caBundle") or ""
+                out[f"{kind} {meta.get('name', '')}/{hook.get('name', '')}"] = str(bundle)
+    return out
+
+
+def churned(earlier: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    """Webhooks whose CA bundle went from one value to another between two reads.
+
+    istiod writes its root once (empty -> set), and a canary's revisions share one root, so a
+    set bundle that changes means something keeps rewriting it: istiods of different roots, a
+    CA being replaced, or a sync fighting istiod. While it churns, the API server's calls to
+    istiod fail TLS verification whenever its bundle and istiod's certificate disagree.
+    """
+    return sorted(k for k, v in now.items() if v and earlier.get(k) and earlier[k] != v)

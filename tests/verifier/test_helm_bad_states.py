@@ -147,10 +147,14 @@ def test_a_dangling_validator_is_caught_by_the_next_gate(tmp_path: Path) -> None
         ) in gate.message("webhooks")
 
 
-def test_cabundle_drift_is_harmless_where_the_applications_ignore_it(tmp_path: Path) -> None:
-    # istiod rewrites caBundle every second, so the cluster never settles; the gate's polling
-    # still sees Applications that ignore the field as Synced
+def test_a_cabundle_that_keeps_changing_stops_the_gate_though_argo_cd_ignores_it(
+    tmp_path: Path,
+) -> None:
+    # istiod rewrites caBundle every second: the Applications that ignore the field stay
+    # Synced, but a webhook whose CA changed twice in one gate run is named until the deadline
     with helm_cluster(tmp_path, "argocd", "plain") as flow:
+        flow.open_pr()
+        assert flow.verify("gate").exit_code == 0  # istiod's one write of its root is no churn
         flow.sim.set_fault("cabundle-drift", True)
 
         def bundle() -> str:
@@ -161,10 +165,14 @@ def test_cabundle_drift_is_harmless_where_the_applications_ignore_it(tmp_path: P
 
         first = bundle()
         wait_for(bundle, lambda b: b != first, what="istiod to rewrite caBundle")
-        flow.open_pr()
-        gate = flow.verify("gate")
-        assert gate.exit_code == 0, gate.reason
-        assert gate.check("gitops-sync")["status"] == "passed"
+        gate = flow.verify("gate", timeout=30)
+        assert gate.exit_code == 1, gate.reason
+        assert "changed during this run: something keeps rewriting istiod's CA bundle" in (
+            gate.reason
+        )
+        assert "MutatingWebhookConfiguration istio-sidecar-injector/" in gate.reason
+        judged = {e["object"]: e for e in gate.check("gitops-sync")["evidence"]}
+        assert judged["Application argocd/istiod"]["syncStatus"] == "Synced"
 
 
 def test_a_pod_not_restarted_since_its_namespace_moved_is_named(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from verifier.webhookdrift import LAST_APPLIED, istiod_drift
+from verifier.webhookdrift import LAST_APPLIED, ca_bundles, churned, istiod_drift
 
 V = "ValidatingWebhookConfiguration"
 M = "MutatingWebhookConfiguration"
@@ -100,3 +100,17 @@ def test_it_fails_closed_where_the_live_facts_cannot_tell() -> None:
     app["status"]["resources"][0]["requiresPruning"] = True
     assert "pruning" in istiod_drift(app, ok).why
     assert "no OutOfSync resource" in istiod_drift(_app(), ok).why
+
+
+def test_a_bundle_is_churn_only_when_a_set_one_changes() -> None:
+    def cfg(name: str, bundle: str, rev: str = "default") -> Any:
+        labels = {"istio.io/rev": rev} if rev else {}
+        hook = {"name": "w", "clientConfig": {"caBundle": bundle} if bundle else {}}
+        return {"metadata": {"name": name, "labels": labels}, "webhooks": [hook]}
+
+    first = ca_bundles([cfg("inj", "")], [cfg("val", "A"), cfg("foreign", "X", rev="")])
+    assert first == {f"{M} inj/w": "", f"{V} val/w": "A"}  # istiod patches labelled ones only
+    written = ca_bundles([cfg("inj", "A")], [cfg("val", "A")])
+    assert churned(first, written) == []  # istiod's first write of its root
+    assert churned(written, ca_bundles([cfg("inj", "B")], [cfg("val", "A")])) == [f"{M} inj/w"]
+    assert churned({}, written) == []  # nothing to compare with on a run's first read
