@@ -92,3 +92,14 @@ def test_an_argo_cd_parameter_is_renamed_in_place(tmp_path: Path) -> None:
     params = {p["name"]: p["value"] for p in new["spec"]["source"]["helm"]["parameters"]}
     assert params["pilot.cni.enabled"] == "true" and "istio_cni.enabled" not in params
     assert "istio_cni.enabled -> pilot.cni.enabled" in head_message(repo)
+
+
+def test_chained_false_is_named_with_what_it_meant(tmp_path: Path) -> None:
+    files = flux_files("revisioned", "values", "1.23.6")
+    path = "infra/istio/istiod-1-26-4.yaml"
+    files[path] = _with_cni(files[path], " " * 4).replace("chained: true", "chained: false")
+    repo = build_tree(tmp_path, files)
+    assert run("init", "--repo", str(repo), "--to-version", "1.24.6").exit_code == 0
+    assert run("next", "--repo", str(repo)).exit_code == 0
+    assert "istio_cni.chained: false meant Multus" in head_message(repo)
+    assert "pilot.cni.provider: multus" in head_message(repo)

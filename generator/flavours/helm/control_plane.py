@@ -261,6 +261,17 @@ class ControlPlaneKind:
             for a, b in renamed_values("istiod", old.version.lstrip("v"), h.istiod_to.version)
             if a in _dotted(old.values) and b not in _dotted(old.values)
         ]
+        chained = old.values.get("istio_cni") or {}
+        if (
+            "istio_cni.chained" in dropped
+            and isinstance(chained, dict)
+            and not chained.get("chained", True)
+        ):
+            changes.append(
+                f"{h.istiod_to.file}: istio_cni.chained: false meant Multus; the istiod chart "
+                f"{h.istiod_to.version} reads that only as pilot.cni.provider: multus, set it "
+                "in review if the CNI runs under Multus"
+            )
         if renamed:
             changes.append(
                 f"{h.istiod_to.file}: values renamed by the istiod chart {h.istiod_to.version}: "
