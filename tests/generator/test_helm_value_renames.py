@@ -103,3 +103,24 @@ def test_chained_false_is_named_with_what_it_meant(tmp_path: Path) -> None:
     assert run("next", "--repo", str(repo)).exit_code == 0
     assert "istio_cni.chained: false meant Multus" in head_message(repo)
     assert "pilot.cni.provider: multus" in head_message(repo)
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_a_value_from_the_shared_configmap_is_set_under_its_new_name_inline(
+    tmp_path: Path, inline: bool
+) -> None:
+    files = flux_files("revisioned", "valuesFrom", "1.23.6")
+    cm = "infra/istio/istiod-values.yaml"
+    files[cm] = _with_cni(files[cm], " " * 4)
+    release = "infra/istio/istiod-1-26-4.yaml"
+    if not inline:  # no `values:` yet: revision and pilot.cni must create it once
+        files[release] = files[release].replace(
+            "  values:\n    pilot:\n      autoscaleEnabled: false\n", ""
+        )
+        assert "  values:" not in files[release]
+    repo = build_tree(tmp_path, files)
+    assert run("init", "--repo", str(repo), "--to-version", "1.24.6").exit_code == 0
+    assert run("next", "--repo", str(repo)).exit_code == 0
+    new = yaml.safe_load((repo / "infra/istio/istiod-1-24-6.yaml").read_text())
+    assert new["spec"]["values"]["pilot"]["cni"] == {"enabled": True, "provider": "default"}
+    assert "istio_cni:" in (repo / cm).read_text()  # the old release still reads it

@@ -181,8 +181,11 @@ class ChartDoc:
             and not any(self._param(k) is not None for k in sets)
         )
         if not text_form:
-            ops = [op for k, v in sets.items() for op in self.set_ops(k, v)]
-            ops += self.move_ops(moves)
+            # moved keys sit deeper than the top-level sets: two insertions at one place (the
+            # end of a nested mapping that ends the document) splice in list order, deeper first
+            ops = self.move_ops(moves)
+            ops += [op for k, v in sets.items() for op in self.set_ops(k, v)]
+            ops = self._one_new_mapping(ops)
             ops += self.drop_ops([*drops, *(a for a, _ in moves if self._param(a) is None)])
             edits: list[Edit] = [(self.doc, ops)]
             for key, (drop, add) in lists.items():
@@ -206,17 +209,36 @@ class ChartDoc:
 
         return [(self.doc, [self._text_op(edit)])]
 
+    def _values_path(self) -> PathT:
+        if self.form == "helmrelease":
+            return ("spec", "values")
+        return (*self.source, "helm", "valuesObject")
+
+    def _one_new_mapping(self, ops: list[Op]) -> list[Op]:
+        """Sets under a values mapping the document does not have yet, as one set of it: each
+        would otherwise create the mapping again (a duplicate `values:` key)."""
+        base = self._values_path()
+        if self.doc.get(*base, default=None) is not None:
+            return ops
+        under = [
+            o
+            for o in ops
+            if o.kind == "set" and len(o.path) > len(base) and o.path[: len(base)] == base
+        ]
+        if len(under) < 2:
+            return ops
+        tree: dict[str, Any] = {}
+        for o in under:
+            _set_dotted(tree, ".".join(str(x) for x in o.path[len(base) :]), o.value)
+        return [o for o in ops if o not in under] + [set_value(self.doc.pos, base, tree)]
+
     def move_ops(self, moves: Sequence[tuple[str, str]]) -> list[Op]:
         """Edits writing each moved value under its new key (the old key is dropped apart):
         an Argo CD parameter is renamed in place; inline values get the new key. A value that
         comes from a valuesFrom ConfigMap, which the old release shares, is set inline."""
         pos = self.doc.pos
         ops: list[Op] = []
-        base: PathT = (
-            ("spec", "values")
-            if self.form == "helmrelease"
-            else (*self.source, "helm", "valuesObject")
-        )
+        base = self._values_path()
         inline: list[tuple[str, Any]] = []
         for old, new in moves:
             i = self._param(old)
