@@ -46,6 +46,7 @@ __all__ = [
     "HelmMesh",
     "RevisionTag",
     "TagManifest",
+    "adds_default_tag",
     "helm_from_dict",
     "helm_to_dict",
 ]
@@ -131,6 +132,17 @@ class HelmMesh:
     def canary_of(self, tag: str) -> str:
         """The canary tag of stable tag `tag` ("" when `tag` is not a stable tag of the plan)."""
         return next((t.canary for t in self.tags if t.name == tag), "")
+
+
+def adds_default_tag(h: HelmMesh | None) -> bool:
+    """Whether cleanup gives the new istiod a `default` tag: the old one was non-revisioned and
+    served `istio-injection=enabled` itself, and no release or manifest declares the tag. The
+    generator writes the tag by this rule and the verifier expects it by the same one."""
+    return (
+        h is not None
+        and h.istiod_from.revision == DEFAULT_REVISION
+        and DEFAULT_REVISION not in h.istiod_from.tags + h.istiod_to.tags + h.manifest_tags
+    )
 
 
 def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:

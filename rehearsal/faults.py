@@ -17,14 +17,17 @@ FAULTS: dict[str, str] = {
 }
 
 # The Helm flavour's faults (`istio-canary demo --flavour helm`), each caught by the first gate
-# after it is switched on. `cabundle-drift` is not offered: the example's Applications ignore
-# caBundle, so it breaks nothing the gate judges, and a cluster whose webhooks change every
-# second never settles, which the rehearsal waits for after each merge.
+# after it is switched on. `cabundle-drift` breaks nothing Argo CD judges (the example's
+# Applications ignore caBundle) and the cluster never settles, but the demo stops at the first
+# gate, before any merge waits for a settle: the gate names a CA bundle that changed twice in
+# one run.
 HELM_FAULTS: dict[str, str] = {
     "webhook-overlap": "an extra injector calls the old istiod for every labelled namespace, so "
     "restarted pods would silently land on the old revision (double injection)",
     "dangling-validator": "istiod-default-validator calls a Service that does not exist, so every "
     "Istio config change is refused",
+    "cabundle-drift": "istiod keeps rewriting its webhooks' caBundle, so the API server's calls "
+    "to istiod fail TLS whenever its bundle and istiod's certificate disagree",
 }
 
 SAIL_FAULTS: dict[str, str] = {

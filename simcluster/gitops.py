@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from core.argocd import CASCADE_FINALIZERS, cascades
 from core.errors import GitError, InputError, UsageError
 from core.git import git, git_bytes
 from simcluster.apierrors import StoreError
@@ -83,7 +84,8 @@ SERVED_ALIASES = {
 }
 _ROOT = ("repo", "", "")
 REFRESH = "argocd.argoproj.io/refresh"
-FINALIZER = "resources-finalizer.argocd.argoproj.io"
+# Argo CD deletes a deleted Application's resources only with one of CASCADE_FINALIZERS
+# (core/argocd.py); without, it orphans them.
 KIND_ORDER = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "Service")
 
 
@@ -872,7 +874,7 @@ class Syncer:
             event != "DELETED"
             and obj.get("kind") == "Application"
             and obj["metadata"].get("deletionTimestamp")
-            and any(f.startswith(FINALIZER) for f in obj["metadata"].get("finalizers") or [])
+            and cascades(obj["metadata"].get("finalizers"))
             and not is_operator_chart(obj)
         ):
             meta = obj["metadata"]
@@ -908,7 +910,7 @@ class Syncer:
             except StoreError:
                 pass
         app["metadata"]["finalizers"] = [
-            f for f in app["metadata"].get("finalizers") or [] if not f.startswith(FINALIZER)
+            f for f in app["metadata"].get("finalizers") or [] if f not in CASCADE_FINALIZERS
         ]
         self.store.update(app)
 

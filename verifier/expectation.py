@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.errors import UsageError
-from core.helmplan import DEFAULT_REVISION, ChartRelease
+from core.helmplan import DEFAULT_REVISION, ChartRelease, adds_default_tag
 from core.plan import ConnectivityCheck, ControlPlane, GatewayRef, Plan
 
 if TYPE_CHECKING:  # the review runs git and the generator; expectations only carry its result
@@ -25,7 +25,6 @@ __all__ = [
     "Expectation",
     "HelmExpectation",
     "SyncTarget",
-    "adds_default_tag",
     "expect_stage",
     "known_tags",
     "replaced_objects",
@@ -160,18 +159,6 @@ def replaced_objects(plan: Plan) -> tuple[str, str]:
     return plan.source.operator.name, plan.target.operator.name
 
 
-def adds_default_tag(plan: Plan) -> bool:
-    """Whether cleanup gives the new istiod a `default` tag: the old one was non-revisioned and
-    served `istio-injection=enabled` itself, and no release or manifest declares the tag (the
-    generator's rule, `generator/flavours/helm/cleanup.py`, which the verifier may not import)."""
-    h = plan.helm
-    return (
-        h is not None
-        and h.istiod_from.revision == DEFAULT_REVISION
-        and DEFAULT_REVISION not in h.istiod_from.tags + h.istiod_to.tags + h.manifest_tags
-    )
-
-
 def known_tags(plan: Plan) -> tuple[str, ...]:
     """Every revision tag the plan declares, stable and canary, in a stable order."""
     h = plan.helm
@@ -179,7 +166,7 @@ def known_tags(plan: Plan) -> tuple[str, ...]:
         return ()
     names = [*h.istiod_from.tags, *h.istiod_to.tags, *h.manifest_tags]
     names += [n for t in h.tags for n in (t.name, t.canary)]
-    if adds_default_tag(plan):
+    if adds_default_tag(plan.helm):
         names.append(DEFAULT_REVISION)
     return tuple(dict.fromkeys(n for n in names if n))
 
@@ -190,7 +177,7 @@ def _helm(plan: Plan, index: int, moved: set[str]) -> HelmExpectation | None:
         return None
     tags = {}
     for tag in known_tags(plan):
-        if tag == DEFAULT_REVISION and adds_default_tag(plan):
+        if tag == DEFAULT_REVISION and adds_default_tag(plan.helm):
             # undeclared until cleanup hands it to the new release
             tags[tag] = plan.target.revision if plan.applied_by("cleanup", index) else ""
         else:

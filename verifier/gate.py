@@ -38,6 +38,7 @@ from verifier.result import CheckResult, Status
 from verifier.review import Review, resolve_base, review
 from verifier.runner import Evaluation, Polling, Verdict, poll
 from verifier.snapshot import GitOpsRef, Snapshot, collect, with_routes
+from verifier.webhookdrift import ca_bundles, churned
 
 # Labels kustomize-controller puts on everything a Kustomization applied.
 FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
@@ -135,6 +136,8 @@ class _Session:
         self.checked = ""
         self.notes: list[str] = []
         self._preflight_done = False
+        self._bundles: dict[str, str] = {}
+        self._bundle_changes: dict[str, int] = {}
         if pr is not None:
             self.notes.append(
                 f"trusted base: {pr.base.commit[:12]} ({pr.base.how}); plan and expectations "
@@ -181,12 +184,12 @@ class _Session:
             label = "the plan commit" if self.fixed.index == 0 else f"stage {self.fixed.index}"
             expect = replace(self.fixed, sync=gitops.SyncTarget(commit, label, contains))
             found = self._scope_gitops(found, self.fixed.index)
-            snap = replace(collect(self.cluster, expect), gitops=found)
+            snap = replace(self._collect(expect), gitops=found)
             return Evaluation(self._checks(snap, expect))
         if self.newest == 0:
             expect = self._expect(self.plan, 0)
             self.checked = f"stage {expect.label} (preflight; nothing applied yet)"
-            return Evaluation(self._checks(collect(self.cluster, expect), expect))
+            return Evaluation(self._checks(self._collect(expect), expect))
         found = self._gitops()
         prev, cur = self.commits[self.newest - 1], self.commits[self.newest]
         revisions = {gitops.applied_revision(r, o) for r, o in found.items() if o is not None}
@@ -208,8 +211,23 @@ class _Session:
             self.checked = f"stage {expect.label} (already applied by the GitOps engine)"
         else:
             self.checked = f"stage {expect.label} + preconditions of stage {self.newest}"
-        snap = replace(collect(self.cluster, expect), gitops=found)
+        snap = replace(self._collect(expect), gitops=found)
         return Evaluation(self._checks(snap, expect))
+
+    def _collect(self, expect: Expectation) -> Snapshot:
+        """One snapshot; a Helm one also carries the webhooks' CA bundles of the previous
+        evaluation, so a bundle that keeps changing can be named (`verifier/webhookdrift.py`)."""
+        snap = collect(self.cluster, expect)
+        if snap.helm is None:
+            return snap
+        now = ca_bundles(snap.helm.mutating, snap.helm.validating)
+        earlier, self._bundles = self._bundles, now
+        for key in churned(earlier, now):
+            self._bundle_changes[key] = self._bundle_changes.get(key, 0) + 1
+        view = replace(
+            snap.helm, earlier_bundles=earlier, bundle_changes=dict(self._bundle_changes)
+        )
+        return replace(snap, helm=view)
 
     def _as_applied(self, applied: set[str]) -> Plan:
         """The plan without rollbacks the engine has not applied yet (a rollback PR's gate checks

@@ -44,6 +44,10 @@ class HelmView:
     namespaces: Mapping[str, Obj | None] = field(default_factory=dict)  # gateway namespaces
     # The node agents' DaemonSets (cni, ztunnel releases the plan moves), by key; None: absent.
     daemonsets: Mapping[Key, Obj | None] = field(default_factory=dict)
+    # Each Istio webhook's caBundle at the previous evaluation of this run (the gate fills it).
+    earlier_bundles: Mapping[str, str] = field(default_factory=dict)
+    # How often each one changed (set -> another value) in this run so far, this read included.
+    bundle_changes: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def mutating_hooks(self) -> list[Hook]:

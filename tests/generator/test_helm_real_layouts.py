@@ -1,12 +1,15 @@
 """`init` on real GitOps repos that install Istio with Helm: each plans, or is refused in one line
 naming why and what to change; never a crash. The plain Flux one runs through every stage.
 
-The repos are subsets of public repositories kept outside this project; the tests copy them
-into a temporary git repo and skip, saying so, when they are not there.
+The repos are subsets of public repositories kept outside this project: the folder named by
+ISTIO_CANARY_REAL_HELM, by default `shared/reference-data/real-helm` beside the nearest folder
+above this checkout that has one. The tests copy them into a temporary git repo and skip, in
+one line, when they are not there.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +19,20 @@ import yaml
 from core.plan import PLAN_PATH, load_plan
 from tests.generator.helpers import git, head_message, run
 
-REAL = Path("/work/shared/reference-data/real-helm")
+ENV = "ISTIO_CANARY_REAL_HELM"
+_BESIDE = Path("shared", "reference-data", "real-helm")
+
+
+def _real() -> Path:
+    """The real layouts' folder: $ISTIO_CANARY_REAL_HELM, else the nearest one above us."""
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV])
+    here = Path(__file__).resolve()
+    found = (a / _BESIDE for a in here.parents if (a / _BESIDE).is_dir())
+    return next(found, here.parents[-1] / _BESIDE)
+
+
+REAL = _real()
 LAYOUTS = {
     # name: (target, words the one-line refusal must contain, or None when it plans)
     "lltr__dev-cluster": ("1.22.8", None),
@@ -30,7 +46,7 @@ LAYOUTS = {
 def _copy(name: str, tmp: Path) -> Path:
     source = REAL / name
     if not source.is_dir():
-        pytest.skip(f"real layout {source} is not on this machine")
+        pytest.skip(f"real layout {name} not found in {REAL} (set {ENV} to its folder)")
     repo = tmp / name
     shutil.copytree(source, repo)
     git(repo, "init", "-q", "-b", "main")

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from typing import Any
 
+import pytest
 import yaml
 
 from simcluster.gitops import LAST_APPLIED, Syncer, three_way_merge
@@ -350,6 +351,43 @@ def test_deleting_an_app_with_the_resources_finalizer_deletes_its_resources(
         assert (
             keep is not None and sim.store.get("Istio", "istio-system", "istio-sample") is not None
         )
+        syncer.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "finalizers,cascade",
+    [
+        ([], False),  # Argo CD orphans: the resources keep running
+        (["resources-finalizer.argocd.argoproj.io/background"], True),
+        (["resources-finalizer.argocd.argoproj.io/foreground"], True),
+        (["resources-finalizer.argocd.argoproj.io/typo"], False),  # not Argo CD's: stuck
+    ],
+)
+def test_only_argo_cds_own_finalizers_cascade_a_deleted_app(
+    tmp_path: pathlib.Path, finalizers: list[str], cascade: bool
+) -> None:
+    """argo-cd isPropagationPolicyFinalizer: the plain name and its /foreground, /background."""
+    repo = make_repo(tmp_path)
+    edit_yaml(repo / "argocd/apps.yaml", lambda d: d[0]["metadata"].update(finalizers=finalizers))
+    commit(repo, "apps with its finalizers")
+
+    async def scenario() -> None:
+        sim = Sim()
+        syncer = Syncer(repo, "main", sim.store, sim.faults)
+        await converge(sim, syncer)
+        (repo / "argocd/apps.yaml").unlink()
+        commit(repo, "drop the demo apps")
+        syncer.sync_once()
+        await sim.settle()
+        left = sim.store.get("Deployment", "demo-a", "app-a")
+        assert (left is None) == cascade
+        app = sim.store.get("Application", "argocd", "demo-apps")
+        if finalizers and not cascade:  # nobody removes a finalizer Argo CD does not know
+            assert app is not None and app["metadata"].get("deletionTimestamp")
+        else:
+            assert app is None
         syncer.close()
 
     run(scenario())

@@ -87,9 +87,16 @@ class HelmFlow:
         return self.pipeline.repos.work
 
     def verify(
-        self, *args: str, timeout: float = 20, successes: int = 2, fmt: str = "json"
+        self,
+        *args: str,
+        timeout: float = 20,
+        successes: int = 2,
+        fmt: str = "json",
+        interval: float = 0.2,
     ) -> Verdict:
-        pacing = GatePacing(timeout=timeout, successes=successes, probe_timeout=2)
+        pacing = GatePacing(
+            timeout=timeout, interval=interval, successes=successes, probe_timeout=2
+        )
         report = self.work.parent / "report.json"
         return self.pipeline.verify(*args, report=report, pacing=pacing, output=fmt)
 

@@ -147,10 +147,14 @@ def test_a_dangling_validator_is_caught_by_the_next_gate(tmp_path: Path) -> None
         ) in gate.message("webhooks")
 
 
-def test_cabundle_drift_is_harmless_where_the_applications_ignore_it(tmp_path: Path) -> None:
-    # istiod rewrites caBundle every second, so the cluster never settles; the gate's polling
-    # still sees Applications that ignore the field as Synced
+def test_a_cabundle_that_keeps_changing_stops_the_gate_though_argo_cd_ignores_it(
+    tmp_path: Path,
+) -> None:
+    # istiod rewrites caBundle every second: the Applications that ignore the field stay
+    # Synced, but a webhook whose CA changed twice in one gate run is named until the deadline
     with helm_cluster(tmp_path, "argocd", "plain") as flow:
+        flow.open_pr()
+        assert flow.verify("gate").exit_code == 0  # istiod's one write of its root is no churn
         flow.sim.set_fault("cabundle-drift", True)
 
         def bundle() -> str:
@@ -161,10 +165,14 @@ def test_cabundle_drift_is_harmless_where_the_applications_ignore_it(tmp_path: P
 
         first = bundle()
         wait_for(bundle, lambda b: b != first, what="istiod to rewrite caBundle")
-        flow.open_pr()
-        gate = flow.verify("gate")
-        assert gate.exit_code == 0, gate.reason
-        assert gate.check("gitops-sync")["status"] == "passed"
+        gate = flow.verify("gate", timeout=60)  # generous: evaluations are slow under load
+        assert gate.exit_code == 1, gate.reason
+        assert "changed during this run: something keeps rewriting istiod's CA bundle" in (
+            gate.reason
+        )
+        assert "MutatingWebhookConfiguration istio-sidecar-injector/" in gate.reason
+        judged = {e["object"]: e for e in gate.check("gitops-sync")["evidence"]}
+        assert judged["Application argocd/istiod"]["syncStatus"] == "Synced"
 
 
 def test_a_pod_not_restarted_since_its_namespace_moved_is_named(tmp_path: Path) -> None:
@@ -214,17 +222,28 @@ def test_the_cleanup_gate_stops_for_an_application_that_would_orphan_istiod(
     tmp_path: Path,
 ) -> None:
     with helm_cluster(tmp_path, "argocd", "plain", finalizer=False) as flow:
+        flow.promote_to("control-plane")  # which writes the finalizer into the old Application
+        live = "jsonpath={.metadata.finalizers}"
+        assert "resources-finalizer" in flow.kubectl(
+            "get", "app", "-n", "argocd", "istiod", "-o", live
+        )
         flow.promote_to("default-revision")
+        flow.sim.set_fault("no-sync", True)  # else the next sync puts git's finalizer back
+        flow.kubectl(  # taken off by hand: Argo CD would orphan the old istiod
+            "patch", "application", "-n", "argocd", "istiod", "--type=merge",
+            '-p={"metadata":{"finalizers":null}}',
+        )  # fmt: skip
         flow.open_pr()
         stopped = flow.verify("gate", timeout=3)
         assert stopped.exit_code == 1
         msg = stopped.message("cleanup-safety")
         assert "Application argocd/istiod has no resources-finalizer.argocd.argoproj.io" in msg
-        assert FINALIZER_PATCH in msg
+        assert FINALIZER_PATCH in msg and "in argocd/istiod.yaml (metadata.finalizers)" in msg
         flow.kubectl(
             "patch", "application", "-n", "argocd", "istiod", "--type=merge",
             '-p={"metadata":{"finalizers":["resources-finalizer.argocd.argoproj.io"]}}',
         )  # fmt: skip
+        flow.sim.set_fault("no-sync", False)
         assert flow.verify("gate").exit_code == 0
         flow.merge()
         assert flow.verify("stage", "7").exit_code == 0  # old istiod and its webhooks gone

@@ -11,6 +11,11 @@ HelmRelease is gated like its parent Kustomization minus the commit: `observedGe
 current, `Ready=True`, not `Stalled`, `Released` not False, and the newest `history` entry
 `deployed`; its evidence is the chart version (v2 `history[0].chartVersion`, v2beta1
 `lastAppliedRevision`).
+
+An Argo CD Application OutOfSync only because istiod rewrote its own webhooks' `caBundle` and
+validators' `failurePolicy` (a repo without the `ignoreDifferences` the control-plane stage
+adds) is not held against the stage: `verifier/webhookdrift.py` decides that from Argo CD's
+per-resource status and the live objects, and the evidence names the configurations.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from verifier.checks.base import Phase
 from verifier.expectation import Expectation, SyncTarget
 from verifier.result import CheckResult
 from verifier.snapshot import GitOpsRef, Snapshot
+from verifier.webhookdrift import istiod_drift
 
 __all__ = ["NAME", "GitOpsSync", "SyncTarget", "applied_revision", "check", "is_commit"]
 
@@ -78,6 +84,7 @@ def check(snap: Snapshot, target: SyncTarget) -> CheckResult:
     evidence: list[dict[str, Any]] = []
     pending: list[str] = []
     failed: list[str] = []
+    webhooks = _live_webhooks(snap)
     for ref, obj in sorted(
         snap.gitops.items(), key=lambda kv: (kv[0].kind, kv[0].namespace, kv[0].name)
     ):
@@ -88,7 +95,7 @@ def check(snap: Snapshot, target: SyncTarget) -> CheckResult:
             continue
         rev = applied_revision(ref, obj)
         problems = (
-            _argo(obj)
+            _argo(obj, webhooks)
             if ref.kind == "Application"
             else _helm_release(obj)
             if ref.kind == "HelmRelease"
@@ -103,6 +110,10 @@ def check(snap: Snapshot, target: SyncTarget) -> CheckResult:
             "syncStatus": ((status.get("sync") or {}).get("status", "")),
             "problems": problems,
         }
+        if ref.kind == "Application" and record["syncStatus"] != "Synced" and webhooks is not None:
+            accepted = istiod_drift(obj, webhooks).accepted
+            if accepted:
+                record["istiodWebhookDrift"] = list(accepted)
         if ref.kind == "HelmRelease":
             record["chartVersion"] = rev
             if not rev:
@@ -143,7 +154,23 @@ def _chart_source(obj: Mapping[str, Any]) -> bool:
     return any(s.get("chart") for s in sources)
 
 
-def _argo(app: Mapping[str, Any]) -> list[str]:
+def _live_webhooks(snap: Snapshot) -> dict[tuple[str, str], Mapping[str, Any]] | None:
+    """The live webhook configurations by (kind, name); None when this plan did not read them."""
+    if snap.helm is None:
+        return None
+    out: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for kind, objs in (
+        ("MutatingWebhookConfiguration", snap.helm.mutating),
+        ("ValidatingWebhookConfiguration", snap.helm.validating),
+    ):
+        for obj in objs:
+            out[(kind, str((obj.get("metadata") or {}).get("name", "")))] = obj
+    return out
+
+
+def _argo(
+    app: Mapping[str, Any], webhooks: Mapping[tuple[str, str], Mapping[str, Any]] | None
+) -> list[str]:
     problems: list[str] = []
     status = app.get("status") or {}
     op = status.get("operationState") or {}
@@ -166,7 +193,12 @@ def _argo(app: Mapping[str, Any]) -> list[str]:
             problems.append(f"{cond['type']}: {cond.get('message', '')}")
     sync = (status.get("sync") or {}).get("status", "")
     if sync != "Synced":  # the live objects differ from git (drift, or sync turned off)
-        problems.append(f"sync status {sync or 'unknown'}, not Synced")
+        drift = (
+            istiod_drift(app, webhooks) if sync == "OutOfSync" and webhooks is not None else None
+        )
+        if drift is None or not drift.accepted:
+            why = f" ({drift.why})" if drift is not None and drift.why else ""
+            problems.append(f"sync status {sync or 'unknown'}, not Synced{why}")
     health = (status.get("health") or {}).get("status", "")
     if health != "Healthy":
         problems.append(f"health {health or 'unknown'}")

@@ -10,16 +10,21 @@ any of these holds (the Sail operator's "in use" rule, plus what a Helm install 
   validator, calls the old istiod;
 - base's default revision (`istiod-default-validator`) is still the old one.
 
-And one state that will not heal by waiting: an Argo CD Application of the old istiod without the
-`resources-finalizer.argocd.argoproj.io` finalizer. Deleting it from the repo would orphan the
+And one state that will not heal by waiting: an Argo CD Application of the old istiod without
+`resources-finalizer.argocd.argoproj.io` (or its `/foreground` or `/background` variant, the
+only names Argo CD cascades on: `core/argocd.py`). Deleting it from the repo would orphan the
 old istiod, its Service and its injector webhook instead of deleting them, leaving two
-injectors behind (with a `default` tag, the double-injection trap) - that fails at once.
+injectors behind (with a `default` tag, the double-injection trap) - that fails at once. The
+control-plane stage writes the finalizer into the old Application, so its absence live means it
+was taken off by hand or the repo's Application is not what runs; the message names both fixes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from core.argocd import RESOURCES_FINALIZER as FINALIZER
+from core.argocd import cascades
 from verifier import pods as P
 from verifier.admission import injectors_matching, revision_of_service
 from verifier.checks.base import Phase
@@ -29,7 +34,6 @@ from verifier.expectation import Expectation
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
 
-FINALIZER = "resources-finalizer.argocd.argoproj.io"
 _MAX = 8
 
 
@@ -115,12 +119,16 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
         for ref, app in snap.gitops.items():
             if ref.kind != "Application" or ref.name != release.object_name or app is None:
                 continue
-            if FINALIZER not in (P.meta(app).get("finalizers") or ()):
-                evidence.append({"application": f"{ref.namespace}/{ref.name}", "finalizers": None})
+            have = P.meta(app).get("finalizers")
+            if not cascades(have):
+                evidence.append(
+                    {"application": f"{ref.namespace}/{ref.name}", "finalizers": have or None}
+                )
                 failed.append(
                     f"Application {ref.namespace}/{ref.name} has no {FINALIZER} finalizer: "
                     f"deleting it would orphan istiod {old.istiod}, its Service and its "
-                    "injector webhook instead of deleting them; add the finalizer first "
+                    "injector webhook instead of deleting them; add the finalizer first, in "
+                    f"{release.file} (metadata.finalizers) or live "
                     f"(kubectl patch application -n {ref.namespace} {ref.name} --type=merge "
                     f"""-p '{{"metadata":{{"finalizers":["{FINALIZER}"]}}}}')"""
                 )

@@ -13,6 +13,9 @@ Three traps of a revision upgrade that leave every pod looking fine until the ne
   refuses all Istio config (istio/istio#35590).
 - **Two defaults**: base's `defaultRevision` (`istiod-default-validator`) and the `default` tag
   pointing at different revisions (istio/istio#58578).
+- **A CA bundle that keeps changing**: istiod writes its root into its webhooks once, and a
+  canary's revisions share one root; a set `caBundle` that differs from the previous
+  evaluation's means something keeps rewriting it (`verifier/webhookdrift.py: churned`).
 
 Each is pending (a sync may be half applied) and names the object and the fix; the deadline
 turns it into a failure.
@@ -31,6 +34,7 @@ from verifier.expectation import Expectation
 from verifier.helmview import HelmView
 from verifier.result import CheckResult
 from verifier.snapshot import Snapshot
+from verifier.webhookdrift import ca_bundles, churned
 
 NAME = "webhooks"
 _MAX = 6
@@ -136,6 +140,19 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
                 "namespaces and config validation are served by different revisions; set both "
                 "to one revision in the same commit"
             )
+    now = set(churned(view.earlier_bundles, ca_bundles(view.mutating, view.validating)))
+    changed = sorted(now | {k for k, n in view.bundle_changes.items() if n >= 2})
+    if changed:
+        times = {k: view.bundle_changes.get(k, 1) for k in changed}
+        evidence.append({"caBundleChanged": times})
+        shown = ", ".join(f"{k} ({times[k]}x)" for k in changed[:3])
+        problems.append(
+            f"the caBundle of {shown}{' ...' if len(changed) > 3 else ''} changed during this "
+            "run: something keeps rewriting istiod's CA bundle (istiods of different roots, a "
+            "CA being replaced, or a sync fighting istiod), and the API server's webhook calls "
+            "fail TLS while it does; find the writer (kubectl get mutatingwebhookconfigurations "
+            "-o yaml --show-managed-fields), stop it and run the gate again"
+        )
     if problems:
         more = f" (+{len(problems) - _MAX} more)" if len(problems) > _MAX else ""
         return CheckResult.pending(NAME, "; ".join(problems[:_MAX]) + more, evidence)

@@ -168,9 +168,12 @@ class ChartDoc:
         sets: dict[str, Any],
         lists: dict[str, tuple[Sequence[str], Sequence[str]]],
         drops: Sequence[str] = (),
+        moves: Sequence[tuple[str, str]] = (),
     ) -> list[Edit]:
-        """`set_ops`, `list_ops` and dropping dotted keys `drops` (where they are written
-        inline) together; values kept as text are edited in one splice."""
+        """`set_ops`, `list_ops`, dropping dotted keys `drops` and moving dotted keys
+        `moves` (old, new) where they are written inline, together; values kept as text are
+        edited in one splice. A move keeps its value and is skipped when the new key is set."""
+        moves = [(a, b) for a, b in moves if _has(self.values, a) and not _has(self.values, b)]
         text_form = (
             self.form == "argocd-application"
             and "valuesObject" not in self.helm
@@ -178,8 +181,12 @@ class ChartDoc:
             and not any(self._param(k) is not None for k in sets)
         )
         if not text_form:
-            ops = [op for k, v in sets.items() for op in self.set_ops(k, v)]
-            ops += self.drop_ops(drops)
+            # moved keys sit deeper than the top-level sets: two insertions at one place (the
+            # end of a nested mapping that ends the document) splice in list order, deeper first
+            ops = self.move_ops(moves)
+            ops += [op for k, v in sets.items() for op in self.set_ops(k, v)]
+            ops = self._one_new_mapping(ops)
+            ops += self.drop_ops([*drops, *(a for a, _ in moves if self._param(a) is None)])
             edits: list[Edit] = [(self.doc, ops)]
             for key, (drop, add) in lists.items():
                 edits += self.list_ops(key, drop, add)
@@ -191,11 +198,57 @@ class ChartDoc:
             for key, (drop, add) in lists.items():
                 current = (yaml.safe_load(text) or {}).get(key)
                 text = apply_ops(text, _list_ops(0, (key,), current, drop, add))
+            for old, new in moves:
+                data = yaml.safe_load(text) or {}
+                if _has(data, old):
+                    value = _get(data, old)
+                    text = apply_ops(text, [set_value(0, tuple(new.split(".")), value)])
             data = yaml.safe_load(text) or {}
-            gone = [tuple(d.split(".")) for d in drops if _has(data, d)]
+            gone = _emptied(data, [*drops, *(a for a, _ in moves)])
             return apply_ops(text, [delete_key(0, path) for path in gone]) if gone else text
 
         return [(self.doc, [self._text_op(edit)])]
+
+    def _values_path(self) -> PathT:
+        if self.form == "helmrelease":
+            return ("spec", "values")
+        return (*self.source, "helm", "valuesObject")
+
+    def _one_new_mapping(self, ops: list[Op]) -> list[Op]:
+        """Sets under a values mapping the document does not have yet, as one set of it: each
+        would otherwise create the mapping again (a duplicate `values:` key)."""
+        base = self._values_path()
+        if self.doc.get(*base, default=None) is not None:
+            return ops
+        under = [
+            o
+            for o in ops
+            if o.kind == "set" and len(o.path) > len(base) and o.path[: len(base)] == base
+        ]
+        if len(under) < 2:
+            return ops
+        tree: dict[str, Any] = {}
+        for o in under:
+            _set_dotted(tree, ".".join(str(x) for x in o.path[len(base) :]), o.value)
+        return [o for o in ops if o not in under] + [set_value(self.doc.pos, base, tree)]
+
+    def move_ops(self, moves: Sequence[tuple[str, str]]) -> list[Op]:
+        """Edits writing each moved value under its new key (the old key is dropped apart):
+        an Argo CD parameter is renamed in place; inline values get the new key. A value that
+        comes from a valuesFrom ConfigMap, which the old release shares, is set inline."""
+        pos = self.doc.pos
+        ops: list[Op] = []
+        base = self._values_path()
+        inline: list[tuple[str, Any]] = []
+        for old, new in moves:
+            i = self._param(old)
+            if i is not None:
+                ops.append(set_value(pos, (*self.source, "helm", "parameters", i, "name"), new))
+            else:
+                inline.append((new, _get(self.values, old)))
+        for path, value in _grouped(self.inline_values(), inline):
+            ops.append(set_value(pos, (*base, *path), value))
+        return ops
 
     def inline_values(self) -> dict[str, Any]:
         """The values written in the release itself (not its ConfigMaps), where drops apply."""
@@ -222,7 +275,7 @@ class ChartDoc:
             if params:
                 ops.append(remove_items(pos, (*self.source, "helm", "parameters"), params))
         inline = self.inline_values()
-        ops += [delete_key(pos, (*base, *d.split("."))) for d in drops if _has(inline, d)]
+        ops += [delete_key(pos, (*base, *path)) for path in _emptied(inline, drops)]
         return ops
 
     def _config_edit(self, key: str, drop: Sequence[str], add: Sequence[str]) -> Edit:
@@ -253,6 +306,57 @@ def _has(values: Any, dotted: str) -> bool:
             return False
         node = node[step]
     return True
+
+
+def _get(values: Any, dotted: str) -> Any:
+    node = values
+    for step in dotted.split("."):
+        node = node[step]
+    return node
+
+
+def _grouped(values: Any, sets: Sequence[tuple[str, Any]]) -> list[tuple[tuple[str, ...], Any]]:
+    """Dotted sets as one edit per mapping they create: two keys under a new `cni:` must be
+    written as one `cni:` mapping, not two insertions of it."""
+    out: dict[tuple[str, ...], Any] = {}
+    for dotted, value in sets:
+        parts = dotted.split(".")
+        k = 0
+        node = values
+        while (
+            k < len(parts) - 1 and isinstance(node, dict) and isinstance(node.get(parts[k]), dict)
+        ):
+            node = node[parts[k]]
+            k += 1
+        head, rest = tuple(parts[: k + 1]), parts[k + 1 :]
+        for step in reversed(rest):
+            value = {step: value}
+        current = out.get(head)
+        out[head] = (
+            _merge(current, value)
+            if isinstance(current, dict) and isinstance(value, dict)
+            else value
+        )
+    return list(out.items())
+
+
+def _emptied(values: Any, drops: Sequence[str]) -> list[tuple[str, ...]]:
+    """The paths to delete so that `drops` are gone from `values`: a mapping all of whose
+    keys go is deleted whole, so no empty `istio_cni:` is left behind."""
+    gone = {tuple(d.split(".")) for d in drops if _has(values, d)}
+    changed = True
+    while changed:
+        changed = False
+        for path in sorted(gone, key=len, reverse=True):
+            parent = path[:-1]
+            if not parent or parent in gone:
+                continue
+            node = _get(values, ".".join(parent))
+            if isinstance(node, dict) and all((*parent, k) in gone for k in node):
+                gone = {p for p in gone if p[: len(parent)] != parent} | {parent}
+                changed = True
+                break
+    return sorted(gone)
 
 
 def same_ending(old: str, new: str) -> str:

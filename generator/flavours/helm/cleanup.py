@@ -12,26 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import PreconditionError
-from core.helmplan import DEFAULT_REVISION
+from core.helmplan import DEFAULT_REVISION, adds_default_tag
 from core.plan import Plan, Stage
 from generator.flavours.helm.manifests import find_release, require_release
 from generator.index import RepoIndex
 from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline, applied
 
-__all__ = ["KIND", "adds_default_tag"]
-
-
-def adds_default_tag(plan: Plan) -> bool:
-    """Whether cleanup gives the new release a `default` tag (the old one served default)."""
-    h = plan.helm
-    return (
-        h is not None
-        and h.istiod_from.revision == DEFAULT_REVISION
-        and DEFAULT_REVISION not in h.istiod_from.tags
-        and DEFAULT_REVISION not in h.istiod_to.tags
-        and DEFAULT_REVISION not in h.manifest_tags
-    )
+__all__ = ["KIND"]
 
 
 class CleanupKind:
@@ -69,7 +57,7 @@ class CleanupKind:
         old = require_release(ctx.index, h.istiod_from)
         ctx.editor.delete(old.doc)
         changes = [f"{old.label}: deleted"]
-        if adds_default_tag(plan):
+        if adds_default_tag(plan.helm):
             new = require_release(ctx.index, h.istiod_to)
             for doc, ops in new.list_ops("revisionTags", (), [DEFAULT_REVISION]):
                 ctx.editor.edit(doc, *ops)

@@ -12,8 +12,13 @@
   shares, and which must move anyway when the old storage is retired).
 - Argo CD: istiod rewrites its webhooks' `caBundle` and flips the validator's `failurePolicy` at
   runtime, which leaves an Application OutOfSync for ever; when the istiod or base Application
-  does not ignore those fields yet, the stage adds the `ignoreDifferences` entries that do.
+  does not ignore those fields yet, the stage adds the `ignoreDifferences` entries that do, to
+  the old istiod release as well as the new one: the old one runs until cleanup, and every gate
+  after this stage wants its Application Synced.
   Flux only compares when drift detection is on; then it adds the same fields to its ignore rules.
+- Argo CD: an Application deleted without its resources finalizer orphans what it applied, so
+  the cleanup stage (which deletes the old istiod's Application) would leave the old istiod and
+  its injector running. Both istiod Applications get the finalizer here, a review before that.
 """
 
 from __future__ import annotations
@@ -21,14 +26,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from core.argocd import RESOURCES_FINALIZER, cascades
 from core.helmplan import HelmMesh
 from core.plan import Plan, Stage
 from core.versions import version_key
 from generator.edits import Editor
 from generator.flavours.helm.charts import ChartDoc, read_chart
+from generator.flavours.helm.chartvalues import removed_values, renamed_values
 from generator.flavours.helm.copying import document_text
 from generator.flavours.helm.manifests import find_release, require_release
-from generator.flavours.helm.releases import removed_values
 from generator.index import Document, RepoIndex
 from generator.stages.context import StageContext
 from generator.stages.kind import KindName, Outline, applied
@@ -92,6 +98,17 @@ def ignore_ops(c: ChartDoc) -> tuple[list[Op], str]:
     )
 
 
+def finalizer_ops(c: ChartDoc) -> tuple[list[Op], str]:
+    """Edits giving an Argo CD Application its resources finalizer, and why ("" when none)."""
+    if c.form != "argocd-application" or cascades(c.doc.get("metadata", "finalizers", default=[])):
+        return [], ""
+    return (
+        [append_item(c.doc.pos, ("metadata", "finalizers"), RESOURCES_FINALIZER)],
+        f"Application {c.doc.name}: {RESOURCES_FINALIZER}, so that deleting it at cleanup "
+        "deletes its istiod and webhooks instead of orphaning them",
+    )
+
+
 def repo_ops(index: RepoIndex, c: ChartDoc, h: HelmMesh, editor: Editor) -> str:
     """Queue the move of `c`'s chart repository to where the target's charts are published."""
     if not h.repo_to or c.repo.rstrip("/") == h.repo_to:
@@ -151,7 +168,8 @@ def new_release_text(index: RepoIndex, plan: Plan, old: ChartDoc, base: ChartDoc
     elif copy.tags or new.tags:
         lists["revisionTags"] = (copy.tags, new.tags)
     drops = removed_values("istiod", old.version.lstrip("v"), new.version)
-    ops += [op for _, edit in copy.values_edits(sets, lists, drops) for op in edit]
+    moves = renamed_values("istiod", old.version.lstrip("v"), new.version)
+    ops += [op for _, edit in copy.values_edits(sets, lists, drops, moves) for op in edit]
     if copy.form == "argocd-application":
         if "releaseName" in copy.helm or copy.name != new.name:
             ops.append(set_value(pos, (*copy.source, "helm", "releaseName"), new.name))
@@ -173,7 +191,7 @@ def new_release_text(index: RepoIndex, plan: Plan, old: ChartDoc, base: ChartDoc
                 if depends
                 else set_value(pos, ("spec", "dependsOn"), [dep])
             )
-    ops += ignore_ops(copy)[0]
+    ops += ignore_ops(copy)[0] + finalizer_ops(copy)[0]
     return apply_ops(text, ops, new.file)
 
 
@@ -238,6 +256,27 @@ class ControlPlaneKind:
                 f"{h.istiod_to.file}: without {', '.join(dropped)} (no longer read by the "
                 f"istiod chart {h.istiod_to.version})"
             )
+        renamed = [
+            f"{a} -> {b}"
+            for a, b in renamed_values("istiod", old.version.lstrip("v"), h.istiod_to.version)
+            if a in _dotted(old.values) and b not in _dotted(old.values)
+        ]
+        chained = old.values.get("istio_cni") or {}
+        if (
+            "istio_cni.chained" in dropped
+            and isinstance(chained, dict)
+            and not chained.get("chained", True)
+        ):
+            changes.append(
+                f"{h.istiod_to.file}: istio_cni.chained: false meant Multus; the istiod chart "
+                f"{h.istiod_to.version} reads that only as pilot.cni.provider: multus, set it "
+                "in review if the CNI runs under Multus"
+            )
+        if renamed:
+            changes.append(
+                f"{h.istiod_to.file}: values renamed by the istiod chart {h.istiod_to.version}: "
+                + ", ".join(renamed)
+            )
         editor.create(h.istiod_to.file, text)
         editor.add_resource(old.doc.file, h.istiod_to.file)
         changes.append(
@@ -245,11 +284,17 @@ class ControlPlaneKind:
             + (f", tags {', '.join(h.istiod_to.tags)}" if h.istiod_to.tags else "")
             + ")"
         )
-        if not _ignores_webhooks(old) and old.form == "argocd-application":
+        ops, why = ignore_ops(old)
+        if ops:  # the old release runs until cleanup: its Application must be Synced till then
+            editor.edit(old.doc, *ops)
             changes.append(
-                f"{h.istiod_to.object_name}: ignoreDifferences for the webhooks' caBundle and "
-                "failurePolicy, which istiod rewrites (else the Application is OutOfSync for ever)"
+                f"{why} and the validators' failurePolicy, which istiod rewrites at runtime "
+                f"(else it is reported drifted for ever); {h.istiod_to.object_name} gets the same"
             )
+        ops, why = finalizer_ops(old)
+        if ops:
+            editor.edit(old.doc, *ops)
+            changes.append(f"{why}; {h.istiod_to.object_name} gets the same")
         return {"changes": changes}
 
 

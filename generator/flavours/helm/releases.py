@@ -17,9 +17,7 @@ __all__ = [
     "MAX_MINOR_JUMP",
     "OLDEST_SOURCE",
     "OLDEST_TARGET",
-    "REMOVED_VALUES",
     "check_upgrade",
-    "removed_values",
     "revision_name",
     "unknown_release",
 ]
@@ -45,54 +43,6 @@ OLDEST_TARGET = (1, 22)
 OLDEST_SOURCE = (1, 20)
 # A revision-based canary may skip one minor (istio.io: 1.8 -> 1.10), never more.
 MAX_MINOR_JUMP = 2
-
-
-# Values each chart stopped reading in a minor (keys gone from its values.yaml; istio/istio tags
-# compared minor by minor). A canary's new release drops those it carries, so the review shows
-# them going rather than leaving dead settings behind. (1.24 flattened istiod's `pilot.*` to the
-# top level, but the chart still copies `pilot.*` over, so those are kept as they are.)
-REMOVED_VALUES: dict[str, dict[tuple[int, int], tuple[str, ...]]] = {
-    "istiod": {
-        (1, 21): (
-            "base.validateGateway",
-            "telemetry.v2.accessLogPolicy",
-            "telemetry.v2.metadataExchange",
-            "telemetry.v2.prometheus.configOverride",
-            "telemetry.v2.prometheus.wasmEnabled",
-            "telemetry.v2.stackdriver.configOverride",
-            "telemetry.v2.stackdriver.disableOutbound",
-            "telemetry.v2.stackdriver.logging",
-            "telemetry.v2.stackdriver.monitoring",
-            "telemetry.v2.stackdriver.topology",
-        ),
-        (1, 22): ("global.jwtPolicy", "global.oneNamespace", "istio_cni.enabled", "pilot.plugins"),
-        (1, 23): ("pilot.configSource",),
-        (1, 24): ("global.autoscalingv2API", "global.proxy.enableCoreDump", "istio_cni"),
-        (1, 27): ("global.multiCluster.enabled",),
-    },
-    "base": {
-        (1, 22): ("global.configValidation", "global.istiod"),
-        (1, 24): (
-            "global.externalIstiod",
-            "global.ipFamilies",
-            "global.ipFamilyPolicy",
-            "global.remotePilotAddress",
-        ),
-        (1, 25): ("global.platform",),
-    },
-}
-
-
-def removed_values(chart: str, source: str, target: str) -> tuple[str, ...]:
-    """Dotted value keys `chart` stopped reading after `source`, up to and including `target`."""
-    src = parse_version(source)[:2]
-    tgt = parse_version(target)[:2]
-    return tuple(
-        key
-        for minor, keys in sorted(REMOVED_VALUES.get(chart, {}).items())
-        if src < minor <= tgt
-        for key in keys
-    )
 
 
 def revision_name(version: str) -> str:
