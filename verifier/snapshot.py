@@ -1,8 +1,10 @@
 """One evaluation's view of the cluster, read once and handed to the pure checks.
 
-`collect` is the thin I/O shell: one paged list of every pod in the cluster (chunk 500, so the
-request count stays at `kubectl get pods -A --chunk-size=500` plus a small constant), the Istio and
-MeshGateway CRs, and `get`s of the few named objects the plan points at. It depends only on the
+`collect` is the thin I/O shell: one paged list of every pod in the cluster, the Istio and
+MeshGateway CRs, and `get`s of the few named objects the plan points at. The big lists (pods, and
+the meshed namespaces, which on a mesh labelled by revision tag is every namespace) are read in
+pages of 1,000, twice kubectl's default: an evaluation then makes fewer list requests than
+`kubectl get pods -A` alone (`bench/helm_verifier_bench.py`: 31 against 41 at 20,000 pods). It depends only on the
 narrow :class:`ClusterReader` protocol, which :class:`verifier.cluster.Cluster` implements and unit
 tests fake by hand.
 """
@@ -45,6 +47,8 @@ __all__ = ["ClusterReader", "GitOpsRef", "Snapshot", "collect", "with_routes"]
 
 Obj = Mapping[str, Any]
 Key = tuple[str, str]
+# Page size of the lists that grow with the cluster (see the module docstring).
+BIG_PAGE = 1000
 
 
 class ClusterReader(Protocol):
@@ -121,7 +125,7 @@ def collect(
 ) -> Snapshot:
     """Read everything the checks for `expect` need (no connectivity probes: those exec)."""
     plan = expect.plan
-    pods = cluster.list(PODS)
+    pods = cluster.list(PODS, chunk=BIG_PAGE)
     # A Helm or Sail cluster need not serve the Banzai CRDs at all.
     banzai = plan.flavour == "banzai"
     istios = {_key(o): o for o in cluster.list(ISTIOS)} if banzai else {}
@@ -154,7 +158,7 @@ def collect(
     meshed = {
         str((n.get("metadata") or {}).get("name")): n
         for selector in ("istio-injection", "istio.io/rev")
-        for n in cluster.list(NAMESPACES, label_selector=selector)
+        for n in cluster.list(NAMESPACES, label_selector=selector, chunk=BIG_PAGE)
     }
     workloads = {_key(o): o for o in cluster.list(DEPLOYMENTS)}
     endpoints = {
