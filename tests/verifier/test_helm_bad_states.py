@@ -262,3 +262,20 @@ def test_a_meshed_namespace_added_before_cleanup_stops_the_cleanup_gate(tmp_path
             "namespace(s) whose next pod the old revision default would inject: late"
             in gate.message("cleanup-safety")
         )
+
+
+def test_a_namespace_left_on_a_dropped_tag_is_named(tmp_path: Path) -> None:
+    # between tags-drop and tags-take the stable tag has no webhook: a namespace labelled with it
+    # (added by hand after init: the waves moved every planned one) starts pods without sidecars
+    with helm_cluster(tmp_path, "flux", "tagged") as flow:
+        flow.promote_to("tags-drop")
+        index = str(flow.pipeline.plan().applied_index)
+        assert flow.verify("stage", index).check("revision-tags")["status"] == "passed"
+        flow.kubectl("create", "namespace", "late")
+        flow.kubectl("label", "namespace", "late", "istio.io/rev=prod-stable")
+        r = flow.verify("stage", index, timeout=2)
+        assert r.exit_code == 1
+        assert (
+            "namespace late is labelled istio.io/rev=prod-stable, but tag prod-stable has no "
+            "webhook after this stage"
+        ) in r.message("revision-tags")

@@ -8,6 +8,12 @@ tags-take), a canary tag exists from control-plane on, `default` moves with base
 `defaultRevision`. The default revision is `istiod-default-validator` (base chart), which calls
 `istiod` (`defaultRevision: default`) or `istiod-<defaultRevision>`. A difference is pending:
 the engine may still be applying the stage; the deadline turns it into a failure naming it.
+
+While a tag has no webhook (between tags-drop and the stage that gives it back), a namespace still
+selected by it would start its new pods without a sidecar: one labelled `istio.io/rev=<tag>`, or,
+for the `default` tag, one labelled `istio-injection=enabled`. The waves moved every planned
+namespace off the stable tags first, so such a namespace was added or relabelled by hand after
+`init`; that fails at once, naming it and the label that injects it again.
 """
 
 from __future__ import annotations
@@ -28,6 +34,24 @@ VALIDATOR = "istiod-default-validator"
 def config_revisions(cfg: Mapping[str, Any], kind: str) -> set[str]:
     """The revisions a configuration's webhooks call (by their istiod Service)."""
     return {revision_of_service(h.service) or f"?{h.service}" for h in hooks([cfg], kind)}
+
+
+def _untagged(snap: Snapshot, gone: set[str], revision: str) -> list[str]:
+    """Namespaces selected only by a tag that has no webhook after this stage."""
+    out: list[str] = []
+    for name, ns in sorted(snap.meshed_namespaces.items()):
+        labels = (ns.get("metadata") or {}).get("labels") or {}
+        legacy = labels.get("istio-injection") == "enabled"
+        tag = "default" if legacy else str(labels.get("istio.io/rev", ""))
+        if tag in gone:
+            how = "istio-injection=enabled" if legacy else f"istio.io/rev={tag}"
+            out.append(
+                f"namespace {name} is labelled {how}, but tag {tag} has no webhook after this "
+                f"stage, so its new pods start without a sidecar; move it to the new revision "
+                f"(`kubectl label ns {name} istio-injection- istio.io/rev={revision} "
+                "--overwrite`, and in Git) or revert the stage"
+            )
+    return out
 
 
 def validator_revision(validating: list[Mapping[str, Any]]) -> tuple[str, bool]:
@@ -86,6 +110,10 @@ def check(snap: Snapshot, expect: Expectation) -> CheckResult:
                 f"tag {tag} ({', '.join(names)}) calls {', '.join(sorted(calls))} and is labelled "
                 f"istio.io/rev={', '.join(sorted(labelled))}; expected {want}"
             )
+    gone = {t for t, w in helm.tags.items() if not w}
+    orphans = _untagged(snap, gone, expect.plan.target.revision)
+    if orphans:
+        return CheckResult.failed(NAME, "; ".join(orphans), evidence)
     want = helm.default_revision
     got, exists = validator_revision(list(view.validating))
     evidence.append(
