@@ -42,9 +42,12 @@ from typing import Any, cast
 
 from simcluster.apierrors import StoreError
 from simcluster.apistore import ApiStore
+from simcluster.controllers.kubelet import NEVER_READY
 from simcluster.errorlog import ErrorLog
+from simcluster.faultproxy import FaultProxy
 from simcluster.faults import Faults
 from simcluster.meshexec import MeshExec
+from simcluster.stuckrollout import STUCK, StuckRollout
 from simcluster.webhook import InjectionWebhook, webhook_configuration
 
 __all__ = ["Coordinates", "RealServer", "RealSimCluster"]
@@ -74,6 +77,8 @@ class Coordinates:
     serving_cert: Path  # a certificate for 127.0.0.1 signed by ``ca``, for our webhook
     serving_key: Path
     kubeconfig: Path  # an admin kubeconfig for the same server (kubectl, the verifier)
+    # the annotation kwok holds pods Running-not-Ready by (``ControlPlane(held_annotation=)``)
+    held_annotation: str | None = None
 
     @classmethod
     def of(cls, cp: Any) -> Coordinates:
@@ -88,6 +93,7 @@ class Coordinates:
             serving_cert=pki / "apiserver.crt",
             serving_key=pki / "apiserver.key",
             kubeconfig=Path(cp.kubeconfig),
+            held_annotation=getattr(cp, "held_annotation", None),
         )
 
 
@@ -309,6 +315,7 @@ class RealServer:
             where.serving_key,
             lambda ns, name: self.store.get("Istio", ns, name),
         )
+        self.stuck: StuckRollout | None = None
         self.controllers: ApiControllers | None = None
         self.syncer: Any = None
         self.last_sync: str | None = None
@@ -381,6 +388,19 @@ class RealServer:
         self.webhook.start()
         loop = asyncio.get_running_loop()
         self.store.subscribe(self._touch)
+        if self.where.held_annotation == NEVER_READY:
+            self.stuck = StuckRollout(
+                self.store, self.faults, self.where.serving_cert, self.where.serving_key,
+                self.where.ca.read_bytes(),
+            )  # fmt: skip
+            await asyncio.to_thread(self.stuck.start)
+            stuck = self.stuck
+
+            def released(name: str, on: bool) -> None:
+                if name == STUCK and not on:
+                    loop.call_soon_threadsafe(stuck.release)
+
+            self.faults.subscribe(released)
         if self.mesh_dir is not None:
             self.mesh = MeshExec(self.store, self.faults, self.mesh_dir).start()
             self.store.subscribe(self.mesh.on_event)
@@ -404,6 +424,8 @@ class RealServer:
             self.controllers.stop()
         self.store.stop()
         self.webhook.stop()
+        if self.stuck is not None:
+            self.stuck.stop()
         if self.mesh is not None:
             self.mesh.stop()
 
@@ -455,8 +477,16 @@ class RealSimCluster:
         mesh_dir: Path | None = None,
     ) -> None:
         self.faults = Faults(faults)
-        self.kubeconfig = where.kubeconfig
-        self.url = where.url
+        # kubectl and the verifier reach the API server through the api-flaky proxy (it lets
+        # every request through while that fault is off); our controllers do not
+        self.proxy = FaultProxy(
+            where.url, self.faults, ca=where.ca, serving_cert=where.serving_cert,
+            serving_key=where.serving_key, client_cert=where.client_cert,
+            client_key=where.client_key,
+        )  # fmt: skip
+        self.kubeconfig = where.kubeconfig.with_name("faultproxy.kubeconfig")
+        self.direct_kubeconfig = where.kubeconfig
+        self.url = ""
         self._server = RealServer(
             where,
             repo=Path(repo) if repo is not None else None,
@@ -474,6 +504,9 @@ class RealSimCluster:
         return self._server
 
     def start(self) -> RealSimCluster:
+        self.proxy.start()
+        self.url = self.proxy.url
+        _write_kubeconfig_via(self.direct_kubeconfig, self.kubeconfig, self.url)
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
         self._thread.start()
@@ -513,6 +546,7 @@ class RealSimCluster:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=30)
         self._thread = None
+        self.proxy.stop()
 
     def __enter__(self) -> RealSimCluster:
         return self.start()
@@ -551,6 +585,19 @@ class RealSimCluster:
         return self._server.controllers
 
 
+def _write_kubeconfig_via(source: Path, out: Path, server: str) -> None:
+    """``source`` (same CA, same user) with every cluster's server set to ``server``."""
+    import yaml
+
+    config = yaml.safe_load(source.read_text())
+    for cluster in config.get("clusters") or []:
+        cluster["cluster"]["server"] = server
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    tmp.chmod(0o600)
+    tmp.replace(out)
+
+
 def serve_real(
     repo: Path | None,
     branch: str,
@@ -585,6 +632,7 @@ def serve_real(
             crds=[*CRDS, EXEC_CRD],
             kwok_args=KWOK_EXEC_ARGS,
             exec_path=[workdir / "mesh"],
+            held_annotation=NEVER_READY,  # the stuck-rollout fault (simcluster.stuckrollout)
         )
     except BinaryMissing as err:
         raise UsageError(f"--control-plane real: {err}") from err
@@ -592,11 +640,12 @@ def serve_real(
         cp,
         RealSimCluster(
             Coordinates.of(cp), repo, branch, sync_interval, faults, mesh_dir=workdir / "mesh"
-        ),
+        ) as sim,
     ):
-        shutil.copyfile(cp.kubeconfig, kubeconfig_out)
+        shutil.copyfile(sim.kubeconfig, kubeconfig_out)  # through the api-flaky proxy
         kubeconfig_out.chmod(0o600)
         click.echo(
-            f"simcluster: serving {cp.url} (kubeconfig {kubeconfig_out}; real control plane)"
+            f"simcluster: serving {sim.url} (kubeconfig {kubeconfig_out}; real control plane "
+            f"{cp.url})"
         )
         stop.wait()

@@ -1,0 +1,140 @@
+"""simcluster's faults on the real control plane, each caught by the gate of the stage it breaks.
+
+On the embedded cluster (`istio-canary demo --fault NAME`, switched on after stage 0):
+`stuck-rollout` holds the new operator's pod not Ready, so the merged control-plane stage never
+gets healthy and the gateways gate fails (exit 1); `api-flaky` makes the API answer some requests
+429/500, reset or hang, and the control-plane gate ends "could not verify" (exit 3) or passes
+only on whole answers. Here the same flow runs on kube-apiserver, the controller-manager, the
+scheduler and kwok: `stuck-rollout` is an admission webhook of ours plus a kwok stage
+(`simcluster.stuckrollout`, `realcluster.kwokstages`); `api-flaky` a fault-injecting proxy in
+front of the real API server (`simcluster.faultproxy`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from realcluster import ControlPlane
+from realcluster.crds import CRDS
+from realcluster.kwokcrds import EXEC_CRD, KWOK_EXEC_ARGS
+from rehearsal.pipeline import Pipeline
+from rehearsal.repos import make_repos
+from simcluster.controllers.kubelet import NEVER_READY
+from simcluster.realserver import Coordinates, RealSimCluster
+from simcluster.stuckrollout import STUCK
+from tests.polling import wait_for
+from tests.realcluster.conftest import _skip_reason, kubectl
+from tests.realcluster.test_realserve import PACING, QUICK
+
+pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
+
+
+@contextlib.contextmanager
+def seed(tmp: Path) -> Iterator[Pipeline]:
+    """The seed synced and planned on a control plane whose kwok can hold pods not Ready."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with contextlib.ExitStack() as stack:
+        cp = stack.enter_context(
+            ControlPlane(
+                tmp / "cp", crds=[*CRDS, EXEC_CRD], kwok_args=KWOK_EXEC_ARGS,
+                exec_path=[tmp / "mesh"], held_annotation=NEVER_READY,
+            )
+        )  # fmt: skip
+        repos = make_repos(tmp / "origin", tmp / "work")
+        sim = stack.enter_context(
+            RealSimCluster(
+                Coordinates.of(cp), repo=repos.origin, sync_interval=1.0, mesh_dir=tmp / "mesh"
+            )
+        )
+        pipeline = Pipeline(repos, cast(Any, sim), reports=tmp / "reports", pacing=PACING)
+        pipeline.generate("init", "--to-version", "1.7.7")
+        repos.push_main()
+        pipeline.sync()
+        yield pipeline
+
+
+def pod_states(kubeconfig: Path, namespace: str) -> dict[str, tuple[str, str]]:
+    """name -> (phase, Ready condition status)."""
+    out = kubectl(kubeconfig, "get", "pods", "-n", namespace, "-o", "json").stdout
+    states = {}
+    for pod in json.loads(out)["items"]:
+        status = pod.get("status") or {}
+        ready = next(
+            (c["status"] for c in status.get("conditions") or [] if c["type"] == "Ready"), ""
+        )
+        states[pod["metadata"]["name"]] = (status.get("phase", ""), ready)
+    return states
+
+
+def test_kwok_holds_annotated_pods_running_but_not_ready(tmp_path: Path) -> None:
+    """realcluster.kwokstages: kwok's own pod stages plus ours, played by the real kwok."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with ControlPlane(tmp_path / "cp", held_annotation=NEVER_READY) as cp:
+        kc = cp.kubeconfig
+        for name, annotations in (("held", {NEVER_READY: "x"}), ("free", {})):
+            pod = {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": "default", "annotations": annotations},
+                "spec": {"containers": [{"name": "c", "image": "echoserver:1.10"}]},
+            }  # fmt: skip
+            kubectl(kc, "create", "-f", "-", stdin=json.dumps(pod))
+        wait_for(
+            lambda: pod_states(kc, "default"),
+            lambda s: s == {"held": ("Running", "False"), "free": ("Running", "True")},
+            what="held Running not Ready, free Ready", timeout=30,
+        )  # fmt: skip
+        # kwok keeps the node's lease, so the node lifecycle controller never marks it Unknown
+        # (and every pod not Ready) as it did without leases 50 s after start
+        lease = kubectl(
+            kc, "get", "lease", "-n", "kube-node-lease", "kwok-node-0",
+            "-o", "jsonpath={.spec.leaseDurationSeconds}",
+        )  # fmt: skip
+        assert lease.stdout == "40"
+        kubectl(kc, "annotate", "pod", "held", f"{NEVER_READY}-")  # the probe passes now
+        wait_for(
+            lambda: pod_states(kc, "default").get("held"),
+            lambda s: s == ("Running", "True"),
+            what="the released pod Ready", timeout=30,
+        )  # fmt: skip
+
+
+def test_stuck_rollout_is_caught_by_the_gateways_gate(tmp_path: Path) -> None:
+    with seed(tmp_path) as pipeline:
+        assert pipeline.verify("stage", "0").exit_code == 0
+        sim = cast(RealSimCluster, pipeline.sim)
+        sim.set_fault(STUCK, True)
+        # the control-plane PR's gate judges stage 0, which the fault does not touch
+        stage = pipeline.open_pr()
+        assert stage.name == "control-plane"
+        assert pipeline.verify("gate").exit_code == 0
+        pipeline.merge()
+        pipeline.sync()
+        # the new operator's pod was admitted while the fault was on: held by kwok
+        wait_for(
+            lambda: pod_states(pipeline.kubeconfig, "istio-system").get("istio-operator-v17x-0"),
+            lambda s: s == ("Running", "False"),
+            what="the new operator held Running, not Ready", timeout=60,
+        )  # fmt: skip
+        assert pipeline.verify("stage", str(stage.index), pacing=QUICK).exit_code == 1
+        following = pipeline.open_pr()
+        assert following.name == "gateways"
+        gate = pipeline.verify("gate", pacing=QUICK)
+        assert gate.exit_code == 1, gate.output
+        assert "istio-sample-v17x" in gate.output and "not reconciled" in gate.output, gate.output
+        # switched off: the held pods pass their readiness probes and the same gate passes
+        sim.set_fault(STUCK, False)
+        gate = pipeline.verify("gate")
+        assert gate.exit_code == 0, gate.output
+        pipeline.merge()
+        pipeline.sync()
+        assert pipeline.verify("stage", str(following.index)).exit_code == 0
