@@ -138,3 +138,38 @@ def test_stuck_rollout_is_caught_by_the_gateways_gate(tmp_path: Path) -> None:
         pipeline.merge()
         pipeline.sync()
         assert pipeline.verify("stage", str(following.index)).exit_code == 0
+
+
+def test_api_flaky_through_the_proxy_fails_the_gate_closed_and_it_recovers(tmp_path: Path) -> None:
+    with seed(tmp_path) as pipeline:
+        assert pipeline.verify("stage", "0").exit_code == 0  # through the proxy, fault off
+        sim = cast(RealSimCluster, pipeline.sim)
+        faults, proxy = sim.faults, sim.proxy
+        stage = pipeline.open_pr()
+        assert stage.name == "control-plane"
+        # The embedded cluster's demo: the control-plane gate ends "could not verify" (exit 3);
+        # what the verifier cannot read whole is never a pass, and never a failed check either.
+        sim.set_fault("api-flaky", True)
+        gate = pipeline.verify("gate", pacing=QUICK)
+        assert gate.exit_code == 3, gate.output
+        assert "could not verify" in gate.output, gate.output
+        assert proxy.actions and set(proxy.actions) <= {"429", "500", "reset", "hang"}
+        sim.set_fault("api-flaky", False)
+        gate = pipeline.verify("gate")
+        assert gate.exit_code == 0, gate.output
+        # Each answer is the API server's kind of answer: kubectl reads the 500 as a Status.
+        # (Only pods: kubectl's discovery reads a 500 as an unknown error, as from any server.)
+        faults.flaky_share, faults.flaky_actions, faults.flaky_paths = 1.0, ("500",), ("/pods",)
+        sim.set_fault("api-flaky", True)
+        failed = kubectl(pipeline.kubeconfig, "get", "pods", "-A", check=False)
+        sim.set_fault("api-flaky", False)
+        assert failed.returncode != 0
+        assert "Internal error occurred: simcluster api-flaky fault" in failed.stderr, failed.stderr
+        # Hanging access reviews must not use up the gate's deadline (as on the embedded
+        # cluster): the preflight gives up, says so, and the checks still decide.
+        faults.flaky_actions, faults.flaky_paths = ("hang",), ("selfsubjectaccessreviews",)
+        sim.set_fault("api-flaky", True)
+        verdict = pipeline.verify("stage", "0", pacing=QUICK)
+        sim.set_fault("api-flaky", False)
+        assert verdict.exit_code == 0, verdict.output
+        assert any("RBAC preflight incomplete" in n for n in verdict.data["notes"]), verdict.data
