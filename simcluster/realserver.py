@@ -21,9 +21,14 @@ certificate for 127.0.0.1 that the CA signed), not the control plane itself: sim
 nothing of ``realcluster`` (docs/architecture.md); ``simcluster serve --control-plane real`` and
 the tests start one and hand it over.
 
-- the mesh behind ``kubectl exec`` (``simcluster.meshexec``: kwok runs our command shims).
+- the mesh behind ``kubectl exec`` (``simcluster.meshexec``: kwok runs our command shims);
+- the faults: ``split-trust`` and ``no-sync`` read by the operator model and the syncer,
+  ``stuck-rollout`` by an admission webhook plus a kwok stage (``simcluster.stuckrollout``),
+  ``api-flaky`` by a proxy in front of the API server that kubectl and the verifier go through
+  (``simcluster.faultproxy``).
 
-Not here yet (docs/realcluster.md, "Not done yet"): upstream istiod (Helm flavour) behaviours, the webhook faults, ``stuck-rollout``, ``api-flaky``.
+Not here yet (docs/realcluster.md, "Known limits"): upstream istiod (Helm flavour) behaviours
+and with them the webhook faults.
 """
 
 from __future__ import annotations
