@@ -53,6 +53,7 @@ from simcluster.faultproxy import FaultProxy
 from simcluster.faults import Faults
 from simcluster.meshexec import MeshExec
 from simcluster.stuckrollout import STUCK, StuckRollout
+from simcluster.upstreaminjection import UpstreamInjection
 from simcluster.webhook import InjectionWebhook, webhook_configuration
 
 __all__ = ["Coordinates", "RealServer", "RealSimCluster"]
@@ -321,6 +322,9 @@ class RealServer:
             lambda ns, name: self.store.get("Istio", ns, name),
         )
         self.stuck: StuckRollout | None = None
+        self.upstream = UpstreamInjection(
+            self.store, where.serving_cert, where.serving_key, where.ca.read_bytes()
+        )
         self.controllers: ApiControllers | None = None
         self.syncer: Any = None
         self.last_sync: str | None = None
@@ -341,7 +345,7 @@ class RealServer:
         hooks = obj.get("webhooks") or []
         service = ((hooks[0] if hooks else {}).get("clientConfig") or {}).get("service") or {}
         if owner is None or not service.get("namespace"):
-            return obj
+            return self.upstream.rewrite(obj)  # the Helm flavour's injectors, if it is one
         cr = {
             "metadata": {"name": owner["name"], "namespace": service["namespace"]},
             "spec": {"global": False} if len(hooks) == 1 else {},
@@ -367,11 +371,11 @@ class RealServer:
         }
         return out
 
-    @staticmethod
-    def _view(obj: Obj) -> Obj:
+    def _view(self, obj: Obj) -> Obj:
         """The injector configuration as the operator wrote it (service, owner), for readers:
         the GitOps sync checks that istiod's Service has a ready endpoint before it starts
         workloads the injector would refuse; the operator then sees nothing to change."""
+        obj = self.upstream.view(obj)
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         if obj.get("kind") != "MutatingWebhookConfiguration" or CLIENT_CONFIG not in annotations:
             return obj
@@ -391,6 +395,7 @@ class RealServer:
 
     async def start(self) -> None:
         self.webhook.start()
+        self.upstream.start()
         loop = asyncio.get_running_loop()
         self.store.subscribe(self._touch)
         if self.where.held_annotation == NEVER_READY:
@@ -429,6 +434,7 @@ class RealServer:
             self.controllers.stop()
         self.store.stop()
         self.webhook.stop()
+        self.upstream.stop()
         if self.stuck is not None:
             self.stuck.stop()
         if self.mesh is not None:

@@ -24,7 +24,7 @@ from realcluster import ControlPlane
 from realcluster.crds import CRDS
 from realcluster.kwokcrds import EXEC_CRD, KWOK_EXEC_ARGS
 from rehearsal.pipeline import Pipeline
-from rehearsal.repos import make_repos
+from rehearsal.repos import copy_helm_example, make_repos
 from simcluster.controllers.kubelet import NEVER_READY
 from simcluster.realserver import Coordinates, RealSimCluster
 from simcluster.stuckrollout import STUCK
@@ -173,3 +173,46 @@ def test_api_flaky_through_the_proxy_fails_the_gate_closed_and_it_recovers(tmp_p
         sim.set_fault("api-flaky", False)
         assert verdict.exit_code == 0, verdict.output
         assert any("RBAC preflight incomplete" in n for n in verdict.data["notes"]), verdict.data
+
+
+def test_helm_flavour_pods_are_injected_through_our_upstream_webhook(tmp_path: Path) -> None:
+    """The Helm flavour's first piece on the real control plane (its faults need the rest,
+    docs/realcluster.md): the chart's injector, pointed at `simcluster.upstreaminjection`, is
+    called by the API server, and the seed's stage 0 holds except for the one check that reads
+    the injector's target, which now names our URL instead of the istiod Service (pinned)."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with contextlib.ExitStack() as stack:
+        cp = stack.enter_context(
+            ControlPlane(
+                tmp_path / "cp", crds=[*CRDS, EXEC_CRD], kwok_args=KWOK_EXEC_ARGS,
+                exec_path=[tmp_path / "mesh"],
+            )
+        )  # fmt: skip
+        repos = make_repos(tmp_path / "origin", tmp_path / "work", populate=copy_helm_example)
+        sim = stack.enter_context(
+            RealSimCluster(
+                Coordinates.of(cp), repo=repos.origin, sync_interval=1.0,
+                mesh_dir=tmp_path / "mesh",
+            )
+        )  # fmt: skip
+        pipeline = Pipeline(repos, cast(Any, sim), reports=tmp_path / "reports", pacing=PACING)
+        pipeline.generate("init", "--to-version", "1.28.2")
+        repos.push_main()
+        pipeline.sync()
+        images = wait_for(
+            lambda: kubectl(
+                pipeline.kubeconfig, "get", "pods", "-n", "demo-a",
+                "-o", "jsonpath={.items[*].spec.containers[*].image}",
+            ).stdout,
+            lambda out: "proxyv2" in out, what="demo-a's pod injected", timeout=60,
+        )  # fmt: skip
+        assert ":1.26" in images, images
+        assert any(
+            c.startswith("/upstream/istio-system/istiod/") for c in sim.server.upstream.calls
+        )
+        verdict = pipeline.verify("stage", "0", pacing=QUICK)
+        pending = {c["name"] for c in verdict.data["checks"] if c["status"] != "passed"}
+        assert pending == {"control-planes"}, verdict.output
+        assert "no MutatingWebhookConfiguration calls istio-system/istiod" in verdict.output
