@@ -21,6 +21,7 @@ from typing import Any, cast
 import pytest
 
 from realcluster import ControlPlane
+from realcluster.controlplane import write_kubeconfig
 from realcluster.crds import CRDS
 from realcluster.kwokcrds import EXEC_CRD, KWOK_EXEC_ARGS
 from rehearsal.pipeline import Pipeline
@@ -216,3 +217,39 @@ def test_helm_flavour_pods_are_injected_through_our_upstream_webhook(tmp_path: P
         pending = {c["name"] for c in verdict.data["checks"] if c["status"] != "passed"}
         assert pending == {"control-planes"}, verdict.output
         assert "no MutatingWebhookConfiguration calls istio-system/istiod" in verdict.output
+
+
+def _whoami(kubeconfig: Path, *extra: str) -> dict[str, Any]:
+    out = kubectl(kubeconfig, "auth", "whoami", "-o", "json", *extra).stdout
+    info: dict[str, Any] = json.loads(out)["status"]["userInfo"]
+    return {"username": info["username"], "groups": sorted(info.get("groups") or [])}
+
+
+def test_the_fault_proxy_keeps_the_callers_identity(tmp_path: Path) -> None:
+    """Through the proxy the API server authorises the caller, never the proxy's own admin
+    certificate: a token is passed as it came, a client certificate becomes impersonation of
+    its own subject, and a certificate holder's own Impersonate headers are dropped."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with (
+        ControlPlane(tmp_path / "cp", held_annotation=NEVER_READY) as cp,
+        RealSimCluster(Coordinates.of(cp)) as sim,
+    ):
+        assert sim.url != cp.url
+        admin_direct = _whoami(cp.kubeconfig)
+        assert _whoami(sim.kubeconfig) == admin_direct  # the certificate's CN and O
+        assert "system:masters" in admin_direct["groups"]
+        kubectl(cp.kubeconfig, "create", "serviceaccount", "reader", "-n", "default")
+        token = kubectl(cp.kubeconfig, "create", "token", "reader", "-n", "default").stdout
+        direct = cp.token_kubeconfig(tmp_path / "direct.kubeconfig", token.strip(), "reader")
+        proxied = write_kubeconfig(
+            tmp_path / "proxied.kubeconfig", sim.url, cp.pki / "ca.crt",
+            {"token": token.strip()}, "reader",
+        )  # fmt: skip
+        assert _whoami(proxied) == _whoami(direct)
+        assert _whoami(proxied)["username"] == "system:serviceaccount:default:reader"
+        denied = kubectl(proxied, "create", "namespace", "intruder", check=False)
+        assert denied.returncode != 0 and "forbidden" in denied.stderr.lower(), denied.stderr
+        # the admin's own --as is dropped by the proxy (it would ride on its impersonation)
+        assert _whoami(sim.kubeconfig, "--as=someone-else") == admin_direct
