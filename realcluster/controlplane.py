@@ -460,7 +460,8 @@ class ControlPlane:
             name = crd["metadata"]["name"]
             path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
             status, body = self.request("GET", path)
-            conditions = body.get("status", {}).get("conditions", []) if status == 200 else []
+            # a CRD just created may have "conditions": null until the API server decides
+            conditions = (body.get("status") or {}).get("conditions") or [] if status == 200 else []
             if not any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                 return f"CRD {name} not Established"
         return True

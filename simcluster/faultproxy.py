@@ -145,10 +145,13 @@ class FaultProxy:
             loop.run_until_complete(serve())
         finally:
             ready.set()
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
+            # a connection accepted while the others wind down starts a task of its own
+            for _round in range(5):
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                if not pending:
+                    break
+                for task in pending:
+                    task.cancel()
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
@@ -174,10 +177,12 @@ class FaultProxy:
             await self._serve_one(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        except BaseException:  # cancelled or closed at stop: no await may follow
+            writer.transport.abort()
+            raise
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -220,10 +225,12 @@ class FaultProxy:
             downstream.cancel()
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await downstream
-        finally:
-            up_writer.close()
-            with contextlib.suppress(Exception):
-                await up_writer.wait_closed()
+        except BaseException:  # failed, cancelled or closed at stop: no await may follow
+            up_writer.transport.abort()
+            raise
+        up_writer.close()
+        with contextlib.suppress(Exception):
+            await up_writer.wait_closed()
 
     async def _fault(self, path: str, writer: asyncio.StreamWriter) -> bool:
         """The middleware's draw, for this request; True if it was answered (or dropped)."""
