@@ -26,6 +26,10 @@ The wire, and who the caller is:
   then authorises the caller's own identity. The caller's own ``Impersonate-*`` headers are
   dropped in that case (they would otherwise ride on the admin's right to impersonate).
 - A caller with neither goes upstream anonymous.
+
+simcluster's control endpoints (``/simcluster/v1/faults``, ``/sync``, ``/settled``) are answered
+here by the ``control`` function given, never drawn for a fault, as the embedded server answers
+them beside its API: so ``serve --control-plane real`` takes the same ``curl`` commands.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import contextlib
 import json
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,16 +50,28 @@ __all__ = ["FaultProxy"]
 
 MAX_HEAD = 64 * 1024
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer"}
-REASONS = {429: "Too Many Requests", 500: "Internal Server Error"}
+REASONS = {
+    200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+    429: "Too Many Requests", 500: "Internal Server Error",
+}  # fmt: skip
+# (method, path, body) -> (HTTP code, JSON body); called off the proxy's loop
+Control = Callable[[str, str, bytes], tuple[int, dict[str, Any]]]
 
 
-def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> bytes:
+def status_body(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A Kubernetes ``Status`` failure, as the API server words one."""
     body: dict[str, Any] = {
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": message, "reason": reason, "code": code,
     }  # fmt: skip
     if details:
         body["details"] = details
+    return body
+
+
+def _response(code: int, body: dict[str, Any]) -> bytes:
     data = json.dumps(body).encode()
     head = [
         f"HTTP/1.1 {code} {REASONS[code]}",
@@ -65,6 +82,10 @@ def _status(code: int, reason: str, message: str, details: dict[str, Any] | None
     if code == 429:
         head.append("Retry-After: 1")
     return ("\r\n".join(head) + "\r\n\r\n").encode() + data
+
+
+def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> bytes:
+    return _response(code, status_body(code, reason, message, details))
 
 
 def _identity(cert: dict[str, Any] | None) -> tuple[str, list[str]] | None:
@@ -95,11 +116,13 @@ class FaultProxy:
         client_cert: Path,
         client_key: Path,
         hang_seconds: float = 30.0,
+        control: Control | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 443
         self.faults = faults
         self.hang_seconds = hang_seconds
+        self.control = control
         self.url = ""
         self.actions: list[str] = []  # what each faulted request got, for tests
         self._server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -191,6 +214,9 @@ class FaultProxy:
         request_line, *lines = head[:-4].decode("latin-1").split("\r\n")
         path = request_line.split(" ")[1] if request_line.count(" ") >= 2 else "/"
         headers = [tuple(line.split(":", 1)) for line in lines if ":" in line]
+        if path.startswith("/simcluster/"):
+            await self._control(request_line.split(" ")[0], path, headers, reader, writer)
+            return
         if await self._fault(path, writer):
             return
         names = {name.strip().lower() for name, _ in headers}
@@ -231,6 +257,23 @@ class FaultProxy:
         up_writer.close()
         with contextlib.suppress(Exception):
             await up_writer.wait_closed()
+
+    async def _control(
+        self,
+        method: str,
+        path: str,
+        headers: list[tuple[str, ...]],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        length = next((int(v) for k, v in headers if k.strip().lower() == "content-length"), 0)
+        body = await reader.readexactly(length) if length else b""
+        if self.control is None:
+            code, answer = 404, status_body(404, "NotFound", "the server could not find it")
+        else:
+            code, answer = await asyncio.to_thread(self.control, method, path, body)
+        writer.write(_response(code, answer))
+        await writer.drain()
 
     async def _fault(self, path: str, writer: asyncio.StreamWriter) -> bool:
         """The middleware's draw, for this request; True if it was answered (or dropped)."""

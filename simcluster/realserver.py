@@ -45,12 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from core.errors import UsageError
 from simcluster.apierrors import StoreError
 from simcluster.apistore import ApiStore
 from simcluster.controllers.kubelet import NEVER_READY
 from simcluster.errorlog import ErrorLog
-from simcluster.faultproxy import FaultProxy
-from simcluster.faults import Faults
+from simcluster.faultproxy import FaultProxy, status_body
+from simcluster.faults import KNOWN_FAULTS, Faults
 from simcluster.meshexec import MeshExec
 from simcluster.stuckrollout import STUCK, StuckRollout
 from simcluster.upstreaminjection import UpstreamInjection
@@ -493,7 +494,7 @@ class RealSimCluster:
         self.proxy = FaultProxy(
             where.url, self.faults, ca=where.ca, serving_cert=where.serving_cert,
             serving_key=where.serving_key, client_cert=where.client_cert,
-            client_key=where.client_key,
+            client_key=where.client_key, control=self.control,
         )  # fmt: skip
         self.kubeconfig = where.kubeconfig.with_name("faultproxy.kubeconfig")
         self.direct_kubeconfig = where.kubeconfig
@@ -573,6 +574,37 @@ class RealSimCluster:
 
     def set_fault(self, name: str, enabled: bool) -> None:
         self.faults.set(name, enabled)
+
+    def control(self, method: str, path: str, body: bytes) -> tuple[int, Obj]:
+        """simcluster's control endpoints, answered as the embedded server answers them."""
+        parts = path.split("?", 1)[0].strip("/").split("/")
+        route = (method, tuple(parts[2:3]))
+        if parts[:2] != ["simcluster", "v1"]:
+            return 404, status_body(404, "NotFound", "the server could not find it")
+        if route == ("GET", ("faults",)) and len(parts) == 3:
+            active = self.faults.active()
+            return 200, {"faults": {n: n in active for n in KNOWN_FAULTS}}
+        if route == ("PUT", ("faults",)) and len(parts) == 4:
+            try:
+                name = self.faults.check_name(parts[3])
+            except UsageError as err:
+                return 404, status_body(404, "NotFound", str(err))
+            try:
+                enabled = json.loads(body or b"{}")["enabled"]
+                if not isinstance(enabled, bool):
+                    raise TypeError("enabled must be true or false")
+            except (ValueError, KeyError, TypeError) as err:
+                message = f'body must be {{"enabled": true|false}}: {err}'
+                return 400, status_body(400, "BadRequest", message)
+            self.set_fault(name, enabled)
+            return 200, {"name": name, "enabled": self.faults.enabled(name)}
+        if route == ("POST", ("sync",)) and len(parts) == 3:
+            if self._server.repo is None:
+                return 404, status_body(404, "NotFound", "this server syncs no repo")
+            return 200, {"revision": self.sync_now()}
+        if route == ("GET", ("settled",)) and len(parts) == 3:
+            return 200, {"settled": self.settled()}
+        return 404, status_body(404, "NotFound", "the server could not find it")
 
     def sync_now(self, timeout: float = 60.0) -> str | None:
         return cast("str | None", self._submit(self._server.sync_now(), timeout))

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -253,3 +256,52 @@ def test_the_fault_proxy_keeps_the_callers_identity(tmp_path: Path) -> None:
         assert denied.returncode != 0 and "forbidden" in denied.stderr.lower(), denied.stderr
         # the admin's own --as is dropped by the proxy (it would ride on its impersonation)
         assert _whoami(sim.kubeconfig, "--as=someone-else") == admin_direct
+
+
+def _control(sim: RealSimCluster, ca: Path, method: str, path: str, body: Any = None) -> Any:
+    context = ssl.create_default_context(cafile=str(ca))
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{sim.url}{path}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_the_control_endpoints_switch_faults_at_runtime_as_on_the_embedded_server(
+    tmp_path: Path,
+) -> None:
+    """`curl -X PUT $URL/simcluster/v1/faults/NAME -d '{"enabled":true}'` (README) works against
+    `serve --control-plane real` too: the proxy answers simcluster's control paths, never
+    faulted, and the switch takes effect on the API traffic behind it."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with (
+        ControlPlane(tmp_path / "cp", held_annotation=NEVER_READY) as cp,
+        RealSimCluster(Coordinates.of(cp)) as sim,
+    ):
+        ca = cp.pki / "ca.crt"
+        code, listed = _control(sim, ca, "GET", "/simcluster/v1/faults")
+        assert code == 200 and listed["faults"]["api-flaky"] is False, listed
+        sim.faults.flaky_share, sim.faults.flaky_actions = 1.0, ("500",)
+        code, answer = _control(
+            sim, ca, "PUT", "/simcluster/v1/faults/api-flaky", {"enabled": True}
+        )
+        assert (code, answer) == (200, {"name": "api-flaky", "enabled": True})
+        failed = kubectl(sim.kubeconfig, "get", "namespaces", "--request-timeout=10s", check=False)
+        assert failed.returncode != 0, failed.stdout
+        code, settled = _control(sim, ca, "GET", "/simcluster/v1/settled")  # never faulted
+        assert code == 200 and isinstance(settled["settled"], bool), settled
+        code, answer = _control(
+            sim, ca, "PUT", "/simcluster/v1/faults/api-flaky", {"enabled": False}
+        )
+        assert code == 200 and answer["enabled"] is False
+        assert "default" in kubectl(sim.kubeconfig, "get", "namespaces").stdout
+        code, answer = _control(sim, ca, "PUT", "/simcluster/v1/faults/meteor", {"enabled": True})
+        assert code == 404 and "unknown fault" in answer["message"], answer
+        code, answer = _control(sim, ca, "PUT", "/simcluster/v1/faults/no-sync", {"enabled": 1})
+        assert code == 400 and answer["reason"] == "BadRequest", answer
+        code, answer = _control(sim, ca, "POST", "/simcluster/v1/sync")
+        assert code == 404 and "syncs no repo" in answer["message"], answer
