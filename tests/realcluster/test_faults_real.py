@@ -23,6 +23,7 @@ from typing import Any, cast
 
 import pytest
 
+from core.errors import UsageError
 from realcluster import ControlPlane
 from realcluster.controlplane import write_kubeconfig
 from realcluster.crds import CRDS
@@ -305,3 +306,9 @@ def test_the_control_endpoints_switch_faults_at_runtime_as_on_the_embedded_serve
         assert code == 400 and answer["reason"] == "BadRequest", answer
         code, answer = _control(sim, ca, "POST", "/simcluster/v1/sync")
         assert code == 404 and "syncs no repo" in answer["message"], answer
+        # without the proxy (a measurement's choice) the clients go direct and api-flaky is
+        # refused rather than silently doing nothing
+        direct = RealSimCluster(Coordinates.of(cp), proxy=False)
+        assert direct.kubeconfig == cp.kubeconfig
+        with pytest.raises(UsageError, match="needs the fault proxy"):
+            direct.set_fault("api-flaky", True)
