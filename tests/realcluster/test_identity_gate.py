@@ -8,7 +8,9 @@ never meet a real object there. Here every gate and every stage verification of 
 runs with only that ServiceAccount's token (from `kubectl create token`) as the verifier's
 credentials, against the seed's Istio synced onto the real control plane: each passes (the
 cleanup gate first fails on the gateway the old CR owns, exit 1 not 3, and passes after the
-admin's manual step), and no run notes an incomplete RBAC preflight.
+admin's manual step), and no run notes an incomplete RBAC preflight. Then each rule of the role
+is removed in turn at a live gate: the rules the gate needs give exit 3 naming what is lost, the
+others are shown unneeded by the gate passing without them.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ from rehearsal.commands import GatePacing, Verdict, verify
 from rehearsal.pipeline import Pipeline
 from rehearsal.repos import make_repos
 from simcluster.realserver import Coordinates, RealSimCluster
+from tests.polling import wait_for
 from tests.realcluster.conftest import _skip_reason, kubectl
+from tests.realcluster.test_rbac import NEEDED, _apply_role, _covers, _label, _rules
 from verifier import rbac
+from verifier.cluster import Cluster, Resource
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
@@ -48,14 +53,15 @@ class TokenGate:
         self.kubeconfig = kubeconfig
         self.runs: list[tuple[str, Verdict]] = []
 
-    def __call__(self, *args: str, pacing: GatePacing = PACING) -> Verdict:
+    def __call__(self, *args: str, pacing: GatePacing = PACING, rbac_ok: bool = True) -> Verdict:
         pipe = self.pipeline
         report = pipe.reports / f"sa-{len(self.runs)}-{'-'.join(args)}.json"
         verdict = verify(
             args, repo=pipe.repos.work, kubeconfig=self.kubeconfig, report=report, pacing=pacing
         )
         notes = " ".join(verdict.data.get("notes") or [])
-        assert "RBAC" not in notes and verdict.exit_code != 3, verdict.output or verdict.data
+        if rbac_ok:
+            assert "RBAC" not in notes and verdict.exit_code != 3, verdict.output or verdict.data
         self.runs.append((" ".join(args), verdict))
         return verdict
 
@@ -78,7 +84,7 @@ def service_account_kubeconfig(cp: ControlPlane, out: Path) -> Path:
 
 
 @contextlib.contextmanager
-def seed_with_identity(tmp: Path) -> Iterator[tuple[Pipeline, TokenGate]]:
+def seed_with_identity(tmp: Path) -> Iterator[tuple[Pipeline, TokenGate, ControlPlane]]:
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -100,7 +106,7 @@ def seed_with_identity(tmp: Path) -> Iterator[tuple[Pipeline, TokenGate]]:
         pipeline.generate("init", "--to-version", "1.7.7")
         repos.push_main()
         pipeline.sync()
-        yield pipeline, TokenGate(pipeline, gate)
+        yield pipeline, TokenGate(pipeline, gate), cp
 
 
 def advance(pipeline: Pipeline, verifier: TokenGate) -> Stage:
@@ -117,7 +123,7 @@ def advance(pipeline: Pipeline, verifier: TokenGate) -> Stage:
 def test_every_gate_of_the_seed_flow_passes_with_the_service_account_token(
     tmp_path: Path,
 ) -> None:
-    with seed_with_identity(tmp_path) as (pipeline, verifier):
+    with seed_with_identity(tmp_path) as (pipeline, verifier, _cp):
         assert verifier("stage", "0").exit_code == 0
         names = [advance(pipeline, verifier).name for _ in range(4)]
         assert names == ["control-plane", "gateways", "namespaces-1", "namespaces-2"]
@@ -144,3 +150,53 @@ def test_every_gate_of_the_seed_flow_passes_with_the_service_account_token(
             if c["name"] == "connectivity" and c["status"] == "passed" and c.get("evidence")
         ]  # fmt: skip
         assert len(probed) >= 6, [c["name"] for _, v in verifier.runs for c in v.data["checks"]]
+
+
+def _can(kubeconfig: Path, verb: str, res: Resource, sub: str) -> bool:
+    with Cluster(kubeconfig) as cluster:
+        return cluster.can_i(verb, res, sub) is True
+
+
+def test_each_rule_removed_at_a_live_gate_exits_3_or_is_not_needed(tmp_path: Path) -> None:
+    """test_rbac.py removes each rule for `stage 0` on an empty cluster; here for the gate of
+    the first namespace wave on the live seed, where every check (probes' exec included) runs:
+    a rule the preflight needs gives exit 3 naming exactly what is lost; any other rule is
+    truly unneeded, since the gate then passes without it."""
+    with seed_with_identity(tmp_path) as (pipeline, verifier, cp):
+        for _ in range(2):
+            advance(pipeline, verifier)
+        assert pipeline.open_pr().name == "namespaces-1"
+        assert verifier("gate").exit_code == 0
+        rules = _rules()
+        denied, unneeded = [], []
+        for index, removed in enumerate(rules):
+            kept = rules[:index] + rules[index + 1 :]
+            missing = [
+                p for p in NEEDED if _covers(removed, *p) and not any(_covers(r, *p) for r in kept)
+            ]
+
+            def allowed(lost: list[tuple[str, Resource, str]] = missing) -> bool:
+                return _can(verifier.kubeconfig, *lost[0])
+
+            _apply_role(cp, kept)
+            try:
+                if missing:
+                    wait_for(allowed, lambda yes: not yes, what="RBAC to drop a rule", timeout=20)
+                verdict = verifier("gate", pacing=QUICK, rbac_ok=not missing)
+                resources = removed["resources"]
+                if missing:
+                    labels = ", ".join(_label(*p) for p in missing)
+                    assert verdict.exit_code == 3, (resources, verdict.output)
+                    assert f"RBAC: the verifier may not {labels} (cluster-wide)" in (
+                        verdict.data.get("reason") or ""
+                    ), (resources, verdict.data)
+                    denied.append(resources[0])
+                else:
+                    assert verdict.exit_code == 0, (resources, verdict.output)
+                    unneeded.append(resources[0])
+            finally:
+                _apply_role(cp, rules)
+                if missing:
+                    wait_for(allowed, bool, what="RBAC to grant the rule again", timeout=20)
+        # both outcomes occurred: the role has rules this gate needs and rules it does not
+        assert denied and unneeded and len(denied) + len(unneeded) == len(rules), (denied, unneeded)
