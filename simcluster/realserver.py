@@ -323,6 +323,7 @@ class RealServer:
             lambda ns, name: self.store.get("Istio", ns, name),
         )
         self.stuck: StuckRollout | None = None
+        self._unsubscribe_stuck: Callable[[], None] | None = None
         self.upstream = UpstreamInjection(
             self.store, where.serving_cert, where.serving_key, where.ca.read_bytes()
         )
@@ -411,7 +412,7 @@ class RealServer:
                 if name == STUCK and not on:
                     loop.call_soon_threadsafe(stuck.release)
 
-            self.faults.subscribe(released)
+            self._unsubscribe_stuck = self.faults.subscribe(released)
         if self.mesh_dir is not None:
             self.mesh = MeshExec(self.store, self.faults, self.mesh_dir).start()
             self.store.subscribe(self.mesh.on_event)
@@ -436,6 +437,8 @@ class RealServer:
         self.store.stop()
         self.webhook.stop()
         self.upstream.stop()
+        if self._unsubscribe_stuck is not None:  # a switch after stop must not reach the loop
+            self._unsubscribe_stuck()
         if self.stuck is not None:
             self.stuck.stop()
         if self.mesh is not None:
