@@ -30,9 +30,11 @@ from typing import Any
 import yaml
 
 from realcluster.binary import find_binary
+from realcluster.kwokstages import held_pod_stages
 
 __all__ = ["KWOK_ANNOTATION", "ControlPlane", "ControlPlaneError", "write_kubeconfig"]
 
+NODE_LEASE_SECONDS = 40  # the kubelet's default node lease duration
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"  # kwok manages the nodes carrying it (value "fake")
 SERVICE_CIDR = "10.96.0.0/16"
 POLL = 0.05  # seconds between readiness polls
@@ -103,10 +105,12 @@ class ControlPlane:
         pods_per_node: int = 250,
         crds: Sequence[dict[str, Any]] = (),
         kwok_args: Sequence[str] = (),
+        held_annotation: str | None = None,
     ) -> None:
         """``nodes`` are created as kwok fake nodes; ``binary`` defaults to ``find_binary()``;
         ``crds`` are installed before the controller-manager starts, as on a real cluster where
-        CRDs long predate their objects (see ``realcluster.crds``)."""
+        CRDs long predate their objects (see ``realcluster.crds``). Pods carrying
+        ``held_annotation`` run but are not Ready until it is removed (``realcluster.kwokstages``)."""
         self.workdir = Path(workdir).resolve()
         self.node_names = list(nodes)
         self.start_timeout = start_timeout
@@ -118,6 +122,7 @@ class ControlPlane:
         self.crds = list(crds)  # installed before the controller-manager starts
         # e.g. --enable-crds=Exec: kwok then starts after ``crds`` (which must hold that CRD)
         self.kwok_args = list(kwok_args)
+        self.held_annotation = held_annotation
         self.pki = self.workdir / "pki"
         self.kubeconfig = self.workdir / "admin.kubeconfig"
         self.url = ""
@@ -239,6 +244,11 @@ class ControlPlane:
             # The node address pods report as hostIP, and where the API server would reach
             # kwok's kubelet-like server.
             "--node-ip=127.0.0.1",
+            # Node leases, renewed every 10 s, as kubelets keep theirs. kwok's own default is
+            # 40 s, but only through a KwokConfiguration: with none in --config it runs with 0,
+            # i.e. no leases and a node heartbeat every 10-20 minutes, so the node lifecycle
+            # controller saw the node Unknown 50 s after start and marked every pod not Ready.
+            f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
             *self.kwok_args,
         )
         if not self.kwok_args:
@@ -285,8 +295,11 @@ class ControlPlane:
                 ]
             },
         }
+        docs: list[dict[str, Any]] = [cluster_exec]
+        if self.held_annotation:
+            docs += held_pod_stages(self.binary, self.held_annotation)
         out = self.workdir / "kwok.yaml"
-        out.write_text(yaml.safe_dump(cluster_exec, sort_keys=False))
+        out.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         return out
 
     def stop(self, grace: float = STOP_GRACE) -> None:
@@ -447,7 +460,8 @@ class ControlPlane:
             name = crd["metadata"]["name"]
             path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
             status, body = self.request("GET", path)
-            conditions = body.get("status", {}).get("conditions", []) if status == 200 else []
+            # a CRD just created may have "conditions": null until the API server decides
+            conditions = (body.get("status") or {}).get("conditions") or [] if status == 200 else []
             if not any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                 return f"CRD {name} not Established"
         return True

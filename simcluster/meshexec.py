@@ -9,9 +9,12 @@ the ``Exec`` object (``kwok.x-k8s.io/v1alpha1``) named after the pod, or of the 
 HTTP endpoint, where simcluster's mesh model (``simcluster.mesh.Mesh``, reading the real API)
 answers; the script prints the answer and exits with its code.
 
-Known limit (kwok v0.7.0, docs/realcluster.md): a non-zero exit comes back from the API server as
-a 500 without the exit code, so a failing curl is "could not run" for the verifier (fail-closed),
-where a kubelet would give the code. Exit 0 with an HTTP error code (a 503 from a sidecar: the
+Known limit (kwok v0.7.0, docs/realcluster.md, with the source lines): kwok wraps the command's
+exit error before the kubelet's streaming server sees it, so a non-zero exit comes back from the
+API server as a 500 without the ``NonZeroExitCode`` cause, and the shims cannot change that (the
+status is written by kwok's process after they exit). A failing curl is then "could not run" for
+the verifier (pending, exit 3 at the deadline: fail-closed, never a pass) where a kubelet would
+give the code (exit 1 naming it). Exit 0 with an HTTP error code (a 503 from a sidecar: the
 ``split-trust`` failure) is unaffected.
 """
 

@@ -21,9 +21,14 @@ certificate for 127.0.0.1 that the CA signed), not the control plane itself: sim
 nothing of ``realcluster`` (docs/architecture.md); ``simcluster serve --control-plane real`` and
 the tests start one and hand it over.
 
-- the mesh behind ``kubectl exec`` (``simcluster.meshexec``: kwok runs our command shims).
+- the mesh behind ``kubectl exec`` (``simcluster.meshexec``: kwok runs our command shims);
+- the faults: ``split-trust`` and ``no-sync`` read by the operator model and the syncer,
+  ``stuck-rollout`` by an admission webhook plus a kwok stage (``simcluster.stuckrollout``),
+  ``api-flaky`` by a proxy in front of the API server that kubectl and the verifier go through
+  (``simcluster.faultproxy``).
 
-Not here yet (docs/realcluster.md, "Not done yet"): upstream istiod (Helm flavour) behaviours, the webhook faults, ``stuck-rollout``, ``api-flaky``.
+Not here yet (docs/realcluster.md, "Known limits"): upstream istiod (Helm flavour) behaviours
+and with them the webhook faults.
 """
 
 from __future__ import annotations
@@ -40,11 +45,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from core.errors import UsageError
 from simcluster.apierrors import StoreError
 from simcluster.apistore import ApiStore
+from simcluster.controllers.kubelet import NEVER_READY
 from simcluster.errorlog import ErrorLog
-from simcluster.faults import Faults
+from simcluster.faultproxy import FaultProxy, status_body
+from simcluster.faults import KNOWN_FAULTS, Faults
 from simcluster.meshexec import MeshExec
+from simcluster.stuckrollout import STUCK, StuckRollout
+from simcluster.upstreaminjection import UpstreamInjection
 from simcluster.webhook import InjectionWebhook, webhook_configuration
 
 __all__ = ["Coordinates", "RealServer", "RealSimCluster"]
@@ -74,6 +84,8 @@ class Coordinates:
     serving_cert: Path  # a certificate for 127.0.0.1 signed by ``ca``, for our webhook
     serving_key: Path
     kubeconfig: Path  # an admin kubeconfig for the same server (kubectl, the verifier)
+    # the annotation kwok holds pods Running-not-Ready by (``ControlPlane(held_annotation=)``)
+    held_annotation: str | None = None
 
     @classmethod
     def of(cls, cp: Any) -> Coordinates:
@@ -88,6 +100,7 @@ class Coordinates:
             serving_cert=pki / "apiserver.crt",
             serving_key=pki / "apiserver.key",
             kubeconfig=Path(cp.kubeconfig),
+            held_annotation=getattr(cp, "held_annotation", None),
         )
 
 
@@ -309,6 +322,11 @@ class RealServer:
             where.serving_key,
             lambda ns, name: self.store.get("Istio", ns, name),
         )
+        self.stuck: StuckRollout | None = None
+        self._unsubscribe_stuck: Callable[[], None] | None = None
+        self.upstream = UpstreamInjection(
+            self.store, where.serving_cert, where.serving_key, where.ca.read_bytes()
+        )
         self.controllers: ApiControllers | None = None
         self.syncer: Any = None
         self.last_sync: str | None = None
@@ -329,7 +347,7 @@ class RealServer:
         hooks = obj.get("webhooks") or []
         service = ((hooks[0] if hooks else {}).get("clientConfig") or {}).get("service") or {}
         if owner is None or not service.get("namespace"):
-            return obj
+            return self.upstream.rewrite(obj)  # the Helm flavour's injectors, if it is one
         cr = {
             "metadata": {"name": owner["name"], "namespace": service["namespace"]},
             "spec": {"global": False} if len(hooks) == 1 else {},
@@ -355,11 +373,11 @@ class RealServer:
         }
         return out
 
-    @staticmethod
-    def _view(obj: Obj) -> Obj:
+    def _view(self, obj: Obj) -> Obj:
         """The injector configuration as the operator wrote it (service, owner), for readers:
         the GitOps sync checks that istiod's Service has a ready endpoint before it starts
         workloads the injector would refuse; the operator then sees nothing to change."""
+        obj = self.upstream.view(obj)
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         if obj.get("kind") != "MutatingWebhookConfiguration" or CLIENT_CONFIG not in annotations:
             return obj
@@ -379,8 +397,22 @@ class RealServer:
 
     async def start(self) -> None:
         self.webhook.start()
+        self.upstream.start()
         loop = asyncio.get_running_loop()
         self.store.subscribe(self._touch)
+        if self.where.held_annotation == NEVER_READY:
+            self.stuck = StuckRollout(
+                self.store, self.faults, self.where.serving_cert, self.where.serving_key,
+                self.where.ca.read_bytes(),
+            )  # fmt: skip
+            await asyncio.to_thread(self.stuck.start)
+            stuck = self.stuck
+
+            def released(name: str, on: bool) -> None:
+                if name == STUCK and not on:
+                    loop.call_soon_threadsafe(stuck.release)
+
+            self._unsubscribe_stuck = self.faults.subscribe(released)
         if self.mesh_dir is not None:
             self.mesh = MeshExec(self.store, self.faults, self.mesh_dir).start()
             self.store.subscribe(self.mesh.on_event)
@@ -404,6 +436,11 @@ class RealServer:
             self.controllers.stop()
         self.store.stop()
         self.webhook.stop()
+        self.upstream.stop()
+        if self._unsubscribe_stuck is not None:  # a switch after stop must not reach the loop
+            self._unsubscribe_stuck()
+        if self.stuck is not None:
+            self.stuck.stop()
         if self.mesh is not None:
             self.mesh.stop()
 
@@ -453,10 +490,26 @@ class RealSimCluster:
         *,
         start_timeout: float = 60.0,
         mesh_dir: Path | None = None,
+        proxy: bool = True,
     ) -> None:
+        """``proxy``: kubectl and the verifier reach the API server through the api-flaky proxy
+        (it lets every request through while that fault is off; our controllers never use it).
+        It costs a TLS handshake each way per request (about 25 ms against 3.5 ms direct), so a
+        measurement may do without it (``proxy=False``), and then without ``api-flaky``."""
         self.faults = Faults(faults)
-        self.kubeconfig = where.kubeconfig
-        self.url = where.url
+        if not proxy and self.faults.enabled("api-flaky"):
+            raise UsageError("api-flaky needs the fault proxy (RealSimCluster(proxy=True))")
+        self.use_proxy = proxy
+        self.proxy = FaultProxy(
+            where.url, self.faults, ca=where.ca, serving_cert=where.serving_cert,
+            serving_key=where.serving_key, client_cert=where.client_cert,
+            client_key=where.client_key, control=self.control,
+        )  # fmt: skip
+        self.direct_kubeconfig = where.kubeconfig
+        self.kubeconfig = (
+            where.kubeconfig.with_name("faultproxy.kubeconfig") if proxy else where.kubeconfig
+        )
+        self.url = "" if proxy else where.url
         self._server = RealServer(
             where,
             repo=Path(repo) if repo is not None else None,
@@ -474,6 +527,10 @@ class RealSimCluster:
         return self._server
 
     def start(self) -> RealSimCluster:
+        if self.use_proxy:
+            self.proxy.start()
+            self.url = self.proxy.url
+            _write_kubeconfig_via(self.direct_kubeconfig, self.kubeconfig, self.url)
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
         self._thread.start()
@@ -513,6 +570,7 @@ class RealSimCluster:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=30)
         self._thread = None
+        self.proxy.stop()
 
     def __enter__(self) -> RealSimCluster:
         return self.start()
@@ -527,7 +585,40 @@ class RealSimCluster:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def set_fault(self, name: str, enabled: bool) -> None:
+        if name == "api-flaky" and enabled and not self.use_proxy:
+            raise UsageError("api-flaky needs the fault proxy (RealSimCluster(proxy=True))")
         self.faults.set(name, enabled)
+
+    def control(self, method: str, path: str, body: bytes) -> tuple[int, Obj]:
+        """simcluster's control endpoints, answered as the embedded server answers them."""
+        parts = path.split("?", 1)[0].strip("/").split("/")
+        route = (method, tuple(parts[2:3]))
+        if parts[:2] != ["simcluster", "v1"]:
+            return 404, status_body(404, "NotFound", "the server could not find it")
+        if route == ("GET", ("faults",)) and len(parts) == 3:
+            active = self.faults.active()
+            return 200, {"faults": {n: n in active for n in KNOWN_FAULTS}}
+        if route == ("PUT", ("faults",)) and len(parts) == 4:
+            try:
+                name = self.faults.check_name(parts[3])
+            except UsageError as err:
+                return 404, status_body(404, "NotFound", str(err))
+            try:
+                enabled = json.loads(body or b"{}")["enabled"]
+                if not isinstance(enabled, bool):
+                    raise TypeError("enabled must be true or false")
+            except (ValueError, KeyError, TypeError) as err:
+                message = f'body must be {{"enabled": true|false}}: {err}'
+                return 400, status_body(400, "BadRequest", message)
+            self.set_fault(name, enabled)
+            return 200, {"name": name, "enabled": self.faults.enabled(name)}
+        if route == ("POST", ("sync",)) and len(parts) == 3:
+            if self._server.repo is None:
+                return 404, status_body(404, "NotFound", "this server syncs no repo")
+            return 200, {"revision": self.sync_now()}
+        if route == ("GET", ("settled",)) and len(parts) == 3:
+            return 200, {"settled": self.settled()}
+        return 404, status_body(404, "NotFound", "the server could not find it")
 
     def sync_now(self, timeout: float = 60.0) -> str | None:
         return cast("str | None", self._submit(self._server.sync_now(), timeout))
@@ -549,6 +640,19 @@ class RealSimCluster:
     @property
     def controllers(self) -> ApiControllers | None:
         return self._server.controllers
+
+
+def _write_kubeconfig_via(source: Path, out: Path, server: str) -> None:
+    """``source`` (same CA, same user) with every cluster's server set to ``server``."""
+    import yaml
+
+    config = yaml.safe_load(source.read_text())
+    for cluster in config.get("clusters") or []:
+        cluster["cluster"]["server"] = server
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    tmp.chmod(0o600)
+    tmp.replace(out)
 
 
 def serve_real(
@@ -585,6 +689,7 @@ def serve_real(
             crds=[*CRDS, EXEC_CRD],
             kwok_args=KWOK_EXEC_ARGS,
             exec_path=[workdir / "mesh"],
+            held_annotation=NEVER_READY,  # the stuck-rollout fault (simcluster.stuckrollout)
         )
     except BinaryMissing as err:
         raise UsageError(f"--control-plane real: {err}") from err
@@ -592,11 +697,12 @@ def serve_real(
         cp,
         RealSimCluster(
             Coordinates.of(cp), repo, branch, sync_interval, faults, mesh_dir=workdir / "mesh"
-        ),
+        ) as sim,
     ):
-        shutil.copyfile(cp.kubeconfig, kubeconfig_out)
+        shutil.copyfile(sim.kubeconfig, kubeconfig_out)  # through the api-flaky proxy
         kubeconfig_out.chmod(0o600)
         click.echo(
-            f"simcluster: serving {cp.url} (kubeconfig {kubeconfig_out}; real control plane)"
+            f"simcluster: serving {sim.url} (kubeconfig {kubeconfig_out}; real control plane "
+            f"{cp.url})"
         )
         stop.wait()

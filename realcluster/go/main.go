@@ -32,6 +32,7 @@ var components = []component{
 	{"kube-controller-manager", runControllerManager, "k8s.io/kubernetes/cmd/kube-controller-manager"},
 	{"kube-scheduler", runScheduler, "k8s.io/kubernetes/cmd/kube-scheduler"},
 	{"kwok", runKwok, "sigs.k8s.io/kwok fake nodes and pod lifecycle"},
+	{"kwok-stages", runKwokStages, "print kwok's default pod stages (YAML), for a harness that adds its own"},
 	{"certs", runCerts, "write a loopback cluster's CA, serving, admin and ServiceAccount keys"},
 	{"version", runVersion, "print the pinned component versions"},
 }
