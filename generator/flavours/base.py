@@ -13,7 +13,9 @@ the commands (``generator/workflow.py``) only ever talk to a flavour through it:
 - ``plan(found, opts)``: the :class:`~core.plan.Plan` (with ``flavour`` set) and its stages;
 - ``kinds``: the flavour's stage kinds in plan order (:class:`~generator.stages.kind.StageKind`);
 - ``commit_message`` / ``rollback`` / ``rollback_message``: what its commits say and how a
-  rollback moves namespaces back.
+  rollback moves namespaces back;
+- ``latecomers(index, plan)``: namespaces the old control plane injects that the plan does not
+  name (meshed after ``init``); ``next`` takes them into a wave (``generator/latecomers.py``).
 
 docs/flavours.md describes the flavours and why their stages are what they are.
 """
@@ -21,16 +23,17 @@ docs/flavours.md describes the flavours and why their stages are what they are.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.plan import Flavour as FlavourName
 from core.plan import Plan, Stage
-from generator.index import RepoIndex
+from generator.index import Document, RepoIndex
 from generator.planning import InitOptions
 from generator.stages.context import StageContext
 from generator.stages.kind import StageKind
 
-__all__ = ["Flavour", "FlavourName", "Found"]
+__all__ = ["Flavour", "FlavourName", "Found", "Latecomer"]
 
 
 class Found(Protocol):
@@ -43,6 +46,19 @@ class Found(Protocol):
     def files(self) -> list[str]:
         """Repo files the upgrade will edit (init refuses them in shared kustomize bases)."""
         ...
+
+
+@dataclass(frozen=True)
+class Latecomer:
+    """A namespace meshed after init, as its flavour's discovery reads it, so that `next` can
+    plan it the way `init` would have (probes from its workloads and Services)."""
+
+    name: str
+    file: str
+    meshed_by: tuple[str, ...]
+    workloads: list[Document] = field(default_factory=list)
+    services: list[Document] = field(default_factory=list)
+    rev_label: str = ""  # the label value that selected it, where the flavour records one
 
 
 class Flavour(Protocol):
@@ -92,4 +108,9 @@ class Flavour(Protocol):
 
     def rollback_message(self, plan: Plan, namespaces: Sequence[str], subject: str) -> str:
         """The message of a rollback commit."""
+        ...
+
+    def latecomers(self, index: RepoIndex, plan: Plan) -> list[Latecomer]:
+        """Namespaces the old control plane injects that the plan does not name, by name; []
+        once nothing would move them (the old control plane is gone)."""
         ...

@@ -17,6 +17,7 @@ from typing import Any
 from core.errors import UsageError
 from core.plan import Flavour as FlavourName
 from core.plan import Plan, Stage
+from generator.flavours.base import Latecomer
 from generator.flavours.sail import (
     cleanup,
     cni,
@@ -26,7 +27,7 @@ from generator.flavours.sail import (
     namespaces,
     strategy,
 )
-from generator.flavours.sail.discovery import SailFound, discover
+from generator.flavours.sail.discovery import SailFound, discover, latecomers
 from generator.flavours.sail.objects import operator_docs, sail_docs
 from generator.flavours.sail.planning import build_plan
 from generator.index import RepoIndex
@@ -97,6 +98,9 @@ class SailFlavour:
 
     def rollback_message(self, plan: Plan, names: Sequence[str], subject: str) -> str:
         return messages.rollback_message(plan, names, subject)
+
+    def latecomers(self, index: RepoIndex, plan: Plan) -> list[Latecomer]:
+        return latecomers(index, plan)
 
 
 FLAVOUR = SailFlavour()

@@ -15,15 +15,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import InputError
-from core.plan import GitOpsEngine, GitOpsObject
+from core.plan import GitOpsEngine, GitOpsObject, Plan
 from core.sailplan import STRATEGIES, TargetKind, revision_name
 from generator.discovery import WORKLOAD_KINDS, gitops_objects
+from generator.flavours.base import Latecomer
 from generator.flavours.helm.discovery import gateway_deployments
 from generator.flavours.helm.namespacelabels import LabelHolder, label_holders
 from generator.flavours.sail.objects import ALIAS, RELEASE, OperatorDoc, operator_docs, sail_docs
 from generator.index import Document, RepoIndex
 
-__all__ = ["INJECTION", "REV", "SailFound", "SailGatewayFound", "SailNamespace", "discover"]
+__all__ = [
+    "INJECTION",
+    "REV",
+    "SailFound",
+    "SailGatewayFound",
+    "SailNamespace",
+    "discover",
+    "latecomers",
+]
 
 INJECTION = "istio-injection"
 REV = "istio.io/rev"
@@ -130,6 +139,23 @@ def pinned_version(doc: Document, what: str) -> str:
             f"{what} runs"
         )
     return version[1:]
+
+
+def latecomers(index: RepoIndex, plan: Plan) -> list[Latecomer]:
+    """Namespaces labelled for the old revision or one of the plan's tags after init, read as
+    `init` reads them; none once cleanup is applied (the operator then deletes the old revision,
+    and a tag that followed the Istio already serves the new one)."""
+    if plan.sail is None or plan.applied_by("cleanup"):
+        return []
+    serving = {plan.source.revision, *(t.name for t in plan.sail.tags)}
+    planned = {ns.name for ns in plan.namespaces}
+    holders = {n: h for n, h in label_holders(index).items() if n not in planned}
+    found = _meshed(holders, serving)
+    _attach_workloads(index, found, gateway_deployments(index))
+    return [
+        Latecomer(ns.name, ns.doc.file, ns.meshed_by, ns.workloads, ns.services, ns.rev_label)
+        for ns in found.values()
+    ]
 
 
 def _one(docs: list[Document], kind: str) -> Document | None:
