@@ -87,6 +87,9 @@ class BanzaiFlavour:
             found.found.warnings.append(pair)  # the old release pins a chart it cannot run
         return plan
 
+    def target_refusal(self, index: RepoIndex, version: str) -> str:
+        return ""
+
     def release_warning(self, version: str) -> str:
         return unknown_release(version)
 

@@ -14,6 +14,8 @@ the commands (``generator/workflow.py``) only ever talk to a flavour through it:
 - ``kinds``: the flavour's stage kinds in plan order (:class:`~generator.stages.kind.StageKind`);
 - ``commit_message`` / ``rollback`` / ``rollback_message``: what its commits say and how a
   rollback moves namespaces back;
+- ``target_refusal(index, version)``: the flavour's reason for refusing a target that is not a
+  release (a Sail version alias), when it has one;
 - ``latecomers(index, plan)``: namespaces the old control plane injects that the plan does not
   name (meshed after ``init``); ``next`` takes them into a wave (``generator/latecomers.py``).
 
@@ -84,6 +86,11 @@ class Flavour(Protocol):
 
     def plan(self, found: Found, opts: InitOptions) -> Plan:
         """The whole upgrade as a plan (pure); UsageError for targets and names it refuses."""
+        ...
+
+    def target_refusal(self, index: RepoIndex, version: str) -> str:
+        """Why `version`, which is not an X.Y.Z release, is wrong here in particular ("" to
+        let the generic refusal stand); one line naming what to write instead."""
         ...
 
     def release_warning(self, version: str) -> str:

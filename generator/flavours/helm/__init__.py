@@ -72,6 +72,9 @@ class HelmFlavour:
         assert isinstance(found, HelmFound)
         return build_plan(found, opts, self.kinds)
 
+    def target_refusal(self, index: RepoIndex, version: str) -> str:
+        return ""
+
     def release_warning(self, version: str) -> str:
         return unknown_release(version)
 

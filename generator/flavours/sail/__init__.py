@@ -29,7 +29,7 @@ from generator.flavours.sail import (
 )
 from generator.flavours.sail.discovery import SailFound, discover, latecomers
 from generator.flavours.sail.objects import operator_docs, sail_docs
-from generator.flavours.sail.planning import build_plan
+from generator.flavours.sail.planning import alias_refusal, build_plan
 from generator.index import RepoIndex
 from generator.planning import InitOptions
 from generator.stages.context import StageContext
@@ -74,6 +74,9 @@ class SailFlavour:
     def plan(self, found: Any, opts: InitOptions) -> Plan:
         assert isinstance(found, SailFound)
         return build_plan(found, opts, self.kinds)
+
+    def target_refusal(self, index: RepoIndex, version: str) -> str:
+        return alias_refusal(index, version)
 
     def release_warning(self, version: str) -> str:
         return ""
