@@ -93,6 +93,7 @@ class SailFlavour:
         files += [w.file for ns in plan.namespaces for w in ns.workloads]
         if s is not None:
             files += [s.istio.file, *(t.file for t in s.tags), *(g.file for g in s.gateways)]
+            files += [r.file for r in s.gateway_releases]
             files += [s.cni.file] if s.cni is not None else []
         return [f for f in files if f]
 

@@ -25,6 +25,7 @@ from core.sailplan import (
 )
 from core.versions import version_key
 from generator import __version__
+from generator.flavours.helm.planning import _release
 from generator.flavours.sail.discovery import SailFound
 from generator.flavours.sail.objects import sail_docs
 from generator.index import RepoIndex
@@ -143,6 +144,7 @@ def build_plan(found: SailFound, opts: InitOptions, kinds: tuple[StageKind, ...]
         gateways=tuple(
             SailGateway(g.name, g.namespace, g.doc.file, g.rev_label) for g in found.gateways
         ),
+        gateway_releases=tuple(_release(c) for c in found.gateway_releases),
     )
     new_rev = sail.new_revision(opts.to_version)
     clash = [t.name for t in sail.tags if t.name in (new_rev, sail.via_revision(found.version))]
@@ -176,6 +178,7 @@ def build_plan(found: SailFound, opts: InitOptions, kinds: tuple[StageKind, ...]
         for ns in found.namespaces
     )
     gateways = tuple(GatewayRef(g.name, g.namespace, True, g.doc.file) for g in found.gateways)
+    gateways += tuple(GatewayRef(r.name, r.namespace, True, r.file) for r in sail.gateway_releases)
     cni = sail.cni
     outline = SailOutline(
         names,

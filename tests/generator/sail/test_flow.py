@@ -395,12 +395,48 @@ spec:
 """
 
 
-def test_a_release_of_the_gateway_chart_is_named_and_left_alone(tmp_path: Path) -> None:
+def test_a_release_of_the_gateway_chart_moves_at_the_gateways_stage(tmp_path: Path) -> None:
     repo = sail_repo(tmp_path, {"argocd/edge-gateway.yaml": GATEWAY_RELEASE})
     init = run("init", "--repo", str(repo), "--to-version", "1.28.6")
     assert init.exit_code == 0, init.stderr
-    assert "argocd/edge-gateway.yaml:1: Application edge-gateway of Istio's gateway chart" in (
-        init.stderr
+    assert "edge-gateway" not in init.stderr
+    plan = load_plan((repo / PLAN_PATH).read_text())
+    assert plan.sail is not None
+    [rel] = plan.sail.gateway_releases
+    assert (rel.name, rel.namespace, rel.version, rel.revision) == (
+        "edge-gateway",
+        "edge",
+        "1.27.9",
+        "default",  # unset: the chart's default, the InPlace Istio's revision
+    )
+    gateways = next(s for s in plan.stages if s.kind == "gateways")
+    assert "edge-gateway" in gateways.gateways
+    before = (repo / "argocd/edge-gateway.yaml").read_text()
+    names = run_all(repo)
+    for name, sha in zip(
+        names, git(repo, "log", "--format=%H", f"-{len(names)}").split()[::-1], strict=True
+    ):
+        touched = git(repo, "show", "--name-only", "--format=", sha).split()
+        assert ("argocd/edge-gateway.yaml" in touched) == (name == "gateways"), name
+    app = yaml.safe_load((repo / "argocd/edge-gateway.yaml").read_text())
+    source = app["spec"]["source"]
+    assert source["targetRevision"] == "1.28.6"
+    assert source["helm"]["valuesObject"] == {"revision": "default-v1-28-6"}
+    assert app["spec"]["destination"] == yaml.safe_load(before)["spec"]["destination"]
+
+
+def test_a_release_of_the_gateway_chart_on_a_tag_is_named_and_left_alone(tmp_path: Path) -> None:
+    on_tag = GATEWAY_RELEASE.replace(
+        "    targetRevision: 1.27.9\n",
+        "    targetRevision: 1.27.9\n    helm:\n      parameters:\n"
+        "      - {name: revision, value: prod}\n",
+    )
+    repo = sail_repo(tmp_path, {"argocd/edge-gateway.yaml": on_tag})
+    init = run("init", "--repo", str(repo), "--to-version", "1.28.6")
+    assert init.exit_code == 0, init.stderr
+    assert (
+        "Application edge-gateway (argocd/edge-gateway.yaml:1): release of Istio's gateway chart "
+        "on tag prod, which the plan does not restart" in init.stderr
     )
     before = (repo / "argocd/edge-gateway.yaml").read_bytes()
     run_all(repo)
