@@ -182,7 +182,10 @@ def collect(
         helm=read_helm(cluster, plan) if plan.flavour == "helm" else None,
         sail=read_sail(
             cluster,
-            (g.namespace for g in (*plan.sail.gateways, *plan.sail.gateway_releases)),
+            [
+                *(g.namespace for g in plan.sail.gateways),
+                *(r.namespace for r in plan.sail.gateway_releases),
+            ],
         )
         if plan.sail is not None
         else None,
