@@ -354,8 +354,8 @@ def _gateway_releases(
             )
         else:
             warnings.append(
-                f"{c.label}: release of Istio's gateway chart on revision {c.revision}, not the "
-                f"running {old}; not moved by the plan: set its `revision` value yourself"
+                f"{c.label}: release of Istio's gateway chart on revision {c.revision}, which the "
+                f"running revision {old} does not serve; left as it is"
             )
     return out
 

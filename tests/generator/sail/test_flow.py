@@ -425,18 +425,28 @@ def test_a_release_of_the_gateway_chart_moves_at_the_gateways_stage(tmp_path: Pa
     assert app["spec"]["destination"] == yaml.safe_load(before)["spec"]["destination"]
 
 
-def test_a_release_of_the_gateway_chart_on_a_tag_is_named_and_left_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("revision", "said"),
+    [
+        ("prod", "on tag prod, which the plan does not restart"),
+        ("other-v1-27-9", "on revision other-v1-27-9, which the running revision default does "
+         "not serve; left as it is"),
+    ],
+)  # fmt: skip
+def test_a_release_of_the_gateway_chart_elsewhere_is_named_and_left_alone(
+    tmp_path: Path, revision: str, said: str
+) -> None:
     on_tag = GATEWAY_RELEASE.replace(
         "    targetRevision: 1.27.9\n",
         "    targetRevision: 1.27.9\n    helm:\n      parameters:\n"
-        "      - {name: revision, value: prod}\n",
+        f"      - {{name: revision, value: {revision}}}\n",
     )
     repo = sail_repo(tmp_path, {"argocd/edge-gateway.yaml": on_tag})
     init = run("init", "--repo", str(repo), "--to-version", "1.28.6")
     assert init.exit_code == 0, init.stderr
     assert (
-        "Application edge-gateway (argocd/edge-gateway.yaml:1): release of Istio's gateway chart "
-        "on tag prod, which the plan does not restart" in init.stderr
+        f"Application edge-gateway (argocd/edge-gateway.yaml:1): release of Istio's gateway chart "
+        f"{said}" in init.stderr
     )
     before = (repo / "argocd/edge-gateway.yaml").read_bytes()
     run_all(repo)
