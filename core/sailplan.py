@@ -30,11 +30,17 @@ Shape in the plan file (versions without the `v`, which the repo's `spec.version
             from: 1.27.9, to: 1.28.6}
       gateways:
       - {name: istio-ingressgateway, namespace: istio-ingress, file: apps/gw.yaml, revLabel: prod}
+      gatewayReleases:
+      - {name: istio-egress, namespace: istio-egress, version: 1.27.9, form: helmrelease,
+         file: apps/egress.yaml, revision: default}
 
 `operator.form` is `argocd-application`, `helmrelease` or `olm-subscription` (named, never
 edited). A tag's `targetKind` is `Istio` (it follows the active revision) or `IstioRevision`
 (it stays until the cleanup stage points it at the new revision). A gateway's `revLabel` is the
 `istio.io/rev` value its pod template carries ("" when its namespace label selects it).
+`gatewayReleases` are releases of Istio's `gateway` chart on the old revision (an Argo CD
+Application or Flux HelmRelease; `object` when the GitOps object's name is not the release's):
+the gateways stage sets their `revision` value and chart version, as the Helm flavour does.
 """
 
 from __future__ import annotations
@@ -43,8 +49,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core.helmplan import ChartRelease
+
 __all__ = [
     "DEFAULT_GRACE_SECONDS",
+    "GATEWAY_RELEASE_FORMS",
     "OPERATOR_FORMS",
     "STRATEGIES",
     "TARGET_KINDS",
@@ -69,6 +78,7 @@ OperatorForm = Literal["argocd-application", "helmrelease", "olm-subscription"]
 OPERATOR_FORMS = ("argocd-application", "helmrelease", "olm-subscription")
 TargetKind = Literal["Istio", "IstioRevision"]
 TARGET_KINDS = ("Istio", "IstioRevision")
+GATEWAY_RELEASE_FORMS = ("argocd-application", "helmrelease")
 # The operator's default for updateStrategy.inactiveRevisionDeletionGracePeriodSeconds.
 DEFAULT_GRACE_SECONDS = 30
 
@@ -155,6 +165,7 @@ class SailMesh:
     tags: tuple[SailTag, ...] = ()
     cni: SailCNI | None = None
     gateways: tuple[SailGateway, ...] = ()
+    gateway_releases: tuple[ChartRelease, ...] = ()  # chart `gateway`, form never `deployment`
 
     @property
     def switches_strategy(self) -> bool:
@@ -238,11 +249,25 @@ def sail_to_dict(s: SailMesh) -> dict[str, Any]:
                 )
                 for g in s.gateways
             ],
+            "gatewayReleases": [
+                _drop_empty(
+                    {
+                        "name": r.name,
+                        "namespace": r.namespace,
+                        "version": r.version,
+                        "form": r.form,
+                        "file": r.file,
+                        "object": r.obj,
+                        "revision": r.revision,
+                    }
+                )
+                for r in s.gateway_releases
+            ],
         }
     )
 
 
-_SAIL_KEYS = frozenset({"istio", "operator", "tags", "cni", "gateways"})
+_SAIL_KEYS = frozenset({"istio", "operator", "tags", "cni", "gateways", "gatewayReleases"})
 _ISTIO_KEYS = frozenset(
     {"name", "namespace", "file", "updateStrategy", "inactiveRevisionDeletionGracePeriodSeconds"}
 )
@@ -250,6 +275,7 @@ _OPERATOR_KEYS = frozenset({"form", "name", "namespace", "file", "version"})
 _TAG_KEYS = frozenset({"name", "file", "targetKind", "targetName"})
 _CNI_KEYS = frozenset({"name", "namespace", "file", "from", "to"})
 _GATEWAY_KEYS = frozenset({"name", "namespace", "file", "revLabel"})
+_RELEASE_KEYS = frozenset({"name", "namespace", "version", "form", "file", "object", "revision"})
 
 
 def sail_from_dict(raw: Any, problems: list[str]) -> SailMesh | None:
@@ -355,4 +381,20 @@ def sail_from_dict(raw: Any, problems: list[str]) -> SailMesh | None:
                 rev_label=text(m, "revLabel", where, required=False),
             )
         )
-    return SailMesh(istio, operator, tuple(tags), cni, tuple(gateways))
+    releases = []
+    for n, r in enumerate(items("gatewayReleases"), 1):
+        where = f"sail.gatewayReleases[{n}]"
+        m = mapping(r, where, _RELEASE_KEYS)
+        releases.append(
+            ChartRelease(
+                name=text(m, "name", where),
+                namespace=text(m, "namespace", where),
+                chart="gateway",
+                version=text(m, "version", where),
+                form=choice(m, "form", where, GATEWAY_RELEASE_FORMS),  # type: ignore[arg-type]
+                file=text(m, "file", where),
+                obj=text(m, "object", where, required=False),
+                revision=text(m, "revision", where),
+            )
+        )
+    return SailMesh(istio, operator, tuple(tags), cni, tuple(gateways), tuple(releases))

@@ -1,8 +1,8 @@
 """Namespaces meshed after `init`: the plan takes them in instead of forcing a new upgrade.
 
 A team may add a namespace the old control plane injects (`istio-injection=enabled`, the old
-revision's `istio.io/rev`, or an `autoInjectionNamespaces` entry) while the upgrade is under way.
-No stage would move it, so cleanup would leave its pods on a deleted control plane, and the gate
+revision's `istio.io/rev`, a tag of it, or a Banzai `autoInjectionNamespaces` entry) while the
+upgrade is under way; each flavour finds them (`Flavour.latecomers`). No stage would move it, so cleanup would leave its pods on a deleted control plane, and the gate
 names it at every stage. `next` takes it in before it writes the next stage: into the next
 namespaces wave not yet applied (the stage `next` is about to write, when that is a wave), or, when
 every wave is applied, into a new wave just before cleanup. Its connectivity checks pair it both
@@ -14,39 +14,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.plan import ConnectivityCheck, MeshNamespace, Plan, Stage, WorkloadRef
-from generator.discovery import (
-    ISTIO_GROUP,
-    MeshNamespaceFound,
-    _attach_workloads,
-    _meshed_namespaces,
-    find_doc,
-)
+from generator.flavours import flavour_of
 from generator.index import RepoIndex
 from generator.planning import _checks, _Endpoint, _endpoint, probe_pairs
 
 __all__ = ["take_in"]
 
 
-def _unplanned(index: RepoIndex, plan: Plan) -> dict[str, MeshNamespaceFound]:
-    src = plan.source
-    cr = find_doc(index, "Istio", src.name, src.namespace, ISTIO_GROUP)
-    if cr is None:  # cleanup applied, or the plan no longer matches: nothing to take in
-        return {}
-    auto = [str(n) for n in cr.get("spec", "autoInjectionNamespaces", default=[]) or []]
-    planned = {ns.name for ns in plan.namespaces}
-    ns_docs = {
-        d.name: d
-        for d in index.of_kind("Namespace", "")
-        if d.file not in index.patch_files() and d.name not in planned
-    }
-    found = _meshed_namespaces(ns_docs, auto, src.revision, src.global_)
-    _attach_workloads(index, found)
-    return found
-
-
 def take_in(index: RepoIndex, plan: Plan) -> tuple[Plan, list[str]]:
     """The plan with every unplanned meshed namespace in a wave, and one note per namespace."""
-    found = _unplanned(index, plan)
+    # Each flavour reads its own injection labels (flavours.base.Flavour.latecomers).
+    found = {ns.name: ns for ns in flavour_of(plan).latecomers(index, plan)}
     if not found:
         return plan, []
     names = sorted(found)
@@ -55,8 +33,9 @@ def take_in(index: RepoIndex, plan: Plan) -> tuple[Plan, list[str]]:
             ns.name,
             tuple(WorkloadRef(w.kind, w.name, w.file) for w in ns.workloads),
             _endpoint(ns).services,
-            ns.doc.file,
+            ns.file,
             ns.meshed_by,
+            ns.rev_label,
         )
         for ns in (found[n] for n in names)
     )

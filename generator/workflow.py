@@ -157,7 +157,13 @@ def init(
     """Discover the mesh, write `.istio-canary/plan.yaml` and commit it (`Istio-Canary-Stage: 0/n`)."""
     git = GitRepo(root)
     git.require_clean(branch)
-    require_release(opts.to_version, "--to-version")
+    try:
+        require_release(opts.to_version, "--to-version")
+    except UsageError as err:
+        # The repo's flavour may know why this target in particular is wrong (a Sail alias).
+        if reason := _target_refusal(root, opts.to_version):
+            raise UsageError(reason) from err
+        raise
     existing = root / PLAN_PATH
     if existing.exists():
         current = read_plan(root)
@@ -191,6 +197,15 @@ def init(
     if unknown := flavour.release_warning(opts.to_version):
         out.warnings.append(unknown)
     return out
+
+
+def _target_refusal(root: Path, version: str) -> str:
+    """The detected flavour's reason to refuse `version`, or "" (no flavour, or none to add)."""
+    try:
+        index = _index(root)
+        return detect(index).target_refusal(index, version)
+    except InputError:
+        return ""
 
 
 @_gc_paused

@@ -180,7 +180,13 @@ def collect(
         workloads=workloads,
         endpoints=endpoints,
         helm=read_helm(cluster, plan) if plan.flavour == "helm" else None,
-        sail=read_sail(cluster, (g.namespace for g in plan.sail.gateways))
+        sail=read_sail(
+            cluster,
+            [
+                *(g.namespace for g in plan.sail.gateways),
+                *(r.namespace for r in plan.sail.gateway_releases),
+            ],
+        )
         if plan.sail is not None
         else None,
     )

@@ -15,7 +15,16 @@ from typing import Any
 from core.plan import Flavour as FlavourName
 from core.plan import Plan, Stage
 from generator.chartpin import pair_warning
-from generator.discovery import ISTIO_GROUP, Found, discover, operator_release
+from generator.discovery import (
+    ISTIO_GROUP,
+    Found,
+    _attach_workloads,
+    _meshed_namespaces,
+    discover,
+    find_doc,
+    operator_release,
+)
+from generator.flavours.base import Latecomer
 from generator.index import RepoIndex
 from generator.planning import InitOptions, build_plan
 from generator.releases import unknown_release
@@ -78,6 +87,9 @@ class BanzaiFlavour:
             found.found.warnings.append(pair)  # the old release pins a chart it cannot run
         return plan
 
+    def target_refusal(self, index: RepoIndex, version: str) -> str:
+        return ""
+
     def release_warning(self, version: str) -> str:
         return unknown_release(version)
 
@@ -126,6 +138,25 @@ class BanzaiFlavour:
             namespaces=list(namespaces),
             annotation=RESTART_ANNOTATION,
         )
+
+    def latecomers(self, index: RepoIndex, plan: Plan) -> list[Latecomer]:
+        src = plan.source
+        cr = find_doc(index, "Istio", src.name, src.namespace, ISTIO_GROUP)
+        if cr is None:  # cleanup applied, or the plan no longer matches: nothing to take in
+            return []
+        auto = [str(n) for n in cr.get("spec", "autoInjectionNamespaces", default=[]) or []]
+        planned = {ns.name for ns in plan.namespaces}
+        ns_docs = {
+            d.name: d
+            for d in index.of_kind("Namespace", "")
+            if d.file not in index.patch_files() and d.name not in planned
+        }
+        found = _meshed_namespaces(ns_docs, auto, src.revision, src.global_)
+        _attach_workloads(index, found)
+        return [
+            Latecomer(ns.name, ns.doc.file, ns.meshed_by, ns.workloads, ns.services)
+            for ns in found.values()
+        ]
 
 
 FLAVOUR = BanzaiFlavour()

@@ -13,7 +13,11 @@ the commands (``generator/workflow.py``) only ever talk to a flavour through it:
 - ``plan(found, opts)``: the :class:`~core.plan.Plan` (with ``flavour`` set) and its stages;
 - ``kinds``: the flavour's stage kinds in plan order (:class:`~generator.stages.kind.StageKind`);
 - ``commit_message`` / ``rollback`` / ``rollback_message``: what its commits say and how a
-  rollback moves namespaces back.
+  rollback moves namespaces back;
+- ``target_refusal(index, version)``: the flavour's reason for refusing a target that is not a
+  release (a Sail version alias), when it has one;
+- ``latecomers(index, plan)``: namespaces the old control plane injects that the plan does not
+  name (meshed after ``init``); ``next`` takes them into a wave (``generator/latecomers.py``).
 
 docs/flavours.md describes the flavours and why their stages are what they are.
 """
@@ -21,16 +25,17 @@ docs/flavours.md describes the flavours and why their stages are what they are.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.plan import Flavour as FlavourName
 from core.plan import Plan, Stage
-from generator.index import RepoIndex
+from generator.index import Document, RepoIndex
 from generator.planning import InitOptions
 from generator.stages.context import StageContext
 from generator.stages.kind import StageKind
 
-__all__ = ["Flavour", "FlavourName", "Found"]
+__all__ = ["Flavour", "FlavourName", "Found", "Latecomer"]
 
 
 class Found(Protocol):
@@ -43,6 +48,19 @@ class Found(Protocol):
     def files(self) -> list[str]:
         """Repo files the upgrade will edit (init refuses them in shared kustomize bases)."""
         ...
+
+
+@dataclass(frozen=True)
+class Latecomer:
+    """A namespace meshed after init, as its flavour's discovery reads it, so that `next` can
+    plan it the way `init` would have (probes from its workloads and Services)."""
+
+    name: str
+    file: str
+    meshed_by: tuple[str, ...]
+    workloads: list[Document] = field(default_factory=list)
+    services: list[Document] = field(default_factory=list)
+    rev_label: str = ""  # the label value that selected it, where the flavour records one
 
 
 class Flavour(Protocol):
@@ -70,6 +88,11 @@ class Flavour(Protocol):
         """The whole upgrade as a plan (pure); UsageError for targets and names it refuses."""
         ...
 
+    def target_refusal(self, index: RepoIndex, version: str) -> str:
+        """Why `version`, which is not an X.Y.Z release, is wrong here in particular ("" to
+        let the generic refusal stand); one line naming what to write instead."""
+        ...
+
     def release_warning(self, version: str) -> str:
         """A warning when `version` is not a release this flavour knows ("" when it is)."""
         ...
@@ -92,4 +115,9 @@ class Flavour(Protocol):
 
     def rollback_message(self, plan: Plan, namespaces: Sequence[str], subject: str) -> str:
         """The message of a rollback commit."""
+        ...
+
+    def latecomers(self, index: RepoIndex, plan: Plan) -> list[Latecomer]:
+        """Namespaces the old control plane injects that the plan does not name, by name; []
+        once nothing would move them (the old control plane is gone)."""
         ...

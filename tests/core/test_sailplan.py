@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from core.errors import PlanError
+from core.helmplan import ChartRelease
 from core.plan import (
     ControlPlane,
     MeshNamespace,
@@ -74,7 +75,13 @@ def _sail(strategy: str = "InPlace", cni: bool = True) -> SailMesh:
         ),
         cni=SailCNI("default", "istio-cni", "infra/cni.yaml", "1.27.9", "1.28.6") if cni else None,
         gateways=(SailGateway("ingress", "istio-ingress", "apps/gw.yaml", "prod"),),
-    )
+        gateway_releases=(
+            ChartRelease(
+                "egress", "istio-egress", "gateway", "1.27.9", "helmrelease", "apps/egress.yaml",
+                "egress-gw", "default",
+            ),
+        ),
+    )  # fmt: skip
 
 
 def _plan(strategy: str = "InPlace", cni: bool = True) -> Plan:
@@ -191,6 +198,17 @@ def test_round_trip_is_exact_and_matches_pyyaml() -> None:
         "inactiveRevisionDeletionGracePeriodSeconds": 5,
     }
     assert "operator" not in data["from"] and data["from"]["controlPlane"]["revision"] == "default"
+    assert data["sail"]["gatewayReleases"] == [
+        {
+            "name": "egress",
+            "namespace": "istio-egress",
+            "version": "1.27.9",
+            "form": "helmrelease",
+            "file": "apps/egress.yaml",
+            "object": "egress-gw",
+            "revision": "default",
+        }
+    ]
 
 
 def _mutated(edit: Any) -> str:
@@ -207,6 +225,10 @@ def _mutated(edit: Any) -> str:
         (lambda d: d["sail"]["tags"][0].update(target="x"), "sail.tags[1] has unknown field(s) target"),
         (lambda d: d["sail"]["cni"].update(image="x"), "sail.cni has unknown field(s) image"),
         (lambda d: d["sail"]["gateways"][0].update(rev="x"), "sail.gateways[1] has unknown field(s) rev"),
+        (lambda d: d["sail"]["gatewayReleases"][0].update(chart="x"), "sail.gatewayReleases[1] has unknown field(s) chart"),
+        (lambda d: d["sail"]["gatewayReleases"][0].update(form="deployment"), "sail.gatewayReleases[1].form 'deployment' is not one of"),
+        (lambda d: d["sail"]["gatewayReleases"][0].pop("revision"), "sail.gatewayReleases[1].revision is missing"),
+        (lambda d: d["sail"].update(gatewayReleases="x"), "sail.gatewayReleases must be a list"),
         (lambda d: d["sail"]["operator"].update(form="kustomize"), "sail.operator.form 'kustomize' is not one of"),
         (lambda d: d["sail"]["istio"].update(updateStrategy="Canary"), "sail.istio.updateStrategy 'Canary'"),
         (lambda d: d["sail"]["tags"][0].update(targetKind="Pod"), "sail.tags[1].targetKind 'Pod'"),

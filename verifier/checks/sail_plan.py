@@ -24,7 +24,8 @@ __all__ = ["stage_of"]
 def _old_needed(plan: Plan, index: int) -> bool:
     moved = set(plan.migrated_namespaces(upto=index)) - set(plan.rolled_back)
     waiting = [ns.name for ns in plan.namespaces if ns.name not in moved]
-    gateways = plan.sail.gateways if plan.sail is not None else ()
+    sail = plan.sail
+    gateways = (*sail.gateways, *sail.gateway_releases) if sail is not None else ()
     return bool(waiting) or (bool(gateways) and not plan.gateways_moved(upto=index))
 
 

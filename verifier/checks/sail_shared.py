@@ -41,6 +41,8 @@ def as_helm(expect: Expectation) -> Expectation:
         (ChartRelease(g.name, g.namespace, "gateway", cp.version, "deployment", g.file), cp)
         for g in (sail.gateways if sail is not None else ())
     )
+    # Releases of the gateway chart: the chart names its Deployment after the release.
+    gateways += tuple((r, cp) for r in (sail.gateway_releases if sail is not None else ()))
     helm = HelmExpectation(tags={}, default_revision="", labels=labels, gateways=gateways)
     return replace(expect, helm=helm)
 

@@ -14,6 +14,7 @@ from typing import Any
 from core.errors import UsageError
 from core.plan import Flavour as FlavourName
 from core.plan import Plan, Stage
+from generator.flavours.base import Latecomer
 from generator.flavours.helm import (
     cleanup,
     cni,
@@ -71,6 +72,9 @@ class HelmFlavour:
         assert isinstance(found, HelmFound)
         return build_plan(found, opts, self.kinds)
 
+    def target_refusal(self, index: RepoIndex, version: str) -> str:
+        return ""
+
     def release_warning(self, version: str) -> str:
         return unknown_release(version)
 
@@ -94,6 +98,10 @@ class HelmFlavour:
 
     def rollback_message(self, plan: Plan, names: Sequence[str], subject: str) -> str:
         return messages.rollback_message(plan, names, subject)
+
+    def latecomers(self, index: RepoIndex, plan: Plan) -> list[Latecomer]:
+        # Not read yet for Helm: its gate still names such a namespace at every stage.
+        return []
 
 
 FLAVOUR = HelmFlavour()

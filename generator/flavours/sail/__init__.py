@@ -17,6 +17,7 @@ from typing import Any
 from core.errors import UsageError
 from core.plan import Flavour as FlavourName
 from core.plan import Plan, Stage
+from generator.flavours.base import Latecomer
 from generator.flavours.sail import (
     cleanup,
     cni,
@@ -26,9 +27,9 @@ from generator.flavours.sail import (
     namespaces,
     strategy,
 )
-from generator.flavours.sail.discovery import SailFound, discover
+from generator.flavours.sail.discovery import SailFound, discover, latecomers
 from generator.flavours.sail.objects import operator_docs, sail_docs
-from generator.flavours.sail.planning import build_plan
+from generator.flavours.sail.planning import alias_refusal, build_plan
 from generator.index import RepoIndex
 from generator.planning import InitOptions
 from generator.stages.context import StageContext
@@ -74,6 +75,9 @@ class SailFlavour:
         assert isinstance(found, SailFound)
         return build_plan(found, opts, self.kinds)
 
+    def target_refusal(self, index: RepoIndex, version: str) -> str:
+        return alias_refusal(index, version)
+
     def release_warning(self, version: str) -> str:
         return ""
 
@@ -89,6 +93,7 @@ class SailFlavour:
         files += [w.file for ns in plan.namespaces for w in ns.workloads]
         if s is not None:
             files += [s.istio.file, *(t.file for t in s.tags), *(g.file for g in s.gateways)]
+            files += [r.file for r in s.gateway_releases]
             files += [s.cni.file] if s.cni is not None else []
         return [f for f in files if f]
 
@@ -97,6 +102,9 @@ class SailFlavour:
 
     def rollback_message(self, plan: Plan, names: Sequence[str], subject: str) -> str:
         return messages.rollback_message(plan, names, subject)
+
+    def latecomers(self, index: RepoIndex, plan: Plan) -> list[Latecomer]:
+        return latecomers(index, plan)
 
 
 FLAVOUR = SailFlavour()

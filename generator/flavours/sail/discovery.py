@@ -15,15 +15,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import InputError
-from core.plan import GitOpsEngine, GitOpsObject
+from core.plan import GitOpsEngine, GitOpsObject, Plan
 from core.sailplan import STRATEGIES, TargetKind, revision_name
 from generator.discovery import WORKLOAD_KINDS, gitops_objects
+from generator.flavours.base import Latecomer
+from generator.flavours.helm.charts import ChartDoc, chart_docs
 from generator.flavours.helm.discovery import gateway_deployments
 from generator.flavours.helm.namespacelabels import LabelHolder, label_holders
 from generator.flavours.sail.objects import ALIAS, RELEASE, OperatorDoc, operator_docs, sail_docs
 from generator.index import Document, RepoIndex
 
-__all__ = ["INJECTION", "REV", "SailFound", "SailGatewayFound", "SailNamespace", "discover"]
+__all__ = [
+    "INJECTION",
+    "REV",
+    "SailFound",
+    "SailGatewayFound",
+    "SailNamespace",
+    "discover",
+    "latecomers",
+]
 
 INJECTION = "istio-injection"
 REV = "istio.io/rev"
@@ -76,6 +86,7 @@ class SailFound:
     cni: Document | None
     cni_version: str
     gateways: list[SailGatewayFound]
+    gateway_releases: list[ChartDoc]  # of Istio's `gateway` chart, on the running revision
     namespaces: list[SailNamespace]
     engine: GitOpsEngine
     gitops: list[GitOpsObject]
@@ -93,6 +104,7 @@ class SailFound:
             *(t.doc.file for t in self.tags),
             *([self.cni.file] if self.cni is not None else []),
             *(g.doc.file for g in self.gateways),
+            *(c.doc.file for c in self.gateway_releases),
             *(ns.doc.file for ns in self.namespaces),
             *(w.file for ns in self.namespaces for w in ns.workloads),
         ]
@@ -130,6 +142,23 @@ def pinned_version(doc: Document, what: str) -> str:
             f"{what} runs"
         )
     return version[1:]
+
+
+def latecomers(index: RepoIndex, plan: Plan) -> list[Latecomer]:
+    """Namespaces labelled for the old revision or one of the plan's tags after init, read as
+    `init` reads them; none once cleanup is applied (the operator then deletes the old revision,
+    and a tag that followed the Istio already serves the new one)."""
+    if plan.sail is None or plan.applied_by("cleanup"):
+        return []
+    serving = {plan.source.revision, *(t.name for t in plan.sail.tags)}
+    planned = {ns.name for ns in plan.namespaces}
+    holders = {n: h for n, h in label_holders(index).items() if n not in planned}
+    found = _meshed(holders, serving)
+    _attach_workloads(index, found, gateway_deployments(index))
+    return [
+        Latecomer(ns.name, ns.doc.file, ns.meshed_by, ns.workloads, ns.services, ns.rev_label)
+        for ns in found.values()
+    ]
 
 
 def _one(docs: list[Document], kind: str) -> Document | None:
@@ -215,7 +244,7 @@ def _discover(index: RepoIndex) -> SailFound:
             f"{istio.name} if you still use that label"
         )
     gateways = _gateways(index, gw_docs, holders, serving, warnings)
-    warnings += _gateway_releases(index)
+    releases = _gateway_releases(index, old, serving - {old}, warnings)
     engine, objs = gitops_objects(index)
     return SailFound(
         istio=istio,
@@ -228,6 +257,7 @@ def _discover(index: RepoIndex) -> SailFound:
         cni=cni,
         cni_version=cni_version,
         gateways=gateways,
+        gateway_releases=releases,
         namespaces=[namespaces[n] for n in sorted(namespaces)],
         engine=engine,
         gitops=objs,
@@ -303,20 +333,29 @@ def _attach_workloads(
         mesh.services = sorted(services.get(name, []), key=lambda d: d.name)
 
 
-def _gateway_releases(index: RepoIndex) -> list[str]:
-    """Releases of Istio's `gateway` chart: named, not moved (their `revision` value would be)."""
+def _gateway_releases(
+    index: RepoIndex, old: str, tags: set[str], warnings: list[str]
+) -> list[ChartDoc]:
+    """Releases of Istio's `gateway` chart whose `revision` value is the running revision (the
+    chart renders it as the pods' `istio.io/rev`; unset reads as `default`): the gateways stage
+    moves them. One on a tag of this Istio (its proxies follow the tag: they need a restart, not
+    a new value) or on another revision is named and left alone."""
     out = []
-    for d in [*index.of_kind("Application", "argoproj.io"), *index.of_kind("HelmRelease")]:
-        charts = [d.get("spec", "source", "chart"), d.get("spec", "chart", "spec", "chart")]
-        charts += [
-            s.get("chart")
-            for s in d.get("spec", "sources", default=[]) or []
-            if isinstance(s, dict)
-        ]
-        if any(str(c or "").rsplit("/", 1)[-1] == "gateway" for c in charts):
-            out.append(
-                f"{d.where}: {d.kind} {d.name} of Istio's gateway chart is not moved by the plan; "
-                "after the namespaces, set its `revision` value to the new revision yourself"
+    for c in chart_docs(index):
+        if c.chart != "gateway":
+            continue
+        if c.revision == old:
+            out.append(c)
+        elif c.revision in tags:
+            warnings.append(
+                f"{c.label}: release of Istio's gateway chart on tag {c.revision}, which the plan "
+                "does not restart: restart its pods after the namespaces (and after cleanup if "
+                "the tag names the old IstioRevision)"
+            )
+        else:
+            warnings.append(
+                f"{c.label}: release of Istio's gateway chart on revision {c.revision}, which the "
+                f"running revision {old} does not serve; left as it is"
             )
     return out
 

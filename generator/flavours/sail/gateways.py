@@ -6,6 +6,8 @@ The Sail operator deploys no gateways; they are Deployments injected with the ga
 its load-balancer address) stays the same object. A gateway labelled with a tag that follows the
 Istio keeps its label and is restarted with the restart annotation instead. Gateways move after
 the namespaces, as the Istio docs advise: the mesh behind them is on the new revision by then.
+A release of Istio's `gateway` chart on the old revision gets `revision: <new>` and the target
+chart version, with the Helm flavour's edit (:func:`generator.flavours.helm.gateways.move_release`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 from core.errors import PlanError
 from core.plan import Plan, Stage
+from generator.flavours.helm.gateways import move_release
+from generator.flavours.helm.manifests import find_release, require_release
 from generator.flavours.sail.manifests import POD_ANNOTATIONS, POD_LABELS, REV, find_deployment
 from generator.index import RepoIndex
 from generator.stages.context import StageContext
@@ -51,6 +55,17 @@ class GatewaysKind:
                     f"gateway {g.name} has pod label {REV}={have or '(none)'} but the plan says "
                     f"{state}"
                 )
+        for r in s.gateway_releases:
+            found = find_release(index, r)
+            want = plan.target.revision if plan.gateways_moved() else r.revision
+            if found is None:
+                out.append(f"gateway release {r.name} is not in {r.file}")
+            elif found.revision != want:
+                state = "moved" if plan.gateways_moved() else "not moved"
+                out.append(
+                    f"gateway release {r.name} has revision {found.revision} but the plan says "
+                    f"{state}"
+                )
         return out
 
     def subjects(self, plan: Plan, stage: Stage) -> list[str]:
@@ -83,6 +98,9 @@ class GatewaysKind:
                     f"Deployment {g.name} ({g.namespace}): {REV}={want} kept (the tag follows "
                     f"the Istio), restarted with {RESTART_ANNOTATION}={rev}"
                 )
+        for r in s.gateway_releases:
+            c = require_release(ctx.index, r)
+            changes.append(move_release(ctx, c, plan.target.revision, plan.target.version))
         return {"changes": changes}
 
 

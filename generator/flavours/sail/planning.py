@@ -9,6 +9,7 @@ own minor and the two before).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from core.errors import UsageError
@@ -20,19 +21,25 @@ from core.sailplan import (
     SailMesh,
     SailOperator,
     SailTag,
+    revision_name,
 )
 from core.versions import version_key
 from generator import __version__
+from generator.flavours.helm.planning import _release
 from generator.flavours.sail.discovery import SailFound
+from generator.flavours.sail.objects import sail_docs
+from generator.index import RepoIndex
 from generator.planning import InitOptions, connectivity, split_waves
 from generator.stages.kind import Outline, StageKind
 
-__all__ = ["MAX_MINOR_JUMP", "SailOutline", "build_plan", "check_upgrade"]
+__all__ = ["MAX_MINOR_JUMP", "SailOutline", "alias_refusal", "build_plan", "check_upgrade"]
 
 # A revision-based canary may skip one minor (istio.io: 1.8 -> 1.10), never more.
 MAX_MINOR_JUMP = 2
 # A Sail operator release installs its own Istio minor and the two before it.
 OPERATOR_MINORS = 3
+# `v1.28-latest` as the operator's versions.yaml spells its aliases (`1.28-latest` too, as typed).
+TARGET_ALIAS = re.compile(r"^v?(\d+)\.(\d+)-latest$")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,26 @@ class SailOutline(Outline):
 
     switches_strategy: bool = False
     upgrades_cni: bool = False
+
+
+def alias_refusal(index: RepoIndex, version: str) -> str:
+    """Why a `vX.Y-latest` target is refused ("" for anything else). The operator resolves an
+    alias through the versions.yaml of its own release (`name: v1.28-latest, ref: v1.28.6`) but
+    names the revision after `spec.version` as written, so the revision would carry the alias
+    and change patch in place when an operator upgrade moves the alias: no canary, and a repo
+    that does not say which Istio runs."""
+    m = TARGET_ALIAS.match(version)
+    if m is None:
+        return ""
+    istio = next(iter(sail_docs(index, "Istio")), None)
+    alias = f"v{m[1]}.{m[2]}-latest"
+    rev = revision_name(istio.name if istio is not None else "default", "RevisionBased", alias)
+    return (
+        f"--to-version {version!r} is a Sail version alias: the operator would name the revision "
+        f"after it ({rev}) and move that revision in place to whatever patch a later operator "
+        f"release maps {alias} to in its versions.yaml; pin a {m[1]}.{m[2]} release X.Y.Z "
+        "(like 1.28.6; `kubectl get istiorevision` shows the one the alias stands for today)"
+    )
 
 
 def check_upgrade(found: SailFound, to_version: str) -> None:
@@ -117,6 +144,7 @@ def build_plan(found: SailFound, opts: InitOptions, kinds: tuple[StageKind, ...]
         gateways=tuple(
             SailGateway(g.name, g.namespace, g.doc.file, g.rev_label) for g in found.gateways
         ),
+        gateway_releases=tuple(_release(c) for c in found.gateway_releases),
     )
     new_rev = sail.new_revision(opts.to_version)
     clash = [t.name for t in sail.tags if t.name in (new_rev, sail.via_revision(found.version))]
@@ -150,6 +178,7 @@ def build_plan(found: SailFound, opts: InitOptions, kinds: tuple[StageKind, ...]
         for ns in found.namespaces
     )
     gateways = tuple(GatewayRef(g.name, g.namespace, True, g.doc.file) for g in found.gateways)
+    gateways += tuple(GatewayRef(r.name, r.namespace, True, r.file) for r in sail.gateway_releases)
     cni = sail.cni
     outline = SailOutline(
         names,

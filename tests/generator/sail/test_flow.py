@@ -395,12 +395,58 @@ spec:
 """
 
 
-def test_a_release_of_the_gateway_chart_is_named_and_left_alone(tmp_path: Path) -> None:
+def test_a_release_of_the_gateway_chart_moves_at_the_gateways_stage(tmp_path: Path) -> None:
     repo = sail_repo(tmp_path, {"argocd/edge-gateway.yaml": GATEWAY_RELEASE})
     init = run("init", "--repo", str(repo), "--to-version", "1.28.6")
     assert init.exit_code == 0, init.stderr
-    assert "argocd/edge-gateway.yaml:1: Application edge-gateway of Istio's gateway chart" in (
-        init.stderr
+    assert "edge-gateway" not in init.stderr
+    plan = load_plan((repo / PLAN_PATH).read_text())
+    assert plan.sail is not None
+    [rel] = plan.sail.gateway_releases
+    assert (rel.name, rel.namespace, rel.version, rel.revision) == (
+        "edge-gateway",
+        "edge",
+        "1.27.9",
+        "default",  # unset: the chart's default, the InPlace Istio's revision
+    )
+    gateways = next(s for s in plan.stages if s.kind == "gateways")
+    assert "edge-gateway" in gateways.gateways
+    before = (repo / "argocd/edge-gateway.yaml").read_text()
+    names = run_all(repo)
+    for name, sha in zip(
+        names, git(repo, "log", "--format=%H", f"-{len(names)}").split()[::-1], strict=True
+    ):
+        touched = git(repo, "show", "--name-only", "--format=", sha).split()
+        assert ("argocd/edge-gateway.yaml" in touched) == (name == "gateways"), name
+    app = yaml.safe_load((repo / "argocd/edge-gateway.yaml").read_text())
+    source = app["spec"]["source"]
+    assert source["targetRevision"] == "1.28.6"
+    assert source["helm"]["valuesObject"] == {"revision": "default-v1-28-6"}
+    assert app["spec"]["destination"] == yaml.safe_load(before)["spec"]["destination"]
+
+
+@pytest.mark.parametrize(
+    ("revision", "said"),
+    [
+        ("prod", "on tag prod, which the plan does not restart"),
+        ("other-v1-27-9", "on revision other-v1-27-9, which the running revision default does "
+         "not serve; left as it is"),
+    ],
+)  # fmt: skip
+def test_a_release_of_the_gateway_chart_elsewhere_is_named_and_left_alone(
+    tmp_path: Path, revision: str, said: str
+) -> None:
+    on_tag = GATEWAY_RELEASE.replace(
+        "    targetRevision: 1.27.9\n",
+        "    targetRevision: 1.27.9\n    helm:\n      parameters:\n"
+        f"      - {{name: revision, value: {revision}}}\n",
+    )
+    repo = sail_repo(tmp_path, {"argocd/edge-gateway.yaml": on_tag})
+    init = run("init", "--repo", str(repo), "--to-version", "1.28.6")
+    assert init.exit_code == 0, init.stderr
+    assert (
+        f"Application edge-gateway (argocd/edge-gateway.yaml:1): release of Istio's gateway chart "
+        f"{said}" in init.stderr
     )
     before = (repo / "argocd/edge-gateway.yaml").read_bytes()
     run_all(repo)

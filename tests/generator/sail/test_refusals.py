@@ -119,7 +119,17 @@ CASES: list[tuple[str, Mapping[str, tuple[str, str] | str | None], list[str], st
         ["1.28.6"],
         "IstioRevisionTag default-v1-28-6 has the name of a revision the upgrade makes",
     ),
-    ("alias target", {}, ["v1.28-latest"], "is not a release like 1.7.7"),
+    (
+        "alias target",
+        {},
+        ["v1.28-latest"],
+        "--to-version 'v1.28-latest' is a Sail version alias: the operator would name the "
+        "revision after it (default-v1-28-latest) and move that revision in place to whatever "
+        "patch a later operator release maps v1.28-latest to in its versions.yaml; pin a 1.28 "
+        "release X.Y.Z (like 1.28.6",
+    ),
+    ("alias target without v", {}, ["1.28-latest"], "is a Sail version alias"),
+    ("minor only", {}, ["1.28"], "--to-version '1.28' is not a release like 1.7.7"),
     ("name", {}, ["1.28.6", "--name", "canary"], "--name is not used for Sail"),
     ("operator version", {}, ["1.28.6", "--operator-version", "1.29.2"], "--operator-version is"),
 ]
