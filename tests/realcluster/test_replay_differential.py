@@ -28,7 +28,7 @@ import json
 import re
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +155,7 @@ def replay(kubeconfig: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for command in COMMANDS:
         done = kubectl(kubeconfig, *command.argv, check=False)
-        out[command.name] = Answer(done.returncode, done.stdout, done.stderr).__dict__
+        out[command.name] = asdict(Answer(done.returncode, done.stdout, done.stderr))
     return out
 
 
