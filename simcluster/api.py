@@ -252,7 +252,7 @@ class Api:
             group = parts[0]
             versions = dict(discovery.served_groups()).get(group)
             if not versions or group == "":
-                return status_response(not_found_path())
+                return page_not_found()
             return json_response(
                 {
                     "kind": "APIGroup",
@@ -270,6 +270,8 @@ class Api:
     async def _dispatch(
         self, request: web.Request, group: str, version: str, rest: list[str]
     ) -> web.StreamResponse:
+        if version not in dict(discovery.served_groups()).get(group, ()):
+            return page_not_found()
         try:
             if not rest:
                 if request.method != "GET":
@@ -657,6 +659,15 @@ def _errors_middleware(state: ApiState) -> Any:
         return response
 
     return errors
+
+
+def page_not_found() -> web.Response:
+    """A group or version the server does not serve: the API server's mux answers with Go's
+    ``http.NotFound``, plain text and no Status object (an unserved resource of a served
+    group/version is a Status, ``not_found_path``)."""
+    resp = web.Response(status=404, text="404 page not found\n", content_type="text/plain")
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 async def _answer(

@@ -476,12 +476,43 @@ def _default_container(c: Obj) -> None:
     c.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
     for port in c.get("ports") or []:
         port.setdefault("protocol", "TCP")
+    for probe in (c.get(k) for k in ("livenessProbe", "readinessProbe", "startupProbe")):
+        if isinstance(probe, dict):  # SetDefaults_Probe, SetDefaults_HTTPGetAction
+            for key, value in (("timeoutSeconds", 1), ("periodSeconds", 10)):
+                probe.setdefault(key, value)
+            for key, value in (("successThreshold", 1), ("failureThreshold", 3)):
+                probe.setdefault(key, value)
+            if isinstance(probe.get("httpGet"), dict):
+                probe["httpGet"].setdefault("path", "/")
+                probe["httpGet"].setdefault("scheme", "HTTP")
+
+
+_VOLUME_MODE = 420  # 0644: SetDefaults_{ConfigMap,Secret,DownwardAPI,Projected}VolumeSource
+
+
+def _default_volume(volume: Obj) -> None:
+    for source in ("configMap", "secret", "downwardAPI", "projected"):
+        if isinstance(volume.get(source), dict):
+            volume[source].setdefault("defaultMode", _VOLUME_MODE)
+    items = list((volume.get("downwardAPI") or {}).get("items") or [])
+    for projected in (volume.get("projected") or {}).get("sources") or []:
+        items += (projected.get("downwardAPI") or {}).get("items") or []
+    for item in items:
+        if isinstance(item.get("fieldRef"), dict):  # SetDefaults_ObjectFieldSelector
+            item["fieldRef"].setdefault("apiVersion", "v1")
 
 
 def default_pod_spec(spec: Obj) -> None:
     """Fill the pod-spec defaults the apiserver adds (also inside workload templates)."""
     for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
         _default_container(c)
+    for volume in spec.get("volumes") or []:
+        _default_volume(volume)
+    # The v1 conversion mirrors serviceAccountName into the deprecated serviceAccount (and
+    # reads the old field when only it is set), in templates as in pods.
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    if account:
+        spec["serviceAccountName"] = spec["serviceAccount"] = account
     spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("dnsPolicy", "ClusterFirst")
@@ -517,7 +548,30 @@ def _default_pod(obj: Obj) -> None:
     )
     status = obj.setdefault("status", {})
     status.setdefault("phase", "Pending")
-    status.setdefault("qosClass", "BestEffort")
+    # From the spec as admitted (defaults run again after the mutating hooks): an injected
+    # sidecar's requests make the pod Burstable, as on a real API server.
+    status["qosClass"] = qos_class(spec)
+
+
+def qos_class(spec: Obj) -> str:
+    """The pod's QoS class as the apiserver computes it on create (``qos.GetPodQOS``): no CPU or
+    memory requests or limits anywhere is BestEffort; limits on both for every container, with
+    requests equal to them, Guaranteed; anything else Burstable."""
+    containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
+    guaranteed, any_set = True, False
+    for c in containers:
+        resources = c.get("resources") or {}
+        limits = {k: v for k, v in (resources.get("limits") or {}).items() if k in _QOS}
+        requests = {k: v for k, v in (resources.get("requests") or {}).items() if k in _QOS}
+        any_set = any_set or bool(limits or requests)
+        if set(limits) != set(_QOS) or any(requests.get(k, v) != v for k, v in limits.items()):
+            guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+_QOS = ("cpu", "memory")
 
 
 def _default_deployment(obj: Obj) -> None:
@@ -591,6 +645,8 @@ def _default_service(obj: Obj, addresses: ServiceAllocator) -> None:
         spec.setdefault("internalTrafficPolicy", "Cluster")
     if spec["type"] in ("LoadBalancer", "NodePort"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
     for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
         port.setdefault("targetPort", port.get("port"))

@@ -46,7 +46,6 @@ import bisect
 import builtins
 import json
 import random
-import string
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -63,6 +62,11 @@ __all__ = ["AccessRules", "Store", "StoreError", "WatchEvent", "deep_copy", "now
 
 Objs = list[Obj]  # (an alias: Store.list shadows the builtin inside the class)
 Mutator = Callable[[str, Obj, "Obj | None"], None]
+
+
+# apimachinery's utilrand.String alphabet (no vowels, no 0/1/3): generateName suffixes look as
+# on a real cluster.
+NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def _meta(obj: Obj) -> Obj:
@@ -235,7 +239,7 @@ class Store:
         obj["apiVersion"] = kind.api_version
         meta = _meta(obj)
         if not meta.get("name") and meta.get("generateName"):
-            suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
+            suffix = "".join(random.choices(NAME_ALPHABET, k=5))
             meta["name"] = f"{meta['generateName']}{suffix}"
         name = str(meta.get("name") or "")
         namespace = self._check_namespace(kind, meta, name)

@@ -7,6 +7,7 @@ custom resources use their CRD's printer columns (``Kind.printer_columns``) or N
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -540,13 +541,13 @@ def jsonpath_values(obj: Any, path: str) -> list[Any]:
 
 
 def go_format(value: Any) -> str:
-    """How the apiserver's JSONPath printer renders a value (Go's fmt): ``map[k:v]``, ``[a b]``."""
+    """How the apiserver's JSONPath printer renders a value: scalars as Go prints them, maps and
+    lists as compact JSON (client-go's ``jsonpath.PrintResults`` since Kubernetes 1.19, PR 89660;
+    ``map[k:v]`` and ``[a b]`` before)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{go_format(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(go_format(v) for v in value) + "]"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
     if value is None:
         return "<nil>"
     return str(value)
@@ -570,7 +571,7 @@ def columns_and_printer(kind: Kind) -> tuple[list[Obj], Callable[[Obj], Row]]:
         cols = (
             ("Name", _S, 0),
             *(
-                (name, "string" if typ == "date" else typ, 0)
+                (name, "string" if typ == "date" else typ, priority)
                 for name, typ, _, priority in kind.printer_columns
             ),
         )

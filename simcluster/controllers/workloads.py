@@ -232,10 +232,11 @@ class Workloads:
         }
         if tmeta.get("annotations"):
             meta["annotations"] = dict(tmeta["annotations"])
+        # As controller.GetPodFromTemplate: always the owner's prefix, and a StatefulSet's pod
+        # also gets its ordinal name.
+        meta["generateName"] = f"{owner['metadata']['name']}-"
         if name:
             meta["name"] = name
-        else:
-            meta["generateName"] = f"{owner['metadata']['name']}-"
         return {
             "apiVersion": "v1",
             "kind": "Pod",

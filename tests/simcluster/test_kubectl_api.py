@@ -163,7 +163,7 @@ def test_get_custom_resources_prints_their_printer_columns(
     sim.call(set_status)
     rows = table(kubectl.ok("get", "istio", "-n", ns))
     assert rows[0] == ["NAME", "STATUS", "ERROR", "INGRESS IPS", "AGE"]
-    assert rows[1][:2] == ["cp-v17x", "Available"] and "[10.0.0.7]" in rows[1]
+    assert rows[1][:2] == ["cp-v17x", "Available"] and '["10.0.0.7"]' in rows[1]
     gateways = table(kubectl.ok("get", "mgw", "-n", ns))
     assert gateways[0] == [
         "NAME",
@@ -176,7 +176,7 @@ def test_get_custom_resources_prints_their_printer_columns(
         "CONTROL PLANE",
     ]
     assert gateways[1][:3] == ["ingress", "ingress", "LoadBalancer"]
-    assert gateways[1][-1] == f"map[name:cp-v16x namespace:{ns}]"
+    assert gateways[1][-1] == f'{{"name":"cp-v16x","namespace":"{ns}"}}'
 
 
 def test_get_with_no_matches_says_so_on_stderr(kubectl: Kubectl) -> None:
