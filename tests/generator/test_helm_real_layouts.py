@@ -1,10 +1,10 @@
 """`init` on real GitOps repos that install Istio with Helm: each plans, or is refused in one line
 naming why and what to change; never a crash. The plain Flux one runs through every stage.
 
-The repos are subsets of public repositories kept outside this project: the folder named by
-ISTIO_CANARY_REAL_HELM, by default `shared/reference-data/real-helm` beside the nearest folder
-above this checkout that has one. The tests copy them into a temporary git repo and skip, in
-one line, when they are not there.
+The repos are subsets of public repositories, not shipped with this project (they are other
+people's code): point ISTIO_CANARY_REAL_HELM at a folder holding one subdirectory per layout,
+named as in LAYOUTS. The tests copy each into a temporary git repo, and skip in one line naming
+the variable when it is unset or a layout is missing.
 """
 
 from __future__ import annotations
@@ -20,19 +20,7 @@ from core.plan import PLAN_PATH, load_plan
 from tests.generator.helpers import git, head_message, run
 
 ENV = "ISTIO_CANARY_REAL_HELM"
-_BESIDE = Path("shared", "reference-data", "real-helm")
-
-
-def _real() -> Path:
-    """The real layouts' folder: $ISTIO_CANARY_REAL_HELM, else the nearest one above us."""
-    if os.environ.get(ENV):
-        return Path(os.environ[ENV])
-    here = Path(__file__).resolve()
-    found = (a / _BESIDE for a in here.parents if (a / _BESIDE).is_dir())
-    return next(found, here.parents[-1] / _BESIDE)
-
-
-REAL = _real()
+REAL = Path(os.environ[ENV]) if os.environ.get(ENV) else None
 LAYOUTS = {
     # name: (target, words the one-line refusal must contain, or None when it plans)
     "lltr__dev-cluster": ("1.22.8", None),
@@ -44,6 +32,8 @@ LAYOUTS = {
 
 
 def _copy(name: str, tmp: Path) -> Path:
+    if REAL is None:
+        pytest.skip(f"{ENV} is not set: no folder of real Helm layouts to plan")
     source = REAL / name
     if not source.is_dir():
         pytest.skip(f"real layout {name} not found in {REAL} (set {ENV} to its folder)")
