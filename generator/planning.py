@@ -33,9 +33,11 @@ __all__ = [
     "MAX_FULL_PAIRS",
     "MAX_STAGE_PAIRS",
     "InitOptions",
+    "Injected",
     "Meshed",
     "build_plan",
     "connectivity",
+    "mesh_namespaces",
     "parse_wave",
     "probe_pairs",
     "split_waves",
@@ -82,6 +84,34 @@ class Meshed(Protocol):
     def workloads(self) -> list[Document]: ...
     @property
     def services(self) -> list[Document]: ...
+
+
+class Injected(Meshed, Protocol):
+    """A namespace a flavour's discovery found injected: also how it is selected, and its file."""
+
+    @property
+    def doc(self) -> Document: ...
+    @property
+    def meshed_by(self) -> tuple[str, ...]: ...
+    @property
+    def rev_label(self) -> str: ...
+
+
+def mesh_namespaces(
+    found: Sequence[Injected], services: dict[str, tuple[ServiceRef, ...]]
+) -> tuple[MeshNamespace, ...]:
+    """The plan's record of each injected namespace (the revision-based flavours share it)."""
+    return tuple(
+        MeshNamespace(
+            ns.name,
+            tuple(WorkloadRef(w.kind, w.name, w.file) for w in ns.workloads),
+            services[ns.name],
+            ns.doc.file,
+            ns.meshed_by,
+            ns.rev_label,
+        )
+        for ns in found
+    )
 
 
 def connectivity(

@@ -8,14 +8,14 @@ from dataclasses import dataclass, replace
 
 from core.errors import UsageError
 from core.helmplan import DEFAULT_REVISION, ChartRelease, HelmMesh, RevisionTag, TagManifest
-from core.plan import ControlPlane, GatewayRef, MeshNamespace, OperatorRelease, Plan, WorkloadRef
+from core.plan import ControlPlane, GatewayRef, OperatorRelease, Plan
 from core.versions import minor_key
 from generator import __version__
 from generator.flavours.helm.charts import MOVED_REPOS, ChartDoc
 from generator.flavours.helm.cni import plan_agents
 from generator.flavours.helm.discovery import HelmFound
 from generator.flavours.helm.releases import check_upgrade, revision_name
-from generator.planning import InitOptions, connectivity, split_waves
+from generator.planning import InitOptions, connectivity, mesh_namespaces, split_waves
 from generator.stages.kind import Outline, StageKind
 
 __all__ = ["HelmOutline", "build_plan", "canary_tag", "new_object_name"]
@@ -142,17 +142,7 @@ def build_plan(found: HelmFound, opts: InitOptions, kinds: tuple[StageKind, ...]
     )
     probes, baseline, services = connectivity(found.namespaces)
     names = [ns.name for ns in found.namespaces]
-    namespaces = tuple(
-        MeshNamespace(
-            ns.name,
-            tuple(WorkloadRef(w.kind, w.name, w.file) for w in ns.workloads),
-            services[ns.name],
-            ns.doc.file,
-            ns.meshed_by,
-            ns.rev_label,
-        )
-        for ns in found.namespaces
-    )
+    namespaces = mesh_namespaces(found.namespaces, services)
     gateways = tuple(GatewayRef(g.name, g.namespace, True, g.doc.file) for g in found.gateways)
     outline = HelmOutline(
         names,

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 
 from core.errors import UsageError
-from core.plan import ControlPlane, GatewayRef, MeshNamespace, OperatorRelease, Plan, WorkloadRef
+from core.plan import ControlPlane, GatewayRef, OperatorRelease, Plan
 from core.sailplan import (
     SailCNI,
     SailGateway,
@@ -29,7 +29,7 @@ from generator.flavours.helm.planning import _release
 from generator.flavours.sail.discovery import SailFound
 from generator.flavours.sail.objects import sail_docs
 from generator.index import RepoIndex
-from generator.planning import InitOptions, connectivity, split_waves
+from generator.planning import InitOptions, connectivity, mesh_namespaces, split_waves
 from generator.stages.kind import Outline, StageKind
 
 __all__ = ["MAX_MINOR_JUMP", "SailOutline", "alias_refusal", "build_plan", "check_upgrade"]
@@ -166,17 +166,7 @@ def build_plan(found: SailFound, opts: InitOptions, kinds: tuple[StageKind, ...]
     target = replace(source, version=opts.to_version, global_=False, rev=new_rev)
     probes, baseline, services = connectivity(found.namespaces)
     names = [ns.name for ns in found.namespaces]
-    namespaces = tuple(
-        MeshNamespace(
-            ns.name,
-            tuple(WorkloadRef(w.kind, w.name, w.file) for w in ns.workloads),
-            services[ns.name],
-            ns.doc.file,
-            ns.meshed_by,
-            ns.rev_label,
-        )
-        for ns in found.namespaces
-    )
+    namespaces = mesh_namespaces(found.namespaces, services)
     gateways = tuple(GatewayRef(g.name, g.namespace, True, g.doc.file) for g in found.gateways)
     gateways += tuple(GatewayRef(r.name, r.namespace, True, r.file) for r in sail.gateway_releases)
     cni = sail.cni
